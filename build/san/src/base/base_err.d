@@ -1,0 +1,2 @@
+build/san/src/base/base_err.o: src/base/base_err.c src/base/base.h
+src/base/base.h:

@@ -1,0 +1,2 @@
+build/san/tests/unit/harness.o: tests/unit/harness.c tests/unit/harness.h
+tests/unit/harness.h:

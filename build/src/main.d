@@ -1,0 +1,2 @@
+build/src/main.o: src/main.c src/base/base.h
+src/base/base.h:

@@ -1,0 +1,123 @@
+/* base.h — shoal's lowest layer: allocation, errors, logging, buffers, ids, time.
+ *
+ * Everything here is plain C with no I/O beyond stderr logging and getrandom(2); every
+ * module may include it. Allocation wrappers abort on out-of-memory, so callers never
+ * check for NULL. Errors travel in a caller-owned struct err (see STYLE.md). */
+#ifndef SHOAL_BASE_H
+#define SHOAL_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- allocation (abort on OOM) ---- */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a heap string formatted like printf; caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Always-on check for impossible states. */
+#define BUG_ON(cond)                                                                              \
+    do {                                                                                          \
+        if (__builtin_expect(!!(cond), 0))                                                        \
+            base_bug(__FILE__, __LINE__, #cond);                                                  \
+    } while (0)
+void base_bug(const char *file, int line, const char *what) __attribute__((noreturn));
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ----
+ * Kinds map one-to-one to the HTTP status the API answers with (err_http_status). */
+enum err_kind {
+    ERR_NONE = 0,
+    ERR_INVALID,        /* 400 bad request / refused request */
+    ERR_UNAUTHORIZED,   /* 401 */
+    ERR_FORBIDDEN,      /* 403 */
+    ERR_NOT_FOUND,      /* 404 */
+    ERR_CONFLICT,       /* 409 name already in use */
+    ERR_TOO_LARGE,      /* 413 */
+    ERR_INTERNAL,       /* 500 (also: update out of sequence, as Docker) */
+    ERR_NOT_IMPLEMENTED,/* 501 */
+    ERR_UNAVAILABLE,    /* 503 swarm state problems, etcd down, locked */
+};
+
+#define ERR_MSG_MAX 512
+struct err {
+    int kind;
+    char msg[ERR_MSG_MAX];
+};
+
+/* Fills e (if non-NULL) and returns -kind. */
+int err_set(struct err *e, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefixes e->msg with "<context>: "; returns -e->kind. */
+int err_wrap(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_clear(struct err *e);
+int err_http_status(int kind);
+
+/* ---- logging (stderr) ---- */
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+void log_set_level(enum log_level l);
+/* Parses "debug|info|warn|error" (also "warning", "fatal"); returns -1 if unknown. */
+int log_parse_level(const char *s);
+void log_msg(enum log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* ---- growable byte buffer; always NUL-terminated after its data ---- */
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+#define BUF_INIT {NULL, 0, 0}
+void buf_init(struct buf *b);
+void buf_release(struct buf *b);
+void buf_reserve(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_consume(struct buf *b, size_t n); /* drops n bytes from the front */
+void buf_reset(struct buf *b);
+/* Takes ownership of the data out of b; b is left empty. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* ---- randomness and ids ---- */
+/* Fills p with n bytes from getrandom(2); aborts on failure. */
+void rand_bytes(void *p, size_t n);
+#define ID_LEN 25
+/* Writes a new object ID: 25 lower-case base36 characters + NUL, as Docker's. */
+void id_new(char out[ID_LEN + 1]);
+bool id_valid(const char *s);
+/* Encodes big-endian bytes as base36 (lower-case), left-padded with '0' to width
+ * (width 0: no padding). Returns a heap string. */
+char *base36_encode(const uint8_t *bytes, size_t n, size_t width);
+
+/* ---- time ---- */
+/* Wall clock in nanoseconds since the epoch. */
+int64_t time_now_ns(void);
+/* Formats ns-since-epoch as RFC 3339 with nanoseconds, UTC ("2026-11-21T21:10:29.123456789Z"). */
+void time_format_rfc3339(int64_t ns, char out[40]);
+/* Parses RFC 3339 (with optional fraction and Z or ±hh:mm); returns 0 or -1. */
+int time_parse_rfc3339(const char *s, int64_t *ns);
+
+/* ---- strings ---- */
+bool str_has_prefix(const char *s, const char *prefix);
+/* Docker object-name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+bool name_valid(const char *s);
+
+/* ---- files ---- */
+/* Reads a whole file; returns 0 or an ERR_* (ERR_NOT_FOUND when it does not exist). */
+int file_read(const char *path, char **data, size_t *len, struct err *e);
+/* Writes atomically (tmp + fsync + rename + fsync dir) with the given mode. */
+int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
+/* mkdir -p with mode. */
+int dir_make(const char *path, int mode, struct err *e);
+/* rm -rf; missing path is fine. */
+int dir_remove_all(const char *path, struct err *e);
+
+#endif

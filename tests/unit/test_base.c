@@ -1,0 +1,65 @@
+/* test_base.c — unit tests for base: ids, base36, buffers, errors, time, names. */
+#include "base/base.h"
+#include "harness.h"
+
+TEST(base_id_format)
+{
+    char a[ID_LEN + 1], b[ID_LEN + 1];
+    id_new(a);
+    id_new(b);
+    ASSERT_EQ_INT(strlen(a), 25);
+    ASSERT_TRUE(id_valid(a));
+    ASSERT_TRUE(strcmp(a, b) != 0);
+    ASSERT_FALSE(id_valid("ABC"));
+    ASSERT_FALSE(id_valid("abcdefghijklmnopqrstuvwx-"));
+}
+
+TEST(base_base36)
+{
+    uint8_t v[] = {0x01, 0x00};
+    char *s = base36_encode(v, 2, 0);
+    ASSERT_EQ_STR(s, "74"); /* 256 = 7*36 + 4 */
+    free(s);
+    s = base36_encode(v, 2, 5);
+    ASSERT_EQ_STR(s, "00074");
+    free(s);
+}
+
+TEST(base_buf)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "hello ");
+    buf_printf(&b, "%d", 42);
+    ASSERT_EQ_STR(b.p, "hello 42");
+    buf_consume(&b, 6);
+    ASSERT_EQ_STR(b.p, "42");
+    buf_release(&b);
+}
+
+TEST(base_err)
+{
+    struct err e;
+    ASSERT_EQ_INT(err_set(&e, ERR_NOT_FOUND, "node %s not found", "x"), -ERR_NOT_FOUND);
+    err_wrap(&e, "lookup");
+    ASSERT_EQ_STR(e.msg, "lookup: node x not found");
+    ASSERT_EQ_INT(err_http_status(e.kind), 404);
+    ASSERT_EQ_INT(err_http_status(ERR_UNAVAILABLE), 503);
+}
+
+TEST(base_time_roundtrip)
+{
+    int64_t ns;
+    ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29.123456789Z", &ns), 0);
+    char out[40];
+    time_format_rfc3339(ns, out);
+    ASSERT_EQ_STR(out, "2026-11-21T21:10:29.123456789Z");
+    ASSERT_EQ_INT(time_parse_rfc3339("garbage", &ns), -1);
+}
+
+TEST(base_names)
+{
+    ASSERT_TRUE(name_valid("web_1.a-b"));
+    ASSERT_FALSE(name_valid("-web"));
+    ASSERT_FALSE(name_valid(""));
+    ASSERT_FALSE(name_valid("a/b"));
+}
