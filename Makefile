@@ -19,7 +19,7 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
-CFLAGS  += -std=gnu11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
+CFLAGS  += -std=gnu11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation \
            -D_GNU_SOURCE -Isrc $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 LDFLAGS += $(SANFLAGS)

@@ -1,11 +1,21 @@
-/* main.c — entry point: dispatches `shoal daemon` and the CLI commands. */
+/* main.c — entry point: `shoal daemon [flags]` runs the daemon; `shoal version` prints the
+ * version. */
 #include "base/base.h"
+#include "daemon/daemon.h"
 
 #include <stdio.h>
 #include <string.h>
 
 int main(int argc, char **argv)
 {
-    fprintf(stderr, "usage: shoal daemon [flags]\n");
+    if (argc >= 2 && !strcmp(argv[1], "daemon"))
+        return daemon_main(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
+        printf("shoal version %s\n", SHOAL_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "Usage: shoal daemon [OPTIONS]\n       shoal version\n\n"
+                    "Point the docker CLI at the daemon: "
+                    "DOCKER_HOST=unix:///run/shoal/shoal.sock docker info\n");
     return 2;
 }

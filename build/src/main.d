@@ -1,2 +1,3 @@
-build/src/main.o: src/main.c src/base/base.h
+build/src/main.o: src/main.c src/base/base.h src/daemon/daemon.h
 src/base/base.h:
+src/daemon/daemon.h:

@@ -97,6 +97,12 @@ bool id_valid(const char *s);
  * (width 0: no padding). Returns a heap string. */
 char *base36_encode(const uint8_t *bytes, size_t n, size_t width);
 
+/* ---- base64 (std alphabet) ---- */
+/* Heap string; with pad=false the trailing '=' are left out (Go's RawStdEncoding). */
+char *b64_encode(const void *data, size_t n, bool pad);
+/* Accepts padded or unpadded input; appends to out; returns 0 or -ERR_INVALID. */
+int b64_decode(const char *s, size_t slen, struct buf *out, struct err *e);
+
 /* ---- time ---- */
 /* Wall clock in nanoseconds since the epoch. */
 int64_t time_now_ns(void);

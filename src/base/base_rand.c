@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 

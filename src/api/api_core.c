@@ -1,0 +1,341 @@
+/* api_core.c — the Engine API server's core: listeners, version-prefix handling, routing,
+ * Docker's response headers, and the helpers that handlers use to read requests and answer.
+ * Thread: the loop thread. */
+#include "api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct api_route *const route_tables[] = {api_system_routes, api_swarm_routes,
+                                                       api_node_routes};
+
+/* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
+ * learns the truth. Matched by path prefix after the version. */
+static const char *const unbuilt_prefixes[] = {
+    "/services", "/tasks",  "/secrets", "/configs", "/networks", "/containers", "/images",
+    "/volumes",  "/exec",   "/build",   "/plugins", "/distribution", "/session", "/system/df",
+    "/auth",     "/commit", "/grpc",
+};
+
+/* ---- responses ---- */
+
+void api_req_free(struct api_req *r)
+{
+    free(r->param_store);
+    free(r);
+}
+
+void api_reply_json(struct api_req *r, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    size_t n = strlen(s);
+    s = xrealloc(s, n + 2);
+    s[n++] = '\n';
+    http_respond(r->http, status, "application/json", s, n);
+    free(s);
+    api_req_free(r);
+}
+
+void api_reply_err(struct api_req *r, const struct err *e)
+{
+    api_reply_json(r, err_http_status(e->kind), json_pack("{s:s}", "message", e->msg));
+}
+
+void api_reply_error(struct api_req *r, int kind, const char *fmt, ...)
+{
+    struct err e;
+    va_list ap;
+    va_start(ap, fmt);
+    e.kind = kind;
+    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+    va_end(ap);
+    api_reply_err(r, &e);
+}
+
+void api_reply_empty(struct api_req *r, int status)
+{
+    http_respond(r->http, status, NULL, "", 0);
+    api_req_free(r);
+}
+
+/* ---- request helpers ---- */
+
+json_t *api_body_json(struct api_req *r, struct err *e)
+{
+    if (!r->http->body_len) {
+        err_set(e, ERR_INVALID, "EOF");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r->http->body, r->http->body_len, JSON_DECODE_ANY, &je);
+    if (!j)
+        err_set(e, ERR_INVALID, "invalid JSON: %s", je.text);
+    return j;
+}
+
+bool api_query_bool(struct api_req *r, const char *key)
+{
+    char *v = http_query_get(r->http, key);
+    bool b = v && (!strcmp(v, "1") || !strcasecmp(v, "true"));
+    free(v);
+    return b;
+}
+
+int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e)
+{
+    char *v = http_query_get(r->http, "version");
+    const char *s = v ? v : "";
+    char *end = NULL;
+    unsigned long long n = strtoull(s, &end, 10);
+    int rc = 0;
+    if (!s[0] || *end || s[0] == '-')
+        rc = err_set(e, ERR_INVALID,
+                     "invalid %s version '%s': strconv.ParseUint: parsing \"%s\": invalid syntax",
+                     what, s, s);
+    else
+        *version = n;
+    free(v);
+    return rc;
+}
+
+/* ---- filters ---- */
+
+int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e)
+{
+    f->map = json_object();
+    char *raw = http_query_get(r->http, "filters");
+    if (!raw || !raw[0]) {
+        free(raw);
+        return 0;
+    }
+    json_error_t je;
+    json_t *j = json_loads(raw, 0, &je);
+    free(raw);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return err_set(e, ERR_INVALID, "invalid filter: %s", j ? "not an object" : je.text);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        json_t *vals = json_array();
+        if (json_is_array(v)) { /* legacy form: {"key":["value"]} */
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i, x)
+            {
+                if (json_is_string(x))
+                    json_array_append(vals, x);
+            }
+        } else if (json_is_object(v)) {
+            const char *val;
+            json_t *b;
+            json_object_foreach(v, val, b)
+            {
+                if (json_is_true(b))
+                    json_array_append_new(vals, json_string(val));
+            }
+        } else {
+            json_decref(vals);
+            json_decref(j);
+            return err_set(e, ERR_INVALID, "invalid filter '%s'", k);
+        }
+        json_object_set_new(f->map, k, vals);
+    }
+    json_decref(j);
+    return 0;
+}
+
+void api_filters_release(struct api_filters *f)
+{
+    json_decref(f->map);
+    f->map = NULL;
+}
+
+int api_filters_validate(const struct api_filters *f, const char *const *allowed, struct err *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(f->map, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            ok = ok || !strcmp(k, allowed[i]);
+        if (!ok)
+            return err_set(e, ERR_INVALID, "invalid filter '%s'", k);
+    }
+    return 0;
+}
+
+json_t *api_filters_get(const struct api_filters *f, const char *key)
+{
+    return json_object_get(f->map, key);
+}
+
+bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels)
+{
+    json_t *vals = api_filters_get(f, key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v)
+    {
+        const char *s = json_string_value(v), *eq = strchr(s, '=');
+        char *k = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
+        json_t *have = json_object_get(labels, k);
+        free(k);
+        if (!have || (eq && strcmp(json_string_value(have) ?: "", eq + 1) != 0))
+            return false;
+    }
+    return true;
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern, capturing {x} segments into r->params. */
+static bool route_match(const char *pattern, const char *path, struct api_req *r)
+{
+    const char *p = pattern, *s = path;
+    int np = 0;
+    struct buf store = BUF_INIT;
+    size_t offs[API_MAX_PARAMS];
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *se = strchr(s, '/');
+            if (!se)
+                se = s + strlen(s);
+            if (se == s || np == API_MAX_PARAMS)
+                goto no;
+            offs[np++] = store.len;
+            buf_add(&store, s, (size_t)(se - s));
+            buf_add(&store, "", 1);
+            p = pe + 1;
+            s = se;
+        } else if (*p++ != *s++) {
+            goto no;
+        }
+    }
+    if (*p || *s)
+        goto no;
+    r->param_store = buf_detach(&store, NULL);
+    for (int i = 0; i < np; i++)
+        r->params[i] = r->param_store + offs[i];
+    return true;
+no:
+    buf_release(&store);
+    return false;
+}
+
+/* Strips "/vX.Y"; returns 0, or answers the client (too new/too old) and returns -1. */
+static int strip_version(struct api_req *r, const char **path)
+{
+    const char *p = *path;
+    if (p[0] != '/' || p[1] != 'v' || p[2] < '0' || p[2] > '9')
+        return 0;
+    char *end;
+    long major = strtol(p + 2, &end, 10), minor = 0;
+    if (*end == '.')
+        minor = strtol(end + 1, &end, 10);
+    if (*end != '/' && *end != 0)
+        return 0;
+    *path = *end ? end : "/";
+    if (major > 1 || (major == 1 && minor > 41)) {
+        api_reply_error(r, ERR_INVALID,
+                        "client version %ld.%ld is too new. Maximum supported API version is "
+                        API_VERSION,
+                        major, minor);
+        return -1;
+    }
+    if (major < 1 || (major == 1 && minor < 24)) {
+        char *msg = xasprintf("client version %ld.%ld is too old. Minimum supported API version "
+                              "is " API_MIN_VERSION ", please upgrade your client to a newer "
+                              "version\n",
+                              major, minor);
+        http_respond(r->http, 400, "text/plain; charset=utf-8", msg, strlen(msg));
+        free(msg);
+        api_req_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch(struct http_req *hreq, void *data)
+{
+    struct api *a = data;
+    struct api_req *r = xcalloc(1, sizeof(*r));
+    r->api = a;
+    r->http = hreq;
+    const char *path = hreq->path;
+    if (strip_version(r, &path) < 0)
+        return;
+    const char *method = !strcmp(hreq->method, "HEAD") ? "GET" : hreq->method;
+    for (size_t t = 0; t < ARRAY_SIZE(route_tables); t++)
+        for (const struct api_route *rt = route_tables[t]; rt->method; rt++) {
+            if (strcmp(rt->method, method) && strcmp(rt->method, hreq->method))
+                continue;
+            if (route_match(rt->pattern, path, r)) {
+                log_debug("%s %s", hreq->method, hreq->target);
+                rt->fn(r);
+                return;
+            }
+        }
+    for (size_t i = 0; i < ARRAY_SIZE(unbuilt_prefixes); i++) {
+        size_t n = strlen(unbuilt_prefixes[i]);
+        if (!strncmp(path, unbuilt_prefixes[i], n) && (path[n] == 0 || path[n] == '/')) {
+            api_reply_error(r, ERR_NOT_IMPLEMENTED,
+                            "%s %s is not implemented by shoal yet", hreq->method, path);
+            return;
+        }
+    }
+    api_reply_error(r, ERR_NOT_FOUND, "page not found");
+}
+
+/* ---- lifecycle ---- */
+
+struct api *api_new(uv_loop_t *loop, struct node *node, const struct api_config *cfg)
+{
+    struct api *a = xcalloc(1, sizeof(*a));
+    a->loop = loop;
+    a->node = node;
+    a->cfg = *cfg;
+    a->cfg.data_root = xstrdup(cfg->data_root);
+    a->cfg.engine_version = xstrdup(cfg->engine_version);
+    a->started_ns = time_now_ns();
+    a->http = http_server_new(loop, NULL, dispatch, a);
+    http_server_add_default_header(a->http, "Api-Version", API_VERSION);
+    http_server_add_default_header(a->http, "Docker-Experimental", "false");
+    http_server_add_default_header(a->http, "Ostype", "linux");
+    char *server = xasprintf("shoal/%s (linux)", cfg->engine_version);
+    http_server_add_default_header(a->http, "Server", server);
+    free(server);
+    a->events = api_events_new(a);
+    return a;
+}
+
+int api_listen(struct api *a, const char *addr, const struct http_tls_config *tls, struct err *e)
+{
+    return http_server_listen(a->http, addr, tls, e);
+}
+
+static void http_closed(void *data)
+{
+    struct api *a = data;
+    void (*cb)(void *) = a->close_cb;
+    void *cbdata = a->close_data;
+    api_events_free(a->events);
+    free((char *)a->cfg.data_root);
+    free((char *)a->cfg.engine_version);
+    free(a);
+    if (cb)
+        cb(cbdata);
+}
+
+void api_close(struct api *a, void (*cb)(void *data), void *data)
+{
+    a->close_cb = cb;
+    a->close_data = data;
+    api_events_close_streams(a->events);
+    http_server_close(a->http, http_closed, a);
+}

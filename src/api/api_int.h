@@ -1,0 +1,91 @@
+/* api_int.h — private to src/api/: the request context handlers get, response helpers,
+ * and the per-resource handler tables. */
+#ifndef SHOAL_API_INT_H
+#define SHOAL_API_INT_H
+
+#include "api.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+struct api_events;
+
+struct api {
+    uv_loop_t *loop;
+    struct node *node;
+    struct api_config cfg;
+    char **labels;
+    struct http_server *http;
+    struct api_events *events;
+    int64_t started_ns;
+    void (*close_cb)(void *data);
+    void *close_data;
+};
+
+#define API_MAX_PARAMS 2
+
+/* One request as a handler sees it. */
+struct api_req {
+    struct api *api;
+    struct http_req *http;
+    const char *params[API_MAX_PARAMS]; /* {id}-style path segments, percent-decoded */
+    char *param_store;
+};
+
+typedef void (*api_handler)(struct api_req *r);
+
+struct api_route {
+    const char *method;
+    const char *pattern; /* "/nodes/{id}/update" */
+    api_handler fn;
+};
+
+/* Route tables, one per resource file. Each ends with {NULL}. */
+extern const struct api_route api_system_routes[];
+extern const struct api_route api_swarm_routes[];
+extern const struct api_route api_node_routes[];
+
+/* ---- responses (each ends the request and frees r) ---- */
+/* Sends body (takes the reference) as JSON with a trailing newline. */
+void api_reply_json(struct api_req *r, int status, json_t *body);
+/* Sends {"message": e->msg} with e's status. */
+void api_reply_err(struct api_req *r, const struct err *e);
+void api_reply_error(struct api_req *r, int kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Empty body with Content-Length: 0 and no Content-Type. */
+void api_reply_empty(struct api_req *r, int status);
+/* Ends r after a streaming answer was completed by the handler. */
+void api_req_free(struct api_req *r);
+
+/* ---- request helpers ---- */
+/* Parses the body as JSON (empty body → error). Malformed → fills e (400). */
+json_t *api_body_json(struct api_req *r, struct err *e);
+/* Query flag: "1", "true", "True" → true. */
+bool api_query_bool(struct api_req *r, const char *key);
+/* ?version= as Docker parses it; fills e with Docker's message on failure. */
+int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e);
+
+/* ---- filters: ?filters={"key":{"value":true}} or {"key":["value"]} ---- */
+struct api_filters {
+    json_t *map; /* key → array of strings */
+};
+int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e);
+void api_filters_release(struct api_filters *f);
+/* Refuses keys outside `allowed` (NULL-terminated) with Docker's "invalid filter 'x'". */
+int api_filters_validate(const struct api_filters *f, const char *const *allowed, struct err *e);
+/* Values for key (borrowed array), or NULL if the filter is not set. */
+json_t *api_filters_get(const struct api_filters *f, const char *key);
+/* Label filter: every "k" or "k=v" value of filter `key` matches labels (an object). */
+bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels);
+
+/* ---- events (api_events.c) ---- */
+struct api_events *api_events_new(struct api *a);
+void api_events_free(struct api_events *ev);
+/* Ends every open event stream (daemon shutdown). */
+void api_events_close_streams(struct api_events *ev);
+/* Publishes one event: Type, Action, Actor ID, attributes (taken), scope. */
+void api_events_publish(struct api_events *ev, const char *type, const char *action,
+                        const char *actor_id, json_t *attrs, const char *scope);
+void api_events_handle(struct api_req *r);
+
+#endif

@@ -1,0 +1,518 @@
+/* node_core.c — the node's lifecycle (load from the data root, start/stop the replicated
+ * store), persistence of the local identity, and the etcd ↔ store glue: values are sealed
+ * with the data key on the way to etcd and unsealed into the store on the way back.
+ * Thread: the loop thread. */
+#include "node_int.h"
+
+#include "ca/ca.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = {"inactive", "pending", "active", "locked", "error"};
+
+const char *node_state_name(enum node_state s)
+{
+    return state_names[s];
+}
+
+char *node_path(const struct node *n, const char *rel)
+{
+    return xasprintf("%s/%s", n->swarm_dir, rel);
+}
+
+struct node *node_new(uv_loop_t *loop, const struct node_config *cfg)
+{
+    struct node *n = xcalloc(1, sizeof(*n));
+    n->loop = loop;
+    n->cfg = *cfg;
+    size_t nl = 0;
+    while (cfg->labels && cfg->labels[nl])
+        nl++;
+    n->labels = xcalloc(nl + 1, sizeof(char *));
+    for (size_t i = 0; i < nl; i++)
+        n->labels[i] = xstrdup(cfg->labels[i]);
+    n->cfg.labels = (const char *const *)n->labels;
+    n->cfg.data_root = xstrdup(cfg->data_root);
+    n->cfg.engine_version = xstrdup(cfg->engine_version ? cfg->engine_version : "0.1.0");
+    n->cfg.etcd_bin = cfg->etcd_bin ? xstrdup(cfg->etcd_bin) : NULL;
+    if (!n->cfg.etcd_client_port)
+        n->cfg.etcd_client_port = 2479;
+    if (!n->cfg.etcd_peer_port)
+        n->cfg.etcd_peer_port = 2480;
+    n->swarm_dir = xasprintf("%s/swarm", cfg->data_root);
+    n->certs_dir = xasprintf("%s/certs", n->swarm_dir);
+    n->keys_dir = xasprintf("%s/keys", n->swarm_dir);
+    n->etcd_dir = xasprintf("%s/etcd", n->swarm_dir);
+    n->store = store_new();
+    n->unlock_key = xstrdup("");
+    return n;
+}
+
+/* ---- accessors ---- */
+
+enum node_state node_state(const struct node *n)
+{
+    return n->state;
+}
+
+const char *node_error(const struct node *n)
+{
+    return n->error;
+}
+
+const char *node_self_id(const struct node *n)
+{
+    return n->state == NODE_INACTIVE || n->state == NODE_LOCKED ? "" : n->id;
+}
+
+const char *node_self_addr(const struct node *n)
+{
+    return n->state == NODE_INACTIVE ? "" : n->advertise_ip;
+}
+
+const char *node_manager_addr(const struct node *n)
+{
+    static char buf[96];
+    snprintf(buf, sizeof(buf), "%s:%d", n->advertise_ip, n->advertise_port);
+    return buf;
+}
+
+bool node_is_manager(const struct node *n)
+{
+    return !strcmp(n->role, "manager");
+}
+
+struct store *node_store(struct node *n)
+{
+    return n->store;
+}
+
+json_t *node_cluster(const struct node *n)
+{
+    if (n->state != NODE_ACTIVE)
+        return NULL;
+    return store_get(n->store, STORE_CLUSTER, n->cluster_id);
+}
+
+const char *node_unlock_key(const struct node *n)
+{
+    return n->unlock_key;
+}
+
+int node_etcd_pid(const struct node *n)
+{
+    return n->st ? state_etcd_pid(n->st) : 0;
+}
+
+#define MSG_LOCKED                                                                                \
+    "Swarm is encrypted and needs to be unlocked before it can be used. Please use \"docker "    \
+    "swarm unlock\" to unlock it."
+
+int node_require_manager(const struct node *n, struct err *e)
+{
+    switch (n->state) {
+    case NODE_INACTIVE:
+        return err_set(e, ERR_UNAVAILABLE,
+                       "This node is not a swarm manager. Use \"docker swarm init\" or \"docker "
+                       "swarm join\" to connect this node to swarm and try again.");
+    case NODE_LOCKED:
+        return err_set(e, ERR_UNAVAILABLE, MSG_LOCKED);
+    case NODE_STARTING:
+        return err_set(e, ERR_UNAVAILABLE, "The swarm is starting; its state is not loaded yet.");
+    case NODE_ERROR:
+        return err_set(e, ERR_UNAVAILABLE, "%s", n->error);
+    case NODE_ACTIVE:
+        break;
+    }
+    if (!node_is_manager(n))
+        return err_set(e, ERR_UNAVAILABLE,
+                       "This node is not a swarm manager. Worker nodes can't be used to view or "
+                       "modify cluster state. Please run this command on a manager node or "
+                       "promote the current node to a manager.");
+    if (!state_available(n->st))
+        return err_set(e, ERR_UNAVAILABLE, "the swarm's store is unavailable: %s",
+                       state_unavailable_reason(n->st));
+    return 0;
+}
+
+/* ---- local identity ---- */
+
+int node_save_state(struct node *n, struct err *e)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "NodeID", n->id, "ClusterID",
+                          n->cluster_id, "Role", n->role, "AdvertiseAddr", n->advertise_ip,
+                          "AdvertisePort", n->advertise_port, "ListenAddr", n->listen_addr,
+                          "DataPathAddr", n->data_path_addr);
+    char *s = json_dumps(j, JSON_INDENT(2));
+    json_decref(j);
+    char *path = node_path(n, "state.json");
+    int rc = file_write_atomic(path, s, strlen(s), 0600, e);
+    free(path);
+    free(s);
+    return rc;
+}
+
+static void copy_str(char *dst, size_t cap, json_t *j, const char *key)
+{
+    const char *v = json_string_value(json_object_get(j, key));
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static int load_state(struct node *n, struct err *e)
+{
+    char *path = node_path(n, "state.json"), *data = NULL;
+    size_t len;
+    int rc = file_read(path, &data, &len, e);
+    free(path);
+    if (rc)
+        return rc;
+    json_error_t je;
+    json_t *j = json_loadb(data, len, 0, &je);
+    free(data);
+    if (!j)
+        return err_set(e, ERR_INTERNAL, "swarm/state.json is corrupt: %s", je.text);
+    copy_str(n->id, sizeof(n->id), j, "NodeID");
+    copy_str(n->cluster_id, sizeof(n->cluster_id), j, "ClusterID");
+    copy_str(n->role, sizeof(n->role), j, "Role");
+    copy_str(n->advertise_ip, sizeof(n->advertise_ip), j, "AdvertiseAddr");
+    copy_str(n->listen_addr, sizeof(n->listen_addr), j, "ListenAddr");
+    copy_str(n->data_path_addr, sizeof(n->data_path_addr), j, "DataPathAddr");
+    n->advertise_port = (int)json_integer_value(json_object_get(j, "AdvertisePort"));
+    json_decref(j);
+    if (!id_valid(n->id) || !id_valid(n->cluster_id))
+        return err_set(e, ERR_INTERNAL, "swarm/state.json is corrupt: bad IDs");
+    return 0;
+}
+
+void node_forget(struct node *n)
+{
+    n->state = NODE_INACTIVE;
+    n->error[0] = 0;
+    n->id[0] = n->cluster_id[0] = n->role[0] = n->advertise_ip[0] = 0;
+    n->listen_addr[0] = n->data_path_addr[0] = 0;
+    memset(n->dek, 0, sizeof(n->dek));
+    n->have_dek = false;
+    free(n->root_cert);
+    free(n->root_key);
+    n->root_cert = n->root_key = NULL;
+    free(n->unlock_key);
+    n->unlock_key = xstrdup("");
+    store_clear(n->store);
+}
+
+/* ---- etcd feed ---- */
+
+static int kind_from_key(const char *key, char *id, size_t idcap)
+{
+    const char *rest = key + strlen(NODE_ETCD_PREFIX);
+    const char *slash = strchr(rest, '/');
+    if (!slash)
+        return -1;
+    char kind[32];
+    snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
+    snprintf(id, idcap, "%s", slash + 1);
+    return store_kind_parse(kind);
+}
+
+static void apply_private(struct node *n, const char *name, json_t *rec, int64_t rev)
+{
+    if (!strcmp(name, "rootca")) {
+        free(n->root_cert);
+        free(n->root_key);
+        n->root_cert = xstrdup(json_string_value(json_object_get(rec, "Cert")) ?: "");
+        n->root_key = xstrdup(json_string_value(json_object_get(rec, "Key")) ?: "");
+        n->root_rev = rev;
+    } else if (!strcmp(name, "unlockkey")) {
+        free(n->unlock_key);
+        n->unlock_key = xstrdup(json_string_value(json_object_get(rec, "UnlockKey")) ?: "");
+        n->unlock_rev = rev;
+    }
+}
+
+static void on_state_event(void *data, const struct state_event *ev)
+{
+    struct node *n = data;
+    if (!str_has_prefix(ev->key, NODE_ETCD_PREFIX))
+        return;
+    bool priv = str_has_prefix(ev->key, NODE_PRIVATE_PREFIX);
+    char id[128];
+    int kind = priv ? -1 : kind_from_key(ev->key, id, sizeof(id));
+    if (!priv && kind < 0) {
+        log_warn("ignoring unknown etcd key %s", ev->key);
+        return;
+    }
+    if (ev->type == STATE_DELETE) {
+        if (!priv)
+            store_apply_delete(n->store, kind, id, (uint64_t)ev->mod_revision);
+        return;
+    }
+    struct buf plain = BUF_INIT;
+    struct err e;
+    if (ca_unseal(n->dek, ev->value, ev->value_len, &plain, &e) < 0) {
+        log_error("cannot unseal %s: %s", ev->key, e.msg);
+        buf_release(&plain);
+        return;
+    }
+    json_error_t je;
+    json_t *obj = json_loadb(plain.p, plain.len, 0, &je);
+    buf_release(&plain);
+    if (!obj || !json_is_object(obj)) {
+        log_error("corrupt value at %s: %s", ev->key, obj ? "not an object" : je.text);
+        json_decref(obj);
+        return;
+    }
+    if (priv) {
+        apply_private(n, ev->key + strlen(NODE_PRIVATE_PREFIX), obj, ev->mod_revision);
+        json_decref(obj);
+        return;
+    }
+    json_object_set_new(obj, "Version", json_pack("{s:I}", "Index", (json_int_t)ev->mod_revision));
+    store_apply_put(n->store, kind, obj);
+}
+
+static void on_state_ready(void *data, int rc, struct err *e)
+{
+    struct node *n = data;
+    node_done_cb cb = n->start_cb;
+    void *cbdata = n->start_data;
+    n->start_cb = NULL;
+    if (rc < 0) {
+        n->state = NODE_ERROR;
+        snprintf(n->error, sizeof(n->error), "the swarm's store could not be started: %s",
+                 e->msg);
+        log_error("%s", n->error);
+    } else {
+        n->state = NODE_ACTIVE;
+        n->error[0] = 0;
+    }
+    if (cb)
+        cb(cbdata, rc, e);
+}
+
+void node_start_store(struct node *n, node_done_cb cb, void *data)
+{
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    char *cert = xasprintf("%s/node.crt", n->certs_dir);
+    char *key = xasprintf("%s/node.key", n->certs_dir);
+    char *log = node_path(n, "etcd.log");
+    struct state_config sc = {
+        .etcd_bin = n->cfg.etcd_bin,
+        .data_dir = n->etcd_dir,
+        .name = n->id,
+        .peer_host = n->advertise_ip,
+        .peer_port = n->cfg.etcd_peer_port,
+        .client_port = n->cfg.etcd_client_port,
+        .ca_file = ca,
+        .cert_file = cert,
+        .key_file = key,
+        .log_file = log,
+    };
+    n->state = NODE_STARTING;
+    n->start_cb = cb;
+    n->start_data = data;
+    n->st = state_new(n->loop, &sc);
+    free(ca);
+    free(cert);
+    free(key);
+    free(log);
+    state_start(n->st, NODE_ETCD_PREFIX, on_state_ready, on_state_event, n);
+}
+
+struct stop_ctx {
+    struct node *n;
+    void (*cb)(void *data);
+    void *data;
+};
+
+static void store_stopped(void *data)
+{
+    struct stop_ctx *c = data;
+    c->n->st = NULL;
+    if (c->cb)
+        c->cb(c->data);
+    free(c);
+}
+
+void node_stop_store(struct node *n, void (*cb)(void *data), void *data)
+{
+    if (!n->st) {
+        if (cb)
+            cb(data);
+        return;
+    }
+    struct stop_ctx *c = xmalloc(sizeof(*c));
+    *c = (struct stop_ctx){n, cb, data};
+    state_stop(n->st, store_stopped, c);
+}
+
+void node_start(struct node *n, node_done_cb cb, void *data)
+{
+    struct err e;
+    int rc = load_state(n, &e);
+    if (rc == -ERR_NOT_FOUND) {
+        n->state = NODE_INACTIVE;
+        cb(data, 0, NULL);
+        return;
+    }
+    if (rc < 0) {
+        n->state = NODE_ERROR;
+        snprintf(n->error, sizeof(n->error), "%s", e.msg);
+        cb(data, rc, &e);
+        return;
+    }
+    rc = node_keys_load(n, &e);
+    if (rc < 0) {
+        n->state = NODE_ERROR;
+        snprintf(n->error, sizeof(n->error), "%s", e.msg);
+        cb(data, rc, &e);
+        return;
+    }
+    if (rc == 1) {
+        n->state = NODE_LOCKED;
+        snprintf(n->error, sizeof(n->error), MSG_LOCKED);
+        cb(data, 0, NULL);
+        return;
+    }
+    node_start_store(n, cb, data);
+}
+
+static void node_free(void *data)
+{
+    struct node *n = data;
+    void (*cb)(void *) = n->stop_cb;
+    void *cbdata = n->stop_data;
+    store_free(n->store);
+    for (size_t i = 0; n->labels[i]; i++)
+        free(n->labels[i]);
+    free(n->labels);
+    free((char *)n->cfg.data_root);
+    free((char *)n->cfg.engine_version);
+    free((char *)n->cfg.etcd_bin);
+    free(n->swarm_dir);
+    free(n->certs_dir);
+    free(n->keys_dir);
+    free(n->etcd_dir);
+    free(n->root_cert);
+    free(n->root_key);
+    free(n->unlock_key);
+    free(n);
+    if (cb)
+        cb(cbdata);
+}
+
+void node_stop(struct node *n, void (*cb)(void *data), void *data)
+{
+    n->stop_cb = cb;
+    n->stop_data = data;
+    node_stop_store(n, node_free, n);
+}
+
+/* ---- commits ---- */
+
+struct commit_ctx {
+    struct node *n;
+    enum store_kind kind;
+    json_t *obj; /* NULL for deletes and private records */
+    char id[128];
+    node_done_cb cb;
+    void *data;
+};
+
+static char *object_key(enum store_kind k, const char *id)
+{
+    return xasprintf(NODE_ETCD_PREFIX "%s/%s", store_kind_name(k), id);
+}
+
+static void commit_done(void *data, int rc, int64_t revision, struct err *e)
+{
+    struct commit_ctx *c = data;
+    if (rc == 0 && c->obj) {
+        json_object_set_new(c->obj, "Version", json_pack("{s:I}", "Index", (json_int_t)revision));
+        store_apply_put(c->n->store, c->kind, c->obj);
+        c->obj = NULL;
+    } else if (rc == 0 && c->id[0]) {
+        store_apply_delete(c->n->store, c->kind, c->id, (uint64_t)revision);
+    }
+    json_decref(c->obj);
+    if (c->cb)
+        c->cb(c->data, rc, e);
+    free(c);
+}
+
+static bool store_writable(struct node *n, struct err *e)
+{
+    if (!n->st || !n->have_dek) {
+        err_set(e, ERR_UNAVAILABLE, "the swarm's store is not running");
+        return false;
+    }
+    if (!state_available(n->st)) {
+        err_set(e, ERR_UNAVAILABLE, "the swarm's store is unavailable: %s",
+                state_unavailable_reason(n->st));
+        return false;
+    }
+    return true;
+}
+
+static void sealed_put(struct node *n, const char *key, json_t *value, int64_t expect,
+                       struct commit_ctx *c)
+{
+    char *plain = json_dumps(value, JSON_COMPACT);
+    struct buf sealed = BUF_INIT;
+    ca_seal(n->dek, plain, strlen(plain), &sealed);
+    free(plain);
+    struct state_op op = {STATE_OP_PUT, key, sealed.p, sealed.len, expect};
+    state_txn(n->st, &op, 1, commit_done, c);
+    buf_release(&sealed);
+}
+
+void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
+                 node_done_cb cb, void *data)
+{
+    struct err e;
+    if (!store_writable(n, &e)) {
+        json_decref(obj);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    struct commit_ctx *c = xcalloc(1, sizeof(*c));
+    *c = (struct commit_ctx){.n = n, .kind = k, .obj = obj, .cb = cb, .data = data};
+    json_object_del(obj, "Version");
+    char *key = object_key(k, store_json_str(obj, "ID"));
+    sealed_put(n, key, obj, (int64_t)expect_version, c);
+    free(key);
+}
+
+void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint64_t expect_version,
+                        node_done_cb cb, void *data)
+{
+    struct err e;
+    if (!store_writable(n, &e)) {
+        cb(data, -e.kind, &e);
+        return;
+    }
+    struct commit_ctx *c = xcalloc(1, sizeof(*c));
+    *c = (struct commit_ctx){.n = n, .kind = k, .cb = cb, .data = data};
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    char *key = object_key(k, id);
+    struct state_op op = {STATE_OP_DELETE, key, NULL, 0,
+                          expect_version ? (int64_t)expect_version : STATE_ANY_REVISION};
+    state_txn(n->st, &op, 1, commit_done, c);
+    free(key);
+}
+
+void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb,
+                         void *data)
+{
+    struct err e;
+    if (!store_writable(n, &e)) {
+        cb(data, -e.kind, &e);
+        return;
+    }
+    apply_private(n, name, rec, 0);
+    struct commit_ctx *c = xcalloc(1, sizeof(*c));
+    *c = (struct commit_ctx){.n = n, .cb = cb, .data = data};
+    char *key = xasprintf(NODE_PRIVATE_PREFIX "%s", name);
+    sealed_put(n, key, rec, STATE_ANY_REVISION, c);
+    free(key);
+}

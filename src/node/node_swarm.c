@@ -1,0 +1,623 @@
+/* node_swarm.c — swarm init, leave, unlock and update: the membership transitions of this
+ * host and the cluster object's life, with Docker's checks and messages.
+ * Thread: the loop thread; each operation is a short chain of asynchronous steps. */
+#include "node_int.h"
+
+#include "ca/ca.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_ALREADY                                                                               \
+    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and "  \
+    "join another one."
+#define MSG_NO_SWARM "This node is not part of a swarm"
+
+/* ---- typed request fields (Go's json decoder words on a wrong type) ---- */
+
+static const char *json_type_word(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "bool";
+    default:
+        return "null";
+    }
+}
+
+/* Returns the field if absent/null (NULL) or of the wanted type; else fills e. */
+static int field(json_t *obj, const char *strct, const char *key, json_type want,
+                 const char *gotype, json_t **out, struct err *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    bool ok = json_typeof(v) == want || (want == JSON_TRUE && json_is_boolean(v)) ||
+              (want == JSON_INTEGER && json_is_integer(v));
+    if (!ok)
+        return err_set(e, ERR_INVALID,
+                       "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
+                       json_type_word(v), strct, key, gotype);
+    *out = v;
+    return 0;
+}
+
+json_t *node_default_spec(void)
+{
+    return json_pack("{s:s, s:{}, s:{s:i}, s:{s:i, s:i, s:i, s:i, s:i}, s:{s:I}, s:{s:I}, "
+                     "s:{}, s:{s:b}}",
+                     "Name", "default", "Labels", "Orchestration", "TaskHistoryRetentionLimit",
+                     5, "Raft", "SnapshotInterval", 10000, "KeepOldSnapshots", 0,
+                     "LogEntriesForSlowFollowers", 500, "ElectionTick", 10, "HeartbeatTick", 1,
+                     "Dispatcher", "HeartbeatPeriod", (json_int_t)5000000000LL, "CAConfig",
+                     "NodeCertExpiry", (json_int_t)CA_NODE_EXPIRY_NS, "TaskDefaults",
+                     "EncryptionConfig", "AutoLockManagers", 0);
+}
+
+/* Copies defaults into spec wherever a value is missing, null or zero (swarmkit does the
+ * same for zero values of the cluster spec). */
+static void merge_defaults(json_t *spec, json_t *def)
+{
+    const char *k;
+    json_t *dv;
+    json_object_foreach(def, k, dv)
+    {
+        json_t *v = json_object_get(spec, k);
+        if (json_is_object(dv)) {
+            if (!json_is_object(v)) {
+                json_object_set(spec, k, dv);
+                continue;
+            }
+            merge_defaults(v, dv);
+        } else if (!v || json_is_null(v) ||
+                   (json_is_integer(v) && json_integer_value(v) == 0 &&
+                    strcmp(k, "KeepOldSnapshots") != 0) ||
+                   (json_is_string(v) && !json_string_length(v))) {
+            json_object_set(spec, k, dv);
+        }
+    }
+}
+
+void node_spec_defaults(json_t *spec)
+{
+    json_t *def = node_default_spec();
+    merge_defaults(spec, def);
+    json_decref(def);
+}
+
+/* Checks the value types of a cluster spec the way Go's decoder would. */
+static int check_spec(json_t *spec, struct err *e)
+{
+    static const struct {
+        const char *obj, *key;
+        json_type t;
+        const char *gotype;
+    } fields[] = {
+        {NULL, "Name", JSON_STRING, "string"},
+        {NULL, "Labels", JSON_OBJECT, "map[string]string"},
+        {"Orchestration", "TaskHistoryRetentionLimit", JSON_INTEGER, "int64"},
+        {"Raft", "SnapshotInterval", JSON_INTEGER, "uint64"},
+        {"Raft", "KeepOldSnapshots", JSON_INTEGER, "uint64"},
+        {"Raft", "LogEntriesForSlowFollowers", JSON_INTEGER, "uint64"},
+        {"Raft", "ElectionTick", JSON_INTEGER, "int"},
+        {"Raft", "HeartbeatTick", JSON_INTEGER, "int"},
+        {"Dispatcher", "HeartbeatPeriod", JSON_INTEGER, "time.Duration"},
+        {"CAConfig", "NodeCertExpiry", JSON_INTEGER, "time.Duration"},
+        {"EncryptionConfig", "AutoLockManagers", JSON_TRUE, "bool"},
+    };
+    if (!json_is_object(spec))
+        return err_set(e, ERR_INVALID, "json: cannot unmarshal %s into Go value of type swarm.Spec",
+                       json_type_word(spec));
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        json_t *o = spec, *v;
+        if (fields[i].obj) {
+            o = json_object_get(spec, fields[i].obj);
+            if (o && !json_is_null(o) && !json_is_object(o))
+                return err_set(e, ERR_INVALID,
+                               "json: cannot unmarshal %s into Go struct field Spec.%s of type "
+                               "swarm.%sConfig",
+                               json_type_word(o), fields[i].obj, fields[i].obj);
+            if (!o)
+                continue;
+        }
+        if (field(o, fields[i].obj ? fields[i].obj : "Spec", fields[i].key, fields[i].t,
+                  fields[i].gotype, &v, e))
+            return -ERR_INVALID;
+        if (v && json_is_integer(v) && json_integer_value(v) < 0 &&
+            strcmp(fields[i].key, "TaskHistoryRetentionLimit") != 0)
+            return err_set(e, ERR_INVALID, "invalid %s: must not be negative", fields[i].key);
+    }
+    json_t *labels = json_object_get(spec, "Labels");
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v)
+    {
+        if (!json_is_string(v))
+            return err_set(e, ERR_INVALID,
+                           "json: cannot unmarshal %s into Go struct field Spec.Labels of type "
+                           "string",
+                           json_type_word(v));
+    }
+    json_t *hb = json_object_get(json_object_get(spec, "Dispatcher"), "HeartbeatPeriod");
+    if (hb && json_integer_value(hb) != 0 && json_integer_value(hb) < 1000000000LL)
+        return err_set(e, ERR_INVALID,
+                       "rpc error: code = InvalidArgument desc = heartbeat period must be at least "
+                       "1s");
+    json_t *ce = json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry");
+    if (ce && json_integer_value(ce) != 0 && json_integer_value(ce) < 3600LL * 1000000000LL)
+        return err_set(e, ERR_INVALID,
+                       "rpc error: code = InvalidArgument desc = minimum certificate expiry time "
+                       "is 1h0m0s");
+    return 0;
+}
+
+static bool cidr_valid(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash)
+        return false;
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
+    unsigned char tmp[16];
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    return inet_pton(AF_INET, ip, tmp) == 1 && !*end && slash[1] && bits >= 0 && bits <= 32;
+}
+
+/* ---- init ---- */
+
+struct init_ctx {
+    struct node *n;
+    json_t *cluster, *self, *rootca, *unlock;
+    int step;
+    node_done_cb cb;
+    void *data;
+};
+
+static void init_abort_done(void *data)
+{
+    struct init_ctx *c = data;
+    struct err e2;
+    dir_remove_all(c->n->swarm_dir, &e2);
+    node_forget(c->n);
+    free(c);
+}
+
+static void init_fail(struct init_ctx *c, int rc, struct err *e)
+{
+    json_decref(c->cluster);
+    json_decref(c->self);
+    json_decref(c->rootca);
+    json_decref(c->unlock);
+    c->cluster = c->self = c->rootca = c->unlock = NULL;
+    c->cb(c->data, rc, e);
+    node_stop_store(c->n, init_abort_done, c);
+}
+
+static void init_step(void *data, int rc, struct err *e)
+{
+    struct init_ctx *c = data;
+    if (rc < 0) {
+        init_fail(c, rc, e);
+        return;
+    }
+    switch (c->step++) {
+    case 0: /* store is up */
+        node_commit_private(c->n, "rootca", c->rootca, init_step, c);
+        return;
+    case 1:
+        if (c->unlock) {
+            node_commit_private(c->n, "unlockkey", c->unlock, init_step, c);
+            return;
+        }
+        init_step(c, 0, NULL);
+        return;
+    case 2: {
+        json_t *obj = c->cluster;
+        c->cluster = NULL;
+        node_commit(c->n, STORE_CLUSTER, obj, 0, init_step, c);
+        return;
+    }
+    case 3: {
+        json_t *obj = c->self;
+        c->self = NULL;
+        node_commit(c->n, STORE_NODE, obj, 0, init_step, c);
+        return;
+    }
+    default:
+        log_info("swarm initialized: node %s, cluster %s", c->n->id, c->n->cluster_id);
+        json_decref(c->rootca);
+        json_decref(c->unlock);
+        c->cb(c->data, 0, NULL);
+        free(c);
+    }
+}
+
+static json_t *tls_info(const char *root_pem)
+{
+    char *subj = NULL, *pub = NULL;
+    struct err e;
+    if (ca_tls_info(root_pem, &subj, &pub, &e) < 0)
+        return json_object();
+    json_t *j = json_pack("{s:s, s:s, s:s}", "TrustRoot", root_pem, "CertIssuerSubject", subj,
+                          "CertIssuerPublicKey", pub);
+    free(subj);
+    free(pub);
+    return j;
+}
+
+static int write_identity(struct node *n, const char *root_cert, const char *cert,
+                          const char *key, struct err *e)
+{
+    int rc = dir_make(n->certs_dir, 0700, e);
+    char *p;
+    if (!rc) {
+        p = xasprintf("%s/ca.crt", n->certs_dir);
+        rc = file_write_atomic(p, root_cert, strlen(root_cert), 0644, e);
+        free(p);
+    }
+    if (!rc) {
+        p = xasprintf("%s/node.crt", n->certs_dir);
+        rc = file_write_atomic(p, cert, strlen(cert), 0644, e);
+        free(p);
+    }
+    if (!rc) {
+        p = xasprintf("%s/node.key", n->certs_dir);
+        rc = file_write_atomic(p, key, strlen(key), 0600, e);
+        free(p);
+    }
+    return rc;
+}
+
+/* Parses and validates the init request into n's identity fields and the new objects. */
+static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct err *e)
+{
+    json_t *listen, *adv, *dpa, *dpp, *pool, *subnet, *spec, *autolock, *avail, *fnc;
+    if (!json_is_object(req))
+        return err_set(e, ERR_INVALID,
+                       "json: cannot unmarshal %s into Go value of type swarm.InitRequest",
+                       json_type_word(req));
+    if (field(req, "InitRequest", "ListenAddr", JSON_STRING, "string", &listen, e) ||
+        field(req, "InitRequest", "AdvertiseAddr", JSON_STRING, "string", &adv, e) ||
+        field(req, "InitRequest", "DataPathAddr", JSON_STRING, "string", &dpa, e) ||
+        field(req, "InitRequest", "DataPathPort", JSON_INTEGER, "uint32", &dpp, e) ||
+        field(req, "InitRequest", "DefaultAddrPool", JSON_ARRAY, "[]string", &pool, e) ||
+        field(req, "InitRequest", "SubnetSize", JSON_INTEGER, "uint32", &subnet, e) ||
+        field(req, "InitRequest", "Spec", JSON_OBJECT, "swarm.Spec", &spec, e) ||
+        field(req, "InitRequest", "AutoLockManagers", JSON_TRUE, "bool", &autolock, e) ||
+        field(req, "InitRequest", "Availability", JSON_STRING, "swarm.NodeAvailability", &avail,
+              e) ||
+        field(req, "InitRequest", "ForceNewCluster", JSON_TRUE, "bool", &fnc, e))
+        return -ERR_INVALID;
+    const char *listen_s = listen && json_string_length(listen) ? json_string_value(listen)
+                                                                : "0.0.0.0:2377";
+    const char *adv_s = adv ? json_string_value(adv) : "";
+    const char *avail_s = avail && json_string_length(avail) ? json_string_value(avail) : "active";
+    if (strcmp(avail_s, "active") && strcmp(avail_s, "pause") && strcmp(avail_s, "drain"))
+        return err_set(e, ERR_INVALID, "invalid Availability: %s", avail_s);
+    json_int_t port = dpp ? json_integer_value(dpp) : 0;
+    if (port == 0)
+        port = 4789;
+    if (port < 1024 || port > 49151)
+        return err_set(e, ERR_INVALID,
+                       "data path port must be within range (1024, 49151): %lld", (long long)port);
+    json_int_t sub = subnet ? json_integer_value(subnet) : 0;
+    if (sub == 0)
+        sub = 24;
+    if (sub < 1 || sub > 29)
+        return err_set(e, ERR_INVALID, "invalid subnet size %lld", (long long)sub);
+    json_t *pools = json_array();
+    for (size_t i = 0; pool && i < json_array_size(pool); i++) {
+        const char *p = json_string_value(json_array_get(pool, i));
+        if (!p || !cidr_valid(p)) {
+            json_decref(pools);
+            return err_set(e, ERR_INVALID, "invalid default address pool %s", p ? p : "(non-string)");
+        }
+        json_array_append_new(pools, json_string(p));
+    }
+    if (!json_array_size(pools))
+        json_array_append_new(pools, json_string("10.0.0.0/8"));
+
+    json_t *sp = spec ? json_deep_copy(spec) : json_object();
+    if (check_spec(sp, e)) {
+        json_decref(sp);
+        json_decref(pools);
+        return -ERR_INVALID;
+    }
+    bool lock = (autolock && json_is_true(autolock)) ||
+                json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"),
+                                             "AutoLockManagers"));
+    json_object_set_new(sp, "Name", json_string("default"));
+    node_spec_defaults(sp);
+    json_object_set_new(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers",
+                        json_boolean(lock));
+
+    /* addresses */
+    char lip[64];
+    int lport, aport;
+    int rc;
+    if ((rc = node_resolve_addr(listen_s, NODE_DEFAULT_PORT, lip, sizeof(lip), &lport, e)))
+        goto fail;
+    const char *lhost_given = listen_s; /* a specific listen IP doubles as the advertise IP */
+    bool listen_specific = strncmp(lhost_given, "0.0.0.0", 7) != 0 && lhost_given[0] != ':';
+    if (!adv_s[0] && listen_specific)
+        adv_s = listen_s;
+    if ((rc = node_resolve_addr(adv_s, lport, n->advertise_ip, sizeof(n->advertise_ip), &aport,
+                                e)))
+        goto fail;
+    n->advertise_port = aport;
+    snprintf(n->listen_addr, sizeof(n->listen_addr), "%s", listen_s);
+    if (dpa && json_string_length(dpa)) {
+        int dport;
+        if ((rc = node_resolve_addr(json_string_value(dpa), 0, n->data_path_addr,
+                                    sizeof(n->data_path_addr), &dport, e)))
+            goto fail;
+    }
+
+    /* identity and CA */
+    id_new(n->id);
+    id_new(n->cluster_id);
+    snprintf(n->role, sizeof(n->role), "manager");
+    char *root_cert = NULL, *root_key = NULL, *key = NULL, *csr = NULL, *cert = NULL;
+    struct ca_identity ident = {0};
+    snprintf(ident.cn, sizeof(ident.cn), "%s", n->id);
+    snprintf(ident.ou, sizeof(ident.ou), "swarm-manager");
+    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
+    const char *ips[] = {n->advertise_ip};
+    json_int_t expiry =
+        json_integer_value(json_object_get(json_object_get(sp, "CAConfig"), "NodeCertExpiry"));
+    rc = ca_root_new(&root_cert, &root_key, e);
+    if (!rc)
+        rc = ca_key_csr_new(&key, &csr, e);
+    if (!rc)
+        rc = ca_issue(root_cert, root_key, csr, &ident, expiry, ips, 1, &cert, e);
+    if (!rc)
+        rc = dir_make(n->swarm_dir, 0700, e);
+    if (!rc)
+        rc = write_identity(n, root_cert, cert, key, e);
+    char *unlock = lock ? ca_unlock_key_new() : NULL;
+    if (!rc)
+        rc = node_keys_create(n, unlock, e);
+    if (!rc)
+        rc = node_save_state(n, e);
+    if (!rc) {
+        char now[40];
+        time_format_rfc3339(time_now_ns(), now);
+        char *wt = ca_token_new(root_cert), *mt = ca_token_new(root_cert);
+        c->cluster = json_pack("{s:s, s:s, s:s, s:O, s:o, s:b, s:O, s:I, s:I, s:{s:s, s:s}}",
+                               "ID", n->cluster_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
+                               sp, "TLSInfo", tls_info(root_cert), "RootRotationInProgress", 0,
+                               "DefaultAddrPool", pools, "SubnetSize", sub, "DataPathPort",
+                               port, "JoinTokens", "Worker", wt, "Manager", mt);
+        free(wt);
+        free(mt);
+        json_t *desc = node_host_description(n);
+        json_object_set_new(desc, "TLSInfo", tls_info(root_cert));
+        char maddr[96];
+        snprintf(maddr, sizeof(maddr), "%s", node_manager_addr(n));
+        c->self = json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}, "
+                            "s:{s:b, s:s, s:s}}",
+                            "ID", n->id, "CreatedAt", now, "UpdatedAt", now, "Spec", "Labels",
+                            "Role", "manager", "Availability", avail_s, "Description", desc,
+                            "Status", "State", "ready", "Addr", n->advertise_ip, "ManagerStatus",
+                            "Leader", 1, "Reachability", "reachable", "Addr", maddr);
+        c->rootca = json_pack("{s:s, s:s}", "Cert", root_cert, "Key", root_key);
+        if (unlock)
+            c->unlock = json_pack("{s:s}", "UnlockKey", unlock);
+        free(n->unlock_key);
+        n->unlock_key = xstrdup(unlock ? unlock : "");
+    }
+    free(unlock);
+    free(root_cert);
+    free(root_key);
+    free(key);
+    free(csr);
+    free(cert);
+fail:
+    json_decref(sp);
+    json_decref(pools);
+    if (rc) {
+        struct err e2;
+        dir_remove_all(n->swarm_dir, &e2);
+        node_forget(n);
+    }
+    return rc;
+}
+
+void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data)
+{
+    struct err e;
+    if (n->state != NODE_INACTIVE) {
+        err_set(&e, ERR_UNAVAILABLE, MSG_ALREADY);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    struct init_ctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->cb = cb;
+    c->data = data;
+    int rc = init_prepare(n, req, c, &e);
+    if (rc) {
+        free(c);
+        cb(data, rc, &e);
+        return;
+    }
+    node_start_store(n, init_step, c);
+}
+
+/* ---- leave ---- */
+
+struct leave_ctx {
+    struct node *n;
+    node_done_cb cb;
+    void *data;
+};
+
+static int count_manager(json_t *obj, void *data)
+{
+    if (!strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
+        (*(int *)data)++;
+    return 0;
+}
+
+static void leave_stopped(void *data)
+{
+    struct leave_ctx *c = data;
+    struct err e;
+    int rc = dir_remove_all(c->n->swarm_dir, &e);
+    node_forget(c->n);
+    log_info("left the swarm");
+    c->cb(c->data, rc, rc ? &e : NULL);
+    free(c);
+}
+
+void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
+{
+    struct err e;
+    if (n->state == NODE_INACTIVE) {
+        err_set(&e, ERR_UNAVAILABLE, MSG_NO_SWARM);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    if (!force && node_is_manager(n)) {
+        int managers = 0;
+        store_foreach(n->store, STORE_NODE, count_manager, &managers);
+        if (managers <= 1)
+            err_set(&e, ERR_UNAVAILABLE,
+                    "You are attempting to leave the swarm on a node that is participating as a "
+                    "manager. Removing the last manager erases all current state of the swarm. "
+                    "Use `--force` to ignore this message.");
+        else
+            err_set(&e, ERR_UNAVAILABLE,
+                    "You are attempting to leave the swarm on a node that is participating as a "
+                    "manager. Removing this node leaves %d managers out of %d. Without a Raft "
+                    "quorum your swarm will be inaccessible. The only way to restore a swarm that "
+                    "has lost consensus is to reinitialize it with `--force-new-cluster`. Use "
+                    "`--force` to suppress this message.",
+                    managers - 1, managers);
+        if (managers <= 1 || managers - 1 <= managers / 2) {
+            cb(data, -e.kind, &e);
+            return;
+        }
+    }
+    struct leave_ctx *c = xmalloc(sizeof(*c));
+    *c = (struct leave_ctx){n, cb, data};
+    node_stop_store(n, leave_stopped, c);
+}
+
+/* ---- unlock ---- */
+
+void node_swarm_unlock(struct node *n, const char *key, node_done_cb cb, void *data)
+{
+    struct err e;
+    if (n->state == NODE_INACTIVE) {
+        err_set(&e, ERR_UNAVAILABLE, MSG_NO_SWARM);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    if (n->state != NODE_LOCKED) {
+        err_set(&e, ERR_INVALID, "swarm is not locked");
+        cb(data, -e.kind, &e);
+        return;
+    }
+    int rc = node_keys_unlock(n, key, &e);
+    if (rc) {
+        cb(data, rc, &e);
+        return;
+    }
+    log_info("swarm unlocked");
+    node_start_store(n, cb, data);
+}
+
+/* ---- update ---- */
+
+struct update_ctx {
+    struct node *n;
+    char *new_unlock; /* NULL: unchanged; "" : autolock turned off */
+    node_done_cb cb;
+    void *data;
+    int step;
+};
+
+static void update_step(void *data, int rc, struct err *e)
+{
+    struct update_ctx *c = data;
+    if (rc == 0 && c->step++ == 0 && c->new_unlock) {
+        json_t *rec = json_pack("{s:s}", "UnlockKey", c->new_unlock);
+        struct err e2;
+        int r2 = node_keys_reseal(c->n, c->new_unlock[0] ? c->new_unlock : NULL, &e2);
+        if (r2) {
+            json_decref(rec);
+            c->cb(c->data, r2, &e2);
+            free(c->new_unlock);
+            free(c);
+            return;
+        }
+        node_commit_private(c->n, "unlockkey", rec, update_step, c);
+        json_decref(rec);
+        return;
+    }
+    c->cb(c->data, rc, e);
+    free(c->new_unlock);
+    free(c);
+}
+
+static void set_new_token(json_t *tokens, const char *role, const char *root_cert)
+{
+    char *t = ca_token_new(root_cert);
+    json_object_set_new(tokens, role, json_string(t));
+    free(t);
+}
+
+void node_swarm_update(struct node *n, const struct node_swarm_update *u, node_done_cb cb,
+                       void *data)
+{
+    struct err e;
+    int rc = node_require_manager(n, &e);
+    json_t *cur = rc ? NULL : node_cluster(n);
+    if (!rc && !cur)
+        rc = err_set(&e, ERR_UNAVAILABLE, "the cluster object is not loaded");
+    if (!rc)
+        rc = store_check_version(n->store, STORE_CLUSTER, n->cluster_id, u->version, &e);
+    if (!rc)
+        rc = check_spec(u->spec, &e);
+    if (rc) {
+        cb(data, rc, &e);
+        return;
+    }
+    json_t *obj = json_deep_copy(cur);
+    json_t *sp = json_deep_copy(u->spec);
+    json_object_set_new(sp, "Name", json_string("default"));
+    node_spec_defaults(sp);
+    json_object_set_new(obj, "Spec", sp);
+    char now[40];
+    time_format_rfc3339(time_now_ns(), now);
+    json_object_set_new(obj, "UpdatedAt", json_string(now));
+    json_t *tokens = json_object_get(obj, "JoinTokens");
+    if (u->rotate_worker_token)
+        set_new_token(tokens, "Worker", n->root_cert);
+    if (u->rotate_manager_token)
+        set_new_token(tokens, "Manager", n->root_cert);
+    bool was = n->unlock_key[0] != 0;
+    bool now_lock =
+        json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers"));
+    struct update_ctx *c = xcalloc(1, sizeof(*c));
+    *c = (struct update_ctx){.n = n, .cb = cb, .data = data};
+    if (now_lock && (!was || u->rotate_unlock_key))
+        c->new_unlock = ca_unlock_key_new();
+    else if (!now_lock && was)
+        c->new_unlock = xstrdup("");
+    node_commit(n, STORE_CLUSTER, obj, u->version, update_step, c);
+}

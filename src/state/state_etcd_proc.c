@@ -1,0 +1,422 @@
+/* state_etcd_proc.c — the etcd child: spawn it (uv_spawn), wait until it answers, check
+ * its health while it runs, restart it with backoff when it dies, and stop it (SIGTERM,
+ * SIGKILL after 5 s).
+ *
+ * Invariants: at most one child (st->run) at a time; st->proc_timer has one job at a time
+ * (st->proc_mode); at most one health call in flight. The child stays in our process
+ * group and is killed by PID; state_stop() always waits for its exit. etcd's stdout and
+ * stderr go to cfg.log_file (or /dev/null); ETCD_* variables from our environment are
+ * not passed on, so only our flags configure it.
+ * Thread: the loop thread only. */
+#include "state/state_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define PROC_POLL_MS 50
+#define PROC_START_TIMEOUT_MS 20000
+#define PROC_MONITOR_MS 1000
+#define PROC_HEALTH_TIMEOUT_MS 2000
+#define PROC_KILL_AFTER_MS 5000
+#define PROC_BACKOFF_MIN_MS 100
+#define PROC_BACKOFF_MAX_MS 5000
+#define PROC_STABLE_MS 10000 /* up this long: the next crash restarts with minimal backoff */
+
+enum { PROC_IDLE, PROC_POLL, PROC_MONITOR, PROC_RESPAWN };
+
+struct state_etcd_run {
+    uv_process_t proc;
+    struct state *st;
+};
+
+static void proc_spawn(struct state *st);
+
+/* ---- argv ---- */
+
+static void argv_add(char ***argv, size_t *n, const char *a)
+{
+    *argv = xrealloc(*argv, (*n + 2) * sizeof(char *));
+    (*argv)[(*n)++] = xstrdup(a);
+    (*argv)[*n] = NULL;
+}
+
+static void argv_add2(char ***argv, size_t *n, const char *flag, const char *val)
+{
+    argv_add(argv, n, flag);
+    argv_add(argv, n, val);
+}
+
+char **state_proc_argv(const struct state_config *cfg)
+{
+    char **argv = NULL;
+    size_t n = 0;
+    bool tls = cfg->ca_file != NULL;
+    const char *scheme = tls ? "https" : "http";
+    const char *host = cfg->peer_host ? cfg->peer_host : "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    char *client = xasprintf("%s://127.0.0.1:%d", scheme, cfg->client_port);
+    char *peer = xasprintf("%s://%s%s%s:%d", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+                           cfg->peer_port);
+    argv_add(&argv, &n, cfg->etcd_bin ? cfg->etcd_bin : "/usr/bin/etcd");
+    argv_add2(&argv, &n, "--name", cfg->name);
+    argv_add2(&argv, &n, "--data-dir", cfg->data_dir);
+    argv_add2(&argv, &n, "--listen-client-urls", client);
+    argv_add2(&argv, &n, "--advertise-client-urls", client);
+    argv_add2(&argv, &n, "--listen-peer-urls", peer);
+    argv_add2(&argv, &n, "--initial-advertise-peer-urls", peer);
+    if (cfg->initial_cluster) {
+        argv_add2(&argv, &n, "--initial-cluster", cfg->initial_cluster);
+        argv_add2(&argv, &n, "--initial-cluster-state", "existing");
+    } else {
+        char *ic = xasprintf("%s=%s", cfg->name, peer);
+        argv_add2(&argv, &n, "--initial-cluster", ic);
+        argv_add2(&argv, &n, "--initial-cluster-state", "new");
+        free(ic);
+    }
+    if (cfg->force_new_cluster)
+        argv_add(&argv, &n, "--force-new-cluster");
+    if (tls) {
+        argv_add2(&argv, &n, "--cert-file", cfg->cert_file);
+        argv_add2(&argv, &n, "--key-file", cfg->key_file);
+        argv_add2(&argv, &n, "--trusted-ca-file", cfg->ca_file);
+        argv_add(&argv, &n, "--client-cert-auth");
+        argv_add2(&argv, &n, "--peer-cert-file", cfg->cert_file);
+        argv_add2(&argv, &n, "--peer-key-file", cfg->key_file);
+        argv_add2(&argv, &n, "--peer-trusted-ca-file", cfg->ca_file);
+        argv_add(&argv, &n, "--peer-client-cert-auth");
+    }
+    /* Small footprint; store transactions batch many objects, so allow big txns. */
+    argv_add2(&argv, &n, "--quota-backend-bytes", "2147483648");
+    argv_add2(&argv, &n, "--snapshot-count", "10000");
+    argv_add2(&argv, &n, "--auto-compaction-mode", "periodic");
+    argv_add2(&argv, &n, "--auto-compaction-retention", "1h");
+    argv_add2(&argv, &n, "--max-txn-ops", "4096");
+    argv_add2(&argv, &n, "--max-request-bytes", "8388608");
+    argv_add2(&argv, &n, "--logger", "zap");
+    argv_add2(&argv, &n, "--log-level", "warn");
+    argv_add2(&argv, &n, "--log-outputs", "stderr");
+    free(client);
+    free(peer);
+    return argv;
+}
+
+void state_proc_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **a = argv; *a; a++)
+        free(*a);
+    free(argv);
+}
+
+/* Our environment minus ETCD_*: etcd refuses flags that an ETCD_ variable shadows. */
+static char **child_env(void)
+{
+    size_t n = 0;
+    for (char **e = environ; e && *e; e++)
+        n++;
+    char **env = xcalloc(n + 1, sizeof(char *));
+    size_t k = 0;
+    for (char **e = environ; e && *e; e++)
+        if (!str_has_prefix(*e, "ETCD_"))
+            env[k++] = *e;
+    env[k] = NULL;
+    return env;
+}
+
+char *state_proc_log_tail(const struct state *st, size_t max)
+{
+    if (!st->cfg.log_file)
+        return xstrdup("");
+    int fd = open(st->cfg.log_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xstrdup("");
+    struct stat sb;
+    char *out = xcalloc(1, max + 1);
+    if (fstat(fd, &sb) == 0) {
+        off_t from = sb.st_size > (off_t)max ? sb.st_size - (off_t)max : 0;
+        ssize_t r = pread(fd, out, max, from);
+        if (r < 0)
+            r = 0;
+        out[r] = 0;
+        /* One line for error messages; trim trailing whitespace. */
+        for (ssize_t i = 0; i < r; i++)
+            if (out[i] == '\n' || out[i] == '\r' || out[i] == '\t')
+                out[i] = ' ';
+        while (r > 0 && out[r - 1] == ' ')
+            out[--r] = 0;
+    }
+    close(fd);
+    return out;
+}
+
+/* ---- health ---- */
+
+static void timer_start(struct state *st, int mode, uint64_t ms);
+
+/* An answer counts as healthy when it is a status document with a header; in a
+ * multi-member cluster the member must also know a leader. */
+static int parse_status(long status, struct buf *body, struct err *e)
+{
+    if (status != 200)
+        return err_set(e, ERR_UNAVAILABLE, "etcd answered HTTP %ld", status);
+    json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
+    if (!j || !json_is_object(json_object_get(j, "header"))) {
+        json_decref(j);
+        return err_set(e, ERR_UNAVAILABLE, "etcd answered an unexpected status document");
+    }
+    const char *leader = json_string_value(json_object_get(j, "leader"));
+    int rc = 0;
+    if (!leader || !strcmp(leader, "0"))
+        rc = err_set(e, ERR_UNAVAILABLE, "etcd has no leader (no quorum?)");
+    json_decref(j);
+    return rc;
+}
+
+static void on_health_done(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct state *st = data;
+    struct err pe = {0};
+    st->health_call = NULL;
+    if (rc == 0)
+        rc = parse_status(status, body, &pe);
+    else
+        pe = *e;
+    if (st->proc_stopping || !st->run)
+        return;
+    if (st->proc_mode == PROC_POLL) {
+        if (rc == 0) {
+            st->ever_up = true;
+            st->up_since = uv_now(st->loop);
+            st->proc_mode = PROC_IDLE;
+            uv_timer_stop(&st->proc_timer);
+            state_client_etcd_up(st);
+            if (!st->proc_stopping && st->run && st->proc_mode == PROC_IDLE)
+                timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+            return;
+        }
+        if (uv_now(st->loop) >= st->health_deadline) {
+            struct err te = {0};
+            char *tail = state_proc_log_tail(st, 300);
+            err_set(&te, ERR_UNAVAILABLE, "etcd did not answer within %d s (%s)%s%s",
+                    PROC_START_TIMEOUT_MS / 1000, pe.msg, tail[0] ? "; etcd log: " : "",
+                    tail);
+            free(tail);
+            /* SIGKILL: the exit callback restarts it (or the state was never up). */
+            uv_process_kill(&st->run->proc, SIGKILL);
+            st->proc_mode = PROC_IDLE;
+            uv_timer_stop(&st->proc_timer);
+            if (!st->ever_up)
+                state_client_start_failed(st, &te);
+            else
+                state_client_etcd_down(st, te.msg, false);
+            return;
+        }
+        timer_start(st, PROC_POLL, PROC_POLL_MS);
+        return;
+    }
+    if (st->proc_mode == PROC_MONITOR) {
+        if (rc == 0 && !st->available)
+            state_client_etcd_up(st);
+        else if (rc < 0 && st->available)
+            state_client_etcd_down(st, pe.msg, false);
+        if (!st->proc_stopping && st->run && st->proc_mode == PROC_MONITOR)
+            timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+    }
+}
+
+static void health_check(struct state *st, long timeout_ms)
+{
+    if (st->health_call)
+        return;
+    char *url = xasprintf("%s/v3/maintenance/status", st->client_url);
+    st->health_call =
+        state_call_post(st->curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
+    free(url);
+}
+
+static void on_proc_timer(uv_timer_t *t)
+{
+    struct state *st = t->data;
+    switch (st->proc_mode) {
+    case PROC_POLL:
+        health_check(st, 1000);
+        break;
+    case PROC_MONITOR:
+        health_check(st, PROC_HEALTH_TIMEOUT_MS);
+        break;
+    case PROC_RESPAWN:
+        st->proc_mode = PROC_IDLE;
+        proc_spawn(st);
+        break;
+    default:
+        break;
+    }
+}
+
+static void timer_start(struct state *st, int mode, uint64_t ms)
+{
+    st->proc_mode = mode;
+    uv_timer_start(&st->proc_timer, on_proc_timer, ms, 0);
+}
+
+/* ---- process lifecycle ---- */
+
+static void run_closed(uv_handle_t *h)
+{
+    struct state_etcd_run *run = h->data;
+    struct state *st = run->st;
+    free(run);
+    state_client_handle_closed(st);
+}
+
+static void on_etcd_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    struct state_etcd_run *run = p->data;
+    struct state *st = run->st;
+    st->pending_closes++;
+    uv_close((uv_handle_t *)p, run_closed);
+    st->run = NULL;
+    uv_timer_stop(&st->kill_timer);
+    state_call_cancel(st->health_call);
+    st->health_call = NULL;
+    uv_timer_stop(&st->proc_timer);
+    st->proc_mode = PROC_IDLE;
+    if (st->proc_stopping) {
+        state_client_etcd_stopped(st);
+        return;
+    }
+    char how[64];
+    if (term_signal)
+        snprintf(how, sizeof(how), "was killed by signal %d", term_signal);
+    else
+        snprintf(how, sizeof(how), "exited with status %lld", (long long)status);
+    if (!st->ever_up) {
+        struct err e = {0};
+        char *tail = state_proc_log_tail(st, 300);
+        err_set(&e, ERR_UNAVAILABLE, "etcd %s during start-up%s%s", how,
+                tail[0] ? "; etcd log: " : "", tail);
+        free(tail);
+        state_client_start_failed(st, &e);
+        return;
+    }
+    if (uv_now(st->loop) - st->up_since >= PROC_STABLE_MS)
+        st->backoff_ms = PROC_BACKOFF_MIN_MS;
+    char *reason = xasprintf("etcd %s; restarting", how);
+    log_warn("state: %s in %lld ms", reason, (long long)st->backoff_ms);
+    state_client_etcd_down(st, reason, true);
+    free(reason);
+    timer_start(st, PROC_RESPAWN, (uint64_t)st->backoff_ms);
+    st->backoff_ms *= 2;
+    if (st->backoff_ms > PROC_BACKOFF_MAX_MS)
+        st->backoff_ms = PROC_BACKOFF_MAX_MS;
+}
+
+static int do_spawn(struct state *st, struct err *e)
+{
+    if (dir_make(st->cfg.data_dir, 0700, e) < 0)
+        return err_wrap(e, "etcd data dir");
+    const char *log = st->cfg.log_file ? st->cfg.log_file : "/dev/null";
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(e, ERR_UNAVAILABLE, "cannot open etcd log %s: %s", log, strerror(errno));
+    char **argv = state_proc_argv(&st->cfg);
+    char **env = child_env();
+    struct state_etcd_run *run = xcalloc(1, sizeof(*run));
+    run->st = st;
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_INHERIT_FD, .data.fd = fd},
+        {.flags = UV_INHERIT_FD, .data.fd = fd},
+    };
+    uv_process_options_t opt = {
+        .exit_cb = on_etcd_exit,
+        .file = argv[0],
+        .args = argv,
+        .env = env,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    int r = uv_spawn(st->loop, &run->proc, &opt);
+    close(fd);
+    int rc = 0;
+    if (r < 0) {
+        rc = err_set(e, ERR_UNAVAILABLE, "cannot start etcd (%s): %s", argv[0], uv_strerror(r));
+        /* A failed uv_spawn still initialised the handle: it must be closed. */
+        run->proc.data = run;
+        st->pending_closes++;
+        uv_close((uv_handle_t *)&run->proc, run_closed);
+    } else {
+        run->proc.data = run;
+        st->run = run;
+        log_debug("state: etcd started, pid %d, client %s", run->proc.pid, st->client_url);
+    }
+    free(env);
+    state_proc_argv_free(argv);
+    return rc;
+}
+
+static void proc_spawn(struct state *st)
+{
+    struct err e = {0};
+    if (do_spawn(st, &e) < 0) {
+        if (!st->ever_up) {
+            state_client_start_failed(st, &e);
+            return;
+        }
+        log_warn("state: %s", e.msg);
+        state_client_etcd_down(st, e.msg, true);
+        timer_start(st, PROC_RESPAWN, (uint64_t)st->backoff_ms);
+        st->backoff_ms = st->backoff_ms * 2 > PROC_BACKOFF_MAX_MS ? PROC_BACKOFF_MAX_MS
+                                                                  : st->backoff_ms * 2;
+        return;
+    }
+    /* --force-new-cluster rewrites membership: only on the first spawn. */
+    st->cfg.force_new_cluster = false;
+    st->health_deadline = uv_now(st->loop) + PROC_START_TIMEOUT_MS;
+    timer_start(st, PROC_POLL, PROC_POLL_MS);
+}
+
+void state_proc_start(struct state *st)
+{
+    st->proc_timer.data = st;
+    st->kill_timer.data = st;
+    st->backoff_ms = PROC_BACKOFF_MIN_MS;
+    proc_spawn(st);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    struct state *st = t->data;
+    if (st->run) {
+        log_warn("state: etcd did not stop within %d s; killing it", PROC_KILL_AFTER_MS / 1000);
+        uv_process_kill(&st->run->proc, SIGKILL);
+    }
+}
+
+void state_proc_stop(struct state *st)
+{
+    st->proc_stopping = true;
+    uv_timer_stop(&st->proc_timer);
+    st->proc_mode = PROC_IDLE;
+    state_call_cancel(st->health_call);
+    st->health_call = NULL;
+    if (!st->run) {
+        state_client_etcd_stopped(st);
+        return;
+    }
+    uv_process_kill(&st->run->proc, SIGTERM);
+    uv_timer_start(&st->kill_timer, on_kill_timer, PROC_KILL_AFTER_MS, 0);
+}
+
+int state_etcd_pid(const struct state *st)
+{
+    return st && st->run ? st->run->proc.pid : 0;
+}

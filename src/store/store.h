@@ -1,0 +1,95 @@
+/* store.h — the in-memory swarm state: one table per object kind, lookups by full ID,
+ * name and unique ID prefix, optimistic-concurrency checks, and a watch queue.
+ *
+ * Objects are jansson values shaped exactly as the Engine API shows them (ID,
+ * Version.Index, CreatedAt, UpdatedAt, Spec, ...). A committed object is immutable: the
+ * store holds one reference; readers borrow it (json_incref to keep it); writers
+ * json_deep_copy, edit, and commit through the replication layer, which feeds the result
+ * back with store_apply_put(). Version.Index is the etcd revision of the object's last
+ * write, so one counter orders all objects (like swarmkit's raft index).
+ *
+ * Pure logic: no I/O, no clock. Thread: the loop thread only. */
+#ifndef SHOAL_STORE_H
+#define SHOAL_STORE_H
+
+#include "base/base.h"
+
+#include <jansson.h>
+
+enum store_kind {
+    STORE_CLUSTER = 0,
+    STORE_NODE,
+    STORE_SERVICE,
+    STORE_TASK,
+    STORE_NETWORK,
+    STORE_SECRET,
+    STORE_CONFIG,
+    STORE_NKINDS
+};
+
+/* "cluster", "node", "service", "task", "network", "secret", "config". */
+const char *store_kind_name(enum store_kind k);
+/* Inverse of store_kind_name; -1 if unknown. */
+int store_kind_parse(const char *name);
+
+struct store;
+
+struct store *store_new(void);
+void store_free(struct store *s); /* NULL is a no-op */
+
+/* Inserts or replaces the object with obj's "ID"; takes ownership of one reference to
+ * obj. Its "Version"."Index" must be set. An object whose version is not newer than the
+ * one held is dropped (idempotent replays from the etcd watch). Watchers are called. */
+void store_apply_put(struct store *s, enum store_kind k, json_t *obj);
+/* Removes the object (if present) as of revision rev; watchers are called. */
+void store_apply_delete(struct store *s, enum store_kind k, const char *id, uint64_t rev);
+/* Drops everything (e.g. after swarm leave). Watchers are not called. */
+void store_clear(struct store *s);
+
+/* Highest revision applied so far (0 when empty). */
+uint64_t store_revision(const struct store *s);
+
+/* Borrowed object by exact ID, or NULL. */
+json_t *store_get(const struct store *s, enum store_kind k, const char *id);
+
+/* Docker's resolution of a user reference: exact ID, then exact name, then unique ID
+ * prefix. Names: nodes match Spec.Name or else Description.Hostname; services,
+ * networks, secrets, configs and the cluster match Spec.Name; tasks have none.
+ * Not found → NULL + ERR_NOT_FOUND "<kind> <ref> not found"; several matches for the
+ * name or the prefix → NULL + ERR_INVALID "<kind> <ref> is ambiguous (N matches found)". */
+json_t *store_find(const struct store *s, enum store_kind k, const char *ref, struct err *e);
+
+/* Number of objects of kind k. */
+size_t store_count(const struct store *s, enum store_kind k);
+/* Calls fn for every object of kind k in order of creation (CreatedAt, then ID); stop
+ * early by returning non-zero (which store_foreach returns). */
+typedef int (*store_foreach_cb)(json_t *obj, void *data);
+int store_foreach(const struct store *s, enum store_kind k, store_foreach_cb fn, void *data);
+
+/* Checks that `version` is the current Version.Index of object id: 0 if so; stale →
+ * ERR_INTERNAL "update out of sequence" (Docker's words, status 500); missing → ERR_NOT_FOUND. */
+int store_check_version(const struct store *s, enum store_kind k, const char *id,
+                        uint64_t version, struct err *e);
+
+/* ---- watch queue ----
+ * A watcher sees every change applied after it was added, in order. old/new are borrowed
+ * for the call: old NULL on create, new NULL on delete. */
+enum store_action { STORE_CREATE = 1, STORE_UPDATE, STORE_REMOVE };
+typedef void (*store_watch_cb)(void *data, enum store_kind k, enum store_action a, json_t *old,
+                               json_t *new_obj);
+struct store_watch;
+/* kinds_mask: bit (1u << kind) per kind to see; 0 means all. */
+struct store_watch *store_watch_add(struct store *s, unsigned kinds_mask, store_watch_cb cb,
+                                    void *data);
+/* Safe to call from inside a watch callback. */
+void store_watch_remove(struct store *s, struct store_watch *w);
+
+/* ---- small JSON helpers shared by store users ---- */
+/* Borrowed value at a dotted path ("Spec.Name", "Version.Index"), or NULL. */
+json_t *store_json_path(json_t *obj, const char *dotted);
+/* String at a dotted path, or NULL. */
+const char *store_json_str(json_t *obj, const char *dotted);
+/* Version.Index of obj (0 if absent). */
+uint64_t store_obj_version(json_t *obj);
+
+#endif
