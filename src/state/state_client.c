@@ -260,7 +260,8 @@ static void list_finish(struct state *st)
 {
     struct state_list *l = st->list;
     st->list = NULL;
-    qsort(l->kvs, l->n, sizeof(*l->kvs), kv_cmp);
+    if (l->n)
+        qsort(l->kvs, l->n, sizeof(*l->kvs), kv_cmp);
     int64_t since = l->relist ? st->last_rev : 0;
     size_t reported = 0;
     for (size_t i = 0; i < l->n && !st->stopping; i++) {

@@ -213,7 +213,7 @@ TEST(state_json_span_splits_stream)
 {
     const char *s = " {\"a\":\"}{\\\"\"}\n{\"b\":[{}]}{\"c\":";
     long n1 = state_json_span(s, strlen(s));
-    ASSERT_EQ_INT(n1, 14);
+    ASSERT_EQ_INT(n1, 13);
     long n2 = state_json_span(s + n1, strlen(s) - (size_t)n1);
     ASSERT_EQ_INT(n2, 11);
     ASSERT_EQ_INT(state_json_span(s + n1 + n2, strlen(s) - (size_t)(n1 + n2)), 0);
@@ -321,12 +321,20 @@ TEST_T(state_txn_and_watch, 60)
     /* A failed compare on one op applies none of them. */
     ops[0] = (struct state_op){STATE_OP_PUT, PREFIX "c", "cc", 2, STATE_ANY_REVISION};
     ops[1] = (struct state_op){STATE_OP_DELETE, PREFIX "b", NULL, 0, r2};
-    t = txn1(&c, STATE_OP_DELETE, PREFIX "zz", NULL, 5); /* stale compare on a missing key */
+    t = (struct txn_res){0};
+    state_txn(c.st, ops, 2, on_txn, &t);
+    ASSERT_TRUE(run_until_flag(&c, &t.done, 20000));
     ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
+    t = txn1(&c, STATE_OP_DELETE, PREFIX "zz", NULL, 5); /* compare on a missing key */
+    ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
+    t = txn1(&c, STATE_OP_PUT, PREFIX "c", "cc", 0); /* c was not created above */
+    ASSERT_EQ_INT(t.rc, 0);
+    int64_t r5 = t.rev;
+    ASSERT_EQ_INT(r5, r4 + 1);
 
-    ASSERT_TRUE(run_until_events(&c, 4, 10000));
+    ASSERT_TRUE(run_until_events(&c, 5, 10000));
     run_for(&c, 300); /* nothing more may arrive */
-    ASSERT_EQ_INT(c.nevs, 4);
+    ASSERT_EQ_INT(c.nevs, 5);
     ASSERT_EQ_INT(c.evs[0].type, STATE_PUT);
     ASSERT_EQ_STR(c.evs[0].key, PREFIX "a");
     ASSERT_EQ_STR(c.evs[0].value, "v1");
@@ -343,6 +351,9 @@ TEST_T(state_txn_and_watch, 60)
     ASSERT_EQ_INT(c.evs[3].type, STATE_DELETE);
     ASSERT_EQ_STR(c.evs[3].key, PREFIX "a");
     ASSERT_EQ_INT(c.evs[3].mod, r4);
+    ASSERT_NULL(c.evs[3].value);
+    ASSERT_EQ_STR(c.evs[4].key, PREFIX "c");
+    ASSERT_EQ_INT(c.evs[4].mod, r5);
 
     /* Several concurrent transactions all complete. */
     struct txn_res many[8] = {{0}};
@@ -356,7 +367,9 @@ TEST_T(state_txn_and_watch, 60)
         ASSERT_TRUE(run_until_flag(&c, &many[i].done, 20000));
         ASSERT_EQ_INT(many[i].rc, 0);
     }
-    ASSERT_TRUE(run_until_events(&c, 12, 10000));
+    ASSERT_TRUE(run_until_events(&c, 13, 10000));
+    run_for(&c, 200);
+    ASSERT_EQ_INT(c.nevs, 13);
     stop(&c);
     ctx_release(&c);
 }
@@ -542,6 +555,25 @@ TEST_T(state_stop_inside_callback_fails_pending, 60)
     ctx_release(&c);
 }
 
+struct raw_res {
+    bool done;
+    int rc;
+    long status;
+};
+
+static void on_raw(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct raw_res *r = data;
+    r->done = true;
+    r->rc = rc;
+    r->status = status;
+}
+
+static void set_flag(void *data)
+{
+    *(bool *)data = true;
+}
+
 static void write_file(const char *dir, const char *name, const char *data, char **path)
 {
     *path = xasprintf("%s/%s", dir, name);
@@ -582,20 +614,30 @@ TEST_T(state_tls, 60)
     ASSERT_EQ_INT(t.rc, 0);
     ASSERT_TRUE(run_until_events(&c, 1, 10000));
     ASSERT_EQ_STR(c.evs[0].value, "secret");
+
+    /* TLS is really on: plain http is refused, and https without a client cert too. */
+    char *url = xasprintf("http://127.0.0.1:%d/v3/maintenance/status", c.client_port);
+    struct state_curl *plain = state_curl_new(&c.loop, NULL);
+    struct raw_res r = {0};
+    state_call_post(plain, url, "{}", 2, 5000, NULL, on_raw, &r);
+    ASSERT_TRUE(run_until_flag(&c, &r.done, 10000));
+    ASSERT_TRUE(r.rc < 0 || r.status != 200);
+    free(url);
+    url = xasprintf("https://127.0.0.1:%d/v3/maintenance/status", c.client_port);
+    struct state_curl_tls no_cert = {ca_path, NULL, NULL};
+    struct state_curl *anon = state_curl_new(&c.loop, &no_cert);
+    r = (struct raw_res){0};
+    state_call_post(anon, url, "{}", 2, 5000, NULL, on_raw, &r);
+    ASSERT_TRUE(run_until_flag(&c, &r.done, 10000));
+    ASSERT_TRUE(r.rc < 0 || r.status != 200);
+    free(url);
+    bool closed1 = false, closed2 = false;
+    state_curl_close(plain, set_flag, &closed1);
+    state_curl_close(anon, set_flag, &closed2);
+    ASSERT_TRUE(run_until_flag(&c, &closed2, 1000));
+    ASSERT_TRUE(closed1);
     stop(&c);
 
-    /* The client port refuses plain http: TLS is really on. */
-    ASSERT_EQ_INT(uv_loop_init(&c.loop), 0);
-    c.ready_done = c.stopped = false;
-    clear_events(&c);
-    cfg.ca_file = NULL;
-    cfg.cert_file = NULL;
-    cfg.key_file = NULL;
-    struct state_config tls_cfg = cfg;
-    tls_cfg.ca_file = ca_path;
-    tls_cfg.cert_file = cert_path;
-    tls_cfg.key_file = key_path;
-    (void)tls_cfg;
     ctx_release(&c);
     free(ca_path);
     free(cert_path);
@@ -605,5 +647,4 @@ TEST_T(state_tls, 60)
     free(key);
     free(csr);
     free(cert);
-    ASSERT_EQ_INT(uv_loop_close(&c.loop), 0);
 }

@@ -295,11 +295,17 @@ TEST(store_foreach_order)
     store_foreach(s, STORE_TASK, collect_cb, &c);
     ASSERT_ORDER(&c, "t00 t1 tf ta t3 t9 t0");
 
+    /* an update that changes CreatedAt moves the object */
+    store_apply_put(s, STORE_TASK, mk("t9", 11, "2024-01-01T00:00:00.000000000Z", NULL));
+    memset(&c, 0, sizeof(c));
+    store_foreach(s, STORE_TASK, collect_cb, &c);
+    ASSERT_ORDER(&c, "t9 t00 t1 tf ta t3 t0");
+
     /* early stop returns the callback's value */
     memset(&c, 0, sizeof(c));
     c.stop_after = 2;
     ASSERT_EQ_INT(store_foreach(s, STORE_TASK, collect_cb, &c), 42);
-    ASSERT_ORDER(&c, "t00 t1");
+    ASSERT_ORDER(&c, "t9 t00");
     /* an empty kind */
     memset(&c, 0, sizeof(c));
     ASSERT_EQ_INT(store_foreach(s, STORE_SECRET, collect_cb, &c), 0);
@@ -551,7 +557,9 @@ TEST(store_json_helpers)
     ASSERT_NULL(store_json_path(o, "Top.Name"));      /* integer in the middle */
     ASSERT_NULL(store_json_path(o, "Str.Name"));      /* string in the middle */
     ASSERT_NULL(store_json_path(o, "Arr.0"));         /* arrays are not walked */
+    json_object_set_new(o, "", json_pack("{s:s}", "Name", "e"));
     ASSERT_NULL(store_json_path(o, "Spec..Name"));    /* empty segment */
+    ASSERT_NULL(store_json_path(o, ".Name"));         /* even with a "" key */
     ASSERT_NULL(store_json_path(o, "Spec."));
     ASSERT_NULL(store_json_path(o, ".Spec"));
     ASSERT_NULL(store_json_path(o, ""));
@@ -708,5 +716,84 @@ TEST_T(store_bulk_names, 60)
             ASSERT_NULL(got);
     }
     ASSERT_EQ_INT(store_count(s, STORE_SERVICE), N / 2);
+    store_free(s);
+}
+
+/* A tiny deterministic generator, so a failure is reproducible. */
+static uint32_t lcg(uint32_t *st)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return *st >> 8;
+}
+
+TEST(store_prefix_random_small_alphabet)
+{
+    /* Short IDs over a few letters that differ in different bits of the same byte: every
+     * crit-bit insertion and removal case, checked against brute force after each step. */
+    static const char alpha[] = "abdh0";
+    enum { POOL = 60 };
+    char pool[POOL][6];
+    bool in[POOL] = {false};
+    uint32_t st = 12345;
+    for (int i = 0; i < POOL; i++) {
+        int len, dup;
+        do {
+            len = 1 + (int)(lcg(&st) % 4);
+            for (int j = 0; j < len; j++)
+                pool[i][j] = alpha[lcg(&st) % (sizeof(alpha) - 1)];
+            pool[i][len] = '\0';
+            dup = 0;
+            for (int j = 0; j < i; j++)
+                dup |= !strcmp(pool[j], pool[i]);
+        } while (dup);
+    }
+    struct store *s = store_new();
+    uint64_t ver = 1;
+    for (int step = 0; step < 400; step++) {
+        int i = (int)(lcg(&st) % POOL);
+        if (in[i])
+            store_apply_delete(s, STORE_NETWORK, pool[i], ver++);
+        else
+            store_apply_put(s, STORE_NETWORK, mk(pool[i], ver++, NULL, NULL));
+        in[i] = !in[i];
+        /* every prefix up to length 2, plus the pool's strings themselves */
+        char ref[6];
+        for (int a = 0; a < (int)sizeof(alpha) - 1; a++) {
+            for (int b = -1; b < (int)sizeof(alpha) - 1; b++) {
+                ref[0] = alpha[a];
+                ref[1] = b < 0 ? '\0' : alpha[b];
+                ref[2] = '\0';
+                int exact = -1, n = 0, one = -1;
+                for (int j = 0; j < POOL; j++) {
+                    if (!in[j])
+                        continue;
+                    if (!strcmp(pool[j], ref))
+                        exact = j;
+                    if (!strncmp(pool[j], ref, strlen(ref)))
+                        n++, one = j;
+                }
+                struct err e = {0};
+                json_t *o = store_find(s, STORE_NETWORK, ref, &e);
+                if (exact >= 0)
+                    ASSERT_EQ_STR(store_json_str(o, "ID"), pool[exact]);
+                else if (n == 1)
+                    ASSERT_EQ_STR(store_json_str(o, "ID"), pool[one]);
+                else if (n == 0)
+                    ASSERT_EQ_INT(e.kind, ERR_NOT_FOUND);
+                else
+                    ASSERT_EQ_INT(e.kind, ERR_INVALID);
+                if (n > 1 && exact < 0) {
+                    char want[64];
+                    snprintf(want, sizeof(want), "network %s is ambiguous (%d matches found)",
+                             ref, n);
+                    ASSERT_EQ_STR(e.msg, want);
+                }
+            }
+        }
+        for (int j = 0; j < POOL; j++) {
+            json_t *o = store_get(s, STORE_NETWORK, pool[j]);
+            ASSERT_TRUE((o != NULL) == in[j]);
+        }
+    }
     store_free(s);
 }
