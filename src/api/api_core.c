@@ -12,9 +12,9 @@ static const struct api_route *const route_tables[] = {api_system_routes, api_sw
 /* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
  * learns the truth. Matched by path prefix after the version. */
 static const char *const unbuilt_prefixes[] = {
-    "/services", "/tasks",  "/secrets", "/configs", "/networks", "/containers", "/images",
-    "/volumes",  "/exec",   "/build",   "/plugins", "/distribution", "/session", "/system/df",
-    "/auth",     "/commit", "/grpc",
+    "/services", "/tasks",     "/secrets", "/configs", "/networks", "/containers",
+    "/images",   "/volumes",   "/exec",    "/build",   "/plugins",  "/distribution",
+    "/session",  "/system/df", "/auth",    "/commit",  "/grpc",
 };
 
 /* ---- responses ---- */
@@ -242,10 +242,10 @@ static int strip_version(struct api_req *r, const char **path)
         return 0;
     *path = *end ? end : "/";
     if (major > 1 || (major == 1 && minor > 41)) {
-        api_reply_error(r, ERR_INVALID,
-                        "client version %ld.%ld is too new. Maximum supported API version is "
-                        API_VERSION,
-                        major, minor);
+        api_reply_error(
+            r, ERR_INVALID,
+            "client version %ld.%ld is too new. Maximum supported API version is " API_VERSION,
+            major, minor);
         return -1;
     }
     if (major < 1 || (major == 1 && minor < 24)) {
@@ -284,8 +284,8 @@ static void dispatch(struct http_req *hreq, void *data)
     for (size_t i = 0; i < ARRAY_SIZE(unbuilt_prefixes); i++) {
         size_t n = strlen(unbuilt_prefixes[i]);
         if (!strncmp(path, unbuilt_prefixes[i], n) && (path[n] == 0 || path[n] == '/')) {
-            api_reply_error(r, ERR_NOT_IMPLEMENTED,
-                            "%s %s is not implemented by shoal yet", hreq->method, path);
+            api_reply_error(r, ERR_NOT_IMPLEMENTED, "%s %s is not implemented by shoal yet",
+                            hreq->method, path);
             return;
         }
     }

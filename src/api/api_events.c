@@ -26,12 +26,11 @@ struct api_events {
     struct event_sub *subs;
 };
 
-static const char *const event_filters[] = {"config", "container", "daemon", "event", "image",
+static const char *const event_filters[] = {"config", "container", "daemon", "event",  "image",
                                             "label",  "network",   "node",   "plugin", "scope",
                                             "secret", "service",   "type",   "volume", NULL};
 
-static bool filter_has(const struct api_filters *f, const char *key, const char *v1,
-                       const char *v2)
+static bool filter_has(const struct api_filters *f, const char *key, const char *v1, const char *v2)
 {
     json_t *vals = api_filters_get(f, key);
     if (!vals)
@@ -56,8 +55,8 @@ static bool event_matches(const struct api_filters *f, json_t *ev)
         !filter_has(f, "event", json_string_value(json_object_get(ev, "Action")), NULL) ||
         !filter_has(f, "scope", json_string_value(json_object_get(ev, "scope")), NULL))
         return false;
-    static const char *const per_type[] = {"node", "service", "secret", "config", "network",
-                                           "container", "image", "volume", "plugin", "daemon"};
+    static const char *const per_type[] = {"node",      "service", "secret", "config", "network",
+                                           "container", "image",   "volume", "plugin", "daemon"};
     for (size_t i = 0; i < ARRAY_SIZE(per_type); i++) {
         if (!api_filters_get(f, per_type[i]))
             continue;
@@ -116,9 +115,9 @@ void api_events_publish(struct api_events *ev, const char *type, const char *act
                         const char *actor_id, json_t *attrs, const char *scope)
 {
     int64_t now = time_now_ns();
-    json_t *e = json_pack("{s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "Type", type, "Action",
-                          action, "Actor", "ID", actor_id, "Attributes", attrs, "scope", scope,
-                          "time", (json_int_t)(now / 1000000000LL), "timeNano", (json_int_t)now);
+    json_t *e = json_pack("{s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "Type", type, "Action", action,
+                          "Actor", "ID", actor_id, "Attributes", attrs, "scope", scope, "time",
+                          (json_int_t)(now / 1000000000LL), "timeNano", (json_int_t)now);
     size_t slot = (ev->head + ev->count) % EVENTS_RING;
     if (ev->count == EVENTS_RING) {
         json_decref(ev->ring[ev->head]);
@@ -133,8 +132,7 @@ void api_events_publish(struct api_events *ev, const char *type, const char *act
             sub_write(s, e);
 }
 
-static void attr_change(json_t *attrs, json_t *old, json_t *cur, const char *path,
-                        const char *name)
+static void attr_change(json_t *attrs, json_t *old, json_t *cur, const char *path, const char *name)
 {
     const char *a = store_json_str(old, path), *b = store_json_str(cur, path);
     if (a && b && strcmp(a, b)) {
@@ -165,8 +163,8 @@ static void on_store_change(void *data, enum store_kind k, enum store_action act
         const char *name = store_json_str(obj, "Spec.Name");
         json_object_set_new(attrs, "name", json_string(name ? name : ""));
     }
-    api_events_publish(ev, store_kind_name(k), actions[act], store_json_str(obj, "ID") ?: "",
-                       attrs, "swarm");
+    api_events_publish(ev, store_kind_name(k), actions[act], store_json_str(obj, "ID") ?: "", attrs,
+                       "swarm");
 }
 
 struct api_events *api_events_new(struct api *a)

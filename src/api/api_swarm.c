@@ -44,8 +44,9 @@ static void h_swarm_join(struct api_req *r)
                         "this swarm and join another one.");
         return;
     }
-    api_reply_error(r, ERR_NOT_IMPLEMENTED,
-                    "joining a swarm is not implemented by shoal yet (multi-node swarms come next)");
+    api_reply_error(
+        r, ERR_NOT_IMPLEMENTED,
+        "joining a swarm is not implemented by shoal yet (multi-node swarms come next)");
 }
 
 static void empty_done(void *data, int rc, struct err *e)
@@ -116,12 +117,8 @@ static void h_swarm_unlock(struct api_req *r)
 }
 
 const struct api_route api_swarm_routes[] = {
-    {"GET", "/swarm", h_swarm_inspect},
-    {"POST", "/swarm/init", h_swarm_init},
-    {"POST", "/swarm/join", h_swarm_join},
-    {"POST", "/swarm/leave", h_swarm_leave},
-    {"POST", "/swarm/update", h_swarm_update},
-    {"GET", "/swarm/unlockkey", h_swarm_unlockkey},
-    {"POST", "/swarm/unlock", h_swarm_unlock},
-    {NULL, NULL, NULL},
+    {"GET", "/swarm", h_swarm_inspect},        {"POST", "/swarm/init", h_swarm_init},
+    {"POST", "/swarm/join", h_swarm_join},     {"POST", "/swarm/leave", h_swarm_leave},
+    {"POST", "/swarm/update", h_swarm_update}, {"GET", "/swarm/unlockkey", h_swarm_unlockkey},
+    {"POST", "/swarm/unlock", h_swarm_unlock}, {NULL, NULL, NULL},
 };

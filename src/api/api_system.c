@@ -76,12 +76,12 @@ static void h_version(struct api_req *r)
         json_pack("{s:{s:s}, s:[{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}], s:s, s:s, "
                   "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                   "Platform", "Name", "shoal", "Components", "Name", "Engine", "Version", ver,
-                  "Details", "ApiVersion", API_VERSION, "Arch", go_arch(u.machine),
-                  "Experimental", "false", "GitCommit", "", "KernelVersion", u.release,
-                  "MinAPIVersion", API_MIN_VERSION, "Os", "linux", "Version", ver, "ApiVersion",
-                  API_VERSION, "MinAPIVersion", API_MIN_VERSION, "GitCommit", "", "GoVersion",
-                  "", "Os", "linux", "Arch", go_arch(u.machine), "KernelVersion", u.release,
-                  "BuildTime", __DATE__ " " __TIME__));
+                  "Details", "ApiVersion", API_VERSION, "Arch", go_arch(u.machine), "Experimental",
+                  "false", "GitCommit", "", "KernelVersion", u.release, "MinAPIVersion",
+                  API_MIN_VERSION, "Os", "linux", "Version", ver, "ApiVersion", API_VERSION,
+                  "MinAPIVersion", API_MIN_VERSION, "GitCommit", "", "GoVersion", "", "Os", "linux",
+                  "Arch", go_arch(u.machine), "KernelVersion", u.release, "BuildTime",
+                  __DATE__ " " __TIME__));
 }
 
 static int count_node(json_t *obj, void *data)
@@ -98,8 +98,8 @@ static int add_remote_manager(json_t *obj, void *data)
     json_t *arr = data;
     const char *addr = store_json_str(obj, "ManagerStatus.Addr");
     if (addr)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"),
-                                             "Addr", addr));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"), "Addr", addr));
     return 0;
 }
 
@@ -107,10 +107,10 @@ static json_t *swarm_info(struct api *a)
 {
     struct node *n = a->node;
     enum node_state s = node_state(n);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "NodeID", node_self_id(n), "NodeAddr",
-                          node_self_addr(n), "LocalNodeState", node_state_name(s),
-                          "ControlAvailable", s == NODE_ACTIVE && node_is_manager(n), "Error",
-                          node_error(n));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:b, s:s}", "NodeID", node_self_id(n), "NodeAddr",
+                  node_self_addr(n), "LocalNodeState", node_state_name(s), "ControlAvailable",
+                  s == NODE_ACTIVE && node_is_manager(n), "Error", node_error(n));
     json_t *cluster = node_cluster(n);
     if (s != NODE_ACTIVE || !cluster) {
         json_object_set_new(j, "RemoteManagers", json_null());
@@ -149,19 +149,19 @@ static void h_info(struct api_req *r)
         json_array_append_new(labels, json_string(a->cfg.labels[i]));
     json_t *info = json_pack(
         "{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:[], s:{s:[], s:[], s:[]}, s:b, s:b, s:s, s:s, "
-        "s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:o, s:b, s:s, s:o, s:b, s:s, "
-        "s:[], s:[]}",
+        "s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:o, s:b, s:s, s:o, s:s, s:[], "
+        "s:[]}",
         "ID", node_self_id(a->node)[0] ? node_self_id(a->node) : "", "Containers", 0,
         "ContainersRunning", 0, "ContainersPaused", 0, "ContainersStopped", 0, "Images", 0,
-        "Driver", "", "DriverStatus", "Plugins", "Volume", "Network", "Log", "Debug",
-        a->cfg.debug, "ExperimentalBuild", 0, "SystemTime", now, "LoggingDriver", "",
-        "NEventsListener", 0, "KernelVersion", u.release, "OperatingSystem", os, "OSVersion", "",
-        "OSType", "linux", "Architecture", u.machine, "IndexServerAddress", "",
-        "NCPU", (int)sysconf(_SC_NPROCESSORS_ONLN), "MemTotal",
+        "Driver", "", "DriverStatus", "Plugins", "Volume", "Network", "Log", "Debug", a->cfg.debug,
+        "ExperimentalBuild", 0, "SystemTime", now, "LoggingDriver", "", "NEventsListener", 0,
+        "KernelVersion", u.release, "OperatingSystem", os, "OSVersion", "", "OSType", "linux",
+        "Architecture", u.machine, "IndexServerAddress", "", "NCPU",
+        (int)sysconf(_SC_NPROCESSORS_ONLN), "MemTotal",
         (json_int_t)si.totalram * (json_int_t)si.mem_unit, "DockerRootDir", a->cfg.data_root,
         "Name", host, "Labels", labels, "LiveRestoreEnabled", 0, "ServerVersion",
-        a->cfg.engine_version, "Swarm", swarm_info(a), "Debug", a->cfg.debug, "CgroupDriver",
-        "cgroupfs", "Warnings", "SecurityOptions");
+        a->cfg.engine_version, "Swarm", swarm_info(a), "CgroupDriver", "cgroupfs", "Warnings",
+        "SecurityOptions");
     free(os);
     api_reply_json(r, 200, info);
 }

@@ -21,10 +21,10 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Always-on check for impossible states. */
-#define BUG_ON(cond)                                                                              \
-    do {                                                                                          \
-        if (__builtin_expect(!!(cond), 0))                                                        \
-            base_bug(__FILE__, __LINE__, #cond);                                                  \
+#define BUG_ON(cond)                                                                               \
+    do {                                                                                           \
+        if (__builtin_expect(!!(cond), 0))                                                         \
+            base_bug(__FILE__, __LINE__, #cond);                                                   \
     } while (0)
 void base_bug(const char *file, int line, const char *what) __attribute__((noreturn));
 
@@ -34,15 +34,15 @@ void base_bug(const char *file, int line, const char *what) __attribute__((noret
  * Kinds map one-to-one to the HTTP status the API answers with (err_http_status). */
 enum err_kind {
     ERR_NONE = 0,
-    ERR_INVALID,        /* 400 bad request / refused request */
-    ERR_UNAUTHORIZED,   /* 401 */
-    ERR_FORBIDDEN,      /* 403 */
-    ERR_NOT_FOUND,      /* 404 */
-    ERR_CONFLICT,       /* 409 name already in use */
-    ERR_TOO_LARGE,      /* 413 */
-    ERR_INTERNAL,       /* 500 (also: update out of sequence, as Docker) */
-    ERR_NOT_IMPLEMENTED,/* 501 */
-    ERR_UNAVAILABLE,    /* 503 swarm state problems, etcd down, locked */
+    ERR_INVALID,         /* 400 bad request / refused request */
+    ERR_UNAUTHORIZED,    /* 401 */
+    ERR_FORBIDDEN,       /* 403 */
+    ERR_NOT_FOUND,       /* 404 */
+    ERR_CONFLICT,        /* 409 name already in use */
+    ERR_TOO_LARGE,       /* 413 */
+    ERR_INTERNAL,        /* 500 (also: update out of sequence, as Docker) */
+    ERR_NOT_IMPLEMENTED, /* 501 */
+    ERR_UNAVAILABLE,     /* 503 swarm state problems, etcd down, locked */
 };
 
 #define ERR_MSG_MAX 512
@@ -74,7 +74,10 @@ struct buf {
     char *p;
     size_t len, cap;
 };
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reserve(struct buf *b, size_t extra);

@@ -17,7 +17,7 @@ int log_parse_level(const char *s)
     static const struct {
         const char *name;
         enum log_level l;
-    } names[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO},   {"warn", LOG_WARN},
+    } names[] = {{"debug", LOG_DEBUG},  {"info", LOG_INFO},   {"warn", LOG_WARN},
                  {"warning", LOG_WARN}, {"error", LOG_ERROR}, {"fatal", LOG_ERROR}};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if (!strcmp(s, names[i].name))

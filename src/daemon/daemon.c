@@ -43,30 +43,29 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: shoal daemon [OPTIONS]\n\n"
-            "A self-sufficient runtime for swarms of containers\n\n"
-            "Options:\n"
-            "      --data-root string        Root directory of persistent state (default "
-            "\"/var/lib/shoal\")\n"
-            "  -D, --debug                   Enable debug mode\n"
-            "      --etcd-bin string         etcd binary (default \"/usr/bin/etcd\")\n"
-            "      --etcd-client-port int    Port of the supervised etcd's client listener on "
-            "127.0.0.1 (default 2479)\n"
-            "      --etcd-peer-port int      Port of the supervised etcd's peer listener "
-            "(default 2480)\n"
-            "  -H, --host list               Daemon socket(s) to connect to (default "
-            "unix:///run/shoal/shoal.sock)\n"
-            "      --insecure-tcp            Allow plain TCP on a non-loopback address\n"
-            "      --label list              Set key=value labels to the daemon\n"
-            "  -l, --log-level string        Set the logging level (\"debug\"|\"info\"|\"warn\"|"
-            "\"error\"|\"fatal\") (default \"info\")\n"
-            "  -p, --pidfile string          Path to use for daemon PID file\n"
-            "      --tls                     Use TLS; implied by --tlsverify\n"
-            "      --tlscacert string        Trust certs signed only by this CA\n"
-            "      --tlscert string          Path to TLS certificate file\n"
-            "      --tlskey string           Path to TLS key file\n"
-            "      --tlsverify               Use TLS and verify the remote\n");
+    fprintf(f, "Usage: shoal daemon [OPTIONS]\n\n"
+               "A self-sufficient runtime for swarms of containers\n\n"
+               "Options:\n"
+               "      --data-root string        Root directory of persistent state (default "
+               "\"/var/lib/shoal\")\n"
+               "  -D, --debug                   Enable debug mode\n"
+               "      --etcd-bin string         etcd binary (default \"/usr/bin/etcd\")\n"
+               "      --etcd-client-port int    Port of the supervised etcd's client listener on "
+               "127.0.0.1 (default 2479)\n"
+               "      --etcd-peer-port int      Port of the supervised etcd's peer listener "
+               "(default 2480)\n"
+               "  -H, --host list               Daemon socket(s) to connect to (default "
+               "unix:///run/shoal/shoal.sock)\n"
+               "      --insecure-tcp            Allow plain TCP on a non-loopback address\n"
+               "      --label list              Set key=value labels to the daemon\n"
+               "  -l, --log-level string        Set the logging level (\"debug\"|\"info\"|\"warn\"|"
+               "\"error\"|\"fatal\") (default \"info\")\n"
+               "  -p, --pidfile string          Path to use for daemon PID file\n"
+               "      --tls                     Use TLS; implied by --tlsverify\n"
+               "      --tlscacert string        Trust certs signed only by this CA\n"
+               "      --tlscert string          Path to TLS certificate file\n"
+               "      --tlskey string           Path to TLS key file\n"
+               "      --tlsverify               Use TLS and verify the remote\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -81,8 +80,19 @@ static int parse_port(const char *s, int *out)
 
 static int parse_opts(int argc, char **argv, struct daemon_opts *o)
 {
-    enum { O_DATA_ROOT = 256, O_TLS, O_TLSVERIFY, O_CACERT, O_CERT, O_KEY, O_LABEL, O_ETCD_BIN,
-           O_ETCD_CPORT, O_ETCD_PPORT, O_INSECURE };
+    enum {
+        O_DATA_ROOT = 256,
+        O_TLS,
+        O_TLSVERIFY,
+        O_CACERT,
+        O_CERT,
+        O_KEY,
+        O_LABEL,
+        O_ETCD_BIN,
+        O_ETCD_CPORT,
+        O_ETCD_PPORT,
+        O_INSECURE
+    };
     static const struct option longopts[] = {
         {"data-root", required_argument, NULL, O_DATA_ROOT},
         {"host", required_argument, NULL, 'H'},
@@ -153,8 +163,8 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
             break;
         case O_ETCD_CPORT:
         case O_ETCD_PPORT:
-            if (parse_port(optarg, c == O_ETCD_CPORT ? &o->etcd_client_port
-                                                     : &o->etcd_peer_port) < 0) {
+            if (parse_port(optarg, c == O_ETCD_CPORT ? &o->etcd_client_port : &o->etcd_peer_port) <
+                0) {
                 fprintf(stderr, "shoal: invalid port %s\n", optarg);
                 return -1;
             }

@@ -54,9 +54,9 @@ void node_stop(struct node *n, void (*cb)(void *data), void *data);
 
 /* ---- what /info and the API need to know ---- */
 enum node_state node_state(const struct node *n);
-const char *node_error(const struct node *n); /* "" unless locked or error */
-const char *node_self_id(const struct node *n); /* "" when inactive */
-const char *node_self_addr(const struct node *n); /* advertise IP, "" when inactive */
+const char *node_error(const struct node *n);        /* "" unless locked or error */
+const char *node_self_id(const struct node *n);      /* "" when inactive */
+const char *node_self_addr(const struct node *n);    /* advertise IP, "" when inactive */
 const char *node_manager_addr(const struct node *n); /* "IP:port" */
 bool node_is_manager(const struct node *n);
 struct store *node_store(struct node *n);

@@ -105,8 +105,8 @@ int node_etcd_pid(const struct node *n)
     return n->st ? state_etcd_pid(n->st) : 0;
 }
 
-#define MSG_LOCKED                                                                                \
-    "Swarm is encrypted and needs to be unlocked before it can be used. Please use \"docker "    \
+#define MSG_LOCKED                                                                                 \
+    "Swarm is encrypted and needs to be unlocked before it can be used. Please use \"docker "      \
     "swarm unlock\" to unlock it."
 
 int node_require_manager(const struct node *n, struct err *e)
@@ -271,6 +271,37 @@ static void on_state_event(void *data, const struct state_event *ev)
     store_apply_put(n->store, kind, obj);
 }
 
+static void refresh_done(void *data, int rc, struct err *e)
+{
+    if (rc < 0)
+        log_warn("could not refresh this node's description: %s", e->msg);
+}
+
+/* After a restart the host may have changed (CPUs, memory, hostname, engine labels or
+ * version): bring this node's object up to date. */
+static void refresh_self(struct node *n)
+{
+    json_t *cur = store_get(n->store, STORE_NODE, n->id);
+    if (!cur)
+        return;
+    json_t *desc = node_host_description(n);
+    json_t *tls = store_json_path(cur, "Description.TLSInfo");
+    if (tls)
+        json_object_set(desc, "TLSInfo", tls);
+    if (json_equal(desc, json_object_get(cur, "Description")) &&
+        !strcmp(store_json_str(cur, "Status.State") ?: "", "ready")) {
+        json_decref(desc);
+        return;
+    }
+    json_t *obj = json_deep_copy(cur);
+    json_object_set_new(obj, "Description", desc);
+    json_object_set_new(json_object_get(obj, "Status"), "State", json_string("ready"));
+    char now[40];
+    time_format_rfc3339(time_now_ns(), now);
+    json_object_set_new(obj, "UpdatedAt", json_string(now));
+    node_commit(n, STORE_NODE, obj, store_obj_version(cur), refresh_done, n);
+}
+
 static void on_state_ready(void *data, int rc, struct err *e)
 {
     struct node *n = data;
@@ -279,12 +310,12 @@ static void on_state_ready(void *data, int rc, struct err *e)
     n->start_cb = NULL;
     if (rc < 0) {
         n->state = NODE_ERROR;
-        snprintf(n->error, sizeof(n->error), "the swarm's store could not be started: %s",
-                 e->msg);
+        snprintf(n->error, sizeof(n->error), "the swarm's store could not be started: %s", e->msg);
         log_error("%s", n->error);
     } else {
         n->state = NODE_ACTIVE;
         n->error[0] = 0;
+        refresh_self(n);
     }
     if (cb)
         cb(cbdata, rc, e);
@@ -501,8 +532,7 @@ void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint6
     free(key);
 }
 
-void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb,
-                         void *data)
+void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb, void *data)
 {
     struct err e;
     if (!store_writable(n, &e)) {

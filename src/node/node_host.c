@@ -55,8 +55,7 @@ static bool usable(const struct sockaddr *sa)
     }
     if (sa->sa_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) &&
-               !IN6_IS_ADDR_UNSPECIFIED(a);
+        return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_UNSPECIFIED(a);
     }
     return false;
 }
@@ -142,8 +141,7 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
         snprintf(host, sizeof(host), "%s", addr); /* bare IPv6 */
         colon = NULL;
     } else {
-        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr),
-                 addr);
+        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr), addr);
     }
     if (colon) {
         char *end;

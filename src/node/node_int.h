@@ -21,9 +21,9 @@ struct node {
     /* identity (valid unless inactive) */
     char id[ID_LEN + 1];
     char cluster_id[ID_LEN + 1];
-    char role[16];          /* "manager" | "worker" */
-    char advertise_ip[64];  /* NodeAddr */
-    int advertise_port;     /* 2377 by default */
+    char role[16];         /* "manager" | "worker" */
+    char advertise_ip[64]; /* NodeAddr */
+    int advertise_port;    /* 2377 by default */
     char listen_addr[96];
     char data_path_addr[64];
 

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_dek(struct node *n, const uint8_t wrap[32], const char *sealed_by,
-                     struct err *e)
+static int write_dek(struct node *n, const uint8_t wrap[32], const char *sealed_by, struct err *e)
 {
     struct buf sealed = BUF_INIT;
     ca_seal(wrap, n->dek, sizeof(n->dek), &sealed);

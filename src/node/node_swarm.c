@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MSG_ALREADY                                                                               \
-    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and "  \
+#define MSG_ALREADY                                                                                \
+    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and "    \
     "join another one."
 #define MSG_NO_SWARM "This node is not part of a swarm"
 
@@ -58,8 +58,8 @@ json_t *node_default_spec(void)
 {
     return json_pack("{s:s, s:{}, s:{s:i}, s:{s:i, s:i, s:i, s:i, s:i}, s:{s:I}, s:{s:I}, "
                      "s:{}, s:{s:b}}",
-                     "Name", "default", "Labels", "Orchestration", "TaskHistoryRetentionLimit",
-                     5, "Raft", "SnapshotInterval", 10000, "KeepOldSnapshots", 0,
+                     "Name", "default", "Labels", "Orchestration", "TaskHistoryRetentionLimit", 5,
+                     "Raft", "SnapshotInterval", 10000, "KeepOldSnapshots", 0,
                      "LogEntriesForSlowFollowers", 500, "ElectionTick", 10, "HeartbeatTick", 1,
                      "Dispatcher", "HeartbeatPeriod", (json_int_t)5000000000LL, "CAConfig",
                      "NodeCertExpiry", (json_int_t)CA_NODE_EXPIRY_NS, "TaskDefaults",
@@ -258,8 +258,8 @@ static json_t *tls_info(const char *root_pem)
     return j;
 }
 
-static int write_identity(struct node *n, const char *root_cert, const char *cert,
-                          const char *key, struct err *e)
+static int write_identity(struct node *n, const char *root_cert, const char *cert, const char *key,
+                          struct err *e)
 {
     int rc = dir_make(n->certs_dir, 0700, e);
     char *p;
@@ -301,8 +301,8 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
               e) ||
         field(req, "InitRequest", "ForceNewCluster", JSON_TRUE, "bool", &fnc, e))
         return -ERR_INVALID;
-    const char *listen_s = listen && json_string_length(listen) ? json_string_value(listen)
-                                                                : "0.0.0.0:2377";
+    const char *listen_s =
+        listen && json_string_length(listen) ? json_string_value(listen) : "0.0.0.0:2377";
     const char *adv_s = adv ? json_string_value(adv) : "";
     const char *avail_s = avail && json_string_length(avail) ? json_string_value(avail) : "active";
     if (strcmp(avail_s, "active") && strcmp(avail_s, "pause") && strcmp(avail_s, "drain"))
@@ -311,8 +311,8 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
     if (port == 0)
         port = 4789;
     if (port < 1024 || port > 49151)
-        return err_set(e, ERR_INVALID,
-                       "data path port must be within range (1024, 49151): %lld", (long long)port);
+        return err_set(e, ERR_INVALID, "data path port must be within range (1024, 49151): %lld",
+                       (long long)port);
     json_int_t sub = subnet ? json_integer_value(subnet) : 0;
     if (sub == 0)
         sub = 24;
@@ -323,7 +323,8 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
         const char *p = json_string_value(json_array_get(pool, i));
         if (!p || !cidr_valid(p)) {
             json_decref(pools);
-            return err_set(e, ERR_INVALID, "invalid default address pool %s", p ? p : "(non-string)");
+            return err_set(e, ERR_INVALID, "invalid default address pool %s",
+                           p ? p : "(non-string)");
         }
         json_array_append_new(pools, json_string(p));
     }
@@ -336,9 +337,9 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
         json_decref(pools);
         return -ERR_INVALID;
     }
-    bool lock = (autolock && json_is_true(autolock)) ||
-                json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"),
-                                             "AutoLockManagers"));
+    bool lock =
+        (autolock && json_is_true(autolock)) ||
+        json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers"));
     json_object_set_new(sp, "Name", json_string("default"));
     node_spec_defaults(sp);
     json_object_set_new(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers",
@@ -354,8 +355,7 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
     bool listen_specific = strncmp(lhost_given, "0.0.0.0", 7) != 0 && lhost_given[0] != ':';
     if (!adv_s[0] && listen_specific)
         adv_s = listen_s;
-    if ((rc = node_resolve_addr(adv_s, lport, n->advertise_ip, sizeof(n->advertise_ip), &aport,
-                                e)))
+    if ((rc = node_resolve_addr(adv_s, lport, n->advertise_ip, sizeof(n->advertise_ip), &aport, e)))
         goto fail;
     n->advertise_port = aport;
     snprintf(n->listen_addr, sizeof(n->listen_addr), "%s", listen_s);
@@ -396,11 +396,11 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
         char now[40];
         time_format_rfc3339(time_now_ns(), now);
         char *wt = ca_token_new(root_cert), *mt = ca_token_new(root_cert);
-        c->cluster = json_pack("{s:s, s:s, s:s, s:O, s:o, s:b, s:O, s:I, s:I, s:{s:s, s:s}}",
-                               "ID", n->cluster_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
-                               sp, "TLSInfo", tls_info(root_cert), "RootRotationInProgress", 0,
-                               "DefaultAddrPool", pools, "SubnetSize", sub, "DataPathPort",
-                               port, "JoinTokens", "Worker", wt, "Manager", mt);
+        c->cluster = json_pack("{s:s, s:s, s:s, s:O, s:o, s:b, s:O, s:I, s:I, s:{s:s, s:s}}", "ID",
+                               n->cluster_id, "CreatedAt", now, "UpdatedAt", now, "Spec", sp,
+                               "TLSInfo", tls_info(root_cert), "RootRotationInProgress", 0,
+                               "DefaultAddrPool", pools, "SubnetSize", sub, "DataPathPort", port,
+                               "JoinTokens", "Worker", wt, "Manager", mt);
         free(wt);
         free(mt);
         json_t *desc = node_host_description(n);

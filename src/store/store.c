@@ -157,7 +157,7 @@ struct store_cbnode {
 };
 
 #define CB_IS_NODE(p) (((uintptr_t)(p)) & 1)
-#define CB_NODE(p) ((struct store_cbnode *)((uintptr_t)(p) - 1))
+#define CB_NODE(p) ((struct store_cbnode *)((uintptr_t)(p)-1))
 #define CB_TAG(n) ((void *)((uintptr_t)(n) + 1))
 
 static int cb_dir(const struct store_cbnode *q, const uint8_t *key, size_t len)
@@ -295,7 +295,7 @@ struct store {
 };
 
 static const char *const store_kind_names[STORE_NKINDS] = {
-    [STORE_CLUSTER] = "cluster", [STORE_NODE] = "node",     [STORE_SERVICE] = "service",
+    [STORE_CLUSTER] = "cluster", [STORE_NODE] = "node",       [STORE_SERVICE] = "service",
     [STORE_TASK] = "task",       [STORE_NETWORK] = "network", [STORE_SECRET] = "secret",
     [STORE_CONFIG] = "config",
 };
@@ -604,8 +604,8 @@ int store_foreach(const struct store *s, enum store_kind k, store_foreach_cb fn,
     return rc;
 }
 
-int store_check_version(const struct store *s, enum store_kind k, const char *id,
-                        uint64_t version, struct err *e)
+int store_check_version(const struct store *s, enum store_kind k, const char *id, uint64_t version,
+                        struct err *e)
 {
     json_t *obj = store_get(s, k, id);
     if (!obj)

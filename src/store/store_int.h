@@ -18,7 +18,7 @@ struct store_watchq *store_watchq_of(struct store *s);
  * a delivery is already under way further up the stack, delivers everything queued, in
  * order. A change applied from inside a watch callback is thus delivered after the current
  * one has reached every watcher. */
-void store_watchq_emit(struct store_watchq *q, enum store_kind k, enum store_action a,
-                       json_t *old, json_t *new_obj);
+void store_watchq_emit(struct store_watchq *q, enum store_kind k, enum store_action a, json_t *old,
+                       json_t *new_obj);
 
 #endif

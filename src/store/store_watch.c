@@ -109,8 +109,8 @@ static void store_watchq_deliver(struct store_watchq *q)
         store_watchq_sweep(q);
 }
 
-void store_watchq_emit(struct store_watchq *q, enum store_kind k, enum store_action a,
-                       json_t *old, json_t *new_obj)
+void store_watchq_emit(struct store_watchq *q, enum store_kind k, enum store_action a, json_t *old,
+                       json_t *new_obj)
 {
     uint64_t seq = q->next_seq++;
     if (!q->nlive)
@@ -119,7 +119,8 @@ void store_watchq_emit(struct store_watchq *q, enum store_kind k, enum store_act
         q->ev_cap = q->ev_cap ? q->ev_cap * 2 : 8;
         q->evs = xrealloc(q->evs, q->ev_cap * sizeof(*q->evs));
     }
-    q->evs[q->ev_len++] = (struct store_watch_ev){seq, k, a, json_incref(old), json_incref(new_obj)};
+    q->evs[q->ev_len++] =
+        (struct store_watch_ev){seq, k, a, json_incref(old), json_incref(new_obj)};
     if (!q->delivering)
         store_watchq_deliver(q);
 }

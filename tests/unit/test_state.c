@@ -9,6 +9,7 @@
 #include "state/state_int.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -647,4 +648,78 @@ TEST_T(state_tls, 60)
     free(key);
     free(csr);
     free(cert);
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *data)
+{
+    buf_add(data, p, size * n);
+    return size * n;
+}
+
+/* A plain blocking POST (the test's own side channel to etcd). */
+static void blocking_post(int port, const char *path, const char *body, struct buf *out)
+{
+    char *url = xasprintf("http://127.0.0.1:%d%s", port, path);
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    free(url);
+    if (rc != CURLE_OK || status != 200)
+        FAIL_AT("POST %s: %s, HTTP %ld: %s", path, curl_easy_strerror(rc), status,
+                out->p ? out->p : "");
+}
+
+TEST_T(state_watch_compacted_relists, 60)
+{
+    need_etcd();
+    struct ctx c;
+    ctx_init(&c);
+    struct state_config cfg;
+    ctx_config(&c, &cfg);
+    start(&c, &cfg);
+    ASSERT_EQ_INT(c.ready_rc, 0);
+    ASSERT_EQ_INT(txn1(&c, STATE_OP_PUT, PREFIX "k1", "one", 0).rc, 0);
+    ASSERT_EQ_INT(txn1(&c, STATE_OP_PUT, PREFIX "k2", "two", 0).rc, 0);
+    ASSERT_TRUE(run_until_events(&c, 2, 10000));
+
+    /* Drop the watch behind the module's back, change things and compact them away. */
+    state_call_cancel(c.st->watch_call);
+    c.st->watch_call = NULL;
+    c.st->watch_gen++;
+    struct buf out = BUF_INIT;
+    /* /t/k3 = L3QvazM=, /t/k2 = L3QvazI=, /t/k1 = L3QvazE=, "new" = bmV3 */
+    blocking_post(c.client_port, "/v3/kv/put", "{\"key\":\"L3QvazM=\",\"value\":\"bmV3\"}", &out);
+    blocking_post(c.client_port, "/v3/kv/deleterange", "{\"key\":\"L3QvazE=\"}", &out);
+    buf_reset(&out);
+    blocking_post(c.client_port, "/v3/kv/put", "{\"key\":\"L3QvazI=\",\"value\":\"bmV3\"}", &out);
+    char *rev = strstr(out.p, "\"revision\":\"");
+    ASSERT_NOT_NULL(rev);
+    long long r = strtoll(rev + 12, NULL, 10);
+    char *body = xasprintf("{\"revision\":\"%lld\"}", r);
+    blocking_post(c.client_port, "/v3/kv/compaction", body, &out);
+    free(body);
+    buf_release(&out);
+
+    /* Re-syncing finds the watch start compacted, re-lists what changed, watches on. */
+    state_client_etcd_up(c.st);
+    ASSERT_TRUE(run_until_events(&c, 4, 10000));
+    ASSERT_EQ_STR(c.evs[2].key, PREFIX "k3");
+    ASSERT_EQ_STR(c.evs[3].key, PREFIX "k2");
+    ASSERT_EQ_STR(c.evs[3].value, "new");
+    ASSERT_EQ_INT(c.evs[3].mod, r);
+    struct txn_res t = txn1(&c, STATE_OP_PUT, PREFIX "k4", "four", 0);
+    ASSERT_EQ_INT(t.rc, 0);
+    ASSERT_TRUE(run_until_events(&c, 5, 10000));
+    run_for(&c, 200);
+    ASSERT_EQ_INT(c.nevs, 5);
+    ASSERT_EQ_STR(c.evs[4].key, PREFIX "k4");
+    stop(&c);
+    ctx_release(&c);
 }

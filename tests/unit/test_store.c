@@ -261,11 +261,11 @@ static char *joined(struct collect *c)
     return b.p ? b.p : xstrdup("");
 }
 
-#define ASSERT_ORDER(c, want)                                                                     \
-    do {                                                                                          \
-        char *got_ = joined(c);                                                                   \
-        ASSERT_EQ_STR(got_, want);                                                                \
-        free(got_);                                                                               \
+#define ASSERT_ORDER(c, want)                                                                      \
+    do {                                                                                           \
+        char *got_ = joined(c);                                                                    \
+        ASSERT_EQ_STR(got_, want);                                                                 \
+        free(got_);                                                                                \
     } while (0)
 
 TEST(store_foreach_order)
@@ -416,11 +416,11 @@ static char *wlog_take(struct wlog *l)
     return p;
 }
 
-#define ASSERT_LOG(l, want)                                                                       \
-    do {                                                                                          \
-        char *got_ = wlog_take(l);                                                                \
-        ASSERT_EQ_STR(got_, want);                                                                \
-        free(got_);                                                                               \
+#define ASSERT_LOG(l, want)                                                                        \
+    do {                                                                                           \
+        char *got_ = wlog_take(l);                                                                 \
+        ASSERT_EQ_STR(got_, want);                                                                 \
+        free(got_);                                                                                \
     } while (0)
 
 TEST(store_watch_events)
@@ -554,17 +554,17 @@ TEST(store_json_helpers)
     ASSERT_EQ_INT(json_integer_value(store_json_path(o, "Top")), 1);
     ASSERT_NULL(store_json_path(o, "Spec.Missing"));
     ASSERT_NULL(store_json_path(o, "Nope.Name"));
-    ASSERT_NULL(store_json_path(o, "Top.Name"));      /* integer in the middle */
-    ASSERT_NULL(store_json_path(o, "Str.Name"));      /* string in the middle */
-    ASSERT_NULL(store_json_path(o, "Arr.0"));         /* arrays are not walked */
+    ASSERT_NULL(store_json_path(o, "Top.Name")); /* integer in the middle */
+    ASSERT_NULL(store_json_path(o, "Str.Name")); /* string in the middle */
+    ASSERT_NULL(store_json_path(o, "Arr.0"));    /* arrays are not walked */
     json_object_set_new(o, "", json_pack("{s:s}", "Name", "e"));
-    ASSERT_NULL(store_json_path(o, "Spec..Name"));    /* empty segment */
-    ASSERT_NULL(store_json_path(o, ".Name"));         /* even with a "" key */
+    ASSERT_NULL(store_json_path(o, "Spec..Name")); /* empty segment */
+    ASSERT_NULL(store_json_path(o, ".Name"));      /* even with a "" key */
     ASSERT_NULL(store_json_path(o, "Spec."));
     ASSERT_NULL(store_json_path(o, ".Spec"));
     ASSERT_NULL(store_json_path(o, ""));
     ASSERT_NULL(store_json_path(NULL, "Spec"));
-    ASSERT_NULL(store_json_str(o, "Top"));            /* not a string */
+    ASSERT_NULL(store_json_str(o, "Top")); /* not a string */
     ASSERT_NULL(store_json_str(o, "Spec.Deep"));
     ASSERT_EQ_INT(store_obj_version(o), 0);
     json_object_set_new(o, "Version", json_pack("{s:I}", "Index", (json_int_t)1234567890123LL));
@@ -784,8 +784,8 @@ TEST(store_prefix_random_small_alphabet)
                     ASSERT_EQ_INT(e.kind, ERR_INVALID);
                 if (n > 1 && exact < 0) {
                     char want[64];
-                    snprintf(want, sizeof(want), "network %s is ambiguous (%d matches found)",
-                             ref, n);
+                    snprintf(want, sizeof(want), "network %s is ambiguous (%d matches found)", ref,
+                             n);
                     ASSERT_EQ_STR(e.msg, want);
                 }
             }
