@@ -1,9 +1,0 @@
-build/src/api/api_system.o: src/api/api_system.c src/api/api_int.h \
- src/api/api.h src/http/http.h src/base/base.h src/node/node.h \
- src/store/store.h
-src/api/api_int.h:
-src/api/api.h:
-src/http/http.h:
-src/base/base.h:
-src/node/node.h:
-src/store/store.h:

@@ -1,2 +1,0 @@
-build/src/base/base_err.o: src/base/base_err.c src/base/base.h
-src/base/base.h:

@@ -1,2 +1,0 @@
-build/src/base/base_mem.o: src/base/base_mem.c src/base/base.h
-src/base/base.h:

@@ -1,3 +1,0 @@
-build/src/main.o: src/main.c src/base/base.h src/daemon/daemon.h
-src/base/base.h:
-src/daemon/daemon.h:

@@ -1,9 +1,0 @@
-build/src/node/node_core.o: src/node/node_core.c src/node/node_int.h \
- src/node/node.h src/base/base.h src/store/store.h src/state/state.h \
- src/ca/ca.h
-src/node/node_int.h:
-src/node/node.h:
-src/base/base.h:
-src/store/store.h:
-src/state/state.h:
-src/ca/ca.h:

@@ -1,7 +1,0 @@
-build/src/node/node_nodes.o: src/node/node_nodes.c src/node/node_int.h \
- src/node/node.h src/base/base.h src/store/store.h src/state/state.h
-src/node/node_int.h:
-src/node/node.h:
-src/base/base.h:
-src/store/store.h:
-src/state/state.h:
