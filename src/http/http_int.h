@@ -19,9 +19,9 @@ struct http_tls;
 /* The full request: the public part first, so a struct http_req * converts to this. */
 struct http_ireq {
     struct http_req pub;
-    char *raw;     /* request line + header block; pub's strings point into it */
-    char *pathbuf; /* pub.path storage */
-    size_t hcap;   /* capacity of pub.headers */
+    char *raw;            /* request line + header block; pub's strings point into it */
+    char *pathbuf;        /* pub.path storage */
+    size_t hcap;          /* capacity of pub.headers */
     bool keep_alive;      /* the connection may carry another request after this one */
     bool expect_continue; /* client waits for "100 Continue" before sending the body */
     bool is_head;
@@ -30,8 +30,8 @@ struct http_ireq {
     struct http_conn *conn; /* NULL once the connection is gone */
     struct http_header *resp_hdrs;
     size_t nresp, resp_cap;
-    int rstate;  /* enum http_rstate */
-    bool gone;   /* the peer went away before the answer was complete */
+    int rstate; /* enum http_rstate */
+    bool gone;  /* the peer went away before the answer was complete */
     bool close_fired;
     bool stream_raw; /* streaming to an HTTP/1.0 client: no chunk framing, close at end */
     http_close_cb close_cb;
@@ -54,9 +54,9 @@ enum http_parse_rc {
 struct http_parser {
     size_t max_header, max_body;
     int state;
-    struct buf hdr;      /* request line + headers being collected */
-    size_t line_start;   /* offset in hdr of the current (incomplete) line */
-    struct http_ireq *req;   /* the request whose body is being read, or complete */
+    struct buf hdr;        /* request line + headers being collected */
+    size_t line_start;     /* offset in hdr of the current (incomplete) line */
+    struct http_ireq *req; /* the request whose body is being read, or complete */
     struct buf body;
     uint64_t remaining;  /* Content-Length bytes or current chunk bytes still to read */
     uint64_t chunk_size; /* chunk-size being parsed */

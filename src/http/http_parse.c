@@ -19,15 +19,15 @@
 #include <sys/types.h>
 
 enum {
-    ST_HEAD = 0,     /* collecting request line + headers */
-    ST_BODY,         /* Content-Length body */
-    ST_CHUNK_SIZE,   /* hex digits of a chunk-size line */
-    ST_CHUNK_EXT,    /* chunk extensions up to the line end */
-    ST_CHUNK_SIZE_LF,/* CR seen at the end of the chunk-size line */
+    ST_HEAD = 0,      /* collecting request line + headers */
+    ST_BODY,          /* Content-Length body */
+    ST_CHUNK_SIZE,    /* hex digits of a chunk-size line */
+    ST_CHUNK_EXT,     /* chunk extensions up to the line end */
+    ST_CHUNK_SIZE_LF, /* CR seen at the end of the chunk-size line */
     ST_CHUNK_DATA,
-    ST_CHUNK_DATA_CR,/* CRLF after chunk data */
+    ST_CHUNK_DATA_CR, /* CRLF after chunk data */
     ST_CHUNK_DATA_LF,
-    ST_TRAILER,      /* trailer lines after the last chunk, ignored */
+    ST_TRAILER, /* trailer lines after the last chunk, ignored */
     ST_DONE,
     ST_ERROR,
 };
@@ -537,6 +537,11 @@ struct http_ireq *http_parser_take(struct http_parser *p)
     BUG_ON(p->state != ST_DONE || !p->req);
     struct http_ireq *r = p->req;
     p->req = NULL;
+    /* growth by doubling may leave up to half the body's buffer unused: give it back */
+    if (p->body.cap > 65536 && p->body.cap - p->body.len > 4096) {
+        p->body.p = xrealloc(p->body.p, p->body.len + 1);
+        p->body.cap = p->body.len + 1;
+    }
     r->pub.body = buf_detach(&p->body, &r->pub.body_len);
     p->state = ST_HEAD;
     p->line_start = 0;
@@ -595,42 +600,79 @@ char *http_query_get(const struct http_req *req, const char *key)
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request-URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Requested Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Request Entity Too Large";
+    case 414:
+        return "Request-URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Requested Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }

@@ -17,10 +17,14 @@
  * Memory: idle connections hold no input buffer; the read buffer is one per server
  * (read callbacks never overlap on one loop thread).
  *
+ * http_server_new() sets SIGPIPE to SIG_IGN for the process (writes to a vanished peer
+ * must fail with EPIPE, not kill the daemon).
+ *
  * Thread: the loop thread that owns the server. */
 #include "http/http_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,11 +33,11 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
-#define CONN_IN_MAX 65536       /* buffered unparsed input before reading pauses */
-#define LINGER_MS 2000          /* after shutting down our side, wait this long for EOF */
-#define LINGER_MAX (1u << 20)   /* ... discarding at most this many input bytes */
+#define CONN_IN_MAX 65536     /* buffered unparsed input before reading pauses */
+#define LINGER_MS 2000        /* after shutting down our side, wait this long for EOF */
+#define LINGER_MAX (1u << 20) /* ... discarding at most this many input bytes */
 
-enum { TM_HEADER = 0, TM_KICK, TM_LINGER };
+enum { TM_HEADER = 0, TM_BODY, TM_KICK, TM_LINGER };
 
 union http_stream_handle {
     uv_handle_t handle;
@@ -76,14 +80,14 @@ struct http_conn {
     struct http_conn *prev, *next;
     struct http_tls *tls;
     struct http_parser parser;
-    struct buf in;   /* plaintext input; bytes before in_off are consumed */
+    struct buf in; /* plaintext input; bytes before in_off are consumed */
     size_t in_off;
     struct http_ireq *cur; /* the request being answered */
     size_t write_pending;
     size_t discarded;
     int open_handles;
     int timer_mode;
-    bool reading, closing, draining, want_close, eof, shut_done, processing;
+    bool reading, closing, draining, eof, shut_done, processing;
 };
 
 struct http_wreq {
@@ -102,6 +106,8 @@ static void conn_process(struct http_conn *c);
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
                                     http_handler_cb handler, void *data)
 {
+    /* libuv writes with write(2): a peer that went away must not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->handler = handler;
@@ -409,6 +415,10 @@ static void on_timer(uv_timer_t *t)
             conn_close(c);
         }
         break;
+    case TM_BODY:
+        log_debug("http: request body timeout, closing connection");
+        conn_close(c);
+        break;
     case TM_KICK:
         timer_start(c, TM_HEADER, c->srv->lim.header_timeout_ms);
         conn_process(c);
@@ -475,8 +485,9 @@ static void conn_process(struct http_conn *c)
             break;
         }
         if (rc == HTTP_PARSE_MORE) {
-            if (!http_parser_in_headers(&c->parser) && c->timer_mode == TM_HEADER)
-                uv_timer_stop(&c->timer);
+            /* reading a body: the same time limit applies between two reads */
+            if (!http_parser_in_headers(&c->parser))
+                timer_start(c, TM_BODY, s->lim.header_timeout_ms);
             if (http_parser_want_continue(&c->parser)) {
                 struct buf b = BUF_INIT;
                 buf_adds(&b, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -508,6 +519,11 @@ static void conn_process(struct http_conn *c)
         c->in_off = 0;
     }
     c->processing = false;
+    /* waiting for the next request: the header timer runs (it is not restarted by partial
+     * input, so a slow sender cannot stretch it) */
+    if (!c->cur && !c->closing && !c->draining && http_parser_in_headers(&c->parser) &&
+        !uv_is_active((uv_handle_t *)&c->timer))
+        timer_start(c, TM_HEADER, s->lim.header_timeout_ms);
     if (c->eof && !c->closing && !c->draining) {
         /* the peer is gone: an outstanding request learns it through on_close */
         if (c->cur)

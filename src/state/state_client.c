@@ -20,7 +20,8 @@
 
 #define CLIENT_CALL_TIMEOUT_MS 15000
 #define CLIENT_LIST_PAGE 1000
-#define CLIENT_RETRY_MS 100
+#define CLIENT_RETRY_MIN_MS 100
+#define CLIENT_RETRY_MAX_MS 5000
 
 struct state_txn_req {
     struct state *st;
@@ -41,9 +42,9 @@ struct state_kv {
 };
 
 struct state_list {
-    int64_t rev;     /* pinned revision (0 until the first page answers) */
-    bool relist;     /* after a compaction: report only what changed since last_rev */
-    char *next_key;  /* base64 of where the next page starts */
+    int64_t rev;    /* pinned revision (0 until the first page answers) */
+    bool relist;    /* after a compaction: report only what changed since last_rev */
+    char *next_key; /* base64 of where the next page starts */
     struct state_kv *kvs;
     size_t n, cap;
 };
@@ -55,6 +56,17 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
 static void on_watch_timer(uv_timer_t *t)
 {
     sync_kick(t->data);
+}
+
+/* Delay before retrying a failed listing or watch: 100 ms doubling to 5 s, back to the
+ * minimum once a listing completes or the watch delivers. */
+static uint64_t retry_delay(struct state *st)
+{
+    if (st->retry_ms < CLIENT_RETRY_MIN_MS)
+        st->retry_ms = CLIENT_RETRY_MIN_MS;
+    uint64_t d = (uint64_t)st->retry_ms;
+    st->retry_ms = st->retry_ms * 2 > CLIENT_RETRY_MAX_MS ? CLIENT_RETRY_MAX_MS : st->retry_ms * 2;
+    return d;
 }
 
 /* ---- small helpers ---- */
@@ -95,8 +107,8 @@ static int gateway_error(long status, struct buf *body, struct err *e)
     json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "message"));
     int code = (int)json_integer_value(json_object_get(j, "code"));
-    int kind = (code == 14 || code == 4 || code == 1 || status == 503) ? ERR_UNAVAILABLE
-                                                                        : ERR_INTERNAL;
+    int kind =
+        (code == 14 || code == 4 || code == 1 || status == 503) ? ERR_UNAVAILABLE : ERR_INTERNAL;
     int rc = err_set(e, kind, "etcd: %s (HTTP %ld)", msg ? msg : "unexpected answer", status);
     json_decref(j);
     return rc;
@@ -260,6 +272,7 @@ static void list_finish(struct state *st)
 {
     struct state_list *l = st->list;
     st->list = NULL;
+    st->retry_ms = 0;
     if (l->n)
         qsort(l->kvs, l->n, sizeof(*l->kvs), kv_cmp);
     int64_t since = l->relist ? st->last_rev : 0;
@@ -323,7 +336,7 @@ static void on_list_done(void *data, int rc, long status, struct buf *body, stru
         return;
     }
     log_warn("state: listing %s failed (%s); retrying", st->prefix, le.msg);
-    uv_timer_start(&st->watch_timer, on_watch_timer, CLIENT_RETRY_MS, 0);
+    uv_timer_start(&st->watch_timer, on_watch_timer, retry_delay(st), 0);
 }
 
 static void list_page(struct state *st)
@@ -418,7 +431,7 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
         if (!m)
             m = json_string_value(err);
         log_warn("state: watch error: %s; re-opening", m ? m : "unexpected message");
-        watch_reopen_later(st, CLIENT_RETRY_MS);
+        watch_reopen_later(st, retry_delay(st));
         return false;
     }
     if (json_is_true(json_object_get(res, "canceled"))) {
@@ -432,10 +445,11 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
         } else {
             const char *why = json_string_value(json_object_get(res, "cancel_reason"));
             log_warn("state: watch cancelled by etcd (%s); re-opening", why ? why : "?");
-            watch_reopen_later(st, CLIENT_RETRY_MS);
+            watch_reopen_later(st, retry_delay(st));
         }
         return false;
     }
+    st->retry_ms = 0;
     json_t *events = json_object_get(res, "events");
     if (!json_array_size(events)) {
         /* A progress notification: every change up to its revision has been sent. */
@@ -458,7 +472,7 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
             log_error("state: bad watch event (%s); re-opening", e.msg);
             buf_release(&key);
             buf_release(&val);
-            watch_reopen_later(st, CLIENT_RETRY_MS);
+            watch_reopen_later(st, retry_delay(st));
             return false;
         }
         struct state_event sev = {
@@ -495,7 +509,7 @@ static void on_watch_data(void *data, struct buf *body)
             return;
         if (span < 0) {
             log_error("state: watch stream out of sync; re-opening");
-            watch_reopen_later(st, CLIENT_RETRY_MS);
+            watch_reopen_later(st, retry_delay(st));
             return;
         }
         json_error_t je;
@@ -503,7 +517,7 @@ static void on_watch_data(void *data, struct buf *body)
         buf_consume(body, (size_t)span);
         if (!msg) {
             log_error("state: bad watch message (%s); re-opening", je.text);
-            watch_reopen_later(st, CLIENT_RETRY_MS);
+            watch_reopen_later(st, retry_delay(st));
             return;
         }
         bool go_on = watch_message(st, msg, gen);
@@ -526,7 +540,7 @@ static void on_watch_done(void *data, int rc, long status, struct buf *body, str
         log_warn("state: watch answered HTTP %ld; re-opening", status);
     else
         log_debug("state: watch stream ended; re-opening");
-    uv_timer_start(&st->watch_timer, on_watch_timer, CLIENT_RETRY_MS, 0);
+    uv_timer_start(&st->watch_timer, on_watch_timer, retry_delay(st), 0);
 }
 
 static void watch_open(struct state *st)
@@ -600,10 +614,11 @@ void state_client_etcd_down(struct state *st, const char *reason, bool exited)
 
 void state_client_start_failed(struct state *st, struct err *e)
 {
-    st->available = false;
-    snprintf(st->reason, sizeof(st->reason), "%s", e->msg);
+    /* The first failure is the one to keep (a timeout is followed by the kill's exit). */
     if (st->stopping || st->ready_called)
         return;
+    st->available = false;
+    snprintf(st->reason, sizeof(st->reason), "%s", e->msg);
     st->ready_called = true;
     st->ready_fail_pending = true;
     st->ready_err = *e;
@@ -638,8 +653,7 @@ struct state *state_new(uv_loop_t *loop, const struct state_config *cfg)
         xasprintf("%s://127.0.0.1:%d", cfg->ca_file ? "https" : "http", cfg->client_port);
     struct state_curl_tls tls = {cfg->ca_file, cfg->cert_file, cfg->key_file};
     st->curl = state_curl_new(loop, &tls);
-    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer,
-                            &st->defer_timer};
+    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = st;
@@ -710,20 +724,19 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
         if (op->expect_mod_revision != STATE_ANY_REVISION) {
             bool absent = op->expect_mod_revision == 0;
             snprintf(num, sizeof(num), "%lld", (long long)op->expect_mod_revision);
-            json_array_append_new(
-                cmp, json_pack("{s:s, s:s, s:s, s:s}", "target", absent ? "CREATE" : "MOD",
-                               "key", k, "result", "EQUAL",
-                               absent ? "create_revision" : "mod_revision", num));
+            json_array_append_new(cmp,
+                                  json_pack("{s:s, s:s, s:s, s:s}", "target",
+                                            absent ? "CREATE" : "MOD", "key", k, "result", "EQUAL",
+                                            absent ? "create_revision" : "mod_revision", num));
         }
         if (op->type == STATE_OP_PUT) {
             char *v = b64_of(op->value ? op->value : "", op->value_len);
-            json_array_append_new(
-                succ, json_pack("{s:{s:s, s:s}}", "request_put", "key", k, "value", v));
+            json_array_append_new(succ,
+                                  json_pack("{s:{s:s, s:s}}", "request_put", "key", k, "value", v));
             free(v);
         } else {
             BUG_ON(op->type != STATE_OP_DELETE);
-            json_array_append_new(succ,
-                                  json_pack("{s:{s:s}}", "request_delete_range", "key", k));
+            json_array_append_new(succ, json_pack("{s:{s:s}}", "request_delete_range", "key", k));
         }
         free(k);
     }
@@ -801,8 +814,7 @@ static void maybe_finish(struct state *st)
     if (!st->stopping || !st->etcd_stopped || st->deferred || st->closing)
         return;
     st->closing = true;
-    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer,
-                            &st->defer_timer};
+    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         st->pending_closes++;
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

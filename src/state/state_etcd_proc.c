@@ -62,8 +62,8 @@ char **state_proc_argv(const struct state_config *cfg)
     const char *host = cfg->peer_host ? cfg->peer_host : "127.0.0.1";
     bool v6 = strchr(host, ':') != NULL;
     char *client = xasprintf("%s://127.0.0.1:%d", scheme, cfg->client_port);
-    char *peer = xasprintf("%s://%s%s%s:%d", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
-                           cfg->peer_port);
+    char *peer =
+        xasprintf("%s://%s%s%s:%d", scheme, v6 ? "[" : "", host, v6 ? "]" : "", cfg->peer_port);
     argv_add(&argv, &n, cfg->etcd_bin ? cfg->etcd_bin : "/usr/bin/etcd");
     argv_add2(&argv, &n, "--name", cfg->name);
     argv_add2(&argv, &n, "--data-dir", cfg->data_dir);
@@ -131,29 +131,61 @@ static char **child_env(void)
     return env;
 }
 
+/* etcd logs JSON lines (zap): {"level":"fatal","msg":"...","error":"...",...}. */
+static char *log_line_summary(const char *line, size_t n)
+{
+    json_t *j = json_loadb(line, n, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return xstrndup(line, n);
+    }
+    const char *level = json_string_value(json_object_get(j, "level"));
+    const char *msg = json_string_value(json_object_get(j, "msg"));
+    const char *error = json_string_value(json_object_get(j, "error"));
+    char *out = NULL;
+    if (level && msg && strcmp(level, "debug") && strcmp(level, "info"))
+        out = error ? xasprintf("%s: %s", msg, error) : xstrdup(msg);
+    json_decref(j);
+    return out;
+}
+
 char *state_proc_log_tail(const struct state *st, size_t max)
 {
-    if (!st->cfg.log_file)
-        return xstrdup("");
-    int fd = open(st->cfg.log_file, O_RDONLY | O_CLOEXEC);
+    char *out = NULL;
+    int fd = st->cfg.log_file ? open(st->cfg.log_file, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
         return xstrdup("");
+    /* The last warning/error line (etcd's) or the last line of anything else. */
     struct stat sb;
-    char *out = xcalloc(1, max + 1);
+    size_t win = 8192;
+    char *tail = xcalloc(1, win + 1);
+    ssize_t r = 0;
     if (fstat(fd, &sb) == 0) {
-        off_t from = sb.st_size > (off_t)max ? sb.st_size - (off_t)max : 0;
-        ssize_t r = pread(fd, out, max, from);
+        off_t from = sb.st_size > (off_t)win ? sb.st_size - (off_t)win : 0;
+        r = pread(fd, tail, win, from);
         if (r < 0)
             r = 0;
-        out[r] = 0;
-        /* One line for error messages; trim trailing whitespace. */
-        for (ssize_t i = 0; i < r; i++)
-            if (out[i] == '\n' || out[i] == '\r' || out[i] == '\t')
-                out[i] = ' ';
-        while (r > 0 && out[r - 1] == ' ')
-            out[--r] = 0;
     }
     close(fd);
+    size_t end = (size_t)r;
+    while (!out && end > 0) {
+        while (end > 0 && (tail[end - 1] == '\n' || tail[end - 1] == ' ' || tail[end - 1] == '\r'))
+            end--;
+        size_t begin = end;
+        while (begin > 0 && tail[begin - 1] != '\n')
+            begin--;
+        if (end > begin)
+            out = log_line_summary(tail + begin, end - begin);
+        end = begin;
+    }
+    free(tail);
+    if (!out)
+        return xstrdup("");
+    if (strlen(out) > max)
+        out[max] = 0;
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
     return out;
 }
 
@@ -163,7 +195,7 @@ static void timer_start(struct state *st, int mode, uint64_t ms);
 
 /* An answer counts as healthy when it is a status document with a header; in a
  * multi-member cluster the member must also know a leader. */
-static int parse_status(long status, struct buf *body, struct err *e)
+static int parse_status(long status, struct buf *body, bool *answered, struct err *e)
 {
     if (status != 200)
         return err_set(e, ERR_UNAVAILABLE, "etcd answered HTTP %ld", status);
@@ -174,6 +206,7 @@ static int parse_status(long status, struct buf *body, struct err *e)
     }
     const char *leader = json_string_value(json_object_get(j, "leader"));
     int rc = 0;
+    *answered = true;
     if (!leader || !strcmp(leader, "0"))
         rc = err_set(e, ERR_UNAVAILABLE, "etcd has no leader (no quorum?)");
     json_decref(j);
@@ -184,9 +217,10 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
 {
     struct state *st = data;
     struct err pe = {0};
+    bool answered = false;
     st->health_call = NULL;
     if (rc == 0)
-        rc = parse_status(status, body, &pe);
+        rc = parse_status(status, body, &answered, &pe);
     else
         pe = *e;
     if (st->proc_stopping || !st->run)
@@ -202,11 +236,17 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
                 timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
             return;
         }
+        if (answered && st->ever_up) {
+            /* Running but without quorum: killing it would not help; wait for a leader. */
+            state_client_etcd_down(st, pe.msg, false);
+            timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+            return;
+        }
         if (uv_now(st->loop) >= st->health_deadline) {
             struct err te = {0};
             char *tail = state_proc_log_tail(st, 300);
-            err_set(&te, ERR_UNAVAILABLE, "etcd did not answer within %d s (%s)%s%s",
-                    PROC_START_TIMEOUT_MS / 1000, pe.msg, tail[0] ? "; etcd log: " : "",
+            err_set(&te, ERR_UNAVAILABLE, "etcd did not answer within %g s (%s)%s%s",
+                    (double)st->start_timeout_ms / 1000, pe.msg, tail[0] ? "; etcd log: " : "",
                     tail);
             free(tail);
             /* SIGKILL: the exit callback restarts it (or the state was never up). */
@@ -237,8 +277,7 @@ static void health_check(struct state *st, long timeout_ms)
     if (st->health_call)
         return;
     char *url = xasprintf("%s/v3/maintenance/status", st->client_url);
-    st->health_call =
-        state_call_post(st->curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
+    st->health_call = state_call_post(st->curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
     free(url);
 }
 
@@ -374,13 +413,13 @@ static void proc_spawn(struct state *st)
         log_warn("state: %s", e.msg);
         state_client_etcd_down(st, e.msg, true);
         timer_start(st, PROC_RESPAWN, (uint64_t)st->backoff_ms);
-        st->backoff_ms = st->backoff_ms * 2 > PROC_BACKOFF_MAX_MS ? PROC_BACKOFF_MAX_MS
-                                                                  : st->backoff_ms * 2;
+        st->backoff_ms =
+            st->backoff_ms * 2 > PROC_BACKOFF_MAX_MS ? PROC_BACKOFF_MAX_MS : st->backoff_ms * 2;
         return;
     }
     /* --force-new-cluster rewrites membership: only on the first spawn. */
     st->cfg.force_new_cluster = false;
-    st->health_deadline = uv_now(st->loop) + PROC_START_TIMEOUT_MS;
+    st->health_deadline = uv_now(st->loop) + st->start_timeout_ms;
     timer_start(st, PROC_POLL, PROC_POLL_MS);
 }
 
@@ -389,6 +428,8 @@ void state_proc_start(struct state *st)
     st->proc_timer.data = st;
     st->kill_timer.data = st;
     st->backoff_ms = PROC_BACKOFF_MIN_MS;
+    if (!st->start_timeout_ms)
+        st->start_timeout_ms = PROC_START_TIMEOUT_MS;
     proc_spawn(st);
 }
 

@@ -97,9 +97,10 @@ struct state {
     uint64_t up_since;          /* loop ms when etcd last answered after a spawn */
     uv_timer_t kill_timer;      /* SIGKILL 5 s after SIGTERM */
     struct state_call *health_call;
-    uint64_t health_deadline; /* loop ms: start-up must answer before this */
+    uint64_t health_deadline;  /* loop ms: start-up must answer before this */
+    uint64_t start_timeout_ms; /* 0 until state_start: 20 s (tests may set it) */
     int64_t backoff_ms;
-    bool ever_up;      /* etcd answered at least once since state_start */
+    bool ever_up; /* etcd answered at least once since state_start */
     bool proc_stopping;
 
     /* availability */
@@ -120,8 +121,9 @@ struct state {
 
     bool relist_needed; /* the watch's start revision was compacted */
     struct state_call *watch_call;
-    uint64_t watch_gen;  /* bumped whenever the watch is (re)opened or dropped */
-    uv_timer_t watch_timer; /* delayed watch re-open */
+    uint64_t watch_gen;     /* bumped whenever the watch is (re)opened or dropped */
+    uv_timer_t watch_timer; /* delayed listing retry / watch re-open */
+    int64_t retry_ms;       /* their backoff */
 
     struct state_txn_req *txns;     /* in flight (doubly linked) */
     struct state_txn_req *deferred; /* completed, callback pending (FIFO) */

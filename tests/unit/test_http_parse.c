@@ -14,8 +14,7 @@ struct outcome {
 };
 
 /* Feeds data in pieces of at most `step` bytes (0: all at once), collecting requests. */
-static void run(struct http_parser *p, const char *data, size_t len, size_t step,
-                struct outcome *o)
+static void run(struct http_parser *p, const char *data, size_t len, size_t step, struct outcome *o)
 {
     memset(o, 0, sizeof(*o));
     size_t off = 0;
@@ -169,8 +168,8 @@ TEST(http_parse_chunked_ext_trailers)
     }
     /* LF-only framing is tolerated too */
     struct outcome o;
-    parse_str("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n", 1, 65536,
-              1 << 20, &o);
+    parse_str("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n", 1, 65536, 1 << 20,
+              &o);
     ASSERT_EQ_INT(o.err, 0);
     ASSERT_EQ_INT(o.n, 1);
     ASSERT_EQ_STR(o.reqs[0]->pub.body, "abc");
@@ -288,8 +287,7 @@ TEST(http_parse_body_too_large)
     ASSERT_EQ_INT(o.err, 0); /* waiting for the body, allowed */
     ASSERT_EQ_INT(o.n, 0);
     outcome_free(&o);
-    parse_str("POST / HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", 0, 65536, 100,
-              &o);
+    parse_str("POST / HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", 0, 65536, 100, &o);
     ASSERT_EQ_INT(o.err, 413);
     outcome_free(&o);
 
@@ -308,8 +306,7 @@ TEST(http_parse_body_too_large)
     ASSERT_EQ_INT(o.reqs[0]->pub.body_len, 200);
     outcome_free(&o);
     /* one huge chunk announced */
-    parse_str("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffff\r\n", 0, 65536, 150,
-              &o);
+    parse_str("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffff\r\n", 0, 65536, 150, &o);
     ASSERT_EQ_INT(o.err, 413);
     outcome_free(&o);
     buf_release(&b);
@@ -435,8 +432,8 @@ TEST_T(http_parse_fuzz_loop, 120)
             int muts = 1 + (int)(rnd() % 4);
             for (int m = 0; m < muts && in.len; m++) {
                 size_t pos = rnd() % in.len;
-                char c = rnd() % 2 ? (char)(rnd() & 0xff)
-                                   : alphabet[rnd() % (sizeof(alphabet) - 1)];
+                char c =
+                    rnd() % 2 ? (char)(rnd() & 0xff) : alphabet[rnd() % (sizeof(alphabet) - 1)];
                 switch (rnd() % 4) {
                 case 0:
                     in.p[pos] = c;
@@ -469,10 +466,10 @@ TEST_T(http_parse_fuzz_loop, 120)
         http_parser_release(&p);
         /* splitting the input never changes the outcome */
         if (whole.n != frag.n || whole.err != frag.err)
-            FAIL_AT("iter %d: whole n=%d err=%d, fragmented n=%d err=%d", iter, whole.n,
-                    whole.err, frag.n, frag.err);
-        ASSERT_TRUE(whole.err == 0 || whole.err == 400 || whole.err == 413 ||
-                    whole.err == 431 || whole.err == 501);
+            FAIL_AT("iter %d: whole n=%d err=%d, fragmented n=%d err=%d", iter, whole.n, whole.err,
+                    frag.n, frag.err);
+        ASSERT_TRUE(whole.err == 0 || whole.err == 400 || whole.err == 413 || whole.err == 431 ||
+                    whole.err == 501);
         for (int i = 0; i < whole.n; i++) {
             struct http_req *r = &whole.reqs[i]->pub;
             ASSERT_EQ_INT(r->body_len, frag.reqs[i]->pub.body_len);

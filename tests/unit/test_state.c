@@ -396,6 +396,22 @@ TEST_T(state_restart_lists_previous_keys, 60)
     ASSERT_EQ_INT(c.ready_rc, 0);
     put_keys(&c);
     ASSERT_TRUE(run_until_events(&c, 5, 10000));
+    /* One big transaction (more keys than one listing page) under another prefix. */
+    enum { NBIG = 1500 };
+    struct state_op *big = xcalloc(NBIG, sizeof(*big));
+    char(*names)[32] = xcalloc(NBIG, 32);
+    for (int i = 0; i < NBIG; i++) {
+        snprintf(names[i], 32, PREFIX "z/%04d", i);
+        big[i] = (struct state_op){STATE_OP_PUT, names[i], "v", 1, 0};
+    }
+    struct txn_res bt = {0};
+    state_txn(c.st, big, NBIG, on_txn, &bt);
+    free(big);
+    free(names);
+    ASSERT_TRUE(run_until_flag(&c, &bt.done, 20000));
+    if (bt.rc)
+        FAIL_AT("big txn: %s", bt.msg);
+    ASSERT_TRUE(run_until_events(&c, 5 + NBIG, 10000));
     stop(&c);
     clear_events(&c);
 
@@ -404,7 +420,13 @@ TEST_T(state_restart_lists_previous_keys, 60)
     c.ready_done = c.stopped = false;
     start(&c, &cfg);
     ASSERT_EQ_INT(c.ready_rc, 0);
-    ASSERT_EQ_INT(c.nevs, 2);
+    ASSERT_EQ_INT(c.nevs, 2 + NBIG);
+    for (int i = 0; i < NBIG; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), PREFIX "z/%04d", i);
+        ASSERT_EQ_STR(c.evs[2 + i].key, want);
+        ASSERT_EQ_INT(c.evs[2 + i].mod, bt.rev);
+    }
     ASSERT_EQ_STR(c.evs[0].key, PREFIX "k1");
     ASSERT_EQ_STR(c.evs[0].value, "one");
     ASSERT_EQ_STR(c.evs[1].key, PREFIX "k2");
@@ -414,11 +436,11 @@ TEST_T(state_restart_lists_previous_keys, 60)
     /* The watch starts right after the listing. */
     struct txn_res t = txn1(&c, STATE_OP_PUT, PREFIX "k4", "four", 0);
     ASSERT_EQ_INT(t.rc, 0);
-    ASSERT_TRUE(run_until_events(&c, 3, 10000));
+    ASSERT_TRUE(run_until_events(&c, 3 + NBIG, 10000));
     run_for(&c, 200);
-    ASSERT_EQ_INT(c.nevs, 3);
-    ASSERT_EQ_STR(c.evs[2].key, PREFIX "k4");
-    ASSERT_EQ_INT(c.evs[2].mod, t.rev);
+    ASSERT_EQ_INT(c.nevs, 3 + NBIG);
+    ASSERT_EQ_STR(c.evs[2 + NBIG].key, PREFIX "k4");
+    ASSERT_EQ_INT(c.evs[2 + NBIG].mod, t.rev);
     stop(&c);
     ctx_release(&c);
 }
@@ -720,6 +742,99 @@ TEST_T(state_watch_compacted_relists, 60)
     run_for(&c, 200);
     ASSERT_EQ_INT(c.nevs, 5);
     ASSERT_EQ_STR(c.evs[4].key, PREFIX "k4");
+    stop(&c);
+    ctx_release(&c);
+}
+
+/* A stand-in "etcd" that never answers and ignores SIGTERM. */
+static char *fake_etcd(struct ctx *c)
+{
+    char *path = xasprintf("%s/fake-etcd", c->dir);
+    const char *script = "#!/bin/sh\necho fake etcd is deaf >&2\ntrap '' TERM\nexec sleep 60\n";
+    struct err e = {0};
+    if (file_write_atomic(path, script, strlen(script), 0700, &e) < 0)
+        FAIL_AT("%s", e.msg);
+    return path;
+}
+
+TEST_T(state_start_times_out, 30)
+{
+    struct ctx c;
+    ctx_init(&c);
+    struct state_config cfg;
+    ctx_config(&c, &cfg);
+    char *bin = fake_etcd(&c);
+    cfg.etcd_bin = bin;
+    c.st = state_new(&c.loop, &cfg);
+    c.st->start_timeout_ms = 500;
+    state_start(c.st, PREFIX, on_ready, on_event, &c);
+    ASSERT_TRUE(run_until_flag(&c, &c.ready_done, 10000));
+    ASSERT_EQ_INT(c.ready_rc, -ERR_UNAVAILABLE);
+    ASSERT_CONTAINS(c.ready_msg, "etcd did not answer within 0.5 s (etcd unreachable: ");
+    ASSERT_CONTAINS(c.ready_msg, "etcd log: fake etcd is deaf");
+    ASSERT_CONTAINS(state_unavailable_reason(c.st), "did not answer");
+    /* It was killed: the pid goes away without any stop. */
+    uint64_t end = uv_now(&c.loop) + 5000;
+    while (state_etcd_pid(c.st) && uv_now(&c.loop) < end)
+        uv_run(&c.loop, UV_RUN_ONCE);
+    ASSERT_EQ_INT(state_etcd_pid(c.st), 0);
+    ASSERT_CONTAINS(state_unavailable_reason(c.st), "did not answer");
+    stop(&c);
+    free(bin);
+    ctx_release(&c);
+}
+
+TEST_T(state_stop_kills_stubborn_etcd, 30)
+{
+    struct ctx c;
+    ctx_init(&c);
+    struct state_config cfg;
+    ctx_config(&c, &cfg);
+    char *bin = fake_etcd(&c);
+    cfg.etcd_bin = bin;
+    c.st = state_new(&c.loop, &cfg);
+    state_start(c.st, PREFIX, on_ready, on_event, &c);
+    run_for(&c, 300); /* the script has set its trap */
+    int pid = state_etcd_pid(c.st);
+    ASSERT_TRUE(pid > 0);
+    uint64_t t0 = uv_hrtime();
+    stop(&c);
+    uint64_t waited_ms = (uv_hrtime() - t0) / 1000000;
+    ASSERT_TRUE(waited_ms >= 4500); /* SIGTERM was ignored; SIGKILL came after 5 s */
+    ASSERT_FALSE(c.ready_done);     /* stopping is not a start failure */
+    ASSERT_TRUE(kill(pid, 0) != 0); /* gone (and reaped) */
+    free(bin);
+    ctx_release(&c);
+}
+
+TEST_T(state_frozen_etcd_is_unavailable, 60)
+{
+    need_etcd();
+    struct ctx c;
+    ctx_init(&c);
+    struct state_config cfg;
+    ctx_config(&c, &cfg);
+    start(&c, &cfg);
+    ASSERT_EQ_INT(c.ready_rc, 0);
+    int pid = state_etcd_pid(c.st);
+    ASSERT_EQ_INT(kill(pid, SIGSTOP), 0);
+    uint64_t end = uv_now(&c.loop) + 10000;
+    while (state_available(c.st) && uv_now(&c.loop) < end)
+        uv_run(&c.loop, UV_RUN_ONCE);
+    kill(pid, SIGCONT);
+    ASSERT_FALSE(state_available(c.st));
+    ASSERT_CONTAINS(state_unavailable_reason(c.st), "etcd unreachable: ");
+    end = uv_now(&c.loop) + 10000;
+    while (!state_available(c.st) && uv_now(&c.loop) < end)
+        uv_run(&c.loop, UV_RUN_ONCE);
+    ASSERT_TRUE(state_available(c.st));
+    ASSERT_EQ_INT(state_etcd_pid(c.st), pid); /* not restarted: it was only frozen */
+    struct txn_res t = txn1(&c, STATE_OP_PUT, PREFIX "thawed", "1", 0);
+    ASSERT_EQ_INT(t.rc, 0);
+    ASSERT_TRUE(run_until_events(&c, 1, 10000));
+    run_for(&c, 200);
+    ASSERT_EQ_INT(c.nevs, 1);
+    ASSERT_EQ_INT(c.evs[0].mod, t.rev);
     stop(&c);
     ctx_release(&c);
 }
