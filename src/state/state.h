@@ -24,26 +24,26 @@
 struct state;
 
 struct state_config {
-    const char *etcd_bin;        /* NULL: "/usr/bin/etcd" */
-    const char *data_dir;        /* etcd's --data-dir (created if missing) */
-    const char *name;            /* member name (the node ID) */
-    const char *peer_host;       /* advertised peer address, e.g. "10.0.0.2" or "127.0.0.1" */
-    int peer_port;               /* e.g. 2380-ish; never Debian's 2379/2380 defaults */
-    int client_port;             /* listens on 127.0.0.1:client_port only */
-    const char *ca_file;         /* PEM swarm root CA; NULL → plain http (tests only) */
-    const char *cert_file;       /* PEM cert for both client and peer (SANs include IPs) */
+    const char *etcd_bin;  /* NULL: "/usr/bin/etcd" */
+    const char *data_dir;  /* etcd's --data-dir (created if missing) */
+    const char *name;      /* member name (the node ID) */
+    const char *peer_host; /* advertised peer address, e.g. "10.0.0.2" or "127.0.0.1" */
+    int peer_port;         /* e.g. 2380-ish; never Debian's 2379/2380 defaults */
+    int client_port;       /* listens on 127.0.0.1:client_port only */
+    const char *ca_file;   /* PEM swarm root CA; NULL → plain http (tests only) */
+    const char *cert_file; /* PEM cert for both client and peer (SANs include IPs) */
     const char *key_file;
     const char *initial_cluster; /* NULL: a new one-member cluster; else etcd's
                                     --initial-cluster and --initial-cluster-state=existing */
     bool force_new_cluster;
-    const char *log_file;        /* etcd's stdout/stderr go here (NULL: /dev/null) */
+    const char *log_file; /* etcd's stdout/stderr go here (NULL: /dev/null) */
 };
 
 enum state_event_type { STATE_PUT = 1, STATE_DELETE = 2 };
 
 struct state_event {
     enum state_event_type type;
-    const char *key; /* full key, including the prefix */
+    const char *key;   /* full key, including the prefix */
     const void *value; /* PUT only */
     size_t value_len;
     int64_t mod_revision;    /* revision of this change */

@@ -237,7 +237,35 @@ api()
     fi
     BODY=$(cat "$T/api.body"; printf x)
     BODY=${BODY%x}
+    # curl -I writes the header block to -o too; use raw_http to see what follows a HEAD reply
+    [ "$method" != HEAD ] || BODY=""
     HDRS=$(tr -d '\r' <"$T/api.hdrs")
+}
+
+# raw_http REQUEST_TEXT: send these exact bytes (escapes such as \r\n are expanded by python's
+# unicode_escape) to the socket, read until the daemon closes (5 s max), set RAW to the reply.
+raw_http()
+{
+    RAW=$(python3 - "$SOCK" "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+except socket.timeout:
+    data += b"<timeout>"
+sys.stdout.write(data.decode("latin-1"))
+sys.stdout.write("x")
+PYEOF
+    )
+    RAW=${RAW%x}
 }
 
 # header NAME: value of a response header of the last `api` call (case-insensitive name).
