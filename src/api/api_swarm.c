@@ -36,19 +36,6 @@ static void h_swarm_init(struct api_req *r)
     json_decref(body);
 }
 
-static void h_swarm_join(struct api_req *r)
-{
-    if (node_state(r->api->node) != NODE_INACTIVE) {
-        api_reply_error(r, ERR_UNAVAILABLE,
-                        "This node is already part of a swarm. Use \"docker swarm leave\" to leave "
-                        "this swarm and join another one.");
-        return;
-    }
-    api_reply_error(
-        r, ERR_NOT_IMPLEMENTED,
-        "joining a swarm is not implemented by shoal yet (multi-node swarms come next)");
-}
-
 static void empty_done(void *data, int rc, struct err *e)
 {
     struct api_req *r = data;
@@ -56,6 +43,18 @@ static void empty_done(void *data, int rc, struct err *e)
         api_reply_err(r, e);
     else
         api_reply_empty(r, 200);
+}
+
+static void h_swarm_join(struct api_req *r)
+{
+    struct err e;
+    json_t *body = api_body_json(r, &e);
+    if (!body) {
+        api_reply_err(r, &e);
+        return;
+    }
+    node_swarm_join(r->api->node, body, empty_done, r);
+    json_decref(body);
 }
 
 static void h_swarm_leave(struct api_req *r)

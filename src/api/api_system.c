@@ -93,16 +93,6 @@ static int count_node(json_t *obj, void *data)
     return 0;
 }
 
-static int add_remote_manager(json_t *obj, void *data)
-{
-    json_t *arr = data;
-    const char *addr = store_json_str(obj, "ManagerStatus.Addr");
-    if (addr)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"), "Addr", addr));
-    return 0;
-}
-
 static json_t *swarm_info(struct api *a)
 {
     struct node *n = a->node;
@@ -112,14 +102,16 @@ static json_t *swarm_info(struct api *a)
                   node_self_addr(n), "LocalNodeState", node_state_name(s), "ControlAvailable",
                   s == NODE_ACTIVE && node_is_manager(n), "Error", node_error(n));
     json_t *cluster = node_cluster(n);
+    if (s == NODE_ACTIVE && !node_is_manager(n)) {
+        json_object_set_new(j, "RemoteManagers", node_remote_managers(n));
+        return j;
+    }
     if (s != NODE_ACTIVE || !cluster) {
         json_object_set_new(j, "RemoteManagers", json_null());
         return j;
     }
     struct store *st = node_store(n);
-    json_t *rm = json_array();
-    store_foreach(st, STORE_NODE, add_remote_manager, rm);
-    json_object_set_new(j, "RemoteManagers", rm);
+    json_object_set_new(j, "RemoteManagers", node_remote_managers(n));
     int counts[2] = {0, 0};
     store_foreach(st, STORE_NODE, count_node, counts);
     json_object_set_new(j, "Nodes", json_integer(counts[0]));

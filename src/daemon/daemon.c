@@ -283,8 +283,9 @@ static void node_started(void *data, int rc, struct err *e)
 
 static int start_listeners(struct daemon *d, struct err *e)
 {
-    struct http_tls_config tls = {d->o.tlscert, d->o.tlskey,
-                                  d->o.tlsverify ? d->o.tlscacert : NULL};
+    struct http_tls_config tls = {.cert_file = d->o.tlscert,
+                                  .key_file = d->o.tlskey,
+                                  .client_ca_file = d->o.tlsverify ? d->o.tlscacert : NULL};
     for (int i = 0; i < d->o.nhosts; i++) {
         const char *h = d->o.hosts[i];
         bool tcp = str_has_prefix(h, "tcp://");

@@ -50,7 +50,10 @@ typedef void (*http_close_cb)(struct http_req *req, void *data);
 struct http_tls_config {
     const char *cert_file;      /* PEM server certificate (chain) */
     const char *key_file;       /* PEM private key */
-    const char *client_ca_file; /* if set: require and verify client certificates */
+    const char *client_ca_file; /* if set: verify client certificates (and require them) */
+    bool client_cert_optional;  /* with client_ca_file: verify a certificate if presented,
+                                   accept connections without one (peer_cn is then NULL) */
+    bool tls13_only;            /* refuse TLS 1.2 */
 };
 
 struct http_limits {

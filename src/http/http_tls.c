@@ -40,7 +40,7 @@ int http_tls_ctx_new(const struct http_tls_config *cfg, SSL_CTX **out, struct er
     if (!ctx)
         return tls_err(e, "creating context", NULL);
     int rc = 0;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, cfg->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_num_tickets(ctx, 0);
@@ -69,7 +69,10 @@ int http_tls_ctx_new(const struct http_tls_config *cfg, SSL_CTX **out, struct er
             goto out;
         }
         SSL_CTX_set_client_CA_list(ctx, names);
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        SSL_CTX_set_verify(ctx,
+                           SSL_VERIFY_PEER |
+                               (cfg->client_cert_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+                           NULL);
     }
 out:
     if (rc < 0) {

@@ -65,6 +65,8 @@ json_t *node_cluster(const struct node *n);
 /* 0 if manager endpoints may be served; else fills e with Docker's 503 message for the
  * current state (not in a swarm / locked / not a manager / store unavailable). */
 int node_require_manager(const struct node *n, struct err *e);
+/* [{NodeID, Addr}] of the managers this node knows (/info's RemoteManagers); new ref. */
+json_t *node_remote_managers(struct node *n);
 /* The unlock key, or "" when autolock is off. */
 const char *node_unlock_key(const struct node *n);
 /* A fresh description of this host (Hostname, Platform, Resources, Engine). New ref. */
@@ -73,6 +75,8 @@ json_t *node_host_description(const struct node *n);
 /* ---- swarm operations (Engine API semantics; errors carry Docker's messages) ---- */
 /* POST /swarm/init body. On success *node_id (static until leave) is set. */
 void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data);
+/* POST /swarm/join body: joins through the first of RemoteAddrs. */
+void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data);
 void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data);
 void node_swarm_unlock(struct node *n, const char *key, node_done_cb cb, void *data);
 /* POST /swarm/update?version=&rotateWorkerToken=&rotateManagerToken=&rotateManagerUnlockKey= */

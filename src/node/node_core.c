@@ -95,6 +95,31 @@ json_t *node_cluster(const struct node *n)
     return store_get(n->store, STORE_CLUSTER, n->cluster_id);
 }
 
+static int add_remote(json_t *obj, void *data)
+{
+    const char *addr = store_json_str(obj, "ManagerStatus.Addr");
+    if (addr && !strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
+        json_array_append_new(data, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"),
+                                              "Addr", addr));
+    return 0;
+}
+
+json_t *node_remote_managers(struct node *n)
+{
+    json_t *arr = json_array();
+    if (node_is_manager(n)) {
+        store_foreach(n->store, STORE_NODE, add_remote, arr);
+        return arr;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(n->managers, i, v)
+    {
+        json_array_append_new(arr, json_pack("{s:s, s:O}", "NodeID", "", "Addr", v));
+    }
+    return arr;
+}
+
 const char *node_unlock_key(const struct node *n)
 {
     return n->unlock_key;
@@ -140,10 +165,12 @@ int node_require_manager(const struct node *n, struct err *e)
 
 int node_save_state(struct node *n, struct err *e)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "NodeID", n->id, "ClusterID",
-                          n->cluster_id, "Role", n->role, "AdvertiseAddr", n->advertise_ip,
-                          "AdvertisePort", n->advertise_port, "ListenAddr", n->listen_addr,
-                          "DataPathAddr", n->data_path_addr);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:O, s:I}", "NodeID", n->id,
+                          "ClusterID", n->cluster_id, "Role", n->role, "AdvertiseAddr",
+                          n->advertise_ip, "AdvertisePort", n->advertise_port, "ListenAddr",
+                          n->listen_addr, "DataPathAddr", n->data_path_addr, "Managers",
+                          n->managers ? n->managers : json_array(), "HeartbeatPeriodMs",
+                          (json_int_t)n->heartbeat_ms);
     char *s = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = node_path(n, "state.json");
@@ -179,6 +206,9 @@ static int load_state(struct node *n, struct err *e)
     copy_str(n->listen_addr, sizeof(n->listen_addr), j, "ListenAddr");
     copy_str(n->data_path_addr, sizeof(n->data_path_addr), j, "DataPathAddr");
     n->advertise_port = (int)json_integer_value(json_object_get(j, "AdvertisePort"));
+    json_decref(n->managers);
+    n->managers = json_deep_copy(json_object_get(j, "Managers"));
+    n->heartbeat_ms = json_integer_value(json_object_get(j, "HeartbeatPeriodMs"));
     json_decref(j);
     if (!id_valid(n->id) || !id_valid(n->cluster_id))
         return err_set(e, ERR_INTERNAL, "swarm/state.json is corrupt: bad IDs");
@@ -191,6 +221,9 @@ void node_forget(struct node *n)
     n->error[0] = 0;
     n->id[0] = n->cluster_id[0] = n->role[0] = n->advertise_ip[0] = 0;
     n->listen_addr[0] = n->data_path_addr[0] = 0;
+    json_decref(n->managers);
+    n->managers = NULL;
+    n->heartbeat_ms = 0;
     memset(n->dek, 0, sizeof(n->dek));
     n->have_dek = false;
     free(n->root_cert);
@@ -316,6 +349,7 @@ static void on_state_ready(void *data, int rc, struct err *e)
         n->state = NODE_ACTIVE;
         n->error[0] = 0;
         refresh_self(n);
+        node_dispatch_start(n);
     }
     if (cb)
         cb(cbdata, rc, e);
@@ -340,6 +374,17 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
         .log_file = log,
     };
     n->state = NODE_STARTING;
+    struct err e;
+    if (node_rpc_listen(n, &e) < 0) {
+        n->state = NODE_ERROR;
+        snprintf(n->error, sizeof(n->error), "%s", e.msg);
+        free(ca);
+        free(cert);
+        free(key);
+        free(log);
+        cb(data, -e.kind, &e);
+        return;
+    }
     n->start_cb = cb;
     n->start_data = data;
     n->st = state_new(n->loop, &sc);
@@ -367,6 +412,8 @@ static void store_stopped(void *data)
 
 void node_stop_store(struct node *n, void (*cb)(void *data), void *data)
 {
+    node_rpc_close(n);
+    node_dispatch_stop(n);
     if (!n->st) {
         if (cb)
             cb(data);
@@ -390,6 +437,12 @@ void node_start(struct node *n, node_done_cb cb, void *data)
         n->state = NODE_ERROR;
         snprintf(n->error, sizeof(n->error), "%s", e.msg);
         cb(data, rc, &e);
+        return;
+    }
+    if (!node_is_manager(n)) {
+        n->state = NODE_ACTIVE;
+        node_agent_start(n);
+        cb(data, 0, NULL);
         return;
     }
     rc = node_keys_load(n, &e);
@@ -427,6 +480,7 @@ static void node_free(void *data)
     free(n->root_cert);
     free(n->root_key);
     free(n->unlock_key);
+    json_decref(n->managers);
     free(n);
     if (cb)
         cb(cbdata);
@@ -434,6 +488,7 @@ static void node_free(void *data)
 
 void node_stop(struct node *n, void (*cb)(void *data), void *data)
 {
+    node_agent_stop(n);
     n->stop_cb = cb;
     n->stop_data = data;
     node_stop_store(n, node_free, n);

@@ -164,3 +164,36 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
                        "(with optional port number)");
     return pick_addr(host, ip, iplen, e);
 }
+
+int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e)
+{
+    char host[128];
+    const char *colon = strrchr(addr, ':');
+    long port = NODE_DEFAULT_PORT;
+    bool v6 = addr[0] == '[';
+    if (colon && (!v6 || colon > strchr(addr, ']'))) {
+        char *end;
+        port = strtol(colon + 1, &end, 10);
+        if (*end || port < 1 || port > 65535)
+            return err_set(e, ERR_INVALID, "invalid listen address %s", addr);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+    } else {
+        snprintf(host, sizeof(host), "%s", addr);
+    }
+    if (!host[0])
+        snprintf(host, sizeof(host), "0.0.0.0");
+    if (v6 || is_ip(host)) {
+        snprintf(out, cap, "%s:%ld", host, port);
+        return 0;
+    }
+    char ip[64];
+    if (!if_nametoindex(host))
+        return err_set(e, ERR_INVALID,
+                       "listen address must be an IP address or network interface (with "
+                       "optional port number)");
+    int rc = pick_addr(host, ip, sizeof(ip), e);
+    if (rc)
+        return rc;
+    snprintf(out, cap, strchr(ip, ':') ? "[%s]:%ld" : "%s:%ld", ip, port);
+    return 0;
+}

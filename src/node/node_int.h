@@ -3,6 +3,8 @@
 #define SHOAL_NODE_INT_H
 
 #include "node.h"
+#include "http/http.h"
+#include "httpc/httpc.h"
 #include "state/state.h"
 
 #define NODE_ETCD_PREFIX "/shoal/"
@@ -39,6 +41,21 @@ struct node {
     char *unlock_key;           /* "" or SWMKEY-1-... */
     int64_t root_rev, unlock_rev;
 
+    /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
+    struct http_server *peer_srv;
+    json_t *last_seen;   /* node ID → loop ms of its last heartbeat */
+    json_t *marking;     /* node IDs with a status commit in flight */
+    uv_timer_t *disp_timer;
+    int64_t disp_period; /* heartbeat period the windows were measured with */
+
+    /* every node: the session with a manager */
+    json_t *managers; /* array of "IP:port" to fail over between */
+    struct httpc *agent_client;
+    struct httpc_call *agent_call;
+    uv_timer_t *agent_timer;
+    size_t agent_idx;
+    int64_t heartbeat_ms;
+
     node_done_cb start_cb;
     void *start_data;
     void (*stop_cb)(void *data);
@@ -64,11 +81,36 @@ int node_keys_unlock(struct node *n, const char *unlock_key, struct err *e);
 /* Re-seals the DEK with the unlock key (autolock on) or a new KEK (unlock_key NULL). */
 int node_keys_reseal(struct node *n, const char *unlock_key, struct err *e);
 
+/* node_rpc.c: the manager's peer listener (join, CA, heartbeats) */
+int node_rpc_listen(struct node *n, struct err *e);
+void node_rpc_close(struct node *n);
+/* Manager addresses ("IP:port") known from the store; new reference. */
+json_t *node_manager_list(struct node *n);
+
+/* node_dispatch.c: liveness of nodes from their heartbeats (on the leader) */
+void node_dispatch_start(struct node *n);
+void node_dispatch_stop(struct node *n);
+/* Records a heartbeat; marks the node ready again if it was down. */
+void node_dispatch_seen(struct node *n, const char *id);
+/* Marks a node down at once (it left). */
+void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
+int64_t node_heartbeat_period_ms(struct node *n);
+
+/* node_agent.c: this node's session with a manager (workers) */
+void node_agent_start(struct node *n);
+void node_agent_stop(struct node *n);
+/* Tells a manager this node leaves (best effort), then cb. */
+void node_agent_leave(struct node *n, void (*cb)(void *data), void *data);
+
 /* node_host.c */
 /* Resolves an advertise address (IP, interface name, optional :port; "" → autodetect)
  * into ip and port (default_port when absent). Docker's messages on failure. */
 int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen, int *port,
                       struct err *e);
+
+/* Normalises a listen address ("", IP, interface, each with an optional port) into
+ * "host:port" (IP "0.0.0.0" kept; default port 2377). */
+int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e);
 
 /* node_swarm.c */
 json_t *node_default_spec(void);

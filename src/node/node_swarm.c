@@ -346,19 +346,16 @@ static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct 
                         json_boolean(lock));
 
     /* addresses */
-    char lip[64];
-    int lport, aport;
-    int rc;
-    if ((rc = node_resolve_addr(listen_s, NODE_DEFAULT_PORT, lip, sizeof(lip), &lport, e)))
+    int aport, rc;
+    if ((rc = node_listen_addr(listen_s, n->listen_addr, sizeof(n->listen_addr), e)))
         goto fail;
-    const char *lhost_given = listen_s; /* a specific listen IP doubles as the advertise IP */
-    bool listen_specific = strncmp(lhost_given, "0.0.0.0", 7) != 0 && lhost_given[0] != ':';
+    bool listen_specific = !str_has_prefix(n->listen_addr, "0.0.0.0:") && listen_s[0] != ':';
     if (!adv_s[0] && listen_specific)
         adv_s = listen_s;
-    if ((rc = node_resolve_addr(adv_s, lport, n->advertise_ip, sizeof(n->advertise_ip), &aport, e)))
+    if ((rc = node_resolve_addr(adv_s, atoi(strrchr(n->listen_addr, ':') + 1), n->advertise_ip,
+                                sizeof(n->advertise_ip), &aport, e)))
         goto fail;
     n->advertise_port = aport;
-    snprintf(n->listen_addr, sizeof(n->listen_addr), "%s", listen_s);
     if (dpa && json_string_length(dpa)) {
         int dport;
         if ((rc = node_resolve_addr(json_string_value(dpa), 0, n->data_path_addr,
@@ -514,7 +511,10 @@ void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
     }
     struct leave_ctx *c = xmalloc(sizeof(*c));
     *c = (struct leave_ctx){n, cb, data};
-    node_stop_store(n, leave_stopped, c);
+    if (node_is_manager(n))
+        node_stop_store(n, leave_stopped, c);
+    else
+        node_agent_leave(n, leave_stopped, c);
 }
 
 /* ---- unlock ---- */

@@ -1,0 +1,145 @@
+/* node_agent.c — a worker's session with the managers: a heartbeat to one manager every
+ * period (the period and the list of managers to fail over to come back with each answer),
+ * moving on to the next manager when one cannot be reached. Mutual TLS 1.3 with this node's
+ * certificate. Thread: the loop thread. */
+#include "node_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define AGENT_RETRY_MS 500
+
+static void agent_schedule(struct node *n, int64_t ms);
+
+static void save_managers(struct node *n, json_t *list)
+{
+    if (!json_is_array(list) || !json_array_size(list) || json_equal(list, n->managers))
+        return;
+    json_decref(n->managers);
+    n->managers = json_deep_copy(list);
+    struct err e;
+    if (node_save_state(n, &e) < 0)
+        log_warn("could not save the manager list: %s", e.msg);
+}
+
+static void heartbeat_done(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct node *n = data;
+    n->agent_call = NULL;
+    if (rc < 0 || status != 200) {
+        json_t *j = rc < 0 ? NULL : json_loadb(body->p, body->len, 0, NULL);
+        const char *msg = rc < 0 ? e->msg : json_string_value(json_object_get(j, "message"));
+        log_warn("heartbeat to %s failed: %s",
+                 json_string_value(json_array_get(n->managers, n->agent_idx)) ?: "?",
+                 msg ? msg : "unexpected answer");
+        json_decref(j);
+        if (json_array_size(n->managers))
+            n->agent_idx = (n->agent_idx + 1) % json_array_size(n->managers);
+        agent_schedule(n, AGENT_RETRY_MS);
+        return;
+    }
+    json_t *j = json_loadb(body->p, body->len, 0, NULL);
+    json_int_t period = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
+    if (period > 0)
+        n->heartbeat_ms = period;
+    save_managers(n, json_object_get(j, "Managers"));
+    json_decref(j);
+    agent_schedule(n, n->heartbeat_ms);
+}
+
+static void agent_beat(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    const char *mgr = json_string_value(json_array_get(n->managers, n->agent_idx));
+    if (!mgr) {
+        log_warn("no manager known to report to");
+        agent_schedule(n, AGENT_RETRY_MS * 4);
+        return;
+    }
+    char *url = xasprintf("https://%s/swarm-rpc/heartbeat", mgr);
+    n->agent_call = httpc_post(n->agent_client, url, "{}", 2, n->heartbeat_ms, NULL,
+                               heartbeat_done, n);
+    free(url);
+}
+
+static void agent_schedule(struct node *n, int64_t ms)
+{
+    if (n->agent_timer)
+        uv_timer_start(n->agent_timer, agent_beat, (uint64_t)ms, 0);
+}
+
+void node_agent_start(struct node *n)
+{
+    if (n->agent_timer)
+        return;
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    char *cert = xasprintf("%s/node.crt", n->certs_dir);
+    char *key = xasprintf("%s/node.key", n->certs_dir);
+    struct httpc_tls tls = {.ca_file = ca,
+                            .cert_file = cert,
+                            .key_file = key,
+                            .skip_host_check = true,
+                            .tls13 = true};
+    n->agent_client = httpc_new(n->loop, &tls);
+    free(ca);
+    free(cert);
+    free(key);
+    if (!n->heartbeat_ms)
+        n->heartbeat_ms = 5000;
+    n->agent_timer = xmalloc(sizeof(*n->agent_timer));
+    uv_timer_init(n->loop, n->agent_timer);
+    n->agent_timer->data = n;
+    agent_schedule(n, 0);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void node_agent_stop(struct node *n)
+{
+    if (!n->agent_timer)
+        return;
+    uv_timer_stop(n->agent_timer);
+    uv_close((uv_handle_t *)n->agent_timer, timer_closed);
+    n->agent_timer = NULL;
+    n->agent_call = NULL; /* cancelled by httpc_close */
+    httpc_close(n->agent_client, NULL, NULL);
+    n->agent_client = NULL;
+}
+
+struct leave_ctx {
+    struct node *n;
+    void (*cb)(void *data);
+    void *data;
+};
+
+static void leave_sent(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct leave_ctx *c = data;
+    if (rc < 0)
+        log_warn("could not tell a manager that this node leaves: %s", e->msg);
+    node_agent_stop(c->n);
+    c->cb(c->data);
+    free(c);
+}
+
+void node_agent_leave(struct node *n, void (*cb)(void *data), void *data)
+{
+    const char *mgr = json_string_value(json_array_get(n->managers, n->agent_idx));
+    if (!n->agent_client || !mgr) {
+        node_agent_stop(n);
+        cb(data);
+        return;
+    }
+    if (n->agent_call)
+        httpc_cancel(n->agent_call);
+    n->agent_call = NULL;
+    uv_timer_stop(n->agent_timer);
+    struct leave_ctx *c = xmalloc(sizeof(*c));
+    *c = (struct leave_ctx){n, cb, data};
+    char *url = xasprintf("https://%s/swarm-rpc/leave", mgr);
+    httpc_post(n->agent_client, url, "{}", 2, 2000, NULL, leave_sent, c);
+    free(url);
+}

@@ -1,0 +1,263 @@
+/* node_join.c — `swarm join`: fetch the swarm's root CA from a manager and check it against
+ * the token's digest (a man in the middle cannot pass), create a key and a CSR, present the
+ * token, receive a certificate whose role is the one the token grants, then persist the
+ * identity and start the session. Any failure leaves nothing behind.
+ * Thread: the loop thread; a chain of asynchronous calls. */
+#include "node_int.h"
+
+#include "ca/ca.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct join_ctx {
+    struct node *n;
+    char *remote;
+    char *token;
+    char *availability;
+    char digest[CA_TOKEN_DIGEST_LEN + 1];
+    char *key_pem, *csr_pem, *root_pem;
+    struct httpc *client;
+    node_done_cb cb;
+    void *data;
+};
+
+static void ctx_free(void *data)
+{
+    struct join_ctx *c = data;
+    free(c->remote);
+    free(c->token);
+    free(c->availability);
+    free(c->key_pem);
+    free(c->csr_pem);
+    free(c->root_pem);
+    free(c);
+}
+
+static void join_finish(struct join_ctx *c, int rc, struct err *e)
+{
+    if (rc < 0) {
+        struct err e2;
+        dir_remove_all(c->n->swarm_dir, &e2);
+        node_forget(c->n);
+    }
+    c->cb(c->data, rc, e);
+    if (c->client)
+        httpc_close(c->client, ctx_free, c);
+    else
+        ctx_free(c);
+}
+
+/* The manager's answer as JSON, or an error carrying its message. */
+static json_t *answer(long status, struct buf *body, const char *what, struct err *e)
+{
+    json_t *j = json_loadb(body->p, body->len, 0, NULL);
+    if (status == 200 && json_is_object(j))
+        return j;
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    int kind = status == 400 ? ERR_INVALID : status == 501 ? ERR_NOT_IMPLEMENTED : ERR_UNAVAILABLE;
+    err_set(e, kind, "%s", msg ? msg : what);
+    json_decref(j);
+    return NULL;
+}
+
+static int write_file(struct node *n, const char *name, const char *data, int mode, struct err *e)
+{
+    char *p = xasprintf("%s/%s", n->certs_dir, name);
+    int rc = file_write_atomic(p, data, strlen(data), mode, e);
+    free(p);
+    return rc;
+}
+
+static void joined(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct join_ctx *c = data;
+    struct node *n = c->n;
+    struct err e2;
+    if (rc < 0) {
+        err_wrap(e, "could not join through %s", c->remote);
+        join_finish(c, rc, e);
+        return;
+    }
+    json_t *j = answer(status, body, "the manager refused to join this node", &e2);
+    if (!j) {
+        join_finish(c, -e2.kind, &e2);
+        return;
+    }
+    const char *cert = json_string_value(json_object_get(j, "Cert"));
+    const char *id = json_string_value(json_object_get(j, "NodeID"));
+    const char *cluster = json_string_value(json_object_get(j, "ClusterID"));
+    const char *role = json_string_value(json_object_get(j, "Role"));
+    struct ca_identity ident;
+    rc = !cert || !id || !cluster || !role || !id_valid(id) || !id_valid(cluster)
+             ? err_set(&e2, ERR_INTERNAL, "the manager's answer is incomplete")
+             : ca_verify(c->root_pem, cert, &ident, &e2);
+    if (!rc && (strcmp(ident.cn, id) || strcmp(ident.org, cluster) ||
+                strncmp(ident.ou, "swarm-", 6) || strcmp(ident.ou + 6, role)))
+        rc = err_set(&e2, ERR_INTERNAL, "the manager issued a certificate for another identity");
+    if (!rc && strcmp(role, "worker") != 0)
+        rc = err_set(&e2, ERR_NOT_IMPLEMENTED, "joining as %s is not implemented yet", role);
+    if (!rc)
+        rc = write_file(n, "node.crt", cert, 0644, &e2);
+    if (!rc) {
+        snprintf(n->id, sizeof(n->id), "%s", id);
+        snprintf(n->cluster_id, sizeof(n->cluster_id), "%s", cluster);
+        snprintf(n->role, sizeof(n->role), "%s", role);
+        json_decref(n->managers);
+        n->managers = json_deep_copy(json_object_get(j, "Managers"));
+        if (!json_array_size(n->managers)) {
+            json_decref(n->managers);
+            n->managers = json_pack("[s]", c->remote);
+        }
+        json_int_t hb = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
+        n->heartbeat_ms = hb > 0 ? hb : 5000;
+        rc = node_save_state(n, &e2);
+    }
+    json_decref(j);
+    if (rc) {
+        join_finish(c, rc, &e2);
+        return;
+    }
+    n->state = NODE_ACTIVE;
+    node_agent_start(n);
+    log_info("joined the swarm %s as %s %s", n->cluster_id, n->role, n->id);
+    join_finish(c, 0, NULL);
+}
+
+static void got_ca(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct join_ctx *c = data;
+    struct node *n = c->n;
+    struct err e2;
+    if (rc < 0) {
+        err_set(&e2, ERR_UNAVAILABLE, "could not reach the manager at %s: %s", c->remote, e->msg);
+        join_finish(c, -e2.kind, &e2);
+        return;
+    }
+    json_t *j = answer(status, body, "the manager did not give its CA certificate", &e2);
+    const char *root = j ? json_string_value(json_object_get(j, "RootCA")) : NULL;
+    if (!root) {
+        json_decref(j);
+        join_finish(c, -(e2.kind ? e2.kind : ERR_INTERNAL), &e2);
+        return;
+    }
+    char *digest = ca_digest(root);
+    bool match = !strcmp(digest, c->digest);
+    free(digest);
+    if (!match) {
+        json_decref(j);
+        err_set(&e2, ERR_INVALID, "remote CA does not match fingerprint. Expected: %s", c->digest);
+        join_finish(c, -e2.kind, &e2);
+        return;
+    }
+    c->root_pem = xstrdup(root);
+    json_decref(j);
+    rc = dir_make(n->certs_dir, 0700, &e2);
+    if (!rc)
+        rc = write_file(n, "ca.crt", c->root_pem, 0644, &e2);
+    if (!rc)
+        rc = ca_key_csr_new(&c->key_pem, &c->csr_pem, &e2);
+    if (!rc)
+        rc = write_file(n, "node.key", c->key_pem, 0600, &e2);
+    if (rc) {
+        join_finish(c, rc, &e2);
+        return;
+    }
+    /* From here on the manager is checked against the CA we now trust. */
+    struct httpc *old = c->client;
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    struct httpc_tls tls = {.ca_file = ca, .skip_host_check = true, .tls13 = true};
+    c->client = httpc_new(n->loop, &tls);
+    free(ca);
+    httpc_close(old, NULL, NULL);
+    json_t *desc = node_host_description(n);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:o}", "Token", c->token, "CSR", c->csr_pem,
+                            "Addr", n->advertise_ip, "Availability", c->availability,
+                            "Description", desc);
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    char *url = xasprintf("https://%s/swarm-rpc/join", c->remote);
+    httpc_post(c->client, url, s, strlen(s), 10000, NULL, joined, c);
+    free(url);
+    free(s);
+}
+
+static const char *str_field(json_t *req, const char *key, struct err *e, int *rc)
+{
+    json_t *v = json_object_get(req, key);
+    if (!v || json_is_null(v))
+        return "";
+    if (!json_is_string(v)) {
+        *rc = err_set(e, ERR_INVALID,
+                      "json: cannot unmarshal into Go struct field JoinRequest.%s of type string",
+                      key);
+        return "";
+    }
+    return json_string_value(v);
+}
+
+void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
+{
+    struct err e;
+    int rc = 0;
+    if (n->state != NODE_INACTIVE) {
+        err_set(&e, ERR_UNAVAILABLE,
+                "This node is already part of a swarm. Use \"docker swarm leave\" to leave this "
+                "swarm and join another one.");
+        cb(data, -e.kind, &e);
+        return;
+    }
+    if (!json_is_object(req)) {
+        err_set(&e, ERR_INVALID, "json: cannot unmarshal into Go value of type swarm.JoinRequest");
+        cb(data, -e.kind, &e);
+        return;
+    }
+    const char *token = str_field(req, "JoinToken", &e, &rc);
+    const char *listen = str_field(req, "ListenAddr", &e, &rc);
+    const char *adv = str_field(req, "AdvertiseAddr", &e, &rc);
+    const char *dpa = str_field(req, "DataPathAddr", &e, &rc);
+    const char *avail = str_field(req, "Availability", &e, &rc);
+    json_t *remotes = json_object_get(req, "RemoteAddrs");
+    const char *remote = json_string_value(json_array_get(remotes, 0));
+    char digest[CA_TOKEN_DIGEST_LEN + 1], secret[CA_TOKEN_SECRET_LEN + 1];
+    if (!rc && (!remote || !remote[0]))
+        rc = err_set(&e, ERR_INVALID, "at least 1 RemoteAddr is required to join");
+    if (!rc)
+        rc = ca_token_parse(token, digest, secret, &e);
+    if (!rc && avail[0] && strcmp(avail, "active") && strcmp(avail, "pause") &&
+        strcmp(avail, "drain"))
+        rc = err_set(&e, ERR_INVALID, "invalid Availability: %s", avail);
+    if (!rc)
+        rc = node_listen_addr(listen[0] ? listen : "0.0.0.0:2377", n->listen_addr,
+                              sizeof(n->listen_addr), &e);
+    if (!rc) {
+        bool specific = listen[0] && !str_has_prefix(listen, "0.0.0.0") && listen[0] != ':';
+        int port;
+        rc = node_resolve_addr(adv[0] ? adv : specific ? listen : "", NODE_DEFAULT_PORT,
+                               n->advertise_ip, sizeof(n->advertise_ip), &port, &e);
+        n->advertise_port = port;
+    }
+    if (!rc && dpa[0]) {
+        int port;
+        rc = node_resolve_addr(dpa, 0, n->data_path_addr, sizeof(n->data_path_addr), &port, &e);
+    }
+    if (rc) {
+        node_forget(n);
+        cb(data, rc, &e);
+        return;
+    }
+    struct join_ctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->remote = strchr(remote, ':') ? xstrdup(remote) : xasprintf("%s:2377", remote);
+    c->token = xstrdup(token);
+    c->availability = xstrdup(avail[0] ? avail : "active");
+    snprintf(c->digest, sizeof(c->digest), "%s", digest);
+    c->cb = cb;
+    c->data = data;
+    n->state = NODE_STARTING;
+    struct httpc_tls tls = {.insecure = true, .tls13 = true};
+    c->client = httpc_new(n->loop, &tls);
+    char *url = xasprintf("https://%s/swarm-rpc/ca", c->remote);
+    httpc_post(c->client, url, "{}", 2, 5000, NULL, got_ca, c);
+    free(url);
+}

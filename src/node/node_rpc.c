@@ -1,0 +1,271 @@
+/* node_rpc.c — a manager's peer listener on its advertised port (default 2377): HTTP/1.1
+ * over TLS 1.3 with the swarm's certificates. Without a client certificate a peer may only
+ * fetch the root CA and join with a token; everything else needs a certificate from this
+ * swarm's CA, and the role in it (OU) decides what the peer may call.
+ *
+ *   POST /swarm-rpc/ca         → {"RootCA": PEM}                         (no certificate)
+ *   POST /swarm-rpc/join       → token + CSR in, certificate + identity out (no certificate)
+ *   POST /swarm-rpc/heartbeat  → session keep-alive; period and managers out (any node)
+ *   POST /swarm-rpc/leave      → the node is leaving; marked down now        (any node)
+ *
+ * Thread: the loop thread. */
+#include "node_int.h"
+
+#include "ca/ca.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RPC_MAX_BODY (1 << 20)
+
+static void rpc_reply(struct http_req *req, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    http_respond(req, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+static void rpc_error(struct http_req *req, const struct err *e)
+{
+    rpc_reply(req, err_http_status(e->kind), json_pack("{s:s}", "message", e->msg));
+}
+
+static void rpc_fail(struct http_req *req, int kind, const char *msg)
+{
+    struct err e;
+    err_set(&e, kind, "%s", msg);
+    rpc_error(req, &e);
+}
+
+static int add_manager_addr(json_t *obj, void *data)
+{
+    const char *addr = store_json_str(obj, "ManagerStatus.Addr");
+    if (addr && strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager") == 0)
+        json_array_append_new(data, json_string(addr));
+    return 0;
+}
+
+json_t *node_manager_list(struct node *n)
+{
+    json_t *arr = json_array();
+    store_foreach(n->store, STORE_NODE, add_manager_addr, arr);
+    return arr;
+}
+
+/* The peer's node ID if it presented a valid certificate of this cluster, else NULL. */
+static const char *peer_node(struct node *n, struct http_req *req)
+{
+    const char *cn = http_req_peer_cn(req), *org = http_req_peer_org(req);
+    if (!cn || !org || strcmp(org, n->cluster_id) != 0)
+        return NULL;
+    return cn;
+}
+
+/* ---- join ---- */
+
+struct join_ctx {
+    struct node *n;
+    struct http_req *req;
+    json_t *reply;
+};
+
+static void join_committed(void *data, int rc, struct err *e)
+{
+    struct join_ctx *c = data;
+    if (rc < 0) {
+        json_decref(c->reply);
+        rpc_error(c->req, e);
+    } else {
+        log_info("node %s joined as %s", store_json_str(c->reply, "NodeID"),
+                 store_json_str(c->reply, "Role"));
+        rpc_reply(c->req, 200, c->reply);
+    }
+    free(c);
+}
+
+/* Which role does the token's secret grant? NULL if none (rotated away or forged). */
+static const char *token_role(json_t *cluster, const char *token)
+{
+    const char *w = store_json_str(cluster, "JoinTokens.Worker");
+    const char *m = store_json_str(cluster, "JoinTokens.Manager");
+    if (w && !strcmp(w, token))
+        return "worker";
+    if (m && !strcmp(m, token))
+        return "manager";
+    return NULL;
+}
+
+static void handle_join(struct node *n, struct http_req *req, json_t *body)
+{
+    struct err e;
+    json_t *cluster = node_cluster(n);
+    const char *token = json_string_value(json_object_get(body, "Token"));
+    const char *csr = json_string_value(json_object_get(body, "CSR"));
+    const char *addr = json_string_value(json_object_get(body, "Addr"));
+    const char *avail = json_string_value(json_object_get(body, "Availability"));
+    json_t *desc = json_object_get(body, "Description");
+    char digest[CA_TOKEN_DIGEST_LEN + 1], secret[CA_TOKEN_SECRET_LEN + 1];
+    if (!cluster || !n->root_cert || !n->root_key) {
+        rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
+        return;
+    }
+    if (!token || !csr || !addr || !json_is_object(desc)) {
+        rpc_fail(req, ERR_INVALID, "join request lacks Token, CSR, Addr or Description");
+        return;
+    }
+    if (ca_token_parse(token, digest, secret, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
+    const char *role = token_role(cluster, token);
+    if (!role) {
+        rpc_fail(req, ERR_INVALID,
+                 "rpc error: code = InvalidArgument desc = A valid join token is necessary to "
+                 "join this cluster");
+        return;
+    }
+    if (!strcmp(role, "manager")) {
+        rpc_fail(req, ERR_NOT_IMPLEMENTED,
+                 "joining as a manager is not implemented by shoal yet; join as a worker");
+        return;
+    }
+    if (!avail || !avail[0])
+        avail = "active";
+    if (strcmp(avail, "active") && strcmp(avail, "pause") && strcmp(avail, "drain")) {
+        rpc_fail(req, ERR_INVALID, "invalid Availability");
+        return;
+    }
+    char id[ID_LEN + 1];
+    id_new(id);
+    struct ca_identity ident = {0};
+    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
+    snprintf(ident.ou, sizeof(ident.ou), "swarm-%s", role);
+    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
+    json_int_t expiry = json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
+    const char *ips[] = {addr};
+    char *cert = NULL;
+    if (ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &cert, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
+    char now[40];
+    time_format_rfc3339(time_now_ns(), now);
+    json_t *d = json_deep_copy(desc);
+    json_object_set(d, "TLSInfo", store_json_path(cluster, "TLSInfo"));
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}}", "ID", id,
+                            "CreatedAt", now, "UpdatedAt", now, "Spec", "Labels", "Role", role,
+                            "Availability", avail, "Description", d, "Status", "State", "ready",
+                            "Addr", addr);
+    struct join_ctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->req = req;
+    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID",
+                         n->cluster_id, "Role", role, "Cert", cert, "Managers",
+                         node_manager_list(n), "HeartbeatPeriod",
+                         (json_int_t)node_heartbeat_period_ms(n));
+    free(cert);
+    node_dispatch_seen(n, id);
+    node_commit(n, STORE_NODE, obj, 0, join_committed, c);
+}
+
+/* ---- sessions ---- */
+
+static void handle_heartbeat(struct node *n, struct http_req *req, const char *id)
+{
+    json_t *obj = store_get(n->store, STORE_NODE, id);
+    if (!obj) {
+        rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
+        return;
+    }
+    node_dispatch_seen(n, id);
+    rpc_reply(req, 200,
+              json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod",
+                        (json_int_t)node_heartbeat_period_ms(n), "Managers",
+                        node_manager_list(n), "Role", store_json_str(obj, "Spec.Role") ?: ""));
+}
+
+static void handle_leave(struct node *n, struct http_req *req, const char *id)
+{
+    if (store_get(n->store, STORE_NODE, id))
+        node_dispatch_mark(n, id, "down", "node left the swarm");
+    rpc_reply(req, 200, json_object());
+}
+
+static void rpc_dispatch(struct http_req *req, void *data)
+{
+    struct node *n = data;
+    struct err e;
+    if (strcmp(req->method, "POST") != 0) {
+        rpc_fail(req, ERR_NOT_FOUND, "page not found");
+        return;
+    }
+    if (!strcmp(req->path, "/swarm-rpc/ca")) {
+        if (!n->root_cert)
+            rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
+        else
+            rpc_reply(req, 200, json_pack("{s:s}", "RootCA", n->root_cert));
+        return;
+    }
+    if (node_require_manager(n, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        rpc_fail(req, ERR_INVALID, "malformed request body");
+        return;
+    }
+    const char *peer = peer_node(n, req);
+    if (!strcmp(req->path, "/swarm-rpc/join"))
+        handle_join(n, req, body);
+    else if (!peer && (!strcmp(req->path, "/swarm-rpc/heartbeat") ||
+                       !strcmp(req->path, "/swarm-rpc/leave")))
+        rpc_fail(req, ERR_UNAUTHORIZED, "a certificate of this swarm is required");
+    else if (!strcmp(req->path, "/swarm-rpc/heartbeat"))
+        handle_heartbeat(n, req, peer);
+    else if (!strcmp(req->path, "/swarm-rpc/leave"))
+        handle_leave(n, req, peer);
+    else
+        rpc_fail(req, ERR_NOT_FOUND, "page not found");
+    json_decref(body);
+}
+
+int node_rpc_listen(struct node *n, struct err *e)
+{
+    if (n->peer_srv)
+        return 0;
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    char *cert = xasprintf("%s/node.crt", n->certs_dir);
+    char *key = xasprintf("%s/node.key", n->certs_dir);
+    struct http_tls_config tls = {.cert_file = cert,
+                                  .key_file = key,
+                                  .client_ca_file = ca,
+                                  .client_cert_optional = true,
+                                  .tls13_only = true};
+    struct http_limits lim = {.max_header_bytes = 16384, .max_body_bytes = RPC_MAX_BODY,
+                              .header_timeout_ms = 10000};
+    n->peer_srv = http_server_new(n->loop, &lim, rpc_dispatch, n);
+    char *addr = xasprintf("tcp://%s", n->listen_addr);
+    int rc = http_server_listen(n->peer_srv, addr, &tls, e);
+    if (rc) {
+        err_set(e, ERR_INVALID, "failed to listen on remote API address: %s", e->msg);
+        node_rpc_close(n);
+    } else {
+        log_info("swarm peer listener on %s", n->listen_addr);
+    }
+    free(addr);
+    free(ca);
+    free(cert);
+    free(key);
+    return rc;
+}
+
+void node_rpc_close(struct node *n)
+{
+    if (!n->peer_srv)
+        return;
+    http_server_close(n->peer_srv, NULL, NULL);
+    n->peer_srv = NULL;
+}
