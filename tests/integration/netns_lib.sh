@@ -78,6 +78,8 @@ NH_CREATED_NS=() # namespaces this run created, in creation order
 NH_NS_IDS=()     # "net:[inode]" of each, to recognise processes inside them
 NH_ALL_PIDS=()   # every daemon PID this run started
 NH_CHILD_PIDS=() # every child of those daemons seen so far
+NH_WRAPPERS=()   # the subshells that wait for the daemons and record their exit status
+NH_KIDS=()
 
 _nh_err()
 {
@@ -158,17 +160,26 @@ _nh_remember_child()
     NH_CHILD_PIDS+=("$1")
 }
 
-nh_children()
+# _nh_kids i: sets NH_KIDS to the PIDs of host i's daemon's children and remembers them for
+# nh_cleanup (no subshell, so the memory sticks).
+_nh_kids()
 {
-    _nh_host "$1" || return 1
+    NH_KIDS=()
     local pid=${NH_PID[$1]:-} c
     [ -n "$pid" ] || return 0
     for c in $(pgrep -P "$pid" 2>/dev/null); do
         if _nh_ours "$c"; then
             _nh_remember_child "$c"
-            echo "$c"
+            NH_KIDS+=("$c")
         fi
     done
+}
+
+nh_children()
+{
+    _nh_host "${1:-}" || return 1
+    _nh_kids "$1"
+    [ ${#NH_KIDS[@]} -eq 0 ] || printf '%s\n' "${NH_KIDS[@]}"
 }
 
 _nh_log_tail()
@@ -284,29 +295,47 @@ nh_start()
         _nh_err "nh_start $i: daemon ${NH_PID[i]} is already running"
         return 1
     fi
-    rm -f "${NH_SOCK[i]}"
+    local d=${NH_DIR[i]} n
+    rm -f "${NH_SOCK[i]}" "$d/nh.pid" "$d/nh.exit"
     echo "=== nh_start $i at $(date '+%H:%M:%S.%N'): $* ===" >>"${NH_LOG[i]}"
-    # nsenter with only --net does setns() and execs: $! is the daemon itself.
-    nsenter --net="/run/netns/${NH_NS[i]}" -- "$NH_SHOAL" daemon \
-        --data-root "${NH_DIR[i]}/root" -H "unix://${NH_SOCK[i]}" \
-        --etcd-client-port 2479 --etcd-peer-port 2480 --pidfile "${NH_DIR[i]}/pid" \
-        "$@" >>"${NH_LOG[i]}" 2>&1 </dev/null &
-    NH_PID[i]=$!
+    # A wrapper subshell starts the daemon, waits for it and writes its exit status to
+    # nh.exit: the daemon is not a job of the test's shell, so a daemon killed by a signal
+    # gives no "Killed" job notice in the test's output, and the status is known however the
+    # daemon ended. nsenter with only --net does setns() and execs: $! in the wrapper is the
+    # daemon itself. (Subshells do not inherit the EXIT trap.)
+    (
+        set +e
+        nsenter --net="/run/netns/${NH_NS[i]}" -- "$NH_SHOAL" daemon \
+            --data-root "$d/root" -H "unix://${NH_SOCK[i]}" \
+            --etcd-client-port 2479 --etcd-peer-port 2480 --pidfile "$d/pid" \
+            "$@" >>"${NH_LOG[i]}" 2>&1 </dev/null &
+        echo $! >"$d/nh.pid.tmp" && mv "$d/nh.pid.tmp" "$d/nh.pid"
+        wait $!
+        echo $? >"$d/nh.exit.tmp" && mv "$d/nh.exit.tmp" "$d/nh.exit"
+    ) >>"${NH_LOG[i]}" 2>&1 </dev/null &
+    NH_WRAPPERS+=("$!")
     NH_EXIT[i]=""
+    NH_PID[i]=""
+    n=0
+    while [ ! -s "$d/nh.pid" ] && [ $((n += 1)) -le 200 ]; do
+        sleep 0.01
+    done
+    if [ ! -s "$d/nh.pid" ]; then
+        _nh_err "nh_start $i: the daemon was not spawned"
+        return 1
+    fi
+    NH_PID[i]=$(cat "$d/nh.pid")
     NH_ALL_PIDS+=("${NH_PID[i]}")
-    local n
     for ((n = 0; n < NH_START_TIMEOUT * 10; n++)); do
         if ! _nh_running "${NH_PID[i]}"; then
-            local rc=0
-            wait "${NH_PID[i]}" 2>/dev/null || rc=$?
-            NH_EXIT[i]=$rc
-            _nh_err "nh_start $i: daemon exited during start-up (status $rc)"
+            _nh_reap "$i"
+            _nh_err "nh_start $i: daemon exited during start-up (status ${NH_EXIT[i]})"
             _nh_log_tail "$i"
             return 1
         fi
         if [ -S "${NH_SOCK[i]}" ] && curl -s --max-time 2 --unix-socket "${NH_SOCK[i]}" \
             -o /dev/null http://x/_ping 2>/dev/null; then
-            nh_children "$i" >/dev/null
+            _nh_kids "$i"
             return 0
         fi
         sleep 0.1
@@ -316,23 +345,31 @@ nh_start()
     return 1
 }
 
-# _nh_reap i: collect the exit status of host i's (exited) daemon into NH_EXIT[i].
+# _nh_reap i: host i's daemon has ended: NH_EXIT[i] = its exit status as its wrapper saw it
+# (128+N for signal N; "?" if the wrapper did not report within 2 s); NH_PID[i] = "".
 _nh_reap()
 {
-    local rc=0
-    wait "${NH_PID[$1]}" 2>/dev/null || rc=$?
-    NH_EXIT[$1]=$rc
+    local f="${NH_DIR[$1]}/nh.exit" n
+    n=0
+    while [ ! -s "$f" ] && [ $((n += 1)) -le 200 ]; do
+        sleep 0.01
+    done
+    NH_EXIT[$1]=$(cat "$f" 2>/dev/null || echo "?")
+    NH_PID[$1]=""
 }
 
 nh_stop()
 {
     _nh_host "${1:-}" || return 1
-    local i=$1 pid=${NH_PID[$1]:-} kids ok=0
+    local i=$1 pid=${NH_PID[$1]:-} kids ok=0 how="after SIGTERM"
     [ -n "$pid" ] || return 0
     # Children first (they are reparented once the daemon is gone).
-    kids=$(nh_children "$i")
+    _nh_kids "$i"
+    kids=("${NH_KIDS[@]}")
     if _nh_running "$pid"; then
         _nh_signal TERM "$pid"
+    else
+        how="before nh_stop (it died on its own)"
     fi
     if ! _nh_wait_gone "$NH_STOP_TIMEOUT" "$pid"; then
         _nh_err "nh_stop $i: daemon $pid still running $NH_STOP_TIMEOUT s after SIGTERM; SIGKILL"
@@ -342,18 +379,17 @@ nh_stop()
         ok=1
     fi
     _nh_reap "$i"
-    NH_PID[i]=""
     if [ "${NH_EXIT[i]}" != 0 ] && [ $ok -eq 0 ]; then
-        _nh_err "nh_stop $i: daemon $pid exited with status ${NH_EXIT[i]} after SIGTERM"
+        _nh_err "nh_stop $i: daemon $pid exited with status ${NH_EXIT[i]} $how"
         _nh_log_tail "$i"
         ok=1
     fi
-    if [ -n "$kids" ]; then
+    if [ ${#kids[@]} -gt 0 ]; then
         # The daemon stops its etcd before it exits; give a straggler a moment, then kill it.
-        if ! _nh_wait_gone 2 $kids; then
-            _nh_err "nh_stop $i: child(ren) $(echo $kids) outlived daemon $pid; SIGKILL"
-            _nh_signal KILL $kids
-            _nh_wait_gone 5 $kids || true
+        if ! _nh_wait_gone 2 "${kids[@]}"; then
+            _nh_err "nh_stop $i: child(ren) ${kids[*]} outlived daemon $pid; SIGKILL"
+            _nh_signal KILL "${kids[@]}"
+            _nh_wait_gone 5 "${kids[@]}" || true
             ok=1
         fi
     fi
@@ -363,17 +399,16 @@ nh_stop()
 nh_kill()
 {
     _nh_host "${1:-}" || return 1
-    local i=$1 pid=${NH_PID[$1]:-} kids=""
+    local i=$1 pid=${NH_PID[$1]:-} kids=()
     [ -n "$pid" ] || return 0
-    if [ "${2:-}" != --daemon-only ]; then
-        kids=$(nh_children "$i")
-    else
-        nh_children "$i" >/dev/null # remembered for nh_cleanup
+    _nh_kids "$i" # remembered for nh_cleanup in any case
+    [ "${2:-}" = --daemon-only ] || kids=("${NH_KIDS[@]}")
+    _nh_signal KILL "$pid" "${kids[@]}"
+    if ! _nh_wait_gone 5 "$pid" "${kids[@]}"; then
+        _nh_err "nh_kill $i: $pid ${kids[*]} still running 5 s after SIGKILL"
+        return 1
     fi
-    _nh_signal KILL "$pid" $kids
-    _nh_wait_gone 5 "$pid" $kids || _nh_err "nh_kill $i: $pid $kids still running after SIGKILL"
     _nh_reap "$i"
-    NH_PID[i]=""
     return 0
 }
 
@@ -505,7 +540,7 @@ nh_cleanup()
     local i p procs=() ns
     # Note every daemon's children before any daemon goes (afterwards they are reparented).
     for ((i = 1; i <= NH_N; i++)); do
-        nh_children "$i" >/dev/null 2>&1
+        _nh_kids "$i"
     done
     local daemons=()
     for p in "${NH_ALL_PIDS[@]}"; do
@@ -527,7 +562,7 @@ nh_cleanup()
         _nh_signal KILL "${procs[@]}"
         _nh_wait_gone 5 "${procs[@]}"
     fi
-    for p in "${NH_ALL_PIDS[@]}"; do
+    for p in "${NH_WRAPPERS[@]}"; do
         wait "$p" 2>/dev/null
     done
     # Hosts first (their veth ends go with them, and with them the bridge ports), then the switch.
@@ -543,6 +578,7 @@ nh_cleanup()
     NH_CREATED_NS=()
     NH_ALL_PIDS=()
     NH_CHILD_PIDS=()
+    NH_WRAPPERS=()
     NH_NS_IDS=()
     NH_PID=()
     NH_ROOT=""

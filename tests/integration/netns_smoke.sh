@@ -7,6 +7,7 @@
 # Traffic goes only between the addresses of the namespaces this test creates, and to the
 # daemons' unix sockets.
 set -euo pipefail
+# shellcheck source=tests/integration/netns_lib.sh
 source "$(dirname "$0")/netns_lib.sh"
 
 fail()
@@ -31,18 +32,22 @@ for i in 1 2 3; do
     [ -e "/run/netns/${NH_NS[i]}" ] || fail "namespace ${NH_NS[i]} missing"
     [[ "${NH_IP[i]}" =~ ^10\.([0-9]+)\.[0-9]+\.$i$ ]] || fail "NH_IP[$i] is '${NH_IP[i]}'"
     a=${BASH_REMATCH[1]}
-    [ "$a" -ge 100 ] && [ "$a" -le 250 ] || fail "second octet $a not in 100..250"
+    if [ "$a" -lt 100 ] || [ "$a" -gt 250 ]; then
+        fail "second octet $a not in 100..250"
+    fi
     [ -d "${NH_DIR[i]}" ] || fail "NH_DIR[$i] missing"
     [ "${NH_SOCK[i]}" = "${NH_DIR[i]}/sock" ] || fail "NH_SOCK[$i] is '${NH_SOCK[i]}'"
     addrs=$(nh_exec "$i" ip -4 -o addr show dev eth0)
     [[ "$addrs" == *" ${NH_IP[i]}/24 "* ]] || fail "host $i eth0: $addrs"
-    nh_exec "$i" ip -o link show lo | grep -q 'UP' || fail "lo down in host $i"
+    nh_exec "$i" ip -o link show lo | grep -q ',UP' || fail "lo down in host $i"
 done
 [ -e "/run/netns/${NH_PREFIX}sw" ] || fail "switch namespace missing"
 nh_exec 1 ip route show | grep -q default && fail "host 1 has a default route"
 # Nothing in the root namespace: no bridge, no veth of ours, no subnet address.
-ip -o addr show | grep -qF "${NH_SUBNET%.0/24}." && fail "subnet address in the root namespace"
-ip -o link show type veth | grep -qE ' (h[0-9]+|eth0)@' && fail "a veth of ours in the root namespace"
+for i in 1 2 3; do
+    ip -o addr show | grep -qF " ${NH_IP[i]}/24 " && fail "${NH_IP[i]} in the root namespace"
+done
+ip -o link show | grep -qF "link-netns $NH_PREFIX" && fail "a veth of ours in the root namespace"
 ok "layout"
 
 # --- connectivity and partitions --------------------------------------------------------------
@@ -109,6 +114,7 @@ nh_start 2
 seen+=("${NH_ALL_PIDS[@]}")
 nh_kill 1
 nh_alive 1 && fail "daemon 1 alive after nh_kill"
+[ "${NH_EXIT[1]}" = 137 ] || fail "daemon 1 exit status after SIGKILL: ${NH_EXIT[1]}"
 seen+=("${NH_CHILD_PIDS[@]}")
 
 # --- cleanup ---------------------------------------------------------------------------------
