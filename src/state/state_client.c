@@ -11,6 +11,9 @@
  *  - Transaction callbacks never run inside state_txn(): early failures are queued and
  *    run from defer_timer. state_stop() fails in-flight ones the same way, waits for the
  *    queue to drain and etcd to exit, closes every handle, and only then calls its cb.
+ *  - Stop order: fail transactions and requests, resign elections; once their lease
+ *    revokes are answered (bounded by the revoke timeout) stop etcd; once etcd has exited
+ *    and every request and election is gone, close the handles.
  * Thread: the loop thread only. */
 #include "state/state_int.h"
 
@@ -51,6 +54,7 @@ struct state_list {
 
 static void sync_kick(struct state *st);
 static void maybe_finish(struct state *st);
+static void reqs_fail_all(struct state *st, const char *msg);
 static void state_txn_done(void *data, int rc, long status, struct buf *body, struct err *e);
 
 static void on_watch_timer(uv_timer_t *t)
@@ -71,7 +75,7 @@ static uint64_t retry_delay(struct state *st)
 
 /* ---- small helpers ---- */
 
-static int64_t json_int64(json_t *v)
+int64_t state_json_int64(json_t *v)
 {
     if (json_is_string(v))
         return strtoll(json_string_value(v), NULL, 10);
@@ -80,9 +84,9 @@ static int64_t json_int64(json_t *v)
     return 0;
 }
 
-static int64_t header_revision(json_t *obj)
+int64_t state_header_revision(json_t *obj)
 {
-    return json_int64(json_object_get(json_object_get(obj, "header"), "revision"));
+    return state_json_int64(json_object_get(json_object_get(obj, "header"), "revision"));
 }
 
 static char *b64_of(const void *p, size_t n)
@@ -92,7 +96,7 @@ static char *b64_of(const void *p, size_t n)
 
 /* Decodes a base64 JSON string field into out (empty when absent: the gateway omits
  * zero values). */
-static int field_b64(json_t *obj, const char *name, struct buf *out, struct err *e)
+int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *e)
 {
     const char *s = json_string_value(json_object_get(obj, name));
     if (!s)
@@ -102,7 +106,7 @@ static int field_b64(json_t *obj, const char *name, struct buf *out, struct err 
 
 /* Turns a non-200 gateway answer into an error: gRPC Unavailable/DeadlineExceeded/
  * Canceled mean etcd cannot serve now; anything else is internal. */
-static int gateway_error(long status, struct buf *body, struct err *e)
+int state_gateway_error(long status, struct buf *body, struct err *e)
 {
     json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "message"));
@@ -119,17 +123,31 @@ static char *url_for(struct state *st, const char *path)
     return xasprintf("%s%s", st->client_url, path);
 }
 
-static struct state_call *post_json(struct state *st, const char *path, json_t *body,
-                                    long timeout_ms, state_call_data_cb data_cb,
-                                    state_call_done_cb done, void *data)
+static struct state_call *post_on(struct state *st, struct state_curl *c, const char *path,
+                                  json_t *body, long timeout_ms, state_call_data_cb data_cb,
+                                  state_call_done_cb done, void *data)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     char *url = url_for(st, path);
     struct state_call *call =
-        state_call_post(st->curl, url, s, strlen(s), timeout_ms, data_cb, done, data);
+        state_call_post(c, url, s, strlen(s), timeout_ms, data_cb, done, data);
     free(url);
     free(s);
     return call;
+}
+
+struct state_call *state_post_json(struct state *st, const char *path, json_t *body,
+                                   long timeout_ms, state_call_data_cb data_cb,
+                                   state_call_done_cb done, void *data)
+{
+    return post_on(st, st->curl, path, body, timeout_ms, data_cb, done, data);
+}
+
+struct state_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
+                                       long timeout_ms, state_call_data_cb data_cb,
+                                       state_call_done_cb done, void *data)
+{
+    return post_on(st, st->ctl_curl, path, body, timeout_ms, data_cb, done, data);
 }
 
 /* ---- deferred callbacks ---- */
@@ -229,7 +247,7 @@ static int list_parse(struct state_list *l, struct buf *body, struct err *e)
         return err_set(e, ERR_INTERNAL, "etcd range: bad JSON: %s", je.text);
     int rc = 0;
     if (!l->rev)
-        l->rev = header_revision(j);
+        l->rev = state_header_revision(j);
     json_t *kvs = json_object_get(j, "kvs");
     size_t i;
     json_t *kv;
@@ -238,7 +256,7 @@ static int list_parse(struct state_list *l, struct buf *body, struct err *e)
     {
         struct buf val = BUF_INIT;
         buf_reset(&key);
-        if (field_b64(kv, "key", &key, e) < 0 || field_b64(kv, "value", &val, e) < 0) {
+        if (state_field_b64(kv, "key", &key, e) < 0 || state_field_b64(kv, "value", &val, e) < 0) {
             buf_release(&val);
             rc = err_wrap(e, "etcd range");
             goto out;
@@ -251,8 +269,8 @@ static int list_parse(struct state_list *l, struct buf *body, struct err *e)
         k->key = xstrndup(key.p ? key.p : "", key.len);
         k->value_len = val.len;
         k->value = val.p ? buf_detach(&val, NULL) : xstrdup("");
-        k->mod_revision = json_int64(json_object_get(kv, "mod_revision"));
-        k->create_revision = json_int64(json_object_get(kv, "create_revision"));
+        k->mod_revision = state_json_int64(json_object_get(kv, "mod_revision"));
+        k->create_revision = state_json_int64(json_object_get(kv, "create_revision"));
     }
     free(l->next_key);
     l->next_key = NULL;
@@ -315,7 +333,7 @@ static void on_list_done(void *data, int rc, long status, struct buf *body, stru
     struct err le = {0};
     st->list_call = NULL;
     if (rc == 0 && status != 200)
-        rc = gateway_error(status, body, &le);
+        rc = state_gateway_error(status, body, &le);
     else if (rc < 0)
         le = *e;
     if (rc == 0)
@@ -361,7 +379,7 @@ static void list_page(struct state *st)
         json_object_set_new(req, "revision", json_string(num));
     }
     st->list_call =
-        post_json(st, "/v3/kv/range", req, CLIENT_CALL_TIMEOUT_MS, NULL, on_list_done, st);
+        state_post_json(st, "/v3/kv/range", req, CLIENT_CALL_TIMEOUT_MS, NULL, on_list_done, st);
     json_decref(req);
 }
 
@@ -435,7 +453,7 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
         return false;
     }
     if (json_is_true(json_object_get(res, "canceled"))) {
-        int64_t compact = json_int64(json_object_get(res, "compact_revision"));
+        int64_t compact = state_json_int64(json_object_get(res, "compact_revision"));
         if (compact) {
             log_warn("state: watch from revision %lld refused: compacted up to %lld; "
                      "re-listing %s",
@@ -454,7 +472,7 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
     if (!json_array_size(events)) {
         /* A progress notification: every change up to its revision has been sent. */
         if (!json_is_true(json_object_get(res, "created"))) {
-            int64_t rev = header_revision(res);
+            int64_t rev = state_header_revision(res);
             if (rev > st->last_rev)
                 st->last_rev = rev;
         }
@@ -468,7 +486,8 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
         const char *type = json_string_value(json_object_get(ev, "type"));
         struct buf key = BUF_INIT, val = BUF_INIT;
         struct err e = {0};
-        if (field_b64(kv, "key", &key, &e) < 0 || field_b64(kv, "value", &val, &e) < 0) {
+        if (state_field_b64(kv, "key", &key, &e) < 0 ||
+            state_field_b64(kv, "value", &val, &e) < 0) {
             log_error("state: bad watch event (%s); re-opening", e.msg);
             buf_release(&key);
             buf_release(&val);
@@ -480,8 +499,8 @@ static bool watch_message(struct state *st, json_t *msg, uint64_t gen)
             .key = key.p ? key.p : "",
             .value = val.p ? val.p : "",
             .value_len = val.len,
-            .mod_revision = json_int64(json_object_get(kv, "mod_revision")),
-            .create_revision = json_int64(json_object_get(kv, "create_revision")),
+            .mod_revision = state_json_int64(json_object_get(kv, "mod_revision")),
+            .create_revision = state_json_int64(json_object_get(kv, "create_revision")),
         };
         if (sev.type == STATE_DELETE) {
             sev.value = NULL;
@@ -560,7 +579,7 @@ static void watch_open(struct state *st)
     json_t *req = json_object();
     json_object_set_new(req, "create_request", cr);
     st->watch_gen++;
-    st->watch_call = post_json(st, "/v3/watch", req, 0, on_watch_data, on_watch_done, st);
+    st->watch_call = state_post_json(st, "/v3/watch", req, 0, on_watch_data, on_watch_done, st);
     json_decref(req);
 }
 
@@ -591,6 +610,8 @@ void state_client_etcd_up(struct state *st)
     st->available = true;
     st->reason[0] = 0;
     sync_kick(st);
+    if (!st->stopping)
+        state_elect_etcd_up(st);
 }
 
 void state_client_etcd_down(struct state *st, const char *reason, bool exited)
@@ -603,6 +624,7 @@ void state_client_etcd_down(struct state *st, const char *reason, bool exited)
     snprintf(st->reason, sizeof(st->reason), "%s", reason);
     if (!exited)
         return;
+    state_elect_etcd_down(st);
     txns_fail_all(st, reason);
     watch_drop(st);
     state_call_cancel(st->list_call);
@@ -653,6 +675,7 @@ struct state *state_new(uv_loop_t *loop, const struct state_config *cfg)
         xasprintf("%s://127.0.0.1:%d", cfg->ca_file ? "https" : "http", cfg->client_port);
     struct state_curl_tls tls = {cfg->ca_file, cfg->cert_file, cfg->key_file};
     st->curl = state_curl_new(loop, &tls);
+    st->ctl_curl = state_curl_new(loop, &tls);
     uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         uv_timer_init(loop, timers[i]);
@@ -734,9 +757,11 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
             json_array_append_new(succ,
                                   json_pack("{s:{s:s, s:s}}", "request_put", "key", k, "value", v));
             free(v);
-        } else {
-            BUG_ON(op->type != STATE_OP_DELETE);
+        } else if (op->type == STATE_OP_DELETE) {
             json_array_append_new(succ, json_pack("{s:{s:s}}", "request_delete_range", "key", k));
+        } else {
+            /* A check is its compare alone; without one it would check nothing. */
+            BUG_ON(op->type != STATE_OP_CHECK || op->expect_mod_revision == STATE_ANY_REVISION);
         }
         free(k);
     }
@@ -745,7 +770,8 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
     if (st->txns)
         st->txns->prev = r;
     st->txns = r;
-    r->call = post_json(st, "/v3/kv/txn", req, CLIENT_CALL_TIMEOUT_MS, NULL, state_txn_done, r);
+    r->call =
+        state_post_json(st, "/v3/kv/txn", req, CLIENT_CALL_TIMEOUT_MS, NULL, state_txn_done, r);
     json_decref(req);
 }
 
@@ -758,7 +784,7 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
     if (rc < 0) {
         te = *e;
     } else if (status != 200) {
-        rc = gateway_error(status, body, &te);
+        rc = state_gateway_error(status, body, &te);
     } else {
         json_error_t je;
         json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, &je);
@@ -767,7 +793,7 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
         else if (!json_is_true(json_object_get(j, "succeeded")))
             rc = err_set(&te, ERR_INTERNAL, "update out of sequence");
         else
-            rev = header_revision(j);
+            rev = state_header_revision(j);
         json_decref(j);
     }
     r->cb(r->data, rc, rev, rc < 0 ? &te : NULL);
@@ -808,10 +834,23 @@ void state_client_handle_closed(struct state *st)
         cb(data);
 }
 
-/* Closes everything once etcd has exited and every queued callback has run. */
+/* Stops etcd once no election revoke is pending; closes everything once etcd has exited
+ * and every queued callback, request and election is done. */
 static void maybe_finish(struct state *st)
 {
-    if (!st->stopping || !st->etcd_stopped || st->deferred || st->closing)
+    if (!st->stopping || st->closing)
+        return;
+    if (!st->proc_stop_called) {
+        if (state_elect_busy(st))
+            return;
+        st->proc_stop_called = true;
+        if (st->started)
+            state_proc_stop(st); /* may report etcd_stopped (and come back here) at once */
+        else
+            state_client_etcd_stopped(st);
+        return;
+    }
+    if (!st->etcd_stopped || st->deferred || st->reqs || state_elect_busy(st))
         return;
     st->closing = true;
     uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
@@ -822,6 +861,9 @@ static void maybe_finish(struct state *st)
     st->pending_closes++;
     state_curl_close(st->curl, on_curl_closed, st);
     st->curl = NULL;
+    st->pending_closes++;
+    state_curl_close(st->ctl_curl, on_curl_closed, st);
+    st->ctl_curl = NULL;
 }
 
 void state_stop(struct state *st, void (*cb)(void *data), void *data)
@@ -838,8 +880,112 @@ void state_stop(struct state *st, void (*cb)(void *data), void *data)
     list_free(st->list);
     st->list = NULL;
     txns_fail_all(st, "shutting down");
-    if (st->started)
-        state_proc_stop(st);
+    reqs_fail_all(st, "shutting down");
+    state_elect_stop(st);
+    maybe_finish(st);
+}
+
+void state_client_maybe_finish(struct state *st)
+{
+    maybe_finish(st);
+}
+
+/* ---- requests ---- */
+
+static void req_closed(uv_handle_t *h)
+{
+    struct state_req *r = h->data;
+    struct state *st = r->st;
+    if (r->prev)
+        r->prev->next = r->next;
     else
-        state_client_etcd_stopped(st);
+        st->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    free(r);
+    maybe_finish(st);
+}
+
+static void on_req_timer(uv_timer_t *t)
+{
+    struct state_req *r = t->data;
+    if (!r->finished) {
+        state_req_fn fn = r->retry_fn;
+        r->retry_fn = NULL;
+        if (fn)
+            fn(r);
+        return;
+    }
+    r->complete(r);
+    if (r->release)
+        r->release(r);
+    uv_close((uv_handle_t *)&r->timer, req_closed);
+}
+
+static void on_req_answer(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct state_req *r = data;
+    r->call = NULL;
+    r->on_answer(r, rc, status, body, e);
+}
+
+struct state_req *state_req_new(struct state *st, size_t size, state_req_fn complete,
+                                state_req_fn release)
+{
+    BUG_ON(size < sizeof(struct state_req) || st->closing);
+    struct state_req *r = xcalloc(1, size);
+    r->st = st;
+    r->complete = complete;
+    r->release = release;
+    uv_timer_init(st->loop, &r->timer);
+    r->timer.data = r;
+    r->next = st->reqs;
+    if (st->reqs)
+        st->reqs->prev = r;
+    st->reqs = r;
+    struct err e = {0};
+    if (st->stopping || !st->started) {
+        err_set(&e, ERR_UNAVAILABLE, "%s", state_unavailable_reason(st));
+        state_req_finish(r, -ERR_UNAVAILABLE, &e);
+    }
+    return r;
+}
+
+void state_req_post(struct state_req *r, const char *path, json_t *body, long timeout_ms,
+                    state_req_answer_fn on_answer)
+{
+    BUG_ON(r->call || r->finished);
+    r->on_answer = on_answer;
+    r->call = state_post_json(r->st, path, body, timeout_ms, NULL, on_req_answer, r);
+}
+
+void state_req_later(struct state_req *r, uint64_t ms, state_req_fn fn)
+{
+    BUG_ON(r->finished);
+    r->retry_fn = fn;
+    uv_timer_start(&r->timer, on_req_timer, ms, 0);
+}
+
+void state_req_finish(struct state_req *r, int rc, const struct err *e)
+{
+    if (r->finished)
+        return;
+    r->finished = true;
+    r->rc = rc;
+    if (rc < 0 && e)
+        r->e = *e;
+    else if (rc < 0)
+        err_set(&r->e, -rc, "failed");
+    state_call_cancel(r->call);
+    r->call = NULL;
+    r->retry_fn = NULL;
+    uv_timer_start(&r->timer, on_req_timer, 0, 0);
+}
+
+static void reqs_fail_all(struct state *st, const char *msg)
+{
+    struct err e = {0};
+    err_set(&e, ERR_UNAVAILABLE, "%s", msg);
+    for (struct state_req *r = st->reqs; r; r = r->next)
+        state_req_finish(r, -ERR_UNAVAILABLE, &e);
 }

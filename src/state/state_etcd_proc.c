@@ -7,7 +7,12 @@
  * group and is killed by PID; state_stop() always waits for its exit. etcd's stdout and
  * stderr go to cfg.log_file (or /dev/null); ETCD_* variables from our environment are
  * not passed on, so only our flags configure it.
- * Thread: the loop thread only. */
+ * The child is started as `setpriv --pdeathsig KILL -- etcd ...` when setpriv exists:
+ * setpriv sets PR_SET_PDEATHSIG and execs etcd (same PID), so the kernel kills etcd when
+ * the thread that spawned it dies, SIGKILL included; an orphan etcd would hold the ports
+ * and the data dir's lock against the next daemon. Without setpriv it is spawned directly.
+ * Thread: the loop thread only (which is also why pdeathsig, tied to the spawning thread,
+ * is right: the loop thread lives as long as the daemon). */
 #include "state/state_int.h"
 
 #include <errno.h>
@@ -28,6 +33,9 @@ extern char **environ;
 #define PROC_BACKOFF_MIN_MS 100
 #define PROC_BACKOFF_MAX_MS 5000
 #define PROC_STABLE_MS 10000 /* up this long: the next crash restarts with minimal backoff */
+#define PROC_SETPRIV "/usr/bin/setpriv"
+#define PROC_HEARTBEAT_MS 50 /* a LAN; see state_config */
+#define PROC_ELECTION_MS 500
 
 enum { PROC_IDLE, PROC_POLL, PROC_MONITOR, PROC_RESPAWN };
 
@@ -59,11 +67,8 @@ char **state_proc_argv(const struct state_config *cfg)
     size_t n = 0;
     bool tls = cfg->ca_file != NULL;
     const char *scheme = tls ? "https" : "http";
-    const char *host = cfg->peer_host ? cfg->peer_host : "127.0.0.1";
-    bool v6 = strchr(host, ':') != NULL;
     char *client = xasprintf("%s://127.0.0.1:%d", scheme, cfg->client_port);
-    char *peer =
-        xasprintf("%s://%s%s%s:%d", scheme, v6 ? "[" : "", host, v6 ? "]" : "", cfg->peer_port);
+    char *peer = state_peer_url(cfg);
     argv_add(&argv, &n, cfg->etcd_bin ? cfg->etcd_bin : "/usr/bin/etcd");
     argv_add2(&argv, &n, "--name", cfg->name);
     argv_add2(&argv, &n, "--data-dir", cfg->data_dir);
@@ -99,6 +104,14 @@ char **state_proc_argv(const struct state_config *cfg)
     argv_add2(&argv, &n, "--auto-compaction-retention", "1h");
     argv_add2(&argv, &n, "--max-txn-ops", "4096");
     argv_add2(&argv, &n, "--max-request-bytes", "8388608");
+    /* Raft timing; pre-vote keeps a member that was cut off (or restarted) from forcing an
+     * election, with a higher term, on a healthy majority when it comes back. */
+    char num[32];
+    snprintf(num, sizeof(num), "%d", cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : PROC_HEARTBEAT_MS);
+    argv_add2(&argv, &n, "--heartbeat-interval", num);
+    snprintf(num, sizeof(num), "%d", cfg->election_ms > 0 ? cfg->election_ms : PROC_ELECTION_MS);
+    argv_add2(&argv, &n, "--election-timeout", num);
+    argv_add(&argv, &n, "--pre-vote");
     argv_add2(&argv, &n, "--logger", "zap");
     argv_add2(&argv, &n, "--log-level", "warn");
     argv_add2(&argv, &n, "--log-outputs", "stderr");
@@ -189,14 +202,37 @@ char *state_proc_log_tail(const struct state *st, size_t max)
     return out;
 }
 
+/* True if the last 16 KB of etcd's log contain needle. */
+static bool log_tail_has(const struct state *st, const char *needle)
+{
+    int fd = st->cfg.log_file ? open(st->cfg.log_file, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return false;
+    struct stat sb;
+    size_t win = 16384;
+    char *tail = xcalloc(1, win + 1);
+    ssize_t r = 0;
+    if (fstat(fd, &sb) == 0) {
+        off_t from = sb.st_size > (off_t)win ? sb.st_size - (off_t)win : 0;
+        r = pread(fd, tail, win, from);
+    }
+    close(fd);
+    bool found = r > 0 && memmem(tail, (size_t)r, needle, strlen(needle)) != NULL;
+    free(tail);
+    return found;
+}
+
 /* ---- health ---- */
 
 static void timer_start(struct state *st, int mode, uint64_t ms);
 
 /* An answer counts as healthy when it is a status document with a header; in a
- * multi-member cluster the member must also know a leader. */
-static int parse_status(long status, struct buf *body, bool *answered, struct err *e)
+ * multi-member cluster the member must also know a leader. Records the leader's and the
+ * local member's IDs. */
+static int parse_status(struct state *st, long status, struct buf *body, bool *answered,
+                        struct err *e)
 {
+    st->etcd_leader = 0;
     if (status != 200)
         return err_set(e, ERR_UNAVAILABLE, "etcd answered HTTP %ld", status);
     json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
@@ -205,9 +241,15 @@ static int parse_status(long status, struct buf *body, bool *answered, struct er
         return err_set(e, ERR_UNAVAILABLE, "etcd answered an unexpected status document");
     }
     const char *leader = json_string_value(json_object_get(j, "leader"));
+    const char *member =
+        json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
     int rc = 0;
     *answered = true;
-    if (!leader || !strcmp(leader, "0"))
+    if (member)
+        st->etcd_member = strtoull(member, NULL, 10);
+    if (leader)
+        st->etcd_leader = strtoull(leader, NULL, 10);
+    if (!st->etcd_leader)
         rc = err_set(e, ERR_UNAVAILABLE, "etcd has no leader (no quorum?)");
     json_decref(j);
     return rc;
@@ -220,9 +262,11 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
     bool answered = false;
     st->health_call = NULL;
     if (rc == 0)
-        rc = parse_status(status, body, &answered, &pe);
-    else
+        rc = parse_status(st, status, body, &answered, &pe);
+    else {
         pe = *e;
+        st->etcd_leader = 0;
+    }
     if (st->proc_stopping || !st->run)
         return;
     if (st->proc_mode == PROC_POLL) {
@@ -277,7 +321,8 @@ static void health_check(struct state *st, long timeout_ms)
     if (st->health_call)
         return;
     char *url = xasprintf("%s/v3/maintenance/status", st->client_url);
-    st->health_call = state_call_post(st->curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
+    st->health_call =
+        state_call_post(st->ctl_curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
     free(url);
 }
 
@@ -323,12 +368,14 @@ static void on_etcd_exit(uv_process_t *p, int64_t status, int term_signal)
     st->pending_closes++;
     uv_close((uv_handle_t *)p, run_closed);
     st->run = NULL;
+    st->etcd_leader = 0;
     uv_timer_stop(&st->kill_timer);
     state_call_cancel(st->health_call);
     st->health_call = NULL;
     uv_timer_stop(&st->proc_timer);
     st->proc_mode = PROC_IDLE;
-    if (st->proc_stopping) {
+    /* Also while state_stop() waits for election revokes: no restart when stopping. */
+    if (st->proc_stopping || st->stopping) {
         state_client_etcd_stopped(st);
         return;
     }
@@ -344,6 +391,12 @@ static void on_etcd_exit(uv_process_t *p, int64_t status, int term_signal)
                 tail[0] ? "; etcd log: " : "", tail);
         free(tail);
         state_client_start_failed(st, &e);
+        return;
+    }
+    /* Removed from the cluster (member remove): a restart would only fail the same way. */
+    if (log_tail_has(st, "data-dir used by this member must be removed")) {
+        log_warn("state: etcd %s: this member was removed from the etcd cluster", how);
+        state_client_etcd_down(st, "this member was removed from the etcd cluster", true);
         return;
     }
     if (uv_now(st->loop) - st->up_since >= PROC_STABLE_MS)
@@ -367,6 +420,27 @@ static int do_spawn(struct state *st, struct err *e)
     if (fd < 0)
         return err_set(e, ERR_UNAVAILABLE, "cannot open etcd log %s: %s", log, strerror(errno));
     char **argv = state_proc_argv(&st->cfg);
+    /* Through setpriv, a missing etcd would only show as setpriv's exit status. */
+    if (access(argv[0], X_OK) != 0) {
+        int err = errno;
+        close(fd);
+        state_proc_argv_free(argv);
+        return err_set(e, ERR_UNAVAILABLE, "cannot start etcd (%s): %s",
+                       st->cfg.etcd_bin ? st->cfg.etcd_bin : "/usr/bin/etcd", uv_strerror(-err));
+    }
+    if (access(PROC_SETPRIV, X_OK) == 0) {
+        /* setpriv --pdeathsig KILL -- etcd ... (argv is NULL-terminated heap strings) */
+        const char *pre[] = {PROC_SETPRIV, "--pdeathsig", "KILL", "--"};
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        char **wrapped = xcalloc(n + ARRAY_SIZE(pre) + 1, sizeof(char *));
+        for (size_t i = 0; i < ARRAY_SIZE(pre); i++)
+            wrapped[i] = xstrdup(pre[i]);
+        memcpy(wrapped + ARRAY_SIZE(pre), argv, (n + 1) * sizeof(char *));
+        free(argv);
+        argv = wrapped;
+    }
     char **env = child_env();
     struct state_etcd_run *run = xcalloc(1, sizeof(*run));
     run->st = st;
@@ -460,4 +534,17 @@ void state_proc_stop(struct state *st)
 int state_etcd_pid(const struct state *st)
 {
     return st && st->run ? st->run->proc.pid : 0;
+}
+
+bool state_has_leader(const struct state *st)
+{
+    return st && st->run && !st->stopping && st->etcd_leader != 0;
+}
+
+char *state_peer_url(const struct state_config *cfg)
+{
+    const char *host = cfg->peer_host ? cfg->peer_host : "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    return xasprintf("%s://%s%s%s:%d", cfg->ca_file ? "https" : "http", v6 ? "[" : "", host,
+                     v6 ? "]" : "", cfg->peer_port);
 }

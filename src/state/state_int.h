@@ -5,8 +5,12 @@
  *                      loop (uv_poll_t per socket, one uv_timer_t);
  *   state_etcd_proc.c  the etcd child: spawn, start-up and periodic health checks, restart
  *                      with backoff, SIGTERM/SIGKILL on stop;
- *   state_client.c     the public API: listing, watch, transactions, stop sequencing.
- * The proc layer reports to the client layer through the state_client_etcd_* functions.
+ *   state_client.c     the public API: listing, watch, transactions, stop sequencing,
+ *                      and the small "request" engine that member and lease calls use;
+ *   state_member.c     cluster membership (member add/remove/list);
+ *   state_elect.c      leases and leader election.
+ * The proc layer reports to the client layer through the state_client_etcd_* functions;
+ * the client layer passes etcd up/down on to the elections (state_elect_etcd_*).
  *
  * Invariants: every user callback runs outside libcurl callbacks (the curl layer buffers
  * and dispatches after curl_multi_socket_action returns), so a callback may start or
@@ -16,6 +20,8 @@
 #define SHOAL_STATE_INT_H
 
 #include "state/state.h"
+
+#include <jansson.h>
 
 /* ---- HTTP calls (state_curl.c) ---- */
 
@@ -80,6 +86,75 @@ void state_client_etcd_stopped(struct state *st);
 /* A handle counted in st->pending_closes has closed. */
 void state_client_handle_closed(struct state *st);
 
+/* ---- shared helpers (state_client.c) ---- */
+
+/* An int64 that the gateway sends as a string (or a number); 0 if absent. */
+int64_t state_json_int64(json_t *v);
+/* header.revision of a gateway answer. */
+int64_t state_header_revision(json_t *obj);
+/* Decodes the base64 string field `name` of obj into out (nothing if absent). */
+int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *e);
+/* A non-200 gateway answer as an error: ERR_UNAVAILABLE for gRPC Unavailable (14),
+ * DeadlineExceeded (4), Canceled (1) or HTTP 503; ERR_INTERNAL otherwise. The message is
+ * "etcd: <etcd's message> (HTTP <status>)". */
+int state_gateway_error(long status, struct buf *body, struct err *e);
+/* POSTs body as compact JSON to st->client_url + path. */
+struct state_call *state_post_json(struct state *st, const char *path, json_t *body,
+                                   long timeout_ms, state_call_data_cb data_cb,
+                                   state_call_done_cb done, void *data);
+/* The same on st->ctl_curl, the connections kept for health checks and elections. */
+struct state_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
+                                       long timeout_ms, state_call_data_cb data_cb,
+                                       state_call_done_cb done, void *data);
+/* Runs the stop sequence on once nothing (requests, elections) holds it back. */
+void state_client_maybe_finish(struct state *st);
+
+/* ---- requests: one user call made of one or more gateway calls (state_client.c) ----
+ * A kind embeds struct state_req first. Its callback always runs from r->timer (so never
+ * inside the user's call), exactly once; state_stop() finishes every request still running
+ * with -ERR_UNAVAILABLE "shutting down". r is freed after complete() returns. */
+struct state_req;
+typedef void (*state_req_answer_fn)(struct state_req *r, int rc, long status, struct buf *body,
+                                    struct err *e);
+typedef void (*state_req_fn)(struct state_req *r);
+struct state_req {
+    struct state *st;
+    struct state_call *call;
+    uv_timer_t timer;
+    state_req_answer_fn on_answer;
+    state_req_fn complete; /* runs the user's callback from rc/e */
+    state_req_fn release;  /* frees the kind's own fields; may be NULL */
+    state_req_fn retry_fn; /* what the timer runs while not finished */
+    int rc;
+    struct err e;
+    uint64_t deadline; /* loop ms: the kind stops retrying here */
+    bool finished;
+    struct state_req *prev, *next;
+};
+/* Allocates size bytes (>= sizeof(struct state_req)), zeroed, linked into st->reqs. If st
+ * cannot take calls (not started, stopping), r comes back finished already with
+ * -ERR_UNAVAILABLE: fill in the kind's fields all the same (complete() runs later) but post
+ * nothing. */
+struct state_req *state_req_new(struct state *st, size_t size, state_req_fn complete,
+                                state_req_fn release);
+/* POSTs body; on_answer runs with the answer (the call is over by then). */
+void state_req_post(struct state_req *r, const char *path, json_t *body, long timeout_ms,
+                    state_req_answer_fn on_answer);
+/* Runs fn after ms. */
+void state_req_later(struct state_req *r, uint64_t ms, state_req_fn fn);
+/* Ends r with rc (0, or < 0 and e); complete() runs from the loop. */
+void state_req_finish(struct state_req *r, int rc, const struct err *e);
+
+/* ---- elections (state_elect.c) ---- */
+
+/* The local etcd exited (leaders step down at once) / answers again (campaigns resume). */
+void state_elect_etcd_down(struct state *st);
+void state_elect_etcd_up(struct state *st);
+/* state_stop(): resigns every election; true while a revoke is still on its way. */
+bool state_elect_stop(struct state *st);
+/* True while some election still holds st back from stopping. */
+bool state_elect_busy(const struct state *st);
+
 /* ---- the shared struct ---- */
 
 struct state_txn_req;
@@ -88,7 +163,10 @@ struct state {
     uv_loop_t *loop;
     struct state_config cfg; /* strings owned (copied in state_new) */
     char *client_url;        /* "http(s)://127.0.0.1:<client_port>" */
-    struct state_curl *curl;
+    struct state_curl *curl; /* listing, watch, transactions, member calls */
+    /* Health checks and election traffic on their own connections, so that a lease
+     * keepalive never queues behind big transactions (curl caps connections per host). */
+    struct state_curl *ctl_curl;
 
     /* proc layer */
     struct state_etcd_run *run; /* the live child, or NULL */
@@ -102,6 +180,8 @@ struct state {
     int64_t backoff_ms;
     bool ever_up; /* etcd answered at least once since state_start */
     bool proc_stopping;
+    uint64_t etcd_leader; /* Raft leader's member ID at the last status answer (0: none) */
+    uint64_t etcd_member; /* the local member's ID (0 until etcd answered) */
 
     /* availability */
     bool available;
@@ -131,6 +211,10 @@ struct state {
     uv_timer_t defer_timer; /* runs deferred callbacks (and a deferred ready failure) */
     bool ready_fail_pending;
     struct err ready_err;
+
+    struct state_req *reqs;           /* member and lease requests in flight */
+    struct state_election *elections; /* campaigning or resigning (doubly linked) */
+    bool proc_stop_called;            /* state_proc_stop() has run (or was not needed) */
 
     void (*stop_cb)(void *data);
     void *stop_data;
