@@ -30,7 +30,7 @@ struct state_txn_req {
     struct state *st;
     state_txn_cb cb;
     void *data;
-    struct state_call *call;
+    struct httpc_call *call;
     int rc;
     int64_t revision;
     struct err e;
@@ -123,29 +123,28 @@ static char *url_for(struct state *st, const char *path)
     return xasprintf("%s%s", st->client_url, path);
 }
 
-static struct state_call *post_on(struct state *st, struct state_curl *c, const char *path,
-                                  json_t *body, long timeout_ms, state_call_data_cb data_cb,
-                                  state_call_done_cb done, void *data)
+static struct httpc_call *post_on(struct state *st, struct httpc *c, const char *path, json_t *body,
+                                  long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                                  void *data)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     char *url = url_for(st, path);
-    struct state_call *call =
-        state_call_post(c, url, s, strlen(s), timeout_ms, data_cb, done, data);
+    struct httpc_call *call = httpc_post(c, url, s, strlen(s), timeout_ms, data_cb, done, data);
     free(url);
     free(s);
     return call;
 }
 
-struct state_call *state_post_json(struct state *st, const char *path, json_t *body,
-                                   long timeout_ms, state_call_data_cb data_cb,
-                                   state_call_done_cb done, void *data)
+struct httpc_call *state_post_json(struct state *st, const char *path, json_t *body,
+                                   long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                                   void *data)
 {
     return post_on(st, st->curl, path, body, timeout_ms, data_cb, done, data);
 }
 
-struct state_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
-                                       long timeout_ms, state_call_data_cb data_cb,
-                                       state_call_done_cb done, void *data)
+struct httpc_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
+                                       long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                                       void *data)
 {
     return post_on(st, st->ctl_curl, path, body, timeout_ms, data_cb, done, data);
 }
@@ -207,7 +206,7 @@ static void txns_fail_all(struct state *st, const char *msg)
     while (st->txns) {
         struct state_txn_req *r = st->txns;
         txn_unlink(r);
-        state_call_cancel(r->call);
+        httpc_cancel(r->call);
         r->call = NULL;
         txn_defer_fail(r, ERR_UNAVAILABLE, msg);
     }
@@ -396,7 +395,7 @@ static void list_start(struct state *st, bool relist)
 static void watch_drop(struct state *st)
 {
     st->watch_gen++;
-    state_call_cancel(st->watch_call);
+    httpc_cancel(st->watch_call);
     st->watch_call = NULL;
 }
 
@@ -627,7 +626,7 @@ void state_client_etcd_down(struct state *st, const char *reason, bool exited)
     state_elect_etcd_down(st);
     txns_fail_all(st, reason);
     watch_drop(st);
-    state_call_cancel(st->list_call);
+    httpc_cancel(st->list_call);
     st->list_call = NULL;
     list_free(st->list);
     st->list = NULL;
@@ -673,9 +672,10 @@ struct state *state_new(uv_loop_t *loop, const struct state_config *cfg)
 #undef DUP
     st->client_url =
         xasprintf("%s://127.0.0.1:%d", cfg->ca_file ? "https" : "http", cfg->client_port);
-    struct state_curl_tls tls = {cfg->ca_file, cfg->cert_file, cfg->key_file};
-    st->curl = state_curl_new(loop, &tls);
-    st->ctl_curl = state_curl_new(loop, &tls);
+    struct httpc_tls tls = {
+        .ca_file = cfg->ca_file, .cert_file = cfg->cert_file, .key_file = cfg->key_file};
+    st->curl = httpc_new(loop, &tls);
+    st->ctl_curl = httpc_new(loop, &tls);
     uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         uv_timer_init(loop, timers[i]);
@@ -859,10 +859,10 @@ static void maybe_finish(struct state *st)
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
     }
     st->pending_closes++;
-    state_curl_close(st->curl, on_curl_closed, st);
+    httpc_close(st->curl, on_curl_closed, st);
     st->curl = NULL;
     st->pending_closes++;
-    state_curl_close(st->ctl_curl, on_curl_closed, st);
+    httpc_close(st->ctl_curl, on_curl_closed, st);
     st->ctl_curl = NULL;
 }
 
@@ -875,7 +875,7 @@ void state_stop(struct state *st, void (*cb)(void *data), void *data)
     st->ready_fail_pending = false;
     watch_drop(st);
     uv_timer_stop(&st->watch_timer);
-    state_call_cancel(st->list_call);
+    httpc_cancel(st->list_call);
     st->list_call = NULL;
     list_free(st->list);
     st->list = NULL;
@@ -976,7 +976,7 @@ void state_req_finish(struct state_req *r, int rc, const struct err *e)
         r->e = *e;
     else if (rc < 0)
         err_set(&r->e, -rc, "failed");
-    state_call_cancel(r->call);
+    httpc_cancel(r->call);
     r->call = NULL;
     r->retry_fn = NULL;
     uv_timer_start(&r->timer, on_req_timer, 0, 0);

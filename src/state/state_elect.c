@@ -49,7 +49,7 @@ struct state_election {
     int64_t ttl_ms;     /* as granted */
     uint64_t lease_ok;  /* loop ms when the last successful grant/keepalive was sent */
     uint64_t lease_ohr; /* the same in uv_hrtime() ns */
-    struct state_call *grant_call, *ka_call, *sync_call, *watch_call, *revoke_call;
+    struct httpc_call *grant_call, *ka_call, *sync_call, *watch_call, *revoke_call;
     uint64_t grant_sent, ka_sent; /* loop ms */
     uint64_t grant_shr, ka_shr;   /* uv_hrtime() ns */
     uv_timer_t ka_timer, dl_timer, retry_timer;
@@ -124,7 +124,7 @@ static void retry_later(struct state_election *el)
 static void watch_drop(struct state_election *el)
 {
     el->watch_gen++;
-    state_call_cancel(el->watch_call);
+    httpc_cancel(el->watch_call);
     el->watch_call = NULL;
 }
 
@@ -170,9 +170,9 @@ static void lease_lost(struct state_election *el, const char *why)
     log_info("state: lease %" PRIx64 " for %s is gone: %s", (uint64_t)el->lease, el->key, why);
     el->lease = 0;
     uv_timer_stop(&el->ka_timer);
-    state_call_cancel(el->ka_call);
+    httpc_cancel(el->ka_call);
     el->ka_call = NULL;
-    state_call_cancel(el->sync_call);
+    httpc_cancel(el->sync_call);
     el->sync_call = NULL;
     step_down(el, why);
     if (!el->resigned)
@@ -249,7 +249,7 @@ static void ka_send(struct state_election *el)
         if (now - el->ka_sent < ka_interval(el))
             return;
         /* Stuck (a frozen etcd, a dead connection): try afresh. */
-        state_call_cancel(el->ka_call);
+        httpc_cancel(el->ka_call);
         el->ka_call = NULL;
     }
     char id[32];
@@ -588,9 +588,9 @@ void state_resign(struct state_election *el)
     if (!el || el->resigned)
         return;
     el->resigned = true;
-    struct state_call **calls[] = {&el->grant_call, &el->ka_call, &el->sync_call, &el->watch_call};
+    struct httpc_call **calls[] = {&el->grant_call, &el->ka_call, &el->sync_call, &el->watch_call};
     for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
-        state_call_cancel(*calls[i]);
+        httpc_cancel(*calls[i]);
         *calls[i] = NULL;
     }
     el->watch_gen++;
@@ -620,7 +620,7 @@ void state_elect_etcd_down(struct state *st)
         next = el->next;
         if (el->resigned)
             continue;
-        state_call_cancel(el->sync_call);
+        httpc_cancel(el->sync_call);
         el->sync_call = NULL;
         watch_drop(el);
         step_down(el, "the local etcd exited");

@@ -322,7 +322,7 @@ static void health_check(struct state *st, long timeout_ms)
         return;
     char *url = xasprintf("%s/v3/maintenance/status", st->client_url);
     st->health_call =
-        state_call_post(st->ctl_curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
+        httpc_post(st->ctl_curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
     free(url);
 }
 
@@ -370,7 +370,7 @@ static void on_etcd_exit(uv_process_t *p, int64_t status, int term_signal)
     st->run = NULL;
     st->etcd_leader = 0;
     uv_timer_stop(&st->kill_timer);
-    state_call_cancel(st->health_call);
+    httpc_cancel(st->health_call);
     st->health_call = NULL;
     uv_timer_stop(&st->proc_timer);
     st->proc_mode = PROC_IDLE;
@@ -521,7 +521,7 @@ void state_proc_stop(struct state *st)
     st->proc_stopping = true;
     uv_timer_stop(&st->proc_timer);
     st->proc_mode = PROC_IDLE;
-    state_call_cancel(st->health_call);
+    httpc_cancel(st->health_call);
     st->health_call = NULL;
     if (!st->run) {
         state_client_etcd_stopped(st);

@@ -1,8 +1,6 @@
 /* state_int.h — internals shared by the state module's files; no other module includes it.
  *
- * Three layers, one struct:
- *   state_curl.c       a tiny HTTP-call API over libcurl's multi interface, driven by the
- *                      loop (uv_poll_t per socket, one uv_timer_t);
+ * Four files over the httpc module, one struct:
  *   state_etcd_proc.c  the etcd child: spawn, start-up and periodic health checks, restart
  *                      with backoff, SIGTERM/SIGKILL on stop;
  *   state_client.c     the public API: listing, watch, transactions, stop sequencing,
@@ -19,39 +17,10 @@
 #ifndef SHOAL_STATE_INT_H
 #define SHOAL_STATE_INT_H
 
+#include "httpc/httpc.h"
 #include "state/state.h"
 
 #include <jansson.h>
-
-/* ---- HTTP calls (state_curl.c) ---- */
-
-struct state_curl;
-struct state_call;
-
-struct state_curl_tls {
-    const char *ca_file; /* NULL: plain http */
-    const char *cert_file;
-    const char *key_file;
-};
-
-/* Final result of a call: rc 0 with the HTTP status and the (unconsumed) body, or rc < 0
- * with e (transport failure, timeout → -ERR_UNAVAILABLE). The call is freed after this
- * returns; body belongs to the call. */
-typedef void (*state_call_done_cb)(void *data, int rc, long status, struct buf *body,
-                                   struct err *e);
-/* Streaming: new bytes were appended to body; consume what is complete (buf_consume). */
-typedef void (*state_call_data_cb)(void *data, struct buf *body);
-
-struct state_curl *state_curl_new(uv_loop_t *loop, const struct state_curl_tls *tls);
-/* POSTs body (copied) as JSON to url. timeout_ms 0: none (streams). data_cb may be NULL.
- * done runs later, on the loop, exactly once unless the call is cancelled. */
-struct state_call *state_call_post(struct state_curl *c, const char *url, const char *body,
-                                   size_t len, long timeout_ms, state_call_data_cb data_cb,
-                                   state_call_done_cb done, void *data);
-/* Aborts a call; its done callback does not run. Safe inside the call's own callbacks. */
-void state_call_cancel(struct state_call *call);
-/* Cancels every call (no callbacks), closes all handles, then runs cb. */
-void state_curl_close(struct state_curl *c, void (*cb)(void *data), void *data);
 
 /* Finds the end of the first complete JSON object in p[0..n) (the watch stream is a
  * sequence of objects): returns its length including leading whitespace, 0 if it is not
@@ -99,13 +68,13 @@ int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *
  * "etcd: <etcd's message> (HTTP <status>)". */
 int state_gateway_error(long status, struct buf *body, struct err *e);
 /* POSTs body as compact JSON to st->client_url + path. */
-struct state_call *state_post_json(struct state *st, const char *path, json_t *body,
-                                   long timeout_ms, state_call_data_cb data_cb,
-                                   state_call_done_cb done, void *data);
+struct httpc_call *state_post_json(struct state *st, const char *path, json_t *body,
+                                   long timeout_ms, httpc_data_cb data_cb,
+                                   httpc_done_cb done, void *data);
 /* The same on st->ctl_curl, the connections kept for health checks and elections. */
-struct state_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
-                                       long timeout_ms, state_call_data_cb data_cb,
-                                       state_call_done_cb done, void *data);
+struct httpc_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
+                                       long timeout_ms, httpc_data_cb data_cb,
+                                       httpc_done_cb done, void *data);
 /* Runs the stop sequence on once nothing (requests, elections) holds it back. */
 void state_client_maybe_finish(struct state *st);
 
@@ -119,7 +88,7 @@ typedef void (*state_req_answer_fn)(struct state_req *r, int rc, long status, st
 typedef void (*state_req_fn)(struct state_req *r);
 struct state_req {
     struct state *st;
-    struct state_call *call;
+    struct httpc_call *call;
     uv_timer_t timer;
     state_req_answer_fn on_answer;
     state_req_fn complete; /* runs the user's callback from rc/e */
@@ -163,10 +132,10 @@ struct state {
     uv_loop_t *loop;
     struct state_config cfg; /* strings owned (copied in state_new) */
     char *client_url;        /* "http(s)://127.0.0.1:<client_port>" */
-    struct state_curl *curl; /* listing, watch, transactions, member calls */
+    struct httpc *curl; /* listing, watch, transactions, member calls */
     /* Health checks and election traffic on their own connections, so that a lease
      * keepalive never queues behind big transactions (curl caps connections per host). */
-    struct state_curl *ctl_curl;
+    struct httpc *ctl_curl;
 
     /* proc layer */
     struct state_etcd_run *run; /* the live child, or NULL */
@@ -174,7 +143,7 @@ struct state {
     int proc_mode;              /* which of those proc_timer is doing */
     uint64_t up_since;          /* loop ms when etcd last answered after a spawn */
     uv_timer_t kill_timer;      /* SIGKILL 5 s after SIGTERM */
-    struct state_call *health_call;
+    struct httpc_call *health_call;
     uint64_t health_deadline;  /* loop ms: start-up must answer before this */
     uint64_t start_timeout_ms; /* 0 until state_start: 20 s (tests may set it) */
     int64_t backoff_ms;
@@ -196,11 +165,11 @@ struct state {
     void *data;
     int64_t last_rev; /* every change up to here has been reported */
 
-    struct state_call *list_call;
+    struct httpc_call *list_call;
     struct state_list *list; /* listing in progress */
 
     bool relist_needed; /* the watch's start revision was compacted */
-    struct state_call *watch_call;
+    struct httpc_call *watch_call;
     uint64_t watch_gen;     /* bumped whenever the watch is (re)opened or dropped */
     uv_timer_t watch_timer; /* delayed listing retry / watch re-open */
     int64_t retry_ms;       /* their backoff */

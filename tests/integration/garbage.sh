@@ -229,7 +229,7 @@ assert_eq "$node_id" "$OUT" "docker node ls after garbage"
 
 # no descriptor leaked: back to the baseline once the connections are gone
 fds_after=0
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
     fds_after=$(ls /proc/"$DAEMON_PID"/fd | wc -l)
     [ "$fds_after" -le $((fds_before + 2)) ] && break
     sleep 0.1

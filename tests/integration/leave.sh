@@ -61,7 +61,7 @@ assert_rc 1 "join-token after leave"
 assert_eq "Error response from daemon: $MSG_NOT_MANAGER" "$ERR" "join-token after leave"
 
 # etcd is gone and its data removed
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
     kill -0 "$etcd" 2>/dev/null || break
     sleep 0.1
 done

@@ -1,13 +1,16 @@
 # tests/integration/lib.sh — helpers for the black-box integration tests (sourced, not run).
 #
 # What it gives a test script:
-#   - it_init: checks the tools (etcd, docker CLIs, curl, jq, python3; exit 77 if one is
-#     missing), makes one temp dir ($T) and installs a cleanup trap;
-#   - start_daemon / stop_daemon / kill_daemon: one shoal daemon at a time per test, on a unix
-#     socket in $T, with its etcd child on free 127.0.0.1 ports;
-#   - dk / dk20 (docker 28 / docker 20.10 against that socket), run (captures rc/stdout/stderr),
-#     api (curl --unix-socket; captures status/headers/body), jq helpers;
-#   - assert_* helpers that print expected vs actual and exit 1.
+#   - it_init: checks the tools (etcd, docker CLI 28, curl, jq, python3, the shoal binary; exit
+#     77 if one is missing; need_docker20 for CLI 20.10), makes one temp dir ($T), picks two free
+#     127.0.0.1 ports for etcd and installs the cleanup trap;
+#   - start_daemon / stop_daemon: one shoal daemon at a time ($SHOAL_BIN, default build/shoal)
+#     on $T/sock and $T/root, started in the background and awaited by PID;
+#   - dk / dk20 (docker 28 / 20.10 against that socket, bounded in time), run / run_in (capture
+#     RC, OUT, ERR), api (curl --unix-socket: STATUS, HDRS, BODY), header, jqr / jqc, raw_http;
+#   - assert_* (print expected vs actual, exit 1 at once) and expect_eq (deferred: recorded, the
+#     test goes on, it_finish fails it), used for wording where later steps do not depend on it;
+#   - it_finish: stops the daemon (exit status 0 and no sanitizer report required) and reports.
 #
 # Invariants: the cleanup trap only ever signals PIDs this test started (the daemons, and the
 # etcd children it saw under them, checked by /proc cmdline to contain $T so a recycled PID is
@@ -15,6 +18,7 @@
 # removes. Traffic goes only to the daemon's unix socket or 127.0.0.1.
 # Runs in the test's bash process (single-threaded shell).
 
+# shellcheck shell=bash disable=SC2034  # the MSG_*/RE_* constants below are for the tests
 IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHOAL_BIN=${SHOAL_BIN:-$IT_ROOT/build/shoal}
 DOCKER28=${DOCKER28:-/usr/local/bin/docker}
@@ -57,6 +61,13 @@ fail()
             echo "  $line"
         done
         echo "  at: ${BASH_SOURCE[2]:-?}:${BASH_LINENO[1]:-?}"
+        if [ ${#IT_DEFERRED[@]} -gt 0 ]; then
+            echo "  and ${#IT_DEFERRED[@]} deferred failure(s) before it:"
+            local d
+            for d in "${IT_DEFERRED[@]}"; do
+                echo "  - $d"
+            done
+        fi
         if [ -n "$DAEMON_LOG" ] && [ -f "$DAEMON_LOG" ]; then
             echo "  --- last lines of $(basename "$DAEMON_LOG") ---"
             tail -n 15 "$DAEMON_LOG" | sed 's/^/  | /'
@@ -82,19 +93,25 @@ assert_eq()
 # difference in wording; it_finish then fails the test (exit 1) if any was recorded. Use these
 # only where later steps do not depend on the value (messages, output text).
 IT_DEFERRED=()
+_defer()
+{
+    IT_DEFERRED+=("$1")
+    echo "# deferred failure: ${1%%$'\n'*}" >&2
+}
+
 expect_eq()
 { # expected actual what
     if [ "$1" != "$2" ]; then
-        IT_DEFERRED+=("${3:-values differ} (${BASH_SOURCE[1]}:${BASH_LINENO[0]})
+        _defer "${3:-values differ} (${BASH_SOURCE[1]}:${BASH_LINENO[0]})
     expected: $(_show "$1")
-    actual:   $(_show "$2")")
-        echo "# deferred failure: ${3:-values differ}" >&2
+    actual:   $(_show "$2")"
     fi
 }
 
 # it_finish: stop the daemon (if running) and fail if a deferred assertion failed.
 it_finish()
 {
+    # stopping checks the exit status and the sanitizer report (deferred failures)
     if daemon_alive; then
         stop_daemon
     fi
@@ -319,6 +336,8 @@ _it_cleanup()
 {
     local rc=$?
     set +e
+    # any failure is exit 1 (set -e may leave a command's own status); 77 stays a skip
+    [ $rc -eq 0 ] || [ $rc -eq 77 ] || rc=1
     local p
     [ -n "$DAEMON_PID" ] && _note_etcd_children
     for p in "${IT_PIDS[@]}"; do
@@ -346,7 +365,9 @@ _it_cleanup()
             kill -KILL "$p" 2>/dev/null
         fi
     done
-    wait 2>/dev/null
+    for p in "${IT_PIDS[@]}"; do
+        wait "$p" 2>/dev/null
+    done
     if [ -n "$T" ] && [ -d "$T" ]; then
         rm -rf -- "$T"
     fi
@@ -366,6 +387,7 @@ it_init()
     T=$(mktemp -d /tmp/shoal-it.XXXXXX)
     mkdir -p "$T/docker-config"
     trap _it_cleanup EXIT
+    trap 'echo "FAIL: command failed (status $?) at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
     trap 'exit 1' INT TERM
     read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
     DATA_ROOT="$T/root"
@@ -425,16 +447,30 @@ start_daemon()
     fail "daemon did not answer /_ping within 30 s"
 }
 
-# Fails the test if the daemon log holds a sanitizer report.
-check_sanitizer_log()
+# _sanitizer_summary FILE: empty if FILE holds no sanitizer report, else its first lines.
+_sanitizer_summary()
 {
-    local f=${1:-$DAEMON_LOG}
+    local f=$1
     if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" 2>/dev/null; then
-        fail "sanitizer report in $f" "$(grep -m 5 -E 'Sanitizer|runtime error' "$f")"
+        {
+            grep -m 3 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|^SUMMARY' "$f"
+            # the first stack (leak or error), up to 8 frames
+            grep -m 1 -A 8 -E '^(Direct|Indirect) leak|^READ|^WRITE|runtime error:' "$f"
+        } | sed 's/^/      /'
     fi
 }
 
-# stop_daemon: SIGTERM the daemon, wait for it (max 20 s), require exit 0 and a clean log.
+# Fails the test at once if FILE (default: the daemon log) holds a sanitizer report.
+check_sanitizer_log()
+{
+    local f=${1:-$DAEMON_LOG} sum
+    sum=$(_sanitizer_summary "$f")
+    [ -z "$sum" ] || fail "sanitizer report in $f" "$sum"
+}
+
+# stop_daemon: SIGTERM the daemon and wait for it (max 20 s; a hang fails at once). A non-zero
+# exit status or a sanitizer report in its log is a deferred failure (the test goes on, e.g.
+# through a restart, and it_finish fails it), as is an etcd child left running.
 stop_daemon()
 {
     [ -n "$DAEMON_PID" ] || return 0
@@ -454,14 +490,22 @@ stop_daemon()
     wait "$DAEMON_PID" || rc=$?
     local pid=$DAEMON_PID
     DAEMON_PID=""
-    check_sanitizer_log
-    if [ "$rc" != 0 ]; then
-        fail "daemon $pid exited with status $rc after SIGTERM (expected 0)" \
-            "log: $(tail -n 20 "$DAEMON_LOG")"
+    local sum
+    sum=$(_sanitizer_summary "$DAEMON_LOG")
+    if [ -n "$sum" ]; then
+        _defer "sanitizer report from daemon $pid ($(basename "$DAEMON_LOG"))
+$sum"
     fi
+    if [ "$rc" != 0 ]; then
+        _defer "daemon $pid exited with status $rc after SIGTERM (expected 0)"
+    fi
+    for i in $(seq 1 50); do
+        [ -n "$etcd" ] && kill -0 "$etcd" 2>/dev/null || break
+        sleep 0.1
+    done
     if [ -n "$etcd" ] && kill -0 "$etcd" 2>/dev/null &&
         tr '\0' ' ' <"/proc/$etcd/cmdline" 2>/dev/null | grep -qF -- "$T"; then
-        fail "etcd child $etcd still running after the daemon exited"
+        _defer "etcd child $etcd still running 5 s after daemon $pid exited"
     fi
 }
 
@@ -509,8 +553,8 @@ expect_active_after_start()
 # Fails after SECONDS (default 15).
 wait_swarm_state()
 {
-    local want=$1 secs=${2:-15} i st=""
-    for i in $(seq 1 $((secs * 10))); do
+    local want=$1 secs=${2:-15} st=""
+    for _ in $(seq 1 $((secs * 10))); do
         api GET /v1.41/info
         st=$(jqr .Swarm.LocalNodeState)
         [ "$st" = "$want" ] && return 0

@@ -1023,7 +1023,8 @@ static void run_tls(bool client_ca, bool with_cert, bool expect_refused)
     make_pki(f.dir);
     char *cert = xasprintf("%s/server.pem", f.dir), *key = xasprintf("%s/server-key.pem", f.dir),
          *ca = xasprintf("%s/ca.pem", f.dir);
-    struct http_tls_config tls = {cert, key, client_ca ? ca : NULL};
+    struct http_tls_config tls = {
+        .cert_file = cert, .key_file = key, .client_ca_file = client_ca ? ca : NULL};
     int port = free_port(AF_INET);
     char *addr = xasprintf("tcp://127.0.0.1:%d", port);
     struct err e = {0};

@@ -640,23 +640,23 @@ TEST_T(state_tls, 60)
 
     /* TLS is really on: plain http is refused, and https without a client cert too. */
     char *url = xasprintf("http://127.0.0.1:%d/v3/maintenance/status", c.client_port);
-    struct state_curl *plain = state_curl_new(&c.loop, NULL);
+    struct httpc *plain = httpc_new(&c.loop, NULL);
     struct raw_res r = {0};
-    state_call_post(plain, url, "{}", 2, 5000, NULL, on_raw, &r);
+    httpc_post(plain, url, "{}", 2, 5000, NULL, on_raw, &r);
     ASSERT_TRUE(run_until_flag(&c, &r.done, 10000));
     ASSERT_TRUE(r.rc < 0 || r.status != 200);
     free(url);
     url = xasprintf("https://127.0.0.1:%d/v3/maintenance/status", c.client_port);
-    struct state_curl_tls no_cert = {ca_path, NULL, NULL};
-    struct state_curl *anon = state_curl_new(&c.loop, &no_cert);
+    struct httpc_tls no_cert = {.ca_file = ca_path};
+    struct httpc *anon = httpc_new(&c.loop, &no_cert);
     r = (struct raw_res){0};
-    state_call_post(anon, url, "{}", 2, 5000, NULL, on_raw, &r);
+    httpc_post(anon, url, "{}", 2, 5000, NULL, on_raw, &r);
     ASSERT_TRUE(run_until_flag(&c, &r.done, 10000));
     ASSERT_TRUE(r.rc < 0 || r.status != 200);
     free(url);
     bool closed1 = false, closed2 = false;
-    state_curl_close(plain, set_flag, &closed1);
-    state_curl_close(anon, set_flag, &closed2);
+    httpc_close(plain, set_flag, &closed1);
+    httpc_close(anon, set_flag, &closed2);
     ASSERT_TRUE(run_until_flag(&c, &closed2, 1000));
     ASSERT_TRUE(closed1);
     stop(&c);
@@ -712,7 +712,7 @@ TEST_T(state_watch_compacted_relists, 60)
     ASSERT_TRUE(run_until_events(&c, 2, 10000));
 
     /* Drop the watch behind the module's back, change things and compact them away. */
-    state_call_cancel(c.st->watch_call);
+    httpc_cancel(c.st->watch_call);
     c.st->watch_call = NULL;
     c.st->watch_gen++;
     struct buf out = BUF_INIT;
