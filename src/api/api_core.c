@@ -27,8 +27,13 @@ void api_req_free(struct api_req *r)
 
 void api_reply_json(struct api_req *r, int status, json_t *body)
 {
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(body);
+    if (!s) {
+        BUG_ON(status == 500); /* the fallback below must always encode */
+        api_reply_json(r, 500, json_pack("{s:s}", "message", "could not encode the answer"));
+        return;
+    }
     size_t n = strlen(s);
     s = xrealloc(s, n + 2);
     s[n++] = '\n';
@@ -39,7 +44,17 @@ void api_reply_json(struct api_req *r, int status, json_t *body)
 
 void api_reply_err(struct api_req *r, const struct err *e)
 {
-    api_reply_json(r, err_http_status(e->kind), json_pack("{s:s}", "message", e->msg));
+    /* Messages may quote client input: never let a stray byte break the JSON. */
+    char msg[ERR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", e->msg);
+    json_t *m = json_string(msg);
+    if (!m) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        m = json_string(msg);
+    }
+    api_reply_json(r, err_http_status(e->kind), json_pack("{s:o}", "message", m));
 }
 
 void api_reply_error(struct api_req *r, int kind, const char *fmt, ...)
@@ -63,15 +78,7 @@ void api_reply_empty(struct api_req *r, int status)
 
 json_t *api_body_json(struct api_req *r, struct err *e)
 {
-    if (!r->http->body_len) {
-        err_set(e, ERR_INVALID, "EOF");
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(r->http->body, r->http->body_len, JSON_DECODE_ANY, &je);
-    if (!j)
-        err_set(e, ERR_INVALID, "invalid JSON: %s", je.text);
-    return j;
+    return api_json_decode(r->http->body, r->http->body_len, e);
 }
 
 bool api_query_bool(struct api_req *r, const char *key)
@@ -140,7 +147,7 @@ int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e)
         } else {
             json_decref(vals);
             json_decref(j);
-            return err_set(e, ERR_INVALID, "invalid filter '%s'", k);
+            return err_set(e, ERR_INVALID, "Invalid filter '%s'", k);
         }
         json_object_set_new(f->map, k, vals);
     }
@@ -164,7 +171,7 @@ int api_filters_validate(const struct api_filters *f, const char *const *allowed
         for (size_t i = 0; allowed[i]; i++)
             ok = ok || !strcmp(k, allowed[i]);
         if (!ok)
-            return err_set(e, ERR_INVALID, "invalid filter '%s'", k);
+            return err_set(e, ERR_INVALID, "Invalid filter '%s'", k);
     }
     return 0;
 }
@@ -281,7 +288,12 @@ static void dispatch(struct http_req *hreq, void *data)
                 return;
             }
         }
-    for (size_t i = 0; i < ARRAY_SIZE(unbuilt_prefixes); i++) {
+    /* The Engine API has no PUT besides a container's archive: others are unknown pages. */
+    bool method_known =
+        strcmp(hreq->method, "PUT")
+            ? !strcmp(method, "GET") || !strcmp(method, "POST") || !strcmp(method, "DELETE")
+            : strstr(path, "/archive") != NULL;
+    for (size_t i = 0; method_known && i < ARRAY_SIZE(unbuilt_prefixes); i++) {
         size_t n = strlen(unbuilt_prefixes[i]);
         if (!strncmp(path, unbuilt_prefixes[i], n) && (path[n] == 0 || path[n] == '/')) {
             api_reply_error(r, ERR_NOT_IMPLEMENTED, "%s %s is not implemented by shoal yet",

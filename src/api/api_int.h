@@ -58,7 +58,10 @@ void api_reply_empty(struct api_req *r, int status);
 void api_req_free(struct api_req *r);
 
 /* ---- request helpers ---- */
-/* Parses the body as JSON (empty body → error). Malformed → fills e (400). */
+/* Decodes the first JSON value of p[0..n) as Go's json.Decoder does, with its error words
+ * (400); an empty body is "got EOF while reading request body". New reference or NULL. */
+json_t *api_json_decode(const char *p, size_t n, struct err *e);
+/* api_json_decode of the request body. */
 json_t *api_body_json(struct api_req *r, struct err *e);
 /* Query flag: "1", "true", "True" → true. */
 bool api_query_bool(struct api_req *r, const char *key);
@@ -71,7 +74,7 @@ struct api_filters {
 };
 int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e);
 void api_filters_release(struct api_filters *f);
-/* Refuses keys outside `allowed` (NULL-terminated) with Docker's "invalid filter 'x'". */
+/* Refuses keys outside `allowed` (NULL-terminated) with Docker's "Invalid filter 'x'". */
 int api_filters_validate(const struct api_filters *f, const char *const *allowed, struct err *e);
 /* Values for key (borrowed array), or NULL if the filter is not set. */
 json_t *api_filters_get(const struct api_filters *f, const char *key);

@@ -118,8 +118,10 @@ static void h_node_update(struct api_req *r)
     struct err e;
     uint64_t version = 0;
     json_t *spec = NULL;
-    if (node_require_manager(r->api->node, &e) < 0 ||
-        api_query_version(r, "node", &version, &e) < 0 || !(spec = api_body_json(r, &e))) {
+    /* dockerd's order: decode the body, then parse the version, then ask the swarm */
+    if (!(spec = api_body_json(r, &e)) || api_query_version(r, "node", &version, &e) < 0 ||
+        node_require_manager(r->api->node, &e) < 0) {
+        json_decref(spec);
         api_reply_err(r, &e);
         return;
     }

@@ -66,13 +66,11 @@ static void h_swarm_update(struct api_req *r)
 {
     struct err e;
     struct node_swarm_update u = {0};
-    if (node_require_manager(r->api->node, &e) < 0 ||
-        api_query_version(r, "swarm", &u.version, &e) < 0) {
-        api_reply_err(r, &e);
-        return;
-    }
+    /* dockerd's order: decode the body, then parse the version, then ask the swarm */
     json_t *spec = api_body_json(r, &e);
-    if (!spec) {
+    if (!spec || api_query_version(r, "swarm", &u.version, &e) < 0 ||
+        node_require_manager(r->api->node, &e) < 0) {
+        json_decref(spec);
         api_reply_err(r, &e);
         return;
     }

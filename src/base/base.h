@@ -46,6 +46,8 @@ enum err_kind {
 };
 
 #define ERR_MSG_MAX 512
+/* Docker's words for a write whose version is stale (status 500). */
+#define ERR_MSG_OUT_OF_SEQUENCE "rpc error: code = Unknown desc = update out of sequence"
 struct err {
     int kind;
     char msg[ERR_MSG_MAX];
@@ -109,7 +111,8 @@ int b64_decode(const char *s, size_t slen, struct buf *out, struct err *e);
 /* ---- time ---- */
 /* Wall clock in nanoseconds since the epoch. */
 int64_t time_now_ns(void);
-/* Formats ns-since-epoch as RFC 3339 with nanoseconds, UTC ("2026-11-21T21:10:29.123456789Z"). */
+/* Formats ns-since-epoch as Go's RFC3339Nano in UTC: "2026-11-21T21:10:29.12345Z" (trailing
+ * zeros of the fraction dropped; no fraction when it is zero). */
 void time_format_rfc3339(int64_t ns, char out[40]);
 /* Parses RFC 3339 (with optional fraction and Z or ±hh:mm); returns 0 or -1. */
 int time_parse_rfc3339(const char *s, int64_t *ns);

@@ -21,7 +21,15 @@ void time_format_rfc3339(int64_t ns, char out[40])
     gmtime_r(&sec, &tm);
     char date[32];
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%.19s.%09ldZ", date, frac);
+    /* Go's RFC3339Nano, as Docker prints: trailing zeros of the fraction dropped. */
+    char fr[16] = "";
+    if (frac) {
+        snprintf(fr, sizeof(fr), ".%09ld", frac);
+        size_t n = strlen(fr);
+        while (fr[n - 1] == '0')
+            fr[--n] = 0;
+    }
+    snprintf(out, 40, "%.19s%sZ", date, fr);
 }
 
 int time_parse_rfc3339(const char *s, int64_t *ns)

@@ -218,6 +218,7 @@ static int lock_data_root(struct daemon *d, struct err *e)
         char pid[32] = "";
         ssize_t n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
         rc = err_set(e, ERR_CONFLICT,
                      "another shoal daemon (pid %s) is already using the data root %s",
                      pid[0] ? pid : "?", d->o.data_root);
@@ -272,6 +273,10 @@ static void on_signal(uv_signal_t *h, int sig)
     shutdown_begin(d);
 }
 
+static int start_listeners(struct daemon *d, struct err *e);
+
+/* Like dockerd, the API opens only once the swarm part has settled, so the first answer a
+ * client gets already tells the node's real state. */
 static void node_started(void *data, int rc, struct err *e)
 {
     struct daemon *d = data;
@@ -279,6 +284,14 @@ static void node_started(void *data, int rc, struct err *e)
         log_error("swarm state could not be started: %s", e->msg);
     else
         log_info("node ready: swarm %s", node_state_name(node_state(d->node)));
+    if (d->stopping)
+        return;
+    struct err le;
+    if (start_listeners(d, &le) < 0) {
+        fprintf(stderr, "shoal: %s\n", le.msg);
+        d->exit_code = 1;
+        shutdown_begin(d);
+    }
 }
 
 static int start_listeners(struct daemon *d, struct err *e)
@@ -351,14 +364,8 @@ int daemon_main(int argc, char **argv)
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
-    if (start_listeners(&d, &e) < 0) {
-        fprintf(stderr, "shoal: %s\n", e.msg);
-        d.exit_code = 1;
-        shutdown_begin(&d);
-    } else {
-        log_info("shoal %s started (data root %s)", SHOAL_VERSION, d.o.data_root);
-        node_start(d.node, node_started, &d);
-    }
+    log_info("shoal %s starting (data root %s)", SHOAL_VERSION, d.o.data_root);
+    node_start(d.node, node_started, &d);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&d.loop);
     if (rc)

@@ -57,8 +57,8 @@ static void agent_beat(uv_timer_t *t)
         return;
     }
     char *url = xasprintf("https://%s/swarm-rpc/heartbeat", mgr);
-    n->agent_call = httpc_post(n->agent_client, url, "{}", 2, n->heartbeat_ms, NULL,
-                               heartbeat_done, n);
+    n->agent_call =
+        httpc_post(n->agent_client, url, "{}", 2, n->heartbeat_ms, NULL, heartbeat_done, n);
     free(url);
 }
 
@@ -75,11 +75,8 @@ void node_agent_start(struct node *n)
     char *ca = xasprintf("%s/ca.crt", n->certs_dir);
     char *cert = xasprintf("%s/node.crt", n->certs_dir);
     char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct httpc_tls tls = {.ca_file = ca,
-                            .cert_file = cert,
-                            .key_file = key,
-                            .skip_host_check = true,
-                            .tls13 = true};
+    struct httpc_tls tls = {
+        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
     n->agent_client = httpc_new(n->loop, &tls);
     free(ca);
     free(cert);

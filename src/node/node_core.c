@@ -99,8 +99,8 @@ static int add_remote(json_t *obj, void *data)
 {
     const char *addr = store_json_str(obj, "ManagerStatus.Addr");
     if (addr && !strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
-        json_array_append_new(data, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"),
-                                              "Addr", addr));
+        json_array_append_new(
+            data, json_pack("{s:s, s:s}", "NodeID", store_json_str(obj, "ID"), "Addr", addr));
     return 0;
 }
 
@@ -165,12 +165,12 @@ int node_require_manager(const struct node *n, struct err *e)
 
 int node_save_state(struct node *n, struct err *e)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:O, s:I}", "NodeID", n->id,
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I}", "NodeID", n->id,
                           "ClusterID", n->cluster_id, "Role", n->role, "AdvertiseAddr",
                           n->advertise_ip, "AdvertisePort", n->advertise_port, "ListenAddr",
                           n->listen_addr, "DataPathAddr", n->data_path_addr, "Managers",
-                          n->managers ? n->managers : json_array(), "HeartbeatPeriodMs",
-                          (json_int_t)n->heartbeat_ms);
+                          n->managers ? json_incref(n->managers) : json_array(),
+                          "HeartbeatPeriodMs", (json_int_t)n->heartbeat_ms);
     char *s = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char *path = node_path(n, "state.json");

@@ -13,8 +13,8 @@
 int64_t node_heartbeat_period_ms(struct node *n)
 {
     json_t *c = node_cluster(n);
-    json_int_t ns = c ? json_integer_value(store_json_path(c, "Spec.Dispatcher.HeartbeatPeriod"))
-                      : 0;
+    json_int_t ns =
+        c ? json_integer_value(store_json_path(c, "Spec.Dispatcher.HeartbeatPeriod")) : 0;
     return ns > 0 ? ns / 1000000 : 5000;
 }
 

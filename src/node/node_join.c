@@ -171,9 +171,9 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
     free(ca);
     httpc_close(old, NULL, NULL);
     json_t *desc = node_host_description(n);
-    json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:o}", "Token", c->token, "CSR", c->csr_pem,
-                            "Addr", n->advertise_ip, "Availability", c->availability,
-                            "Description", desc);
+    json_t *req =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "Token", c->token, "CSR", c->csr_pem, "Addr",
+                  n->advertise_ip, "Availability", c->availability, "Description", desc);
     char *s = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/join", c->remote);
@@ -233,8 +233,11 @@ void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
     if (!rc) {
         bool specific = listen[0] && !str_has_prefix(listen, "0.0.0.0") && listen[0] != ':';
         int port;
-        rc = node_resolve_addr(adv[0] ? adv : specific ? listen : "", NODE_DEFAULT_PORT,
-                               n->advertise_ip, sizeof(n->advertise_ip), &port, &e);
+        rc = node_resolve_addr(adv[0]     ? adv
+                               : specific ? listen
+                                          : "",
+                               NODE_DEFAULT_PORT, n->advertise_ip, sizeof(n->advertise_ip), &port,
+                               &e);
         n->advertise_port = port;
     }
     if (!rc && dpa[0]) {

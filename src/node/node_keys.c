@@ -139,7 +139,7 @@ int node_keys_unlock(struct node *n, const char *unlock_key, struct err *e)
     bool by_unlock = false;
     int rc = ca_unlock_key_parse(unlock_key, wrap, e);
     if (rc) {
-        rc = err_set(e, ERR_UNAUTHORIZED, "swarm could not be unlocked: invalid key provided");
+        rc = err_set(e, ERR_INVALID, "invalid key string");
         goto out;
     }
     rc = read_dek(n, &sealed, &by_unlock, e);

@@ -142,7 +142,8 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     snprintf(ident.cn, sizeof(ident.cn), "%s", id);
     snprintf(ident.ou, sizeof(ident.ou), "swarm-%s", role);
     snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
-    json_int_t expiry = json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
+    json_int_t expiry =
+        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
     const char *ips[] = {addr};
     char *cert = NULL;
     if (ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &cert, &e) < 0) {
@@ -153,17 +154,16 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     time_format_rfc3339(time_now_ns(), now);
     json_t *d = json_deep_copy(desc);
     json_object_set(d, "TLSInfo", store_json_path(cluster, "TLSInfo"));
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}}", "ID", id,
-                            "CreatedAt", now, "UpdatedAt", now, "Spec", "Labels", "Role", role,
-                            "Availability", avail, "Description", d, "Status", "State", "ready",
-                            "Addr", addr);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}}", "ID", id, "CreatedAt",
+                  now, "UpdatedAt", now, "Spec", "Labels", "Role", role, "Availability", avail,
+                  "Description", d, "Status", "State", "ready", "Addr", addr);
     struct join_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     c->req = req;
-    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID",
-                         n->cluster_id, "Role", role, "Cert", cert, "Managers",
-                         node_manager_list(n), "HeartbeatPeriod",
-                         (json_int_t)node_heartbeat_period_ms(n));
+    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID", n->cluster_id,
+                         "Role", role, "Cert", cert, "Managers", node_manager_list(n),
+                         "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n));
     free(cert);
     node_dispatch_seen(n, id);
     node_commit(n, STORE_NODE, obj, 0, join_committed, c);
@@ -181,8 +181,8 @@ static void handle_heartbeat(struct node *n, struct http_req *req, const char *i
     node_dispatch_seen(n, id);
     rpc_reply(req, 200,
               json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod",
-                        (json_int_t)node_heartbeat_period_ms(n), "Managers",
-                        node_manager_list(n), "Role", store_json_str(obj, "Spec.Role") ?: ""));
+                        (json_int_t)node_heartbeat_period_ms(n), "Managers", node_manager_list(n),
+                        "Role", store_json_str(obj, "Spec.Role") ?: ""));
 }
 
 static void handle_leave(struct node *n, struct http_req *req, const char *id)
@@ -220,8 +220,8 @@ static void rpc_dispatch(struct http_req *req, void *data)
     const char *peer = peer_node(n, req);
     if (!strcmp(req->path, "/swarm-rpc/join"))
         handle_join(n, req, body);
-    else if (!peer && (!strcmp(req->path, "/swarm-rpc/heartbeat") ||
-                       !strcmp(req->path, "/swarm-rpc/leave")))
+    else if (!peer &&
+             (!strcmp(req->path, "/swarm-rpc/heartbeat") || !strcmp(req->path, "/swarm-rpc/leave")))
         rpc_fail(req, ERR_UNAUTHORIZED, "a certificate of this swarm is required");
     else if (!strcmp(req->path, "/swarm-rpc/heartbeat"))
         handle_heartbeat(n, req, peer);
@@ -244,8 +244,8 @@ int node_rpc_listen(struct node *n, struct err *e)
                                   .client_ca_file = ca,
                                   .client_cert_optional = true,
                                   .tls13_only = true};
-    struct http_limits lim = {.max_header_bytes = 16384, .max_body_bytes = RPC_MAX_BODY,
-                              .header_timeout_ms = 10000};
+    struct http_limits lim = {
+        .max_header_bytes = 16384, .max_body_bytes = RPC_MAX_BODY, .header_timeout_ms = 10000};
     n->peer_srv = http_server_new(n->loop, &lim, rpc_dispatch, n);
     char *addr = xasprintf("tcp://%s", n->listen_addr);
     int rc = http_server_listen(n->peer_srv, addr, &tls, e);

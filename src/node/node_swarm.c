@@ -135,9 +135,6 @@ static int check_spec(json_t *spec, struct err *e)
         if (field(o, fields[i].obj ? fields[i].obj : "Spec", fields[i].key, fields[i].t,
                   fields[i].gotype, &v, e))
             return -ERR_INVALID;
-        if (v && json_is_integer(v) && json_integer_value(v) < 0 &&
-            strcmp(fields[i].key, "TaskHistoryRetentionLimit") != 0)
-            return err_set(e, ERR_INVALID, "invalid %s: must not be negative", fields[i].key);
     }
     json_t *labels = json_object_get(spec, "Labels");
     const char *k;
@@ -151,15 +148,26 @@ static int check_spec(json_t *spec, struct err *e)
                            json_type_word(v));
     }
     json_t *hb = json_object_get(json_object_get(spec, "Dispatcher"), "HeartbeatPeriod");
-    if (hb && json_integer_value(hb) != 0 && json_integer_value(hb) < 1000000000LL)
+    if (hb && json_integer_value(hb) < 0)
         return err_set(e, ERR_INVALID,
-                       "rpc error: code = InvalidArgument desc = heartbeat period must be at least "
-                       "1s");
+                       "rpc error: code = InvalidArgument desc = heartbeat time period cannot be a "
+                       "negative duration");
     json_t *ce = json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry");
     if (ce && json_integer_value(ce) != 0 && json_integer_value(ce) < 3600LL * 1000000000LL)
         return err_set(e, ERR_INVALID,
                        "rpc error: code = InvalidArgument desc = minimum certificate expiry time "
-                       "is 1h0m0s");
+                       "is: 1h0m0s");
+    static const char *const raft_fields[] = {"SnapshotInterval", "KeepOldSnapshots",
+                                              "LogEntriesForSlowFollowers", "ElectionTick",
+                                              "HeartbeatTick"};
+    for (size_t i = 0; i < ARRAY_SIZE(raft_fields); i++) {
+        json_t *rv = json_object_get(json_object_get(spec, "Raft"), raft_fields[i]);
+        if (rv && json_integer_value(rv) < 0)
+            return err_set(e, ERR_INVALID,
+                           "json: cannot unmarshal number %lld into Go struct field RaftConfig.%s "
+                           "of type uint64",
+                           (long long)json_integer_value(rv), raft_fields[i]);
+    }
     return 0;
 }
 
@@ -282,25 +290,40 @@ static int write_identity(struct node *n, const char *root_cert, const char *cer
 }
 
 /* Parses and validates the init request into n's identity fields and the new objects. */
-static int init_prepare(struct node *n, json_t *req, struct init_ctx *c, struct err *e)
-{
+/* The init request's fields, type-checked as Go's decoder would (borrowed from req). */
+struct init_fields {
     json_t *listen, *adv, *dpa, *dpp, *pool, *subnet, *spec, *autolock, *avail, *fnc;
+};
+
+static int init_decode(json_t *req, struct init_fields *f, struct err *e)
+{
     if (!json_is_object(req))
         return err_set(e, ERR_INVALID,
                        "json: cannot unmarshal %s into Go value of type swarm.InitRequest",
                        json_type_word(req));
-    if (field(req, "InitRequest", "ListenAddr", JSON_STRING, "string", &listen, e) ||
-        field(req, "InitRequest", "AdvertiseAddr", JSON_STRING, "string", &adv, e) ||
-        field(req, "InitRequest", "DataPathAddr", JSON_STRING, "string", &dpa, e) ||
-        field(req, "InitRequest", "DataPathPort", JSON_INTEGER, "uint32", &dpp, e) ||
-        field(req, "InitRequest", "DefaultAddrPool", JSON_ARRAY, "[]string", &pool, e) ||
-        field(req, "InitRequest", "SubnetSize", JSON_INTEGER, "uint32", &subnet, e) ||
-        field(req, "InitRequest", "Spec", JSON_OBJECT, "swarm.Spec", &spec, e) ||
-        field(req, "InitRequest", "AutoLockManagers", JSON_TRUE, "bool", &autolock, e) ||
-        field(req, "InitRequest", "Availability", JSON_STRING, "swarm.NodeAvailability", &avail,
+    if (field(req, "InitRequest", "ListenAddr", JSON_STRING, "string", &f->listen, e) ||
+        field(req, "InitRequest", "AdvertiseAddr", JSON_STRING, "string", &f->adv, e) ||
+        field(req, "InitRequest", "DataPathAddr", JSON_STRING, "string", &f->dpa, e) ||
+        field(req, "InitRequest", "DataPathPort", JSON_INTEGER, "uint32", &f->dpp, e) ||
+        field(req, "InitRequest", "DefaultAddrPool", JSON_ARRAY, "[]string", &f->pool, e) ||
+        field(req, "InitRequest", "SubnetSize", JSON_INTEGER, "uint32", &f->subnet, e) ||
+        field(req, "InitRequest", "Spec", JSON_OBJECT, "swarm.Spec", &f->spec, e) ||
+        field(req, "InitRequest", "AutoLockManagers", JSON_TRUE, "bool", &f->autolock, e) ||
+        field(req, "InitRequest", "Availability", JSON_STRING, "swarm.NodeAvailability", &f->avail,
               e) ||
-        field(req, "InitRequest", "ForceNewCluster", JSON_TRUE, "bool", &fnc, e))
+        field(req, "InitRequest", "ForceNewCluster", JSON_TRUE, "bool", &f->fnc, e))
         return -ERR_INVALID;
+    if (f->spec && check_spec(f->spec, e))
+        return -ERR_INVALID;
+    return 0;
+}
+
+/* Validates the init request into n's identity fields and the new objects. */
+static int init_prepare(struct node *n, const struct init_fields *f, struct init_ctx *c,
+                        struct err *e)
+{
+    json_t *listen = f->listen, *adv = f->adv, *dpa = f->dpa, *dpp = f->dpp, *pool = f->pool,
+           *subnet = f->subnet, *spec = f->spec, *autolock = f->autolock, *avail = f->avail;
     const char *listen_s =
         listen && json_string_length(listen) ? json_string_value(listen) : "0.0.0.0:2377";
     const char *adv_s = adv ? json_string_value(adv) : "";
@@ -436,6 +459,11 @@ fail:
 void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data)
 {
     struct err e;
+    struct init_fields f = {0};
+    if (init_decode(req, &f, &e) < 0) {
+        cb(data, -e.kind, &e);
+        return;
+    }
     if (n->state != NODE_INACTIVE) {
         err_set(&e, ERR_UNAVAILABLE, MSG_ALREADY);
         cb(data, -e.kind, &e);
@@ -445,7 +473,7 @@ void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data)
     c->n = n;
     c->cb = cb;
     c->data = data;
-    int rc = init_prepare(n, req, c, &e);
+    int rc = init_prepare(n, &f, c, &e);
     if (rc) {
         free(c);
         cb(data, rc, &e);
@@ -495,7 +523,7 @@ void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
             err_set(&e, ERR_UNAVAILABLE,
                     "You are attempting to leave the swarm on a node that is participating as a "
                     "manager. Removing the last manager erases all current state of the swarm. "
-                    "Use `--force` to ignore this message.");
+                    "Use `--force` to ignore this message. ");
         else
             err_set(&e, ERR_UNAVAILABLE,
                     "You are attempting to leave the swarm on a node that is participating as a "

@@ -791,7 +791,7 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
         if (!j)
             rc = err_set(&te, ERR_INTERNAL, "etcd txn: bad JSON: %s", je.text);
         else if (!json_is_true(json_object_get(j, "succeeded")))
-            rc = err_set(&te, ERR_INTERNAL, "update out of sequence");
+            rc = err_set(&te, ERR_INTERNAL, ERR_MSG_OUT_OF_SEQUENCE);
         else
             rev = state_header_revision(j);
         json_decref(j);

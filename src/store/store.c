@@ -611,6 +611,6 @@ int store_check_version(const struct store *s, enum store_kind k, const char *id
     if (!obj)
         return err_set(e, ERR_NOT_FOUND, "%s %s not found", store_kind_name(k), id);
     if (store_obj_version(obj) != version)
-        return err_set(e, ERR_INTERNAL, "update out of sequence");
+        return err_set(e, ERR_INTERNAL, ERR_MSG_OUT_OF_SEQUENCE);
     return 0;
 }

@@ -87,15 +87,16 @@ api GET "/v1.41/events?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D&until=$t
 assert_status 400 "GET /events with an unknown filter"
 
 # --- a live stream ----------------------------------------------------------------------------------
-curl -sS -N -i --max-time 15 --unix-socket "$SOCK" \
+curl -sS -N -i -v --max-time 15 --unix-socket "$SOCK" \
     'http://localhost/v1.41/events?filters=%7B%22type%22%3A%7B%22node%22%3Atrue%7D%7D' \
     >"$T/stream.out" 2>"$T/stream.err" &
 curl_pid=$!
 IT_PIDS+=("$curl_pid")
-# the headers come at once, before any event (dockerd flushes them when the stream opens)
+# the headers come at once, before any event (dockerd flushes them when the stream opens);
+# curl -i prints them to stdout only with the first body bytes, -v traces them on arrival
 early=no
 for _ in $(seq 1 30); do
-    if grep -q $'^\r$' "$T/stream.out" 2>/dev/null; then
+    if grep -q '^< Transfer-Encoding: chunked' "$T/stream.err" 2>/dev/null; then
         early=yes
         break
     fi

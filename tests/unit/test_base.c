@@ -54,6 +54,10 @@ TEST(base_time_roundtrip)
     time_format_rfc3339(ns, out);
     ASSERT_EQ_STR(out, "2026-11-21T21:10:29.123456789Z");
     ASSERT_EQ_INT(time_parse_rfc3339("garbage", &ns), -1);
+    time_format_rfc3339(1795295544LL * 1000000000LL + 120000000, out);
+    ASSERT_EQ_STR(out, "2026-11-21T21:12:24.12Z");
+    time_format_rfc3339(1795295544LL * 1000000000LL, out);
+    ASSERT_EQ_STR(out, "2026-11-21T21:12:24Z");
 }
 
 TEST(base_names)

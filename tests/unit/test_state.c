@@ -292,7 +292,7 @@ TEST_T(state_txn_and_watch, 60)
 
     t = txn1(&c, STATE_OP_PUT, PREFIX "a", "again", 0);
     ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
-    ASSERT_EQ_STR(t.msg, "update out of sequence");
+    ASSERT_EQ_STR(t.msg, ERR_MSG_OUT_OF_SEQUENCE);
 
     t = txn1(&c, STATE_OP_PUT, PREFIX "a", "v2", r1);
     ASSERT_EQ_INT(t.rc, 0);
@@ -301,7 +301,7 @@ TEST_T(state_txn_and_watch, 60)
 
     t = txn1(&c, STATE_OP_PUT, PREFIX "a", "stale", r1);
     ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
-    ASSERT_EQ_STR(t.msg, "update out of sequence");
+    ASSERT_EQ_STR(t.msg, ERR_MSG_OUT_OF_SEQUENCE);
 
     /* Outside the prefix: written, never reported. */
     t = txn1(&c, STATE_OP_PUT, "/u/x", "elsewhere", STATE_ANY_REVISION);

@@ -849,7 +849,7 @@ TEST_T(state_election_single_leader, 60)
     struct state_op absent = {STATE_OP_CHECK, ELECT_KEY, NULL, 0, 0};
     t = run_txn(&s.n, &absent, 1);
     ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
-    ASSERT_EQ_STR(t.msg, "update out of sequence");
+    ASSERT_EQ_STR(t.msg, ERR_MSG_OUT_OF_SEQUENCE);
     absent.key = "/elect/none";
     t = run_txn(&s.n, &absent, 1);
     ASSERT_EQ_INT(t.rc, 0);
@@ -905,7 +905,7 @@ TEST_T(state_election_two_campaigners_and_fencing, 60)
     /* Fencing: the deposed leader's revision no longer passes; the new one does. */
     struct txn_res t = fenced_put(&s.n, rev1, PREFIX "a", "stale");
     ASSERT_EQ_INT(t.rc, -ERR_INTERNAL);
-    ASSERT_EQ_STR(t.msg, "update out of sequence");
+    ASSERT_EQ_STR(t.msg, ERR_MSG_OUT_OF_SEQUENCE);
     t = fenced_put(&s.n, rev2, PREFIX "a", "2");
     ASSERT_EQ_INT(t.rc, 0);
     ASSERT_TRUE(wait_event(&s.n, PREFIX "a", "2", 5000));

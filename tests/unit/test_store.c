@@ -366,7 +366,7 @@ TEST(store_check_version)
     ASSERT_EQ_INT(store_check_version(s, STORE_SERVICE, "s1", 12, &e), 0);
     ASSERT_EQ_INT(e.kind, ERR_NONE);
     ASSERT_EQ_INT(store_check_version(s, STORE_SERVICE, "s1", 11, &e), -ERR_INTERNAL);
-    ASSERT_EQ_STR(e.msg, "update out of sequence");
+    ASSERT_EQ_STR(e.msg, ERR_MSG_OUT_OF_SEQUENCE);
     err_clear(&e);
     ASSERT_EQ_INT(store_check_version(s, STORE_SERVICE, "s1", 13, &e), -ERR_INTERNAL);
     err_clear(&e);
