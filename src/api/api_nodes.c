@@ -37,6 +37,7 @@ static bool any_equal(json_t *vals, const char *s)
 }
 
 struct list_ctx {
+    struct node *node;
     struct api_filters *f;
     json_t *out;
 };
@@ -55,7 +56,7 @@ static int list_one(json_t *obj, void *data)
                                   store_json_path(obj, "Description.Engine.Labels")) ||
         !api_filters_match_labels(c->f, "node.label", store_json_path(obj, "Spec.Labels")))
         return 0;
-    json_array_append(c->out, obj);
+    json_array_append_new(c->out, node_decorate(c->node, obj));
     return 0;
 }
 
@@ -86,7 +87,7 @@ static void h_nodes_list(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    struct list_ctx c = {&f, json_array()};
+    struct list_ctx c = {r->api->node, &f, json_array()};
     store_foreach(node_store(r->api->node), STORE_NODE, list_one, &c);
     api_filters_release(&f);
     api_reply_json(r, 200, c.out);
@@ -101,7 +102,7 @@ static void h_node_inspect(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    api_reply_json(r, 200, json_incref(obj));
+    api_reply_json(r, 200, node_decorate(r->api->node, obj));
 }
 
 static void done_empty(void *data, int rc, struct err *e)

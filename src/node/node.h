@@ -69,6 +69,9 @@ int node_require_manager(const struct node *n, struct err *e);
 json_t *node_remote_managers(struct node *n);
 /* The unlock key, or "" when autolock is off. */
 const char *node_unlock_key(const struct node *n);
+/* The object as the API shows it: ManagerStatus.Leader and Reachability from live state
+ * (the election and the dispatcher's view). New reference. */
+json_t *node_decorate(struct node *n, json_t *obj);
 /* A fresh description of this host (Hostname, Platform, Resources, Engine). New ref. */
 json_t *node_host_description(const struct node *n);
 

@@ -22,10 +22,41 @@ static void save_managers(struct node *n, json_t *list)
         log_warn("could not save the manager list: %s", e.msg);
 }
 
+/* A manager that does not lead names the leader: go there. */
+static bool follow_leader(struct node *n, json_t *answer)
+{
+    const char *leader = json_string_value(json_object_get(answer, "Leader"));
+    if (!leader || !leader[0])
+        return false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(n->managers, i, v)
+    {
+        if (!strcmp(json_string_value(v), leader)) {
+            n->agent_idx = i;
+            return true;
+        }
+    }
+    if (!n->managers)
+        n->managers = json_array();
+    json_array_append_new(n->managers, json_string(leader));
+    n->agent_idx = json_array_size(n->managers) - 1;
+    return true;
+}
+
 static void heartbeat_done(void *data, int rc, long status, struct buf *body, struct err *e)
 {
     struct node *n = data;
     n->agent_call = NULL;
+    if (rc == 0 && status == 503) {
+        json_t *j = json_loadb(body->p, body->len, 0, NULL);
+        bool moved = follow_leader(n, j);
+        json_decref(j);
+        if (moved) {
+            agent_schedule(n, 20);
+            return;
+        }
+    }
     if (rc < 0 || status != 200) {
         json_t *j = rc < 0 ? NULL : json_loadb(body->p, body->len, 0, NULL);
         const char *msg = rc < 0 ? e->msg : json_string_value(json_object_get(j, "message"));
@@ -43,14 +74,22 @@ static void heartbeat_done(void *data, int rc, long status, struct buf *body, st
     if (period > 0)
         n->heartbeat_ms = period;
     save_managers(n, json_object_get(j, "Managers"));
+    bool promote = !node_is_manager(n) &&
+                   !strcmp(json_string_value(json_object_get(j, "Role")) ?: "", "manager");
     json_decref(j);
     agent_schedule(n, n->heartbeat_ms);
+    if (promote)
+        node_promote_self(n, n->agent_client,
+                          json_string_value(json_array_get(n->managers, n->agent_idx)));
 }
 
 static void agent_beat(uv_timer_t *t)
 {
     struct node *n = t->data;
-    const char *mgr = json_string_value(json_array_get(n->managers, n->agent_idx));
+    /* a manager knows the leader from the election; a worker follows redirects */
+    const char *mgr = node_is_manager(n) && node_leader_addr(n)
+                          ? node_leader_addr(n)
+                          : json_string_value(json_array_get(n->managers, n->agent_idx));
     if (!mgr) {
         log_warn("no manager known to report to");
         agent_schedule(n, AGENT_RETRY_MS * 4);

@@ -45,6 +45,7 @@ struct node *node_new(uv_loop_t *loop, const struct node_config *cfg)
     n->keys_dir = xasprintf("%s/keys", n->swarm_dir);
     n->etcd_dir = xasprintf("%s/etcd", n->swarm_dir);
     n->store = store_new();
+    n->role_watch = store_watch_add(n->store, 1u << STORE_NODE, node_role_watch, n);
     n->unlock_key = xstrdup("");
     return n;
 }
@@ -349,7 +350,7 @@ static void on_state_ready(void *data, int rc, struct err *e)
         n->state = NODE_ACTIVE;
         n->error[0] = 0;
         refresh_self(n);
-        node_dispatch_start(n);
+        node_leader_start(n);
     }
     if (cb)
         cb(cbdata, rc, e);
@@ -372,6 +373,7 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
         .cert_file = cert,
         .key_file = key,
         .log_file = log,
+        .initial_cluster = n->initial_cluster,
     };
     n->state = NODE_STARTING;
     struct err e;
@@ -388,6 +390,8 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
     n->start_cb = cb;
     n->start_data = data;
     n->st = state_new(n->loop, &sc);
+    free(n->initial_cluster);
+    n->initial_cluster = NULL;
     free(ca);
     free(cert);
     free(key);
@@ -413,6 +417,7 @@ static void store_stopped(void *data)
 void node_stop_store(struct node *n, void (*cb)(void *data), void *data)
 {
     node_rpc_close(n);
+    node_leader_stop(n);
     node_dispatch_stop(n);
     if (!n->st) {
         if (cb)
@@ -466,6 +471,7 @@ static void node_free(void *data)
     struct node *n = data;
     void (*cb)(void *) = n->stop_cb;
     void *cbdata = n->stop_data;
+    store_watch_remove(n->store, n->role_watch);
     store_free(n->store);
     for (size_t i = 0; n->labels[i]; i++)
         free(n->labels[i]);
@@ -480,6 +486,7 @@ static void node_free(void *data)
     free(n->root_cert);
     free(n->root_key);
     free(n->unlock_key);
+    free(n->initial_cluster);
     json_decref(n->managers);
     free(n);
     if (cb)
@@ -498,6 +505,7 @@ void node_stop(struct node *n, void (*cb)(void *data), void *data)
 
 struct commit_ctx {
     struct node *n;
+    bool fenced; /* a leader-only write: refused unless this manager still leads */
     enum store_kind kind;
     json_t *obj; /* NULL for deletes and private records */
     char id[128];
@@ -547,13 +555,14 @@ static void sealed_put(struct node *n, const char *key, json_t *value, int64_t e
     struct buf sealed = BUF_INIT;
     ca_seal(n->dek, plain, strlen(plain), &sealed);
     free(plain);
-    struct state_op op = {STATE_OP_PUT, key, sealed.p, sealed.len, expect};
-    state_txn(n->st, &op, 1, commit_done, c);
+    struct state_op ops[2] = {{STATE_OP_PUT, key, sealed.p, sealed.len, expect},
+                              {STATE_OP_CHECK, NODE_LEADER_KEY, NULL, 0, n->leader_rev}};
+    state_txn(n->st, ops, c->fenced ? 2 : 1, commit_done, c);
     buf_release(&sealed);
 }
 
-void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
-                 node_done_cb cb, void *data)
+static void commit_object(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
+                          bool fenced, node_done_cb cb, void *data)
 {
     struct err e;
     if (!store_writable(n, &e)) {
@@ -562,11 +571,31 @@ void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect
         return;
     }
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
-    *c = (struct commit_ctx){.n = n, .kind = k, .obj = obj, .cb = cb, .data = data};
+    *c = (struct commit_ctx){
+        .n = n, .fenced = fenced, .kind = k, .obj = obj, .cb = cb, .data = data};
     json_object_del(obj, "Version");
     char *key = object_key(k, store_json_str(obj, "ID"));
     sealed_put(n, key, obj, (int64_t)expect_version, c);
     free(key);
+}
+
+void node_commit_leader(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
+                        node_done_cb cb, void *data)
+{
+    struct err e;
+    if (!node_is_leader(n) || !n->leader_rev) {
+        json_decref(obj);
+        err_set(&e, ERR_UNAVAILABLE, "this manager is not the leader");
+        cb(data, -e.kind, &e);
+        return;
+    }
+    commit_object(n, k, obj, expect_version, true, cb, data);
+}
+
+void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
+                 node_done_cb cb, void *data)
+{
+    commit_object(n, k, obj, expect_version, false, cb, data);
 }
 
 void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint64_t expect_version,

@@ -60,7 +60,7 @@ void node_dispatch_mark(struct node *n, const char *id, const char *state, const
     snprintf(c->id, sizeof(c->id), "%s", id);
     if (n->marking)
         json_object_set_new(n->marking, id, json_true());
-    node_commit(n, STORE_NODE, obj, store_obj_version(cur), mark_done, c);
+    node_commit_leader(n, STORE_NODE, obj, store_obj_version(cur), mark_done, c);
 }
 
 void node_dispatch_seen(struct node *n, const char *id)
@@ -93,7 +93,7 @@ static int check_node(json_t *obj, void *data)
 static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
-    if (n->state != NODE_ACTIVE || !n->st || !state_available(n->st))
+    if (n->state != NODE_ACTIVE || !n->st || !state_available(n->st) || !node_is_leader(n))
         return;
     int64_t period = node_heartbeat_period_ms(n);
     if (period != n->disp_period) {

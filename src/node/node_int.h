@@ -2,14 +2,16 @@
 #ifndef SHOAL_NODE_INT_H
 #define SHOAL_NODE_INT_H
 
-#include "node.h"
 #include "http/http.h"
 #include "httpc/httpc.h"
+#include "node.h"
 #include "state/state.h"
 
 #define NODE_ETCD_PREFIX "/shoal/"
 #define NODE_PRIVATE_PREFIX "/shoal/private/"
 #define NODE_DEFAULT_PORT 2377
+/* The election key: outside NODE_ETCD_PREFIX so the store feed never sees it. */
+#define NODE_LEADER_KEY "/shoal-leader"
 
 struct node {
     uv_loop_t *loop;
@@ -43,8 +45,8 @@ struct node {
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
-    json_t *last_seen;   /* node ID → loop ms of its last heartbeat */
-    json_t *marking;     /* node IDs with a status commit in flight */
+    json_t *last_seen; /* node ID → loop ms of its last heartbeat */
+    json_t *marking;   /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
     int64_t disp_period; /* heartbeat period the windows were measured with */
 
@@ -55,6 +57,20 @@ struct node {
     uv_timer_t *agent_timer;
     size_t agent_idx;
     int64_t heartbeat_ms;
+
+    /* leadership among managers (node_leader.c) */
+    struct state_election *election;
+    bool is_leader;
+    int64_t leader_rev;
+    char leader_id[ID_LEN + 1];
+    struct httpc *peer_client; /* manager → manager calls */
+    struct httpc_call *probe_call;
+    uv_timer_t *probe_timer;
+    int probe_failures;
+    bool revoking; /* a revoke of the silent leader's lease is in flight */
+    bool promoting, demoting;
+    struct store_watch *role_watch;
+    char *initial_cluster; /* set once, for the first start of a joining manager's etcd */
 
     node_done_cb start_cb;
     void *start_data;
@@ -68,6 +84,9 @@ int node_save_state(struct node *n, struct err *e);
 void node_start_store(struct node *n, node_done_cb cb, void *data);
 void node_stop_store(struct node *n, void (*cb)(void *data), void *data);
 void node_forget(struct node *n); /* back to inactive in memory */
+/* node_commit for leader-only writes: fenced with a compare on the election key. */
+void node_commit_leader(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
+                        node_done_cb cb, void *data);
 /* Writes a private record (JSON) at /shoal/private/<name>. */
 void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb,
                          void *data);
@@ -95,6 +114,19 @@ void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
 int64_t node_heartbeat_period_ms(struct node *n);
+
+/* node_leader.c */
+void node_leader_start(struct node *n);
+void node_leader_stop(struct node *n);
+bool node_is_leader(const struct node *n);
+/* "IP:port" of the current leader, or NULL. */
+const char *node_leader_addr(struct node *n);
+
+/* node_role.c */
+/* Asks `manager` (through client) for a manager identity and becomes a manager. */
+void node_promote_self(struct node *n, struct httpc *client, const char *manager);
+void node_demote_self(struct node *n);
+void node_role_watch(void *data, enum store_kind k, enum store_action a, json_t *old, json_t *cur);
 
 /* node_agent.c: this node's session with a manager (workers) */
 void node_agent_start(struct node *n);

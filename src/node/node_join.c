@@ -69,6 +69,34 @@ static int write_file(struct node *n, const char *name, const char *data, int mo
     return rc;
 }
 
+struct stop_then_fail {
+    struct join_ctx *c;
+    int rc;
+    struct err e;
+};
+
+static void stopped_after_failure(void *data)
+{
+    struct stop_then_fail *f = data;
+    join_finish(f->c, f->rc, &f->e);
+    free(f);
+}
+
+/* A joining manager's etcd has synced with the cluster (or could not). */
+static void manager_started(void *data, int rc, struct err *e)
+{
+    struct join_ctx *c = data;
+    if (rc == 0) {
+        join_finish(c, 0, NULL);
+        return;
+    }
+    struct stop_then_fail *f = xmalloc(sizeof(*f));
+    f->c = c;
+    f->rc = rc;
+    f->e = *e;
+    node_stop_store(c->n, stopped_after_failure, f);
+}
+
 static void joined(void *data, int rc, long status, struct buf *body, struct err *e)
 {
     struct join_ctx *c = data;
@@ -95,8 +123,26 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
     if (!rc && (strcmp(ident.cn, id) || strcmp(ident.org, cluster) ||
                 strncmp(ident.ou, "swarm-", 6) || strcmp(ident.ou + 6, role)))
         rc = err_set(&e2, ERR_INTERNAL, "the manager issued a certificate for another identity");
-    if (!rc && strcmp(role, "worker") != 0)
-        rc = err_set(&e2, ERR_NOT_IMPLEMENTED, "joining as %s is not implemented yet", role);
+    const char *dek = json_string_value(json_object_get(j, "DEK"));
+    const char *initial = json_string_value(json_object_get(j, "InitialCluster"));
+    bool manager = !strcmp(role, "manager");
+    if (!rc && manager && (!dek || !initial))
+        rc = err_set(&e2, ERR_INTERNAL, "the manager's answer lacks the store's keys");
+    if (!rc && manager) {
+        struct buf raw = BUF_INIT;
+        rc = b64_decode(dek, strlen(dek), &raw, &e2);
+        if (!rc && raw.len != sizeof(n->dek))
+            rc = err_set(&e2, ERR_INTERNAL, "the manager sent a malformed data key");
+        if (!rc) {
+            memcpy(n->dek, raw.p, sizeof(n->dek));
+            n->have_dek = true;
+            rc = node_keys_reseal(n, NULL, &e2);
+        }
+        memset(raw.p, 0, raw.len);
+        buf_release(&raw);
+        free(n->initial_cluster);
+        n->initial_cluster = xstrdup(initial);
+    }
     if (!rc)
         rc = write_file(n, "node.crt", cert, 0644, &e2);
     if (!rc) {
@@ -118,9 +164,13 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         join_finish(c, rc, &e2);
         return;
     }
+    log_info("joined the swarm %s as %s %s", n->cluster_id, n->role, n->id);
+    if (manager) {
+        node_start_store(n, manager_started, c);
+        return;
+    }
     n->state = NODE_ACTIVE;
     node_agent_start(n);
-    log_info("joined the swarm %s as %s %s", n->cluster_id, n->role, n->id);
     join_finish(c, 0, NULL);
 }
 
@@ -172,8 +222,9 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
     httpc_close(old, NULL, NULL);
     json_t *desc = node_host_description(n);
     json_t *req =
-        json_pack("{s:s, s:s, s:s, s:s, s:o}", "Token", c->token, "CSR", c->csr_pem, "Addr",
-                  n->advertise_ip, "Availability", c->availability, "Description", desc);
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i}", "Token", c->token, "CSR", c->csr_pem,
+                  "Addr", n->advertise_ip, "Availability", c->availability, "Description", desc,
+                  "AdvertisePort", n->advertise_port, "EtcdPeerPort", n->cfg.etcd_peer_port);
     char *s = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/join", c->remote);

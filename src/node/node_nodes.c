@@ -98,6 +98,24 @@ void node_node_update(struct node *n, const char *ref, uint64_t version, json_t 
     node_commit(n, STORE_NODE, obj, version, cb, data);
 }
 
+struct rm_ctx {
+    struct node *n;
+    char id[ID_LEN + 1];
+    uint64_t version;
+    node_done_cb cb;
+    void *data;
+};
+
+static void rm_member_removed(void *data, int rc, const char *initial_cluster, struct err *e)
+{
+    struct rm_ctx *c = data;
+    if (rc < 0 && rc != -ERR_NOT_FOUND)
+        c->cb(c->data, rc, e);
+    else
+        node_commit_delete(c->n, STORE_NODE, c->id, c->version, c->cb, c->data);
+    free(c);
+}
+
 void node_node_remove(struct node *n, const char *ref, bool force, node_done_cb cb, void *data)
 {
     struct err e;
@@ -110,8 +128,20 @@ void node_node_remove(struct node *n, const char *ref, bool force, node_done_cb 
         return;
     }
     const char *id = store_json_str(cur, "ID");
-    if (!strcmp(store_json_str(cur, "Spec.Role") ?: "", "manager") ||
-        store_json_path(cur, "ManagerStatus")) {
+    bool manager = !strcmp(store_json_str(cur, "Spec.Role") ?: "", "manager") ||
+                   store_json_path(cur, "ManagerStatus");
+    if (manager && force && strcmp(id, n->id) != 0) {
+        /* A lost manager: take its member out of etcd, then forget the node. */
+        struct rm_ctx *c = xcalloc(1, sizeof(*c));
+        c->n = n;
+        snprintf(c->id, sizeof(c->id), "%s", id);
+        c->version = store_obj_version(cur);
+        c->cb = cb;
+        c->data = data;
+        state_member_remove(n->st, id, rm_member_removed, c);
+        return;
+    }
+    if (manager) {
         err_set(&e, ERR_INVALID,
                 "rpc error: code = FailedPrecondition desc = node %s is a cluster manager and is "
                 "a member of the raft cluster. It must be demoted to worker before removal",

@@ -7,6 +7,9 @@
  *   POST /swarm-rpc/join       → token + CSR in, certificate + identity out (no certificate)
  *   POST /swarm-rpc/heartbeat  → session keep-alive; period and managers out (any node)
  *   POST /swarm-rpc/leave      → the node is leaving; marked down now        (any node)
+ *   POST /swarm-rpc/promote    → a worker whose spec says manager gets a manager identity
+ *   POST /swarm-rpc/ping       → the leader answers probes of the other managers (managers)
+ * Heartbeats go to the leader; another manager answers 503 with the leader's address.
  *
  * Thread: the loop thread. */
 #include "node_int.h"
@@ -68,20 +71,64 @@ struct join_ctx {
     struct node *n;
     struct http_req *req;
     json_t *reply;
+    char *peer_url; /* managers: the new etcd member's peer URL */
 };
+
+static void join_ctx_free(struct join_ctx *c)
+{
+    json_decref(c->reply);
+    free(c->peer_url);
+    free(c);
+}
+
+static void member_added(void *data, int rc, const char *initial_cluster, struct err *e)
+{
+    struct join_ctx *c = data;
+    if (rc < 0) {
+        log_warn("etcd member add for %s failed: %s", store_json_str(c->reply, "NodeID"), e->msg);
+        rpc_error(c->req, e);
+        join_ctx_free(c);
+        return;
+    }
+    json_object_set_new(c->reply, "InitialCluster", json_string(initial_cluster));
+    char *dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
+    json_object_set_new(c->reply, "DEK", json_string(dek));
+    free(dek);
+    log_info("node %s joins as a manager (etcd peer %s)", store_json_str(c->reply, "NodeID"),
+             c->peer_url);
+    rpc_reply(c->req, 200, json_incref(c->reply));
+    join_ctx_free(c);
+}
 
 static void join_committed(void *data, int rc, struct err *e)
 {
     struct join_ctx *c = data;
     if (rc < 0) {
-        json_decref(c->reply);
         rpc_error(c->req, e);
+        join_ctx_free(c);
+    } else if (c->peer_url) {
+        /* The node object is written before etcd grows: until the new member starts, a
+         * two-member cluster has no quorum. */
+        state_member_add(c->n->st, store_json_str(c->reply, "NodeID"), c->peer_url, member_added,
+                         c);
     } else {
         log_info("node %s joined as %s", store_json_str(c->reply, "NodeID"),
                  store_json_str(c->reply, "Role"));
-        rpc_reply(c->req, 200, c->reply);
+        rpc_reply(c->req, 200, json_incref(c->reply));
+        join_ctx_free(c);
     }
-    free(c);
+}
+
+/* https://IP:port, brackets for IPv6. */
+static char *peer_url(const char *ip, json_int_t port)
+{
+    return xasprintf(strchr(ip, ':') ? "https://[%s]:%lld" : "https://%s:%lld", ip,
+                     (long long)port);
+}
+
+static char *manager_addr(const char *ip, json_int_t port)
+{
+    return xasprintf(strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, (long long)port);
 }
 
 /* Which role does the token's secret grant? NULL if none (rotated away or forged). */
@@ -125,11 +172,6 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
                  "join this cluster");
         return;
     }
-    if (!strcmp(role, "manager")) {
-        rpc_fail(req, ERR_NOT_IMPLEMENTED,
-                 "joining as a manager is not implemented by shoal yet; join as a worker");
-        return;
-    }
     if (!avail || !avail[0])
         avail = "active";
     if (strcmp(avail, "active") && strcmp(avail, "pause") && strcmp(avail, "drain")) {
@@ -161,6 +203,22 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     struct join_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     c->req = req;
+    if (!strcmp(role, "manager")) {
+        json_int_t aport = json_integer_value(json_object_get(body, "AdvertisePort"));
+        json_int_t pport = json_integer_value(json_object_get(body, "EtcdPeerPort"));
+        if (aport < 1 || aport > 65535 || pport < 1 || pport > 65535) {
+            json_decref(obj);
+            free(c);
+            free(cert);
+            rpc_fail(req, ERR_INVALID, "a manager join needs AdvertisePort and EtcdPeerPort");
+            return;
+        }
+        char *maddr = manager_addr(addr, aport);
+        json_object_set_new(obj, "ManagerStatus",
+                            json_pack("{s:s, s:s}", "Reachability", "reachable", "Addr", maddr));
+        free(maddr);
+        c->peer_url = peer_url(addr, pport);
+    }
     c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID", n->cluster_id,
                          "Role", role, "Cert", cert, "Managers", node_manager_list(n),
                          "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n));
@@ -178,6 +236,13 @@ static void handle_heartbeat(struct node *n, struct http_req *req, const char *i
         rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
         return;
     }
+    if (!node_is_leader(n)) {
+        const char *leader = node_leader_addr(n);
+        rpc_reply(req, 503,
+                  json_pack("{s:s, s:s}", "message", "this manager is not the leader", "Leader",
+                            leader ? leader : ""));
+        return;
+    }
     node_dispatch_seen(n, id);
     rpc_reply(req, 200,
               json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod",
@@ -190,6 +255,50 @@ static void handle_leave(struct node *n, struct http_req *req, const char *id)
     if (store_get(n->store, STORE_NODE, id))
         node_dispatch_mark(n, id, "down", "node left the swarm");
     rpc_reply(req, 200, json_object());
+}
+
+/* ---- promotion: a worker whose spec now says manager ---- */
+
+static void handle_promote(struct node *n, struct http_req *req, const char *id, json_t *body)
+{
+    struct err e;
+    json_t *cur = store_get(n->store, STORE_NODE, id);
+    json_t *cluster = node_cluster(n);
+    const char *csr = json_string_value(json_object_get(body, "CSR"));
+    json_int_t aport = json_integer_value(json_object_get(body, "AdvertisePort"));
+    json_int_t pport = json_integer_value(json_object_get(body, "EtcdPeerPort"));
+    const char *addr = cur ? store_json_str(cur, "Status.Addr") : NULL;
+    if (!cur || !cluster || strcmp(store_json_str(cur, "Spec.Role") ?: "", "manager") || !csr ||
+        !addr || aport < 1 || aport > 65535 || pport < 1 || pport > 65535) {
+        rpc_fail(req, ERR_FORBIDDEN, "this node is not to be promoted");
+        return;
+    }
+    struct ca_identity ident = {0};
+    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
+    snprintf(ident.ou, sizeof(ident.ou), "swarm-manager");
+    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
+    json_int_t expiry =
+        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
+    const char *ips[] = {addr};
+    char *cert = NULL;
+    if (ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &cert, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
+    json_t *obj = json_deep_copy(cur);
+    char *maddr = manager_addr(addr, aport);
+    json_object_set_new(obj, "ManagerStatus",
+                        json_pack("{s:s, s:s}", "Reachability", "reachable", "Addr", maddr));
+    free(maddr);
+    struct join_ctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->req = req;
+    c->peer_url = peer_url(addr, pport);
+    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID", n->cluster_id,
+                         "Role", "manager", "Cert", cert, "Managers", node_manager_list(n),
+                         "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n));
+    free(cert);
+    node_commit(n, STORE_NODE, obj, store_obj_version(cur), join_committed, c);
 }
 
 static void rpc_dispatch(struct http_req *req, void *data)
@@ -220,9 +329,15 @@ static void rpc_dispatch(struct http_req *req, void *data)
     const char *peer = peer_node(n, req);
     if (!strcmp(req->path, "/swarm-rpc/join"))
         handle_join(n, req, body);
-    else if (!peer &&
-             (!strcmp(req->path, "/swarm-rpc/heartbeat") || !strcmp(req->path, "/swarm-rpc/leave")))
+    else if (!peer)
         rpc_fail(req, ERR_UNAUTHORIZED, "a certificate of this swarm is required");
+    else if (!strcmp(req->path, "/swarm-rpc/ping") &&
+             strcmp(http_req_peer_ou(req) ?: "", "swarm-manager") != 0)
+        rpc_fail(req, ERR_FORBIDDEN, "only managers may call this");
+    else if (!strcmp(req->path, "/swarm-rpc/ping"))
+        rpc_reply(req, node_is_leader(n) ? 200 : 503, json_object());
+    else if (!strcmp(req->path, "/swarm-rpc/promote"))
+        handle_promote(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/heartbeat"))
         handle_heartbeat(n, req, peer);
     else if (!strcmp(req->path, "/swarm-rpc/leave"))

@@ -508,6 +508,15 @@ static void leave_stopped(void *data)
     free(c);
 }
 
+static void leave_member_removed(void *data, int rc, const char *initial_cluster, struct err *e)
+{
+    struct leave_ctx *c = data;
+    if (rc < 0)
+        log_warn("leaving: etcd member remove failed: %s", e->msg);
+    node_leader_stop(c->n);
+    node_stop_store(c->n, leave_stopped, c);
+}
+
 void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
 {
     struct err e;
@@ -539,7 +548,12 @@ void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
     }
     struct leave_ctx *c = xmalloc(sizeof(*c));
     *c = (struct leave_ctx){n, cb, data};
-    if (node_is_manager(n))
+    int managers = 0;
+    if (node_is_manager(n) && n->state == NODE_ACTIVE)
+        store_foreach(n->store, STORE_NODE, count_manager, &managers);
+    if (managers > 1) /* the others keep the swarm: take this member out of etcd first */
+        state_member_remove(n->st, n->id, leave_member_removed, c);
+    else if (node_is_manager(n))
         node_stop_store(n, leave_stopped, c);
     else
         node_agent_leave(n, leave_stopped, c);

@@ -22,6 +22,10 @@
 #include <string.h>
 
 #define CLIENT_CALL_TIMEOUT_MS 15000
+/* A write proposed to a member whose Raft leader just died is dropped by etcd and answered
+ * only after its request timeout (~6 s). Give up sooner: the caller sees 503 (nothing was
+ * acknowledged) and a retry reaches the new etcd leader. Healthy writes take milliseconds. */
+#define CLIENT_TXN_TIMEOUT_MS 1500
 #define CLIENT_LIST_PAGE 1000
 #define CLIENT_RETRY_MIN_MS 100
 #define CLIENT_RETRY_MAX_MS 5000
@@ -771,7 +775,7 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
         st->txns->prev = r;
     st->txns = r;
     r->call =
-        state_post_json(st, "/v3/kv/txn", req, CLIENT_CALL_TIMEOUT_MS, NULL, state_txn_done, r);
+        state_post_json(st, "/v3/kv/txn", req, CLIENT_TXN_TIMEOUT_MS, NULL, state_txn_done, r);
     json_decref(req);
 }
 

@@ -321,8 +321,7 @@ static void health_check(struct state *st, long timeout_ms)
     if (st->health_call)
         return;
     char *url = xasprintf("%s/v3/maintenance/status", st->client_url);
-    st->health_call =
-        httpc_post(st->ctl_curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
+    st->health_call = httpc_post(st->ctl_curl, url, "{}", 2, timeout_ms, NULL, on_health_done, st);
     free(url);
 }
 

@@ -1,0 +1,175 @@
+/* node_leader.c — leadership among managers: every manager campaigns for an etcd lease-bound
+ * key; the holder runs the leader-only components (the dispatcher's liveness tracking) and
+ * fences its writes with a compare on that key, so a deposed leader can never write. The
+ * other managers heartbeat the leader like workers do, and probe it four times a second: a
+ * leader that stops answering has its lease revoked at once (a minority cannot do that: the
+ * revoke needs quorum), so failover does not wait for the lease to expire.
+ * Live manager status for the API (Leader, Reachability) is derived here.
+ * Thread: the loop thread. */
+#include "node_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBE_MS 250
+#define PROBE_TIMEOUT_MS 400
+#define PROBE_FAILURES 2
+
+bool node_is_leader(const struct node *n)
+{
+    return n->election && n->is_leader;
+}
+
+static const char *leader_addr(struct node *n)
+{
+    json_t *obj = n->leader_id[0] ? store_get(n->store, STORE_NODE, n->leader_id) : NULL;
+    return obj ? store_json_str(obj, "ManagerStatus.Addr") : NULL;
+}
+
+const char *node_leader_addr(struct node *n)
+{
+    return leader_addr(n);
+}
+
+static void probe_schedule(struct node *n);
+
+static void revoked(void *data, int rc, struct err *e)
+{
+    struct node *n = data;
+    n->revoking = false;
+    if (rc < 0)
+        log_warn("could not revoke the silent leader's lease: %s", e->msg);
+}
+
+static void probe_done(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct node *n = data;
+    n->probe_call = NULL;
+    if (rc == 0 && status == 200) {
+        n->probe_failures = 0;
+    } else if (++n->probe_failures >= PROBE_FAILURES && n->leader_rev && !n->revoking) {
+        /* retried while the leader stays silent: etcd may be electing its own leader */
+        log_warn("leader %s does not answer (%s); revoking its lease", n->leader_id,
+                 rc < 0 ? e->msg : "bad answer");
+        n->revoking = true;
+        state_lease_revoke_holder(n->st, NODE_LEADER_KEY, n->leader_rev, revoked, n);
+    }
+    probe_schedule(n);
+}
+
+static void probe_tick(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    const char *addr = leader_addr(n);
+    if (n->is_leader || !addr || !n->peer_client) {
+        probe_schedule(n);
+        return;
+    }
+    char *url = xasprintf("https://%s/swarm-rpc/ping", addr);
+    n->probe_call = httpc_post(n->peer_client, url, "{}", 2, PROBE_TIMEOUT_MS, NULL, probe_done, n);
+    free(url);
+}
+
+static void probe_schedule(struct node *n)
+{
+    if (n->probe_timer)
+        uv_timer_start(n->probe_timer, probe_tick, PROBE_MS, 0);
+}
+
+static int other_managers(json_t *obj, void *data)
+{
+    struct node *n = ((void **)data)[0];
+    if (strcmp(store_json_str(obj, "ID"), n->id) &&
+        !strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
+        (*(int *)((void **)data)[1])++;
+    return 0;
+}
+
+static void on_leader_change(void *data, bool leader, int64_t rev, const char *value)
+{
+    struct node *n = data;
+    bool was = n->is_leader;
+    n->is_leader = leader;
+    n->leader_rev = rev;
+    snprintf(n->leader_id, sizeof(n->leader_id), "%s", value ? value : "");
+    n->probe_failures = 0;
+    if (leader && !was) {
+        log_info("this manager is now the leader");
+        node_agent_stop(n);
+        node_dispatch_start(n);
+    } else if (!leader && was) {
+        log_warn("this manager is no longer the leader");
+        node_dispatch_stop(n);
+    }
+    if (!leader) {
+        int others = 0;
+        void *ctx[2] = {n, &others};
+        store_foreach(n->store, STORE_NODE, other_managers, ctx);
+        if (others || n->leader_id[0])
+            node_agent_start(n);
+    }
+}
+
+void node_leader_start(struct node *n)
+{
+    if (n->election)
+        return;
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    char *cert = xasprintf("%s/node.crt", n->certs_dir);
+    char *key = xasprintf("%s/node.key", n->certs_dir);
+    struct httpc_tls tls = {
+        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
+    n->peer_client = httpc_new(n->loop, &tls);
+    free(ca);
+    free(cert);
+    free(key);
+    n->probe_timer = xmalloc(sizeof(*n->probe_timer));
+    uv_timer_init(n->loop, n->probe_timer);
+    n->probe_timer->data = n;
+    probe_schedule(n);
+    n->election = state_campaign(n->st, NODE_LEADER_KEY, n->id, 1, on_leader_change, n);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void node_leader_stop(struct node *n)
+{
+    if (!n->election)
+        return;
+    state_resign(n->election);
+    n->election = NULL;
+    if (n->is_leader)
+        node_dispatch_stop(n);
+    n->is_leader = false;
+    n->leader_id[0] = 0;
+    n->leader_rev = 0;
+    uv_timer_stop(n->probe_timer);
+    uv_close((uv_handle_t *)n->probe_timer, timer_closed);
+    n->probe_timer = NULL;
+    n->probe_call = NULL;
+    httpc_close(n->peer_client, NULL, NULL);
+    n->peer_client = NULL;
+}
+
+json_t *node_decorate(struct node *n, json_t *obj)
+{
+    if (!store_json_path(obj, "ManagerStatus"))
+        return json_incref(obj);
+    json_t *out = json_deep_copy(obj);
+    json_t *ms = json_object_get(out, "ManagerStatus");
+    const char *id = store_json_str(obj, "ID");
+    bool self = !strcmp(id, n->id);
+    bool up =
+        self ? state_available(n->st) : !strcmp(store_json_str(obj, "Status.State") ?: "", "ready");
+    bool leader = n->leader_id[0] && !strcmp(id, n->leader_id);
+    if (leader)
+        json_object_set_new(ms, "Leader", json_true());
+    else
+        json_object_del(ms, "Leader");
+    json_object_set_new(ms, "Reachability",
+                        json_string(up || leader ? "reachable" : "unreachable"));
+    return out;
+}

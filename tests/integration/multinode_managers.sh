@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# multinode_managers.sh — three managers and a worker on four network-namespace hosts:
+# manager joins grow etcd, `node ls` on every manager shows one Leader and the others
+# Reachable, a SIGKILLed leader is replaced (writes work again; the time is printed) and
+# shows Unreachable/Down, demote and promote move a node between roles, a manager leaves
+# with quorum intact, and a removed (down) manager is taken out with `node rm --force`.
+set -euo pipefail
+source "$(dirname "$0")/netns_lib.sh"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_contains() {
+    case "$2" in *"$3"*) echo "ok: $1" ;; *) fail "$1: expected '$3' in: $2" ;; esac
+}
+# wait_for seconds description command...: retries the command until it succeeds
+wait_for() {
+    local t0=$SECONDS limit=$1 what=$2
+    shift 2
+    while ! "$@" >/dev/null 2>&1; do
+        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
+        sleep 0.1
+    done
+}
+mgr_status() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | grep "^$2" | cut -d' ' -f2; }
+is_status() { [ "$(nh_docker "$1" node inspect "$2" -f '{{.Status.State}}')" = "$3" ]; }
+leader_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2=="Leader"{print $1}'; }
+has_leader() { [ -n "$(leader_of "$1")" ]; }
+
+nh_setup 4
+for i in 1 2 3 4; do nh_start "$i"; done
+nh_docker 1 swarm init --advertise-addr "${NH_IP[1]}" --dispatcher-heartbeat 1s >/dev/null
+MT=$(nh_docker 1 swarm join-token -q manager)
+WT=$(nh_docker 1 swarm join-token -q worker)
+for i in 2 3; do
+    out=$(nh_docker "$i" swarm join --token "$MT" --advertise-addr "${NH_IP[i]}" "${NH_IP[1]}:2377")
+    [ "$out" = "This node joined a swarm as a manager." ] || fail "manager join $i: $out"
+done
+out=$(nh_docker 4 swarm join --token "$WT" --advertise-addr "${NH_IP[4]}" "${NH_IP[2]}:2377")
+[ "$out" = "This node joined a swarm as a worker." ] || fail "worker join through manager 2: $out"
+declare -A ID
+for i in 1 2 3 4; do ID[$i]=$(nh_docker "$i" info -f '{{.Swarm.NodeID}}'); done
+echo "ok: three managers and a worker joined"
+
+for i in 1 2 3; do
+    [ "$(nh_docker "$i" info -f '{{.Swarm.Managers}} {{.Swarm.Nodes}} {{.Swarm.ControlAvailable}}')" = "3 4 true" ] ||
+        fail "info on manager $i: $(nh_docker "$i" info -f '{{json .Swarm}}')"
+    [ "$(mgr_status "$i" "${ID[1]}")" = Leader ] || fail "manager $i does not see 1 as leader"
+    [ "$(mgr_status "$i" "${ID[2]}")" = Reachable ] || fail "manager $i: 2 is $(mgr_status "$i" "${ID[2]}")"
+done
+echo "ok: every manager shows one Leader and Reachable managers"
+
+# writes through any manager are seen by all
+nh_docker 3 node update --label-add from=three "${ID[4]}" >/dev/null
+wait_for 5 "label replicated to manager 1" \
+    bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[1]} docker node inspect ${ID[4]} -f '{{.Spec.Labels.from}}')\" = three ]"
+echo "ok: a write on manager 3 is seen on manager 1"
+
+# --- leader failover ------------------------------------------------------------------------
+t0=$(date +%s%N)
+nh_kill 1
+new=""
+while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 15000 ]; do
+    if nh_docker 2 node update --label-add after=failover "${ID[4]}" >/dev/null 2>&1; then
+        new=$(leader_of 2)
+        [ -n "$new" ] && break
+    fi
+    sleep 0.05
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ -n "$new" ] || fail "no new leader within 15 s"
+[ "$new" = "${ID[2]}" ] || [ "$new" = "${ID[3]}" ] || fail "leader is $new"
+echo "# failover: writes succeed again ${ms} ms after SIGKILL of the leader"
+wait_for 8 "old leader down" is_status 2 "${ID[1]}" down
+[ "$(mgr_status 3 "${ID[1]}")" = Unreachable ] || fail "old leader shows $(mgr_status 3 "${ID[1]}")"
+echo "ok: old leader Unreachable and Down"
+wait_for 8 "worker still ready after failover" is_status 3 "${ID[4]}" ready
+
+# --- the old leader comes back as a follower -------------------------------------------------
+nh_start 1
+wait_for 10 "old leader ready again" is_status 2 "${ID[1]}" ready
+[ "$(nh_docker 1 node inspect "${ID[4]}" -f '{{.Spec.Labels.after}}')" = failover ] ||
+    fail "restarted manager did not catch up"
+echo "ok: the old leader rejoined and caught up"
+
+# --- demote / promote ----------------------------------------------------------------------
+nh_docker 2 node demote "${ID[3]}" >/dev/null
+wait_for 15 "manager 3 became a worker" \
+    bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[3]} docker info -f '{{.Swarm.ControlAvailable}}')\" = false ]"
+out=$(nh_docker 3 node ls 2>&1) && fail "demoted node still serves node ls"
+nh_docker 2 node promote "${ID[4]}" >/dev/null
+wait_for 20 "worker 4 became a manager" \
+    bash -c "DOCKER_HOST=unix://${NH_SOCK[4]} docker node ls >/dev/null 2>&1"
+[ "$(nh_docker 4 info -f '{{.Swarm.Managers}}')" = 3 ] || fail "managers after promote: $(nh_docker 4 info -f '{{.Swarm.Managers}}')"
+echo "ok: demote and promote"
+
+# --- leave with quorum, rm --force of a lost manager -----------------------------------------
+[ "$(nh_docker 4 swarm leave 2>&1)" = "Node left the swarm." ] || fail "manager 4 could not leave"
+wait_for 8 "left manager down" is_status 2 "${ID[4]}" down
+nh_docker 2 node rm --force "${ID[4]}" >/dev/null
+[ "$(nh_docker 2 info -f '{{.Swarm.Managers}}')" = 2 ] || fail "managers after rm"
+nh_docker 1 node update --label-add still=writable "${ID[3]}" >/dev/null
+echo "ok: leave and rm --force; the two remaining managers still write"
