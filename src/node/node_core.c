@@ -374,7 +374,9 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
         .key_file = key,
         .log_file = log,
         .initial_cluster = n->initial_cluster,
+        .force_new_cluster = n->force_new_cluster,
     };
+    n->force_new_cluster = false;
     n->state = NODE_STARTING;
     struct err e;
     if (node_rpc_listen(n, &e) < 0) {
@@ -521,6 +523,11 @@ static char *object_key(enum store_kind k, const char *id)
 static void commit_done(void *data, int rc, int64_t revision, struct err *e)
 {
     struct commit_ctx *c = data;
+    if (rc == -ERR_UNAVAILABLE && !state_has_leader(c->n->st)) /* Docker's words */
+        err_set(e, ERR_UNAVAILABLE,
+                "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
+                "that too few managers are online. Make sure more than half of the managers are "
+                "online.");
     if (rc == 0 && c->obj) {
         json_object_set_new(c->obj, "Version", json_pack("{s:I}", "Index", (json_int_t)revision));
         store_apply_put(c->n->store, c->kind, c->obj);

@@ -70,7 +70,8 @@ struct node {
     bool revoking; /* a revoke of the silent leader's lease is in flight */
     bool promoting, demoting;
     struct store_watch *role_watch;
-    char *initial_cluster; /* set once, for the first start of a joining manager's etcd */
+    bool force_new_cluster; /* set once: the next etcd start forces a one-member cluster */
+    char *initial_cluster;  /* set once, for the first start of a joining manager's etcd */
 
     node_done_cb start_cb;
     void *start_data;
@@ -145,6 +146,9 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
 int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e);
 
 /* node_swarm.c */
+/* `swarm init --force-new-cluster` on a manager: restart etcd as a one-member cluster from
+ * this member's data (etcd's own --force-new-cluster), keeping every object. */
+void node_force_new_cluster(struct node *n, node_done_cb cb, void *data);
 json_t *node_default_spec(void);
 /* Fills in defaults for zero/missing fields of a cluster spec (in place). */
 void node_spec_defaults(json_t *spec);

@@ -464,6 +464,11 @@ void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data)
         cb(data, -e.kind, &e);
         return;
     }
+    if (n->state != NODE_INACTIVE && f.fnc && json_is_true(f.fnc) && node_is_manager(n) &&
+        n->state != NODE_LOCKED) {
+        node_force_new_cluster(n, cb, data);
+        return;
+    }
     if (n->state != NODE_INACTIVE) {
         err_set(&e, ERR_UNAVAILABLE, MSG_ALREADY);
         cb(data, -e.kind, &e);
@@ -480,6 +485,39 @@ void node_swarm_init(struct node *n, json_t *req, node_done_cb cb, void *data)
         return;
     }
     node_start_store(n, init_step, c);
+}
+
+/* ---- force-new-cluster: a manager that lost quorum carries on alone ---- */
+
+struct fnc_ctx {
+    struct node *n;
+    node_done_cb cb;
+    void *data;
+};
+
+static void fnc_started(void *data, int rc, struct err *e)
+{
+    struct fnc_ctx *c = data;
+    if (rc == 0)
+        log_warn("forced a new cluster: this manager is now the only etcd member; the swarm's "
+                 "state and its workers are kept");
+    c->cb(c->data, rc, e);
+    free(c);
+}
+
+static void fnc_stopped(void *data)
+{
+    struct fnc_ctx *c = data;
+    c->n->force_new_cluster = true;
+    node_start_store(c->n, fnc_started, c);
+}
+
+void node_force_new_cluster(struct node *n, node_done_cb cb, void *data)
+{
+    struct fnc_ctx *c = xmalloc(sizeof(*c));
+    *c = (struct fnc_ctx){n, cb, data};
+    log_warn("forcing a new cluster from this manager's copy of the swarm state");
+    node_stop_store(n, fnc_stopped, c);
 }
 
 /* ---- leave ---- */

@@ -99,3 +99,19 @@ nh_docker 2 node rm --force "${ID[4]}" >/dev/null
 [ "$(nh_docker 2 info -f '{{.Swarm.Managers}}')" = 2 ] || fail "managers after rm"
 nh_docker 1 node update --label-add still=writable "${ID[3]}" >/dev/null
 echo "ok: leave and rm --force; the two remaining managers still write"
+
+# --- quorum lost, then recovered with --force-new-cluster ---------------------------------------
+nh_kill 1
+sleep 1
+out=$(timeout 20 env DOCKER_HOST="unix://${NH_SOCK[2]}" docker node update --label-add lost=quorum "${ID[3]}" 2>&1) &&
+    fail "a write was acknowledged without quorum"
+echo "ok: no quorum, no acknowledged write ($out)"
+out=$(nh_docker 2 swarm init --force-new-cluster --advertise-addr "${NH_IP[2]}")
+expect_contains "force-new-cluster prints the init message" "$out" "Swarm initialized: current node (${ID[2]})"
+wait_for 10 "a leader after force-new-cluster" has_leader 2
+[ "$(leader_of 2)" = "${ID[2]}" ] || fail "leader after force-new-cluster: $(leader_of 2)"
+nh_docker 2 node update --label-add recovered=yes "${ID[3]}" >/dev/null
+wait_for 10 "worker 3 ready after recovery" is_status 2 "${ID[3]}" ready
+[ "$(nh_docker 2 node inspect "${ID[3]}" -f '{{.Spec.Labels.still}}')" = writable ] ||
+    fail "state lost by force-new-cluster"
+echo "ok: --force-new-cluster recovered the swarm with its state and workers"
