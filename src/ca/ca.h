@@ -37,7 +37,8 @@ int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *cs
              const struct ca_identity *id, int64_t expiry_ns, const char *const *ips,
              size_t nips, char **cert_pem, struct err *e);
 
-/* Verifies cert_pem chains to root_cert_pem and is within its validity now; fills *id.
+/* Verifies cert_pem chains to a root in root_cert_pem (one root, or a bundle of roots during
+ * a rotation) and is within its validity now; fills *id.
  * Another CA's certificate, an expired one, garbage → ERR_UNAUTHORIZED (or ERR_INVALID
  * for unparsable PEM). */
 int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identity *id,

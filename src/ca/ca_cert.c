@@ -350,6 +350,17 @@ int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identit
     ctx = X509_STORE_CTX_new();
     BUG_ON(!store || !ctx);
     BUG_ON(X509_STORE_add_cert(store, root) != 1);
+    /* A trust bundle (during a root rotation: old and new root) trusts every root in it. */
+    BIO *bio = BIO_new_mem_buf(root_cert_pem, -1);
+    X509 *more;
+    BUG_ON(!bio);
+    X509_free(PEM_read_bio_X509(bio, NULL, NULL, NULL)); /* the first one is `root` */
+    while ((more = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+        X509_STORE_add_cert(store, more);
+        X509_free(more);
+    }
+    ERR_clear_error();
+    BIO_free(bio);
     BUG_ON(X509_STORE_CTX_init(ctx, store, x, NULL) != 1);
     X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
     if (X509_verify_cert(ctx) != 1) {

@@ -302,6 +302,36 @@ TEST(ca_verify_other_root_refused)
     t_ca_free(&ca);
 }
 
+TEST(ca_verify_trust_bundle)
+{
+    struct t_ca old_root, new_root, third;
+    t_ca_new(&old_root);
+    t_ca_new(&new_root);
+    t_ca_new(&third);
+    char *k1 = NULL, *k2 = NULL, *k3 = NULL;
+    char *c1 = t_issue(&old_root, CA_NODE_EXPIRY_NS, NULL, 0, &k1);
+    char *c2 = t_issue(&new_root, CA_NODE_EXPIRY_NS, NULL, 0, &k2);
+    char *c3 = t_issue(&third, CA_NODE_EXPIRY_NS, NULL, 0, &k3);
+    char *bundle = xasprintf("%s%s", old_root.cert, new_root.cert);
+    struct err e = {0};
+    /* During a rotation both roots are trusted, a third one is not. */
+    ASSERT_EQ_INT(ca_verify(bundle, c1, NULL, &e), 0);
+    ASSERT_EQ_INT(ca_verify(bundle, c2, NULL, &e), 0);
+    ASSERT_EQ_INT(ca_verify(bundle, c3, NULL, &e), -ERR_UNAUTHORIZED);
+    /* The new root alone no longer trusts the old root's certificates. */
+    ASSERT_EQ_INT(ca_verify(new_root.cert, c1, NULL, &e), -ERR_UNAUTHORIZED);
+    free(bundle);
+    free(c1);
+    free(c2);
+    free(c3);
+    free(k1);
+    free(k2);
+    free(k3);
+    t_ca_free(&third);
+    t_ca_free(&new_root);
+    t_ca_free(&old_root);
+}
+
 TEST(ca_verify_expired_and_future_refused)
 {
     struct t_ca ca;
