@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libcurl4-openssl-dev
       etcd-server clang clang-format libclang-rt-14-dev curl python3 iproute2 procps
-      nftables iputils-ping util-linux)
+      nftables iputils-ping util-linux faketime)
 # The integration tests drive the real docker CLI; install Debian's only if none is present.
 command -v docker >/dev/null 2>&1 || pkgs+=(docker.io)
 

@@ -31,11 +31,11 @@ struct http_header {
 };
 
 struct http_req {
-    char *method;    /* "GET", "HEAD", "POST", ... */
-    char *target;    /* raw request target: "/v1.41/nodes?filters=..." */
-    char *path;      /* percent-decoded path, no query: "/v1.41/nodes" */
-    char *query;     /* raw query string after '?', "" if none */
-    int http_minor;  /* 0 or 1 (HTTP/1.0 closes after the response unless keep-alive) */
+    char *method;   /* "GET", "HEAD", "POST", ... */
+    char *target;   /* raw request target: "/v1.41/nodes?filters=..." */
+    char *path;     /* percent-decoded path, no query: "/v1.41/nodes" */
+    char *query;    /* raw query string after '?', "" if none */
+    int http_minor; /* 0 or 1 (HTTP/1.0 closes after the response unless keep-alive) */
     struct http_header *headers;
     size_t nheaders;
     char *body; /* NUL-terminated for convenience; body_len excludes the NUL */
@@ -57,8 +57,8 @@ struct http_tls_config {
 };
 
 struct http_limits {
-    size_t max_header_bytes;  /* default 64 KiB */
-    size_t max_body_bytes;    /* default 16 MiB */
+    size_t max_header_bytes;    /* default 64 KiB */
+    size_t max_body_bytes;      /* default 16 MiB */
     uint64_t header_timeout_ms; /* default 30000 */
 };
 
@@ -72,6 +72,9 @@ void http_server_add_default_header(struct http_server *s, const char *name, con
  * "tcp://host:port" (tls may be NULL for plain TCP). Returns 0 or fills e. */
 int http_server_listen(struct http_server *s, const char *addr, const struct http_tls_config *tls,
                        struct err *e);
+/* Re-reads the certificate, key and client CA for every TLS listener: new connections use
+ * them, established ones keep theirs. Returns 0 or fills e (the old ones stay in use). */
+int http_server_reload_tls(struct http_server *s, const struct http_tls_config *tls, struct err *e);
 /* Stops listening and closes all connections; cb (may be NULL) runs once every handle is
  * closed, after which the server is freed. Pending requests get their on_close callback. */
 void http_server_close(struct http_server *s, void (*cb)(void *data), void *data);

@@ -761,6 +761,21 @@ static int listen_tcp(struct http_server *s, const char *hostport,
     return 0;
 }
 
+int http_server_reload_tls(struct http_server *s, const struct http_tls_config *tls, struct err *e)
+{
+    for (struct http_listener *l = s->listeners; l; l = l->next) {
+        if (!l->tls)
+            continue;
+        struct ssl_ctx_st *ctx = NULL;
+        int rc = http_tls_ctx_new(tls, &ctx, e);
+        if (rc < 0)
+            return rc;
+        http_tls_ctx_free(l->tls); /* live connections hold their own reference */
+        l->tls = ctx;
+    }
+    return 0;
+}
+
 int http_server_listen(struct http_server *s, const char *addr, const struct http_tls_config *tls,
                        struct err *e)
 {

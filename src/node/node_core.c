@@ -434,6 +434,7 @@ void node_stop_store(struct node *n, void (*cb)(void *data), void *data)
 void node_start(struct node *n, node_done_cb cb, void *data)
 {
     struct err e;
+    node_certs_start(n);
     int rc = load_state(n, &e);
     if (rc == -ERR_NOT_FOUND) {
         n->state = NODE_INACTIVE;
@@ -497,6 +498,7 @@ static void node_free(void *data)
 
 void node_stop(struct node *n, void (*cb)(void *data), void *data)
 {
+    node_certs_stop(n);
     node_agent_stop(n);
     n->stop_cb = cb;
     n->stop_data = data;

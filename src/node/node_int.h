@@ -71,7 +71,10 @@ struct node {
     bool promoting, demoting;
     struct store_watch *role_watch;
     bool force_new_cluster; /* set once: the next etcd start forces a one-member cluster */
-    char *initial_cluster;  /* set once, for the first start of a joining manager's etcd */
+    uv_timer_t *cert_timer; /* renewal checks (node_certs.c) */
+    double renew_r;         /* where in [50%, 80%] of its life this certificate renews */
+    bool renewing;
+    char *initial_cluster; /* set once, for the first start of a joining manager's etcd */
 
     node_done_cb start_cb;
     void *start_data;
@@ -104,6 +107,8 @@ int node_keys_reseal(struct node *n, const char *unlock_key, struct err *e);
 /* node_rpc.c: the manager's peer listener (join, CA, heartbeats) */
 int node_rpc_listen(struct node *n, struct err *e);
 void node_rpc_close(struct node *n);
+/* The peer listener takes this node's current certificate and trust bundle. */
+int node_rpc_reload_tls(struct node *n, struct err *e);
 /* Manager addresses ("IP:port") known from the store; new reference. */
 json_t *node_manager_list(struct node *n);
 
@@ -120,8 +125,20 @@ int64_t node_heartbeat_period_ms(struct node *n);
 void node_leader_start(struct node *n);
 void node_leader_stop(struct node *n);
 bool node_is_leader(const struct node *n);
+/* Reconnects manager-to-manager calls with this node's current certificate. */
+void node_leader_reload_tls(struct node *n);
 /* "IP:port" of the current leader, or NULL. */
 const char *node_leader_addr(struct node *n);
+
+/* node_certs.c */
+/* When a certificate valid over [not_before, not_after] renews: between 50% and 80% of its
+ * life, r in [0, 1] picking the point (pure). */
+int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r);
+void node_certs_start(struct node *n);
+void node_certs_stop(struct node *n);
+void node_cert_renew(struct node *n);
+int node_cert_issue_for_peer(struct node *n, const char *id, const char *ou, const char *csr,
+                             char **cert, struct err *e);
 
 /* node_role.c */
 /* Asks `manager` (through client) for a manager identity and becomes a manager. */

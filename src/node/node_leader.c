@@ -110,10 +110,8 @@ static void on_leader_change(void *data, bool leader, int64_t rev, const char *v
     }
 }
 
-void node_leader_start(struct node *n)
+static void peer_client_new(struct node *n)
 {
-    if (n->election)
-        return;
     char *ca = xasprintf("%s/ca.crt", n->certs_dir);
     char *cert = xasprintf("%s/node.crt", n->certs_dir);
     char *key = xasprintf("%s/node.key", n->certs_dir);
@@ -123,6 +121,22 @@ void node_leader_start(struct node *n)
     free(ca);
     free(cert);
     free(key);
+}
+
+void node_leader_reload_tls(struct node *n)
+{
+    if (!n->peer_client)
+        return;
+    httpc_close(n->peer_client, NULL, NULL);
+    n->probe_call = NULL;
+    peer_client_new(n);
+}
+
+void node_leader_start(struct node *n)
+{
+    if (n->election)
+        return;
+    peer_client_new(n);
     n->probe_timer = xmalloc(sizeof(*n->probe_timer));
     uv_timer_init(n->loop, n->probe_timer);
     n->probe_timer->data = n;

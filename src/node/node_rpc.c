@@ -7,6 +7,7 @@
  *   POST /swarm-rpc/join       → token + CSR in, certificate + identity out (no certificate)
  *   POST /swarm-rpc/heartbeat  → session keep-alive; period and managers out (any node)
  *   POST /swarm-rpc/leave      → the node is leaving; marked down now        (any node)
+ *   POST /swarm-rpc/renew      → a fresh certificate for the caller's identity (any node)
  *   POST /swarm-rpc/promote    → a worker whose spec says manager gets a manager identity
  *   POST /swarm-rpc/ping       → the leader answers probes of the other managers (managers)
  * Heartbeats go to the leader; another manager answers 503 with the leader's address.
@@ -257,6 +258,25 @@ static void handle_leave(struct node *n, struct http_req *req, const char *id)
     rpc_reply(req, 200, json_object());
 }
 
+/* ---- renewal: the same identity, a fresh certificate ---- */
+
+static void handle_renew(struct node *n, struct http_req *req, const char *id, json_t *body)
+{
+    struct err e;
+    const char *csr = json_string_value(json_object_get(body, "CSR"));
+    char *cert = NULL;
+    if (!csr) {
+        rpc_fail(req, ERR_INVALID, "a renewal needs a CSR");
+        return;
+    }
+    if (node_cert_issue_for_peer(n, id, http_req_peer_ou(req), csr, &cert, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
+    rpc_reply(req, 200, json_pack("{s:s}", "Cert", cert));
+    free(cert);
+}
+
 /* ---- promotion: a worker whose spec now says manager ---- */
 
 static void handle_promote(struct node *n, struct http_req *req, const char *id, json_t *body)
@@ -336,6 +356,8 @@ static void rpc_dispatch(struct http_req *req, void *data)
         rpc_fail(req, ERR_FORBIDDEN, "only managers may call this");
     else if (!strcmp(req->path, "/swarm-rpc/ping"))
         rpc_reply(req, node_is_leader(n) ? 200 : 503, json_object());
+    else if (!strcmp(req->path, "/swarm-rpc/renew"))
+        handle_renew(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/promote"))
         handle_promote(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/heartbeat"))
@@ -347,23 +369,43 @@ static void rpc_dispatch(struct http_req *req, void *data)
     json_decref(body);
 }
 
+/* The peer listener's TLS: this node's certificate; clients verified against the trust
+ * bundle if they present a certificate (join and CA fetch need none); TLS 1.3 only. */
+struct rpc_tls {
+    char *ca, *cert, *key;
+    struct http_tls_config cfg;
+};
+
+static void rpc_tls_init(struct node *n, struct rpc_tls *t)
+{
+    t->ca = xasprintf("%s/ca.crt", n->certs_dir);
+    t->cert = xasprintf("%s/node.crt", n->certs_dir);
+    t->key = xasprintf("%s/node.key", n->certs_dir);
+    t->cfg = (struct http_tls_config){.cert_file = t->cert,
+                                      .key_file = t->key,
+                                      .client_ca_file = t->ca,
+                                      .client_cert_optional = true,
+                                      .tls13_only = true};
+}
+
+static void rpc_tls_release(struct rpc_tls *t)
+{
+    free(t->ca);
+    free(t->cert);
+    free(t->key);
+}
+
 int node_rpc_listen(struct node *n, struct err *e)
 {
     if (n->peer_srv)
         return 0;
-    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
-    char *cert = xasprintf("%s/node.crt", n->certs_dir);
-    char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct http_tls_config tls = {.cert_file = cert,
-                                  .key_file = key,
-                                  .client_ca_file = ca,
-                                  .client_cert_optional = true,
-                                  .tls13_only = true};
+    struct rpc_tls t;
+    rpc_tls_init(n, &t);
     struct http_limits lim = {
         .max_header_bytes = 16384, .max_body_bytes = RPC_MAX_BODY, .header_timeout_ms = 10000};
     n->peer_srv = http_server_new(n->loop, &lim, rpc_dispatch, n);
     char *addr = xasprintf("tcp://%s", n->listen_addr);
-    int rc = http_server_listen(n->peer_srv, addr, &tls, e);
+    int rc = http_server_listen(n->peer_srv, addr, &t.cfg, e);
     if (rc) {
         err_set(e, ERR_INVALID, "failed to listen on remote API address: %s", e->msg);
         node_rpc_close(n);
@@ -371,9 +413,18 @@ int node_rpc_listen(struct node *n, struct err *e)
         log_info("swarm peer listener on %s", n->listen_addr);
     }
     free(addr);
-    free(ca);
-    free(cert);
-    free(key);
+    rpc_tls_release(&t);
+    return rc;
+}
+
+int node_rpc_reload_tls(struct node *n, struct err *e)
+{
+    if (!n->peer_srv)
+        return 0;
+    struct rpc_tls t;
+    rpc_tls_init(n, &t);
+    int rc = http_server_reload_tls(n->peer_srv, &t.cfg, e);
+    rpc_tls_release(&t);
     return rc;
 }
 
