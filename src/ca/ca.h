@@ -34,8 +34,8 @@ struct ca_identity {
  * "swarm-manager"/"swarm-worker" (the OU), the CN, "localhost", plus the given IP
  * addresses (nips may be 0). The CSR signature is verified first (bad → ERR_INVALID). */
 int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *csr_pem,
-             const struct ca_identity *id, int64_t expiry_ns, const char *const *ips,
-             size_t nips, char **cert_pem, struct err *e);
+             const struct ca_identity *id, int64_t expiry_ns, const char *const *ips, size_t nips,
+             char **cert_pem, struct err *e);
 
 /* Verifies cert_pem chains to a root in root_cert_pem (one root, or a bundle of roots during
  * a rotation) and is within its validity now; fills *id.
@@ -43,6 +43,16 @@ int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *cs
  * for unparsable PEM). */
 int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identity *id,
               struct err *e);
+
+/* Root rotation: a certificate with the new root's subject and public key signed by the old
+ * root (CA:TRUE), valid no longer than either. Appended to node certificates issued by the
+ * new root, it lets peers that still trust only the old root verify them. */
+int ca_cross_sign(const char *old_cert_pem, const char *old_key_pem, const char *new_cert_pem,
+                  char **cross_pem, struct err *e);
+
+/* Which root of bundle_pem signed the first certificate of cert_pem: *issuer_pem gets that
+ * root's PEM; ERR_NOT_FOUND if none did. */
+int ca_cert_issuer(const char *bundle_pem, const char *cert_pem, char **issuer_pem, struct err *e);
 
 /* Checks that key_pem is the private key of cert_pem. */
 int ca_key_matches(const char *cert_pem, const char *key_pem, struct err *e);
@@ -71,8 +81,7 @@ int ca_unlock_key_parse(const char *key, uint8_t out[32], struct err *e);
 #define CA_SEAL_OVERHEAD 28
 void ca_seal(const uint8_t key[32], const void *plain, size_t n, struct buf *out);
 /* Tampered data or the wrong key → ERR_UNAUTHORIZED ("invalid key provided"). */
-int ca_unseal(const uint8_t key[32], const void *sealed, size_t n, struct buf *out,
-              struct err *e);
+int ca_unseal(const uint8_t key[32], const void *sealed, size_t n, struct buf *out, struct err *e);
 
 /* The TLSInfo fields of the Engine API for a root: base64 DER of its subject and of its
  * SubjectPublicKeyInfo (CertIssuerSubject, CertIssuerPublicKey). */

@@ -429,3 +429,74 @@ char *ca_digest(const char *root_cert_pem)
     BUG_ON(mdlen != sizeof(md));
     return base36_encode(md, sizeof(md), CA_TOKEN_DIGEST_LEN);
 }
+
+int ca_cross_sign(const char *old_cert_pem, const char *old_key_pem, const char *new_cert_pem,
+                  char **cross_pem, struct err *e)
+{
+    X509 *old = NULL, *nw = NULL, *x = NULL;
+    EVP_PKEY *old_key = NULL;
+    int rc;
+    if ((rc = ca_load_cert(old_cert_pem, "invalid old root certificate", &old, e)) < 0 ||
+        (rc = ca_load_key(old_key_pem, "invalid old root key", &old_key, e)) < 0 ||
+        (rc = ca_load_cert(new_cert_pem, "invalid new root certificate", &nw, e)) < 0)
+        goto out;
+    if (X509_check_private_key(old, old_key) != 1) {
+        rc = err_set(e, ERR_INVALID, "the old root key does not match its certificate");
+        goto out;
+    }
+    /* The new root's name and key, vouched for by the old root: a chain through it leads
+     * peers that still trust only the old root to the new one. */
+    x = X509_new();
+    BUG_ON(!x);
+    BUG_ON(X509_set_version(x, X509_VERSION_3) != 1);
+    ca_set_serial(x);
+    BUG_ON(!X509_set1_notBefore(x, X509_get0_notBefore(nw)));
+    const ASN1_TIME *na = ASN1_TIME_compare(X509_get0_notAfter(nw), X509_get0_notAfter(old)) < 0
+                              ? X509_get0_notAfter(nw)
+                              : X509_get0_notAfter(old);
+    BUG_ON(!X509_set1_notAfter(x, na));
+    BUG_ON(X509_set_subject_name(x, X509_get_subject_name(nw)) != 1);
+    BUG_ON(X509_set_issuer_name(x, X509_get_subject_name(old)) != 1);
+    BUG_ON(X509_set_pubkey(x, X509_get0_pubkey(nw)) != 1);
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, old, x, NULL, NULL, 0);
+    ca_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    ca_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+    ca_add_ext(x, &ctx, NID_subject_key_identifier, "hash");
+    ca_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+    BUG_ON(X509_sign(x, old_key, EVP_sha256()) <= 0);
+    *cross_pem = ca_cert_pem(x);
+out:
+    X509_free(x);
+    X509_free(nw);
+    X509_free(old);
+    EVP_PKEY_free(old_key);
+    return rc;
+}
+
+int ca_cert_issuer(const char *bundle_pem, const char *cert_pem, char **issuer_pem, struct err *e)
+{
+    X509 *leaf = NULL;
+    int rc = ca_load_cert(cert_pem, "invalid certificate", &leaf, e);
+    if (rc < 0)
+        return rc;
+    BIO *bio = BIO_new_mem_buf(bundle_pem, -1);
+    BUG_ON(!bio);
+    X509 *root;
+    rc = err_set(e, ERR_NOT_FOUND, "no root in the bundle issued this certificate");
+    while ((root = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+        bool found = X509_check_issued(root, leaf) == X509_V_OK &&
+                     X509_verify(leaf, X509_get0_pubkey(root)) == 1;
+        if (found) {
+            *issuer_pem = ca_cert_pem(root);
+            rc = 0;
+        }
+        X509_free(root);
+        if (found)
+            break;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    X509_free(leaf);
+    return rc;
+}

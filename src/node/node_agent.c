@@ -76,8 +76,10 @@ static void heartbeat_done(void *data, int rc, long status, struct buf *body, st
     save_managers(n, json_object_get(j, "Managers"));
     bool promote = !node_is_manager(n) &&
                    !strcmp(json_string_value(json_object_get(j, "Role")) ?: "", "manager");
-    json_decref(j);
     agent_schedule(n, n->heartbeat_ms);
+    node_trust_sync(n, json_string_value(json_object_get(j, "TrustBundle")),
+                    json_string_value(json_object_get(j, "SigningRoot")));
+    json_decref(j);
     if (promote)
         node_promote_self(n, n->agent_client,
                           json_string_value(json_array_get(n->managers, n->agent_idx)));
@@ -95,10 +97,19 @@ static void agent_beat(uv_timer_t *t)
         agent_schedule(n, AGENT_RETRY_MS * 4);
         return;
     }
+    /* each heartbeat carries this node's TLS state (what it trusts, who issued its
+     * certificate): the leader tracks root rotations with it */
+    json_t *body = json_object();
+    json_t *tls = node_self_tls_info(n);
+    if (tls)
+        json_object_set_new(body, "TLSInfo", tls);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
     char *url = xasprintf("https://%s/swarm-rpc/heartbeat", mgr);
     n->agent_call =
-        httpc_post(n->agent_client, url, "{}", 2, n->heartbeat_ms, NULL, heartbeat_done, n);
+        httpc_post(n->agent_client, url, s, strlen(s), n->heartbeat_ms, NULL, heartbeat_done, n);
     free(url);
+    free(s);
 }
 
 static void agent_schedule(struct node *n, int64_t ms)
@@ -126,6 +137,14 @@ void node_agent_start(struct node *n)
     uv_timer_init(n->loop, n->agent_timer);
     n->agent_timer->data = n;
     agent_schedule(n, 0);
+}
+
+void node_agent_reload_tls(struct node *n)
+{
+    if (!n->agent_timer)
+        return;
+    node_agent_stop(n);
+    node_agent_start(n);
 }
 
 static void timer_closed(uv_handle_t *h)

@@ -73,20 +73,29 @@ static void renewed(void *data, int rc, long status, struct buf *body, struct er
     free(c);
 }
 
-/* Issues a certificate for this node with the swarm's root (managers only). */
-static int self_issue(struct node *n, const char *csr, const char *ou, char **cert, struct err *e)
+int node_issue(struct node *n, const char *csr, const char *id, const char *ou, const char *ip,
+               char **chain, struct err *e)
 {
     json_t *cluster = node_cluster(n);
-    if (!cluster || !n->root_cert || !n->root_key)
+    const char *root = n->new_root_cert ? n->new_root_cert : n->root_cert;
+    const char *key = n->new_root_cert ? n->new_root_key : n->root_key;
+    if (!cluster || !root || !key || !root[0])
         return err_set(e, ERR_UNAVAILABLE, "the swarm's CA is not loaded");
     struct ca_identity ident = {0};
-    snprintf(ident.cn, sizeof(ident.cn), "%s", n->id);
+    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
     snprintf(ident.ou, sizeof(ident.ou), "%s", ou);
     snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
     json_int_t expiry =
         json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
-    const char *ips[] = {n->advertise_ip};
-    return ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, cert, e);
+    const char *ips[] = {ip};
+    char *cert = NULL;
+    int rc = ca_issue(root, key, csr, &ident, expiry, ips, ip && ip[0] ? 1 : 0, &cert, e);
+    if (rc)
+        return rc;
+    /* After a root rotation began, peers that trust only the old root follow the chain. */
+    *chain = n->cross_cert ? xasprintf("%s%s", cert, n->cross_cert) : xstrdup(cert);
+    free(cert);
+    return 0;
 }
 
 void node_cert_renew(struct node *n)
@@ -96,7 +105,8 @@ void node_cert_renew(struct node *n)
     if (n->renewing || n->state != NODE_ACTIVE || ca_key_csr_new(&key, &csr, &e) < 0)
         goto out;
     if (node_is_manager(n)) {
-        if (self_issue(n, csr, "swarm-manager", &cert, &e) < 0 || install(n, cert, key, &e) < 0)
+        if (node_issue(n, csr, n->id, "swarm-manager", n->advertise_ip, &cert, &e) < 0 ||
+            install(n, cert, key, &e) < 0)
             log_error("certificate renewal: %s", e.msg);
         goto out;
     }
@@ -169,23 +179,4 @@ void node_certs_stop(struct node *n)
     uv_timer_stop(n->cert_timer);
     uv_close((uv_handle_t *)n->cert_timer, timer_closed);
     n->cert_timer = NULL;
-}
-
-/* Manager side of POST /swarm-rpc/renew: the same identity, a fresh certificate. */
-int node_cert_issue_for_peer(struct node *n, const char *id, const char *ou, const char *csr,
-                             char **cert, struct err *e)
-{
-    json_t *cluster = node_cluster(n);
-    json_t *obj = store_get(n->store, STORE_NODE, id);
-    if (!cluster || !obj || !n->root_cert || !n->root_key)
-        return err_set(e, ERR_NOT_FOUND, "node %s not found", id);
-    struct ca_identity ident = {0};
-    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
-    snprintf(ident.ou, sizeof(ident.ou), "%s", ou);
-    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
-    json_int_t expiry =
-        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
-    const char *addr = store_json_str(obj, "Status.Addr");
-    const char *ips[] = {addr};
-    return ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, addr ? 1 : 0, cert, e);
 }

@@ -229,7 +229,10 @@ void node_forget(struct node *n)
     n->have_dek = false;
     free(n->root_cert);
     free(n->root_key);
-    n->root_cert = n->root_key = NULL;
+    free(n->new_root_cert);
+    free(n->new_root_key);
+    free(n->cross_cert);
+    n->root_cert = n->root_key = n->new_root_cert = n->new_root_key = n->cross_cert = NULL;
     free(n->unlock_key);
     n->unlock_key = xstrdup("");
     store_clear(n->store);
@@ -252,11 +255,25 @@ static int kind_from_key(const char *key, char *id, size_t idcap)
 static void apply_private(struct node *n, const char *name, json_t *rec, int64_t rev)
 {
     if (!strcmp(name, "rootca")) {
+        const char *nc = json_string_value(json_object_get(rec, "NewCert"));
+        const char *nk = json_string_value(json_object_get(rec, "NewKey"));
+        const char *cross = json_string_value(json_object_get(rec, "Cross"));
         free(n->root_cert);
         free(n->root_key);
+        free(n->new_root_cert);
+        free(n->new_root_key);
+        free(n->cross_cert);
         n->root_cert = xstrdup(json_string_value(json_object_get(rec, "Cert")) ?: "");
         n->root_key = xstrdup(json_string_value(json_object_get(rec, "Key")) ?: "");
+        n->new_root_cert = nc && nc[0] ? xstrdup(nc) : NULL;
+        n->new_root_key = nk && nk[0] ? xstrdup(nk) : NULL;
+        n->cross_cert = cross && cross[0] ? xstrdup(cross) : NULL;
+        n->finishing_rotation = false;
         n->root_rev = rev;
+        /* managers follow the swarm's roots as soon as they change */
+        char *bundle = node_trust_bundle(n);
+        node_trust_sync(n, bundle, node_signing_root(n));
+        free(bundle);
     } else if (!strcmp(name, "unlockkey")) {
         free(n->unlock_key);
         n->unlock_key = xstrdup(json_string_value(json_object_get(rec, "UnlockKey")) ?: "");
@@ -488,6 +505,9 @@ static void node_free(void *data)
     free(n->etcd_dir);
     free(n->root_cert);
     free(n->root_key);
+    free(n->new_root_cert);
+    free(n->new_root_key);
+    free(n->cross_cert);
     free(n->unlock_key);
     free(n->initial_cluster);
     json_decref(n->managers);

@@ -102,6 +102,7 @@ static void on_tick(uv_timer_t *t)
         n->disp_period = period;
     }
     store_foreach(n->store, STORE_NODE, check_node, n);
+    node_rotation_tick(n);
 }
 
 void node_dispatch_start(struct node *n)

@@ -39,8 +39,12 @@ struct node {
     int64_t etcd_rev; /* etcd mod_revision per private record is not needed; objects carry theirs */
 
     /* private records loaded from etcd */
-    char *root_cert, *root_key; /* PEM */
-    char *unlock_key;           /* "" or SWMKEY-1-... */
+    char *root_cert, *root_key;         /* PEM */
+    char *new_root_cert, *new_root_key; /* during a root rotation: the root that signs */
+    char *cross_cert;                   /* the new root signed by the old one (chains) */
+    bool finishing_rotation;
+    unsigned rotation_ticks;
+    char *unlock_key; /* "" or SWMKEY-1-... */
     int64_t root_rev, unlock_rev;
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
@@ -137,8 +141,33 @@ int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r
 void node_certs_start(struct node *n);
 void node_certs_stop(struct node *n);
 void node_cert_renew(struct node *n);
-int node_cert_issue_for_peer(struct node *n, const char *id, const char *ou, const char *csr,
-                             char **cert, struct err *e);
+/* Signs csr for node `id` with role `ou` ("swarm-worker" | "swarm-manager") and the IP in its
+ * SANs: with the new root during a root rotation, the cluster's certificate expiry, and the
+ * cross-signed root appended when there is one. *chain is the PEM to install. */
+int node_issue(struct node *n, const char *csr, const char *id, const char *ou, const char *ip,
+               char **chain, struct err *e);
+
+/* node_rotate.c: root CA rotation */
+/* The API's TLSInfo for a root: TrustRoot and the root's subject and public key. */
+json_t *node_tls_info(const char *root_pem);
+/* The roots nodes must trust now (old and new during a rotation); heap, NULL if unknown. */
+char *node_trust_bundle(struct node *n);
+/* The root that signs new certificates now (borrowed). */
+const char *node_signing_root(struct node *n);
+/* In swarm update: starts a rotation if the spec asks for one (ForceRotate changed, or a
+ * signing CA given): fills *rootca with the private record to write and updates obj's
+ * TLSInfo and RootRotationInProgress. Returns 1 if rotating, 0 if not, <0 on error. */
+int node_rotation_prepare(struct node *n, json_t *cur_cluster, json_t *obj, json_t **rootca,
+                          struct err *e);
+/* This node's TLSInfo as it reports it (trust bundle and certificate issuer); new or NULL. */
+json_t *node_self_tls_info(struct node *n);
+/* Trusts `bundle` (rewriting ca.crt and reloading TLS when it changed) and renews this node's
+ * certificate if `signing_root` did not issue it. */
+void node_trust_sync(struct node *n, const char *bundle, const char *signing_root);
+/* Leader: records a node's reported TLSInfo in its object. */
+void node_record_tls_info(struct node *n, const char *id, json_t *tls);
+/* Leader, every dispatcher tick: its own TLSInfo, and the end of a finished rotation. */
+void node_rotation_tick(struct node *n);
 
 /* node_role.c */
 /* Asks `manager` (through client) for a manager identity and becomes a manager. */
@@ -149,6 +178,8 @@ void node_role_watch(void *data, enum store_kind k, enum store_action a, json_t 
 /* node_agent.c: this node's session with a manager (workers) */
 void node_agent_start(struct node *n);
 void node_agent_stop(struct node *n);
+/* Reconnects the session with this node's current certificate and trust bundle. */
+void node_agent_reload_tls(struct node *n);
 /* Tells a manager this node leaves (best effort), then cb. */
 void node_agent_leave(struct node *n, void (*cb)(void *data), void *data);
 

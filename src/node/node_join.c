@@ -116,16 +116,22 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
     const char *id = json_string_value(json_object_get(j, "NodeID"));
     const char *cluster = json_string_value(json_object_get(j, "ClusterID"));
     const char *role = json_string_value(json_object_get(j, "Role"));
+    /* During a root rotation the manager trusts (and signs with) a newer root too; accept
+     * its bundle only if it holds the root the token vouched for. */
+    const char *bundle = json_string_value(json_object_get(j, "TrustBundle"));
+    const char *trust = bundle && strstr(bundle, c->root_pem) ? bundle : c->root_pem;
     struct ca_identity ident;
     rc = !cert || !id || !cluster || !role || !id_valid(id) || !id_valid(cluster)
              ? err_set(&e2, ERR_INTERNAL, "the manager's answer is incomplete")
-             : ca_verify(c->root_pem, cert, &ident, &e2);
+             : ca_verify(trust, cert, &ident, &e2);
+    if (!rc && trust != c->root_pem)
+        rc = write_file(n, "ca.crt", trust, 0644, &e2);
     if (!rc && (strcmp(ident.cn, id) || strcmp(ident.org, cluster) ||
                 strncmp(ident.ou, "swarm-", 6) || strcmp(ident.ou + 6, role)))
         rc = err_set(&e2, ERR_INTERNAL, "the manager issued a certificate for another identity");
     const char *dek = json_string_value(json_object_get(j, "DEK"));
     const char *initial = json_string_value(json_object_get(j, "InitialCluster"));
-    bool manager = !strcmp(role, "manager");
+    bool manager = role && !strcmp(role, "manager");
     if (!rc && manager && (!dek || !initial))
         rc = err_set(&e2, ERR_INTERNAL, "the manager's answer lacks the store's keys");
     if (!rc && manager) {

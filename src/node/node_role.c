@@ -160,15 +160,8 @@ void node_demote_self(struct node *n)
     struct demote_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     char *csr = NULL;
-    struct ca_identity ident = {0};
-    snprintf(ident.cn, sizeof(ident.cn), "%s", n->id);
-    snprintf(ident.ou, sizeof(ident.ou), "swarm-worker");
-    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
-    json_int_t expiry =
-        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
-    const char *ips[] = {n->advertise_ip};
     if (ca_key_csr_new(&c->key, &csr, &e) < 0 ||
-        ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &c->cert, &e) < 0) {
+        node_issue(n, csr, n->id, "swarm-worker", n->advertise_ip, &c->cert, &e) < 0) {
         log_error("demotion: %s", e.msg);
         free(csr);
         free(c->key);

@@ -181,15 +181,10 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     }
     char id[ID_LEN + 1];
     id_new(id);
-    struct ca_identity ident = {0};
-    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
-    snprintf(ident.ou, sizeof(ident.ou), "swarm-%s", role);
-    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
-    json_int_t expiry =
-        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
-    const char *ips[] = {addr};
+    char ou[32];
+    snprintf(ou, sizeof(ou), "swarm-%s", role);
     char *cert = NULL;
-    if (ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &cert, &e) < 0) {
+    if (node_issue(n, csr, id, ou, addr, &cert, &e) < 0) {
         rpc_error(req, &e);
         return;
     }
@@ -220,9 +215,12 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
         free(maddr);
         c->peer_url = peer_url(addr, pport);
     }
-    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID", n->cluster_id,
-                         "Role", role, "Cert", cert, "Managers", node_manager_list(n),
-                         "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n));
+    char *bundle = node_trust_bundle(n);
+    c->reply =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "NodeID", id, "ClusterID", n->cluster_id,
+                  "Role", role, "Cert", cert, "Managers", node_manager_list(n), "HeartbeatPeriod",
+                  (json_int_t)node_heartbeat_period_ms(n), "TrustBundle", bundle ? bundle : "");
+    free(bundle);
     free(cert);
     node_dispatch_seen(n, id);
     node_commit(n, STORE_NODE, obj, 0, join_committed, c);
@@ -230,7 +228,7 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
 
 /* ---- sessions ---- */
 
-static void handle_heartbeat(struct node *n, struct http_req *req, const char *id)
+static void handle_heartbeat(struct node *n, struct http_req *req, const char *id, json_t *body)
 {
     json_t *obj = store_get(n->store, STORE_NODE, id);
     if (!obj) {
@@ -245,10 +243,14 @@ static void handle_heartbeat(struct node *n, struct http_req *req, const char *i
         return;
     }
     node_dispatch_seen(n, id);
+    node_record_tls_info(n, id, json_object_get(body, "TLSInfo"));
+    char *bundle = node_trust_bundle(n);
     rpc_reply(req, 200,
-              json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod",
+              json_pack("{s:I, s:o, s:s, s:s, s:s}", "HeartbeatPeriod",
                         (json_int_t)node_heartbeat_period_ms(n), "Managers", node_manager_list(n),
-                        "Role", store_json_str(obj, "Spec.Role") ?: ""));
+                        "Role", store_json_str(obj, "Spec.Role") ?: "", "TrustBundle",
+                        bundle ? bundle : "", "SigningRoot", node_signing_root(n) ?: ""));
+    free(bundle);
 }
 
 static void handle_leave(struct node *n, struct http_req *req, const char *id)
@@ -269,7 +271,13 @@ static void handle_renew(struct node *n, struct http_req *req, const char *id, j
         rpc_fail(req, ERR_INVALID, "a renewal needs a CSR");
         return;
     }
-    if (node_cert_issue_for_peer(n, id, http_req_peer_ou(req), csr, &cert, &e) < 0) {
+    json_t *obj = store_get(n->store, STORE_NODE, id);
+    if (!obj) {
+        rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
+        return;
+    }
+    if (node_issue(n, csr, id, http_req_peer_ou(req), store_json_str(obj, "Status.Addr"), &cert,
+                   &e) < 0) {
         rpc_error(req, &e);
         return;
     }
@@ -293,15 +301,8 @@ static void handle_promote(struct node *n, struct http_req *req, const char *id,
         rpc_fail(req, ERR_FORBIDDEN, "this node is not to be promoted");
         return;
     }
-    struct ca_identity ident = {0};
-    snprintf(ident.cn, sizeof(ident.cn), "%s", id);
-    snprintf(ident.ou, sizeof(ident.ou), "swarm-manager");
-    snprintf(ident.org, sizeof(ident.org), "%s", n->cluster_id);
-    json_int_t expiry =
-        json_integer_value(store_json_path(cluster, "Spec.CAConfig.NodeCertExpiry"));
-    const char *ips[] = {addr};
     char *cert = NULL;
-    if (ca_issue(n->root_cert, n->root_key, csr, &ident, expiry, ips, 1, &cert, &e) < 0) {
+    if (node_issue(n, csr, id, "swarm-manager", addr, &cert, &e) < 0) {
         rpc_error(req, &e);
         return;
     }
@@ -361,7 +362,7 @@ static void rpc_dispatch(struct http_req *req, void *data)
     else if (!strcmp(req->path, "/swarm-rpc/promote"))
         handle_promote(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/heartbeat"))
-        handle_heartbeat(n, req, peer);
+        handle_heartbeat(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/leave"))
         handle_leave(n, req, peer);
     else

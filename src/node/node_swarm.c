@@ -115,6 +115,9 @@ static int check_spec(json_t *spec, struct err *e)
         {"Raft", "HeartbeatTick", JSON_INTEGER, "int"},
         {"Dispatcher", "HeartbeatPeriod", JSON_INTEGER, "time.Duration"},
         {"CAConfig", "NodeCertExpiry", JSON_INTEGER, "time.Duration"},
+        {"CAConfig", "ForceRotate", JSON_INTEGER, "uint64"},
+        {"CAConfig", "SigningCACert", JSON_STRING, "string"},
+        {"CAConfig", "SigningCAKey", JSON_STRING, "string"},
         {"EncryptionConfig", "AutoLockManagers", JSON_TRUE, "bool"},
     };
     if (!json_is_object(spec))
@@ -251,19 +254,6 @@ static void init_step(void *data, int rc, struct err *e)
         c->cb(c->data, 0, NULL);
         free(c);
     }
-}
-
-static json_t *tls_info(const char *root_pem)
-{
-    char *subj = NULL, *pub = NULL;
-    struct err e;
-    if (ca_tls_info(root_pem, &subj, &pub, &e) < 0)
-        return json_object();
-    json_t *j = json_pack("{s:s, s:s, s:s}", "TrustRoot", root_pem, "CertIssuerSubject", subj,
-                          "CertIssuerPublicKey", pub);
-    free(subj);
-    free(pub);
-    return j;
 }
 
 static int write_identity(struct node *n, const char *root_cert, const char *cert, const char *key,
@@ -418,13 +408,13 @@ static int init_prepare(struct node *n, const struct init_fields *f, struct init
         char *wt = ca_token_new(root_cert), *mt = ca_token_new(root_cert);
         c->cluster = json_pack("{s:s, s:s, s:s, s:O, s:o, s:b, s:O, s:I, s:I, s:{s:s, s:s}}", "ID",
                                n->cluster_id, "CreatedAt", now, "UpdatedAt", now, "Spec", sp,
-                               "TLSInfo", tls_info(root_cert), "RootRotationInProgress", 0,
+                               "TLSInfo", node_tls_info(root_cert), "RootRotationInProgress", 0,
                                "DefaultAddrPool", pools, "SubnetSize", sub, "DataPathPort", port,
                                "JoinTokens", "Worker", wt, "Manager", mt);
         free(wt);
         free(mt);
         json_t *desc = node_host_description(n);
-        json_object_set_new(desc, "TLSInfo", tls_info(root_cert));
+        json_object_set_new(desc, "TLSInfo", node_tls_info(root_cert));
         char maddr[96];
         snprintf(maddr, sizeof(maddr), "%s", node_manager_addr(n));
         c->self = json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}, "
@@ -626,6 +616,8 @@ void node_swarm_unlock(struct node *n, const char *key, node_done_cb cb, void *d
 struct update_ctx {
     struct node *n;
     char *new_unlock; /* NULL: unchanged; "" : autolock turned off */
+    json_t *cluster;  /* the new cluster object, committed after a new root record */
+    uint64_t version;
     node_done_cb cb;
     void *data;
     int step;
@@ -652,6 +644,19 @@ static void update_step(void *data, int rc, struct err *e)
     c->cb(c->data, rc, e);
     free(c->new_unlock);
     free(c);
+}
+
+static void rotation_recorded(void *data, int rc, struct err *e)
+{
+    struct update_ctx *c = data;
+    json_t *obj = c->cluster;
+    c->cluster = NULL;
+    if (rc < 0) {
+        json_decref(obj);
+        update_step(c, rc, e);
+        return;
+    }
+    node_commit(c->n, STORE_CLUSTER, obj, c->version, update_step, c);
 }
 
 static void set_new_token(json_t *tokens, const char *role, const char *root_cert)
@@ -693,11 +698,28 @@ void node_swarm_update(struct node *n, const struct node_swarm_update *u, node_d
     bool was = n->unlock_key[0] != 0;
     bool now_lock =
         json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers"));
+    json_t *rootca = NULL;
+    rc = node_rotation_prepare(n, cur, obj, &rootca, &e);
+    /* a signing key is never stored in the cluster object (nor shown by GET /swarm) */
+    json_object_del(json_object_get(sp, "CAConfig"), "SigningCACert");
+    json_object_del(json_object_get(sp, "CAConfig"), "SigningCAKey");
+    if (rc < 0) {
+        json_decref(obj);
+        cb(data, rc, &e);
+        return;
+    }
     struct update_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct update_ctx){.n = n, .cb = cb, .data = data};
     if (now_lock && (!was || u->rotate_unlock_key))
         c->new_unlock = ca_unlock_key_new();
     else if (!now_lock && was)
         c->new_unlock = xstrdup("");
+    if (rootca) { /* the new root first: nodes may only hear of it once it can sign */
+        c->cluster = obj;
+        c->version = u->version;
+        node_commit_private(n, "rootca", rootca, rotation_recorded, c);
+        json_decref(rootca);
+        return;
+    }
     node_commit(n, STORE_CLUSTER, obj, u->version, update_step, c);
 }

@@ -332,6 +332,56 @@ TEST(ca_verify_trust_bundle)
     t_ca_free(&old_root);
 }
 
+TEST(ca_cross_signed_chain)
+{
+    struct t_ca old_root, new_root;
+    t_ca_new(&old_root);
+    t_ca_new(&new_root);
+    char *cross = NULL, *key = NULL, *issuer = NULL;
+    struct err e = {0};
+    ASSERT_EQ_INT(ca_cross_sign(old_root.cert, old_root.key, new_root.cert, &cross, &e), 0);
+    char *leaf = t_issue(&new_root, CA_NODE_EXPIRY_NS, NULL, 0, &key);
+    /* leaf + cross: the old root alone accepts it through OpenSSL's chain building */
+    char *chain = xasprintf("%s%s", leaf, cross);
+    X509_STORE *store = X509_STORE_new();
+    BIO *b = BIO_new_mem_buf(old_root.cert, -1);
+    X509 *oldx = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    X509_STORE_add_cert(store, oldx);
+    b = BIO_new_mem_buf(chain, -1);
+    X509 *lx = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    X509 *ix = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    sk_X509_push(untrusted, ix);
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509_STORE_CTX_init(ctx, store, lx, untrusted);
+    ASSERT_EQ_INT(X509_verify_cert(ctx), 1);
+    X509_STORE_CTX_free(ctx);
+    sk_X509_pop_free(untrusted, X509_free);
+    X509_free(lx);
+    X509_free(oldx);
+    X509_STORE_free(store);
+    /* the new root (alone, or in a bundle) verifies the chain too */
+    ASSERT_EQ_INT(ca_verify(new_root.cert, chain, NULL, &e), 0);
+    /* which root issued the leaf */
+    char *bundle = xasprintf("%s%s", old_root.cert, new_root.cert);
+    ASSERT_EQ_INT(ca_cert_issuer(bundle, chain, &issuer, &e), 0);
+    ASSERT_EQ_STR(issuer, new_root.cert);
+    free(issuer);
+    ASSERT_EQ_INT(ca_cert_issuer(old_root.cert, leaf, &issuer, &e), -ERR_NOT_FOUND);
+    /* a wrong old key is refused */
+    free(cross);
+    ASSERT_EQ_INT(ca_cross_sign(old_root.cert, new_root.key, new_root.cert, &cross, &e),
+                  -ERR_INVALID);
+    free(bundle);
+    free(chain);
+    free(leaf);
+    free(key);
+    t_ca_free(&new_root);
+    t_ca_free(&old_root);
+}
+
 TEST(ca_verify_expired_and_future_refused)
 {
     struct t_ca ca;
