@@ -288,9 +288,9 @@ struct httpc *httpc_new(uv_loop_t *loop, const struct httpc_tls *tls)
     return c;
 }
 
-struct httpc_call *httpc_post(struct httpc *c, const char *url, const char *body,
-                                   size_t len, long timeout_ms, httpc_data_cb data_cb,
-                                   httpc_done_cb done, void *data)
+struct httpc_call *httpc_post(struct httpc *c, const char *url, const char *body, size_t len,
+                              long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                              void *data)
 {
     BUG_ON(c->closing);
     struct httpc_call *call = xcalloc(1, sizeof(*call));

@@ -69,12 +69,12 @@ int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *
 int state_gateway_error(long status, struct buf *body, struct err *e);
 /* POSTs body as compact JSON to st->client_url + path. */
 struct httpc_call *state_post_json(struct state *st, const char *path, json_t *body,
-                                   long timeout_ms, httpc_data_cb data_cb,
-                                   httpc_done_cb done, void *data);
+                                   long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                                   void *data);
 /* The same on st->ctl_curl, the connections kept for health checks and elections. */
 struct httpc_call *state_post_ctl_json(struct state *st, const char *path, json_t *body,
-                                       long timeout_ms, httpc_data_cb data_cb,
-                                       httpc_done_cb done, void *data);
+                                       long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
+                                       void *data);
 /* Runs the stop sequence on once nothing (requests, elections) holds it back. */
 void state_client_maybe_finish(struct state *st);
 
@@ -132,7 +132,7 @@ struct state {
     uv_loop_t *loop;
     struct state_config cfg; /* strings owned (copied in state_new) */
     char *client_url;        /* "http(s)://127.0.0.1:<client_port>" */
-    struct httpc *curl; /* listing, watch, transactions, member calls */
+    struct httpc *curl;      /* listing, watch, transactions, member calls */
     /* Health checks and election traffic on their own connections, so that a lease
      * keepalive never queues behind big transactions (curl caps connections per host). */
     struct httpc *ctl_curl;

@@ -68,8 +68,8 @@ int store_foreach(const struct store *s, enum store_kind k, store_foreach_cb fn,
 
 /* Checks that `version` is the current Version.Index of object id: 0 if so; stale →
  * ERR_INTERNAL "update out of sequence" (Docker's words, status 500); missing → ERR_NOT_FOUND. */
-int store_check_version(const struct store *s, enum store_kind k, const char *id,
-                        uint64_t version, struct err *e);
+int store_check_version(const struct store *s, enum store_kind k, const char *id, uint64_t version,
+                        struct err *e);
 
 /* ---- watch queue ----
  * A watcher sees every change applied after it was added, in order. old/new are borrowed
