@@ -68,6 +68,15 @@ void api_reply_error(struct api_req *r, int kind, const char *fmt, ...)
     api_reply_err(r, &e);
 }
 
+void api_done_empty(void *data, int rc, struct err *e)
+{
+    struct api_req *r = data;
+    if (rc < 0)
+        api_reply_err(r, e);
+    else
+        api_reply_empty(r, 200);
+}
+
 void api_reply_empty(struct api_req *r, int status)
 {
     http_respond(r->http, status, NULL, "", 0);

@@ -54,6 +54,8 @@ void api_reply_error(struct api_req *r, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Empty body with Content-Length: 0 and no Content-Type. */
 void api_reply_empty(struct api_req *r, int status);
+/* A node_done_cb for writes that answer 200 with an empty body (data is the api_req). */
+void api_done_empty(void *data, int rc, struct err *e);
 /* Ends r after a streaming answer was completed by the handler. */
 void api_req_free(struct api_req *r);
 

@@ -105,15 +105,6 @@ static void h_node_inspect(struct api_req *r)
     api_reply_json(r, 200, node_decorate(r->api->node, obj));
 }
 
-static void done_empty(void *data, int rc, struct err *e)
-{
-    struct api_req *r = data;
-    if (rc < 0)
-        api_reply_err(r, e);
-    else
-        api_reply_empty(r, 200);
-}
-
 static void h_node_update(struct api_req *r)
 {
     struct err e;
@@ -126,13 +117,13 @@ static void h_node_update(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    node_node_update(r->api->node, r->params[0], version, spec, done_empty, r);
+    node_node_update(r->api->node, r->params[0], version, spec, api_done_empty, r);
     json_decref(spec);
 }
 
 static void h_node_delete(struct api_req *r)
 {
-    node_node_remove(r->api->node, r->params[0], api_query_bool(r, "force"), done_empty, r);
+    node_node_remove(r->api->node, r->params[0], api_query_bool(r, "force"), api_done_empty, r);
 }
 
 const struct api_route api_node_routes[] = {

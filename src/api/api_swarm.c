@@ -36,15 +36,6 @@ static void h_swarm_init(struct api_req *r)
     json_decref(body);
 }
 
-static void empty_done(void *data, int rc, struct err *e)
-{
-    struct api_req *r = data;
-    if (rc < 0)
-        api_reply_err(r, e);
-    else
-        api_reply_empty(r, 200);
-}
-
 static void h_swarm_join(struct api_req *r)
 {
     struct err e;
@@ -53,13 +44,13 @@ static void h_swarm_join(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    node_swarm_join(r->api->node, body, empty_done, r);
+    node_swarm_join(r->api->node, body, api_done_empty, r);
     json_decref(body);
 }
 
 static void h_swarm_leave(struct api_req *r)
 {
-    node_swarm_leave(r->api->node, api_query_bool(r, "force"), empty_done, r);
+    node_swarm_leave(r->api->node, api_query_bool(r, "force"), api_done_empty, r);
 }
 
 static void h_swarm_update(struct api_req *r)
@@ -78,7 +69,7 @@ static void h_swarm_update(struct api_req *r)
     u.rotate_worker_token = api_query_bool(r, "rotateWorkerToken");
     u.rotate_manager_token = api_query_bool(r, "rotateManagerToken");
     u.rotate_unlock_key = api_query_bool(r, "rotateManagerUnlockKey");
-    node_swarm_update(r->api->node, &u, empty_done, r);
+    node_swarm_update(r->api->node, &u, api_done_empty, r);
     json_decref(spec);
 }
 
@@ -109,7 +100,7 @@ static void h_swarm_unlock(struct api_req *r)
     }
     char *k = xstrdup(json_string_value(key) ?: "");
     json_decref(body);
-    node_swarm_unlock(r->api->node, k, empty_done, r);
+    node_swarm_unlock(r->api->node, k, api_done_empty, r);
     free(k);
 }
 

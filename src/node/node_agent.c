@@ -122,15 +122,7 @@ void node_agent_start(struct node *n)
 {
     if (n->agent_timer)
         return;
-    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
-    char *cert = xasprintf("%s/node.crt", n->certs_dir);
-    char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct httpc_tls tls = {
-        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
-    n->agent_client = httpc_new(n->loop, &tls);
-    free(ca);
-    free(cert);
-    free(key);
+    n->agent_client = node_peer_client(n);
     if (!n->heartbeat_ms)
         n->heartbeat_ms = 5000;
     n->agent_timer = xmalloc(sizeof(*n->agent_timer));

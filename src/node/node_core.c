@@ -84,6 +84,22 @@ bool node_is_manager(const struct node *n)
     return !strcmp(n->role, "manager");
 }
 
+struct httpc *node_peer_client(struct node *n)
+{
+    /* the peer's certificate must chain to the swarm's roots; its role is checked by the
+     * calls themselves, so the address it is reached at need not be in its SANs */
+    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
+    char *cert = xasprintf("%s/node.crt", n->certs_dir);
+    char *key = xasprintf("%s/node.key", n->certs_dir);
+    struct httpc_tls tls = {
+        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
+    struct httpc *c = httpc_new(n->loop, &tls);
+    free(ca);
+    free(cert);
+    free(key);
+    return c;
+}
+
 struct store *node_store(struct node *n)
 {
     return n->store;

@@ -87,6 +87,8 @@ struct node {
 };
 
 /* node_core.c */
+/* A client for calls to other nodes with this node's certificate (mutual TLS 1.3). */
+struct httpc *node_peer_client(struct node *n);
 char *node_path(const struct node *n, const char *rel); /* <swarm_dir>/<rel>, heap */
 int node_save_state(struct node *n, struct err *e);
 void node_start_store(struct node *n, node_done_cb cb, void *data);

@@ -112,15 +112,7 @@ static void on_leader_change(void *data, bool leader, int64_t rev, const char *v
 
 static void peer_client_new(struct node *n)
 {
-    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
-    char *cert = xasprintf("%s/node.crt", n->certs_dir);
-    char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct httpc_tls tls = {
-        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
-    n->peer_client = httpc_new(n->loop, &tls);
-    free(ca);
-    free(cert);
-    free(key);
+    n->peer_client = node_peer_client(n);
 }
 
 void node_leader_reload_tls(struct node *n)
