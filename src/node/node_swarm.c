@@ -485,12 +485,22 @@ struct fnc_ctx {
     void *data;
 };
 
+static void fnc_revoked(void *data, int rc, struct err *e)
+{
+    if (rc < 0)
+        log_warn("could not revoke the former leader's lease: %s", e->msg);
+}
+
 static void fnc_started(void *data, int rc, struct err *e)
 {
     struct fnc_ctx *c = data;
-    if (rc == 0)
+    if (rc == 0) {
         log_warn("forced a new cluster: this manager is now the only etcd member; the swarm's "
                  "state and its workers are kept");
+        /* whoever held the leadership is not a member any more: do not wait for its lease */
+        if (!node_is_leader(c->n))
+            state_lease_revoke_holder(c->n->st, NODE_LEADER_KEY, 0, fnc_revoked, NULL);
+    }
     c->cb(c->data, rc, e);
     free(c);
 }

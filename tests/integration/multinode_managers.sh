@@ -108,8 +108,8 @@ out=$(timeout 20 env DOCKER_HOST="unix://${NH_SOCK[2]}" docker node update --lab
 echo "ok: no quorum, no acknowledged write ($out)"
 out=$(nh_docker 2 swarm init --force-new-cluster --advertise-addr "${NH_IP[2]}")
 expect_contains "force-new-cluster prints the init message" "$out" "Swarm initialized: current node (${ID[2]})"
-wait_for 10 "a leader after force-new-cluster" has_leader 2
-[ "$(leader_of 2)" = "${ID[2]}" ] || fail "leader after force-new-cluster: $(leader_of 2)"
+leads_itself() { [ "$(leader_of 2)" = "${ID[2]}" ]; }
+wait_for 10 "manager 2 leads after force-new-cluster" leads_itself
 nh_docker 2 node update --label-add recovered=yes "${ID[3]}" >/dev/null
 wait_for 10 "worker 3 ready after recovery" is_status 2 "${ID[3]}" ready
 [ "$(nh_docker 2 node inspect "${ID[3]}" -f '{{.Spec.Labels.still}}')" = writable ] ||
