@@ -1,7 +1,8 @@
-/* main.c — entry point: `shoal daemon [flags]` runs the daemon; `shoal version` prints the
- * version. */
+/* main.c — entry point: `shoal daemon [flags]` runs the daemon; `shoal hollow` runs simulated
+ * workers (hollow.h); `shoal version` prints the version. */
 #include "base/base.h"
 #include "daemon/daemon.h"
+#include "hollow/hollow.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +11,14 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "daemon"))
         return daemon_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "hollow"))
+        return hollow_main(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
         printf("shoal version %s\n", SHOAL_VERSION);
         return 0;
     }
-    fprintf(stderr, "Usage: shoal daemon [OPTIONS]\n       shoal version\n\n"
+    fprintf(stderr, "Usage: shoal daemon [OPTIONS]\n       shoal hollow [OPTIONS]\n"
+                    "       shoal version\n\n"
                     "Point the docker CLI at the daemon: "
                     "DOCKER_HOST=unix:///run/shoal/shoal.sock docker info\n");
     return 2;
