@@ -252,6 +252,8 @@ void node_forget(struct node *n)
     free(n->unlock_key);
     n->unlock_key = xstrdup("");
     store_clear(n->store);
+    json_decref(n->manager_list);
+    n->manager_list = NULL;
 }
 
 /* ---- etcd feed ---- */
@@ -527,6 +529,7 @@ static void node_free(void *data)
     free(n->unlock_key);
     free(n->initial_cluster);
     json_decref(n->managers);
+    json_decref(n->manager_list);
     free(n);
     if (cb)
         cb(cbdata);

@@ -43,6 +43,8 @@ struct node {
     char *new_root_cert, *new_root_key; /* during a root rotation: the root that signs */
     char *cross_cert;                   /* the new root signed by the old one (chains) */
     bool finishing_rotation;
+    json_t *manager_list;      /* cache of node_manager_list() ... */
+    uint64_t manager_list_rev; /* ... as of this store revision */
     unsigned rotation_ticks;
     char *unlock_key; /* "" or SWMKEY-1-... */
     int64_t root_rev, unlock_rev;

@@ -133,7 +133,9 @@ void node_leader_start(struct node *n)
     uv_timer_init(n->loop, n->probe_timer);
     n->probe_timer->data = n;
     probe_schedule(n);
-    n->election = state_campaign(n->st, NODE_LEADER_KEY, n->id, 1, on_leader_change, n);
+    /* TTL 2 s rides out a busy loop (a join storm signs many certificates) without a
+     * step-down; failover does not wait for it: followers revoke a silent leader's lease */
+    n->election = state_campaign(n->st, NODE_LEADER_KEY, n->id, 2, on_leader_change, n);
 }
 
 static void timer_closed(uv_handle_t *h)

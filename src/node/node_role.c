@@ -125,6 +125,8 @@ static void demote_stopped(void *data)
     free(n->root_key);
     n->root_key = NULL;
     store_clear(n->store);
+    json_decref(n->manager_list);
+    n->manager_list = NULL;
     n->state = NODE_ACTIVE;
     n->demoting = false;
     node_agent_start(n);

@@ -52,9 +52,14 @@ static int add_manager_addr(json_t *obj, void *data)
 
 json_t *node_manager_list(struct node *n)
 {
-    json_t *arr = json_array();
-    store_foreach(n->store, STORE_NODE, add_manager_addr, arr);
-    return arr;
+    /* every heartbeat answers with it: rebuilt only when a node object changed */
+    if (!n->manager_list || n->manager_list_rev != store_revision(n->store)) {
+        json_decref(n->manager_list);
+        n->manager_list = json_array();
+        store_foreach(n->store, STORE_NODE, add_manager_addr, n->manager_list);
+        n->manager_list_rev = store_revision(n->store);
+    }
+    return json_deep_copy(n->manager_list);
 }
 
 /* The peer's node ID if it presented a valid certificate of this cluster, else NULL. */
