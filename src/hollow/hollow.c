@@ -57,6 +57,7 @@ struct hollow {
     void *data;
 
     char *root_pem;
+    char *beat_body;      /* what every heartbeat says: the TLS state all hollow nodes share */
     char *dir;            /* private temp dir: ca.crt, <i>.crt, <i>.key */
     char *ca_file;        /* dir/ca.crt */
     struct httpc *boot;   /* insecure: fetches the CA only */
@@ -302,7 +303,8 @@ static void beat(uv_timer_t *t)
     struct hollow *h = n->h;
     char *url = xasprintf("https://%s/swarm-rpc/heartbeat", h->managers[n->mgr]);
     int64_t period = h->st.period_ms > 0 ? h->st.period_ms : 5000;
-    n->call = httpc_post(n->client, url, "{}", 2, (long)period, NULL, beat_done, n);
+    n->call = httpc_post(n->client, url, h->beat_body, strlen(h->beat_body), (long)period, NULL,
+                         beat_done, n);
     free(url);
 }
 
@@ -499,6 +501,17 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
         return;
     }
     h->root_pem = xstrdup(root);
+    /* like a real node's session: report what it trusts and who issued its certificate */
+    char *subj = NULL, *pub = NULL;
+    json_t *beat = json_object();
+    if (ca_tls_info(root, &subj, &pub, &e2) == 0)
+        json_object_set_new(beat, "TLSInfo",
+                            json_pack("{s:s, s:s, s:s}", "TrustRoot", root, "CertIssuerSubject",
+                                      subj, "CertIssuerPublicKey", pub));
+    h->beat_body = json_dumps(beat, JSON_COMPACT);
+    json_decref(beat);
+    free(subj);
+    free(pub);
     json_decref(j);
     if (write_private(h->ca_file, h->root_pem, &e2) < 0) {
         fail(h, &e2);
@@ -627,6 +640,7 @@ static void finish_stop(struct hollow *h)
     free(h->nodes);
     free(h->queue);
     free(h->root_pem);
+    free(h->beat_body);
     free(h->dir);
     free(h->ca_file);
     free(h->token);

@@ -248,14 +248,22 @@ static void handle_heartbeat(struct node *n, struct http_req *req, const char *i
         return;
     }
     node_dispatch_seen(n, id);
-    node_record_tls_info(n, id, json_object_get(body, "TLSInfo"));
+    json_t *tls = json_object_get(body, "TLSInfo");
+    node_record_tls_info(n, id, tls);
+    json_t *reply =
+        json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n),
+                  "Managers", node_manager_list(n), "Role", store_json_str(obj, "Spec.Role") ?: "");
+    /* the roots only when the node's report shows it needs them */
     char *bundle = node_trust_bundle(n);
-    rpc_reply(req, 200,
-              json_pack("{s:I, s:o, s:s, s:s, s:s}", "HeartbeatPeriod",
-                        (json_int_t)node_heartbeat_period_ms(n), "Managers", node_manager_list(n),
-                        "Role", store_json_str(obj, "Spec.Role") ?: "", "TrustBundle",
-                        bundle ? bundle : "", "SigningRoot", node_signing_root(n) ?: ""));
+    const char *want = store_json_str(node_cluster(n), "TLSInfo.CertIssuerPublicKey");
+    const char *trusts = json_string_value(json_object_get(tls, "TrustRoot"));
+    const char *issuer = json_string_value(json_object_get(tls, "CertIssuerPublicKey"));
+    if (bundle && (!trusts || strcmp(trusts, bundle) || !want || !issuer || strcmp(want, issuer))) {
+        json_object_set_new(reply, "TrustBundle", json_string(bundle));
+        json_object_set_new(reply, "SigningRoot", json_string(node_signing_root(n)));
+    }
     free(bundle);
+    rpc_reply(req, 200, reply);
 }
 
 static void handle_leave(struct node *n, struct http_req *req, const char *id)
