@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DISP_TICK_MS 250
+#define DISP_TICK_MS 1000
 
 int64_t node_heartbeat_period_ms(struct node *n)
 {

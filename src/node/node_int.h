@@ -45,8 +45,7 @@ struct node {
     bool finishing_rotation;
     json_t *manager_list;      /* cache of node_manager_list() ... */
     uint64_t manager_list_rev; /* ... as of this store revision */
-    unsigned rotation_ticks;
-    char *unlock_key; /* "" or SWMKEY-1-... */
+    char *unlock_key;          /* "" or SWMKEY-1-... */
     int64_t root_rev, unlock_rev;
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */

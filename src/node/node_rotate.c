@@ -225,8 +225,6 @@ static void retoken(json_t *tokens, const char *role, const char *root)
 
 void node_rotation_tick(struct node *n)
 {
-    if (++n->rotation_ticks % 4) /* once a second is plenty */
-        return;
     json_t *cluster = node_cluster(n);
     /* the leader reports for itself: it sends no heartbeats */
     json_t *mine = node_self_tls_info(n);
