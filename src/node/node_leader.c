@@ -47,7 +47,10 @@ static void probe_done(void *data, int rc, long status, struct buf *body, struct
     n->probe_call = NULL;
     if (rc == 0 && status == 200) {
         n->probe_failures = 0;
-    } else if (++n->probe_failures >= PROBE_FAILURES && n->leader_rev && !n->revoking) {
+    } else if (++n->probe_failures >= PROBE_FAILURES && n->leader_rev && !n->revoking &&
+               state_has_leader(n->st)) {
+        /* only a manager whose etcd is with the majority deposes a silent leader: an
+         * isolated one would otherwise revoke a healthy leader's lease once healed */
         /* retried while the leader stays silent: etcd may be electing its own leader */
         log_warn("leader %s does not answer (%s); revoking its lease", n->leader_id,
                  rc < 0 ? e->msg : "bad answer");

@@ -213,7 +213,9 @@ void state_resign(struct state_election *el);
  * take over without waiting for the TTL (a follower that knows the leader is dead).
  * holder_rev > 0: only if the key's create revision is still holder_rev (the leader that
  * was found dead), so a newer leader is never deposed by a late call; 0: whoever holds it.
- * rc 0 also when nobody (or another holder) has the key by then. */
+ * rc 0 also when nobody (or another holder) has the key by then. Retries only briefly
+ * (0.6 s): a caller that still finds the holder dead asks again, so a revoke decided during a
+ * partition cannot land long after it healed. */
 void state_lease_revoke_holder(struct state *st, const char *key, int64_t holder_rev,
                                state_done_cb cb, void *data);
 

@@ -35,7 +35,7 @@
 #define ELECT_REVOKE_TIMEOUT_MS 2000
 #define REVOKE_CALL_TIMEOUT_MS 1000
 #define REVOKE_RETRY_MS 100
-#define REVOKE_DEADLINE_MS 10000
+#define REVOKE_DEADLINE_MS 600 /* callers that still see a dead holder ask again */
 
 struct state_election {
     struct state *st;
