@@ -72,7 +72,10 @@ struct node {
     struct httpc_call *probe_call;
     uv_timer_t *probe_timer;
     int probe_failures;
-    bool revoking; /* a revoke of the silent leader's lease is in flight */
+    bool revoking;        /* a revoke of the silent leader's lease is in flight */
+    bool leader_isolated; /* leads in etcd but reaches no majority of managers */
+    json_t *reach;        /* leader: manager ID → loop ms it last answered a ping */
+    struct reach_call *reach_calls;
     bool promoting, demoting;
     struct store_watch *role_watch;
     bool force_new_cluster; /* set once: the next etcd start forces a one-member cluster */

@@ -17,7 +17,100 @@
 
 bool node_is_leader(const struct node *n)
 {
-    return n->election && n->is_leader;
+    return n->election && n->is_leader && !n->leader_isolated;
+}
+
+/* ---- the leader checks that it still reaches a majority of managers ----
+ * etcd keeps renewing leases at a Raft leader cut off from its peers until it notices
+ * (about two election timeouts), while the majority may already have revoked the lease and
+ * elected another leader. A leader that cannot reach a majority of the managers therefore
+ * stops acting as leader at once; its writes were fenced anyway. */
+
+#define REACH_WINDOW_MS (3 * PROBE_MS)
+
+/* One ping in flight; linked in n->reach_calls so closing the client (which drops calls
+ * without callbacks) frees them too. */
+struct reach_call {
+    struct node *n;
+    char id[ID_LEN + 1];
+    struct reach_call *next;
+};
+
+static void reach_unlink(struct reach_call *c)
+{
+    for (struct reach_call **pp = &c->n->reach_calls; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    free(c);
+}
+
+static void reach_free_all(struct node *n)
+{
+    while (n->reach_calls)
+        reach_unlink(n->reach_calls);
+}
+
+static void reach_done(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct reach_call *c = data;
+    if (rc == 0 && c->n->reach)
+        json_object_set_new(c->n->reach, c->id, json_integer((json_int_t)uv_now(c->n->loop)));
+    reach_unlink(c);
+}
+
+struct reach_count {
+    struct node *n;
+    int managers, reachable;
+};
+
+static int reach_one(json_t *obj, void *data)
+{
+    struct reach_count *rc = data;
+    struct node *n = rc->n;
+    const char *id = store_json_str(obj, "ID");
+    const char *addr = store_json_str(obj, "ManagerStatus.Addr");
+    if (!addr || strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
+        return 0;
+    rc->managers++;
+    if (!strcmp(id, n->id)) {
+        rc->reachable++;
+        return 0;
+    }
+    json_t *seen = json_object_get(n->reach, id);
+    if (!seen) /* first sight: give it a window */
+        json_object_set_new(n->reach, id, seen = json_integer((json_int_t)uv_now(n->loop)));
+    if (uv_now(n->loop) - (uint64_t)json_integer_value(seen) <= REACH_WINDOW_MS)
+        rc->reachable++;
+    struct reach_call *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    c->next = n->reach_calls;
+    n->reach_calls = c;
+    char *url = xasprintf("https://%s/swarm-rpc/ping", addr);
+    httpc_post(n->peer_client, url, "{}", 2, PROBE_TIMEOUT_MS, NULL, reach_done, c);
+    free(url);
+    return 0;
+}
+
+static void leader_check_reach(struct node *n)
+{
+    if (!n->reach)
+        n->reach = json_object();
+    struct reach_count rc = {n, 0, 0};
+    store_foreach(n->store, STORE_NODE, reach_one, &rc);
+    bool isolated = rc.managers > 1 && rc.reachable * 2 <= rc.managers;
+    if (isolated && !n->leader_isolated) {
+        log_warn("this leader reaches %d of %d managers: not acting as leader", rc.reachable,
+                 rc.managers);
+        n->leader_isolated = true;
+        node_dispatch_stop(n);
+    } else if (!isolated && n->leader_isolated) {
+        log_info("this leader reaches a majority of managers again");
+        n->leader_isolated = false;
+        node_dispatch_start(n);
+    }
 }
 
 static const char *leader_addr(struct node *n)
@@ -64,6 +157,8 @@ static void probe_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
     const char *addr = leader_addr(n);
+    if (n->is_leader && n->peer_client)
+        leader_check_reach(n);
     if (n->is_leader || !addr || !n->peer_client) {
         probe_schedule(n);
         return;
@@ -96,6 +191,9 @@ static void on_leader_change(void *data, bool leader, int64_t rev, const char *v
     n->leader_rev = rev;
     snprintf(n->leader_id, sizeof(n->leader_id), "%s", value ? value : "");
     n->probe_failures = 0;
+    n->leader_isolated = false;
+    json_decref(n->reach);
+    n->reach = NULL;
     if (leader && !was) {
         log_info("this manager is now the leader");
         node_agent_stop(n);
@@ -123,6 +221,7 @@ void node_leader_reload_tls(struct node *n)
     if (!n->peer_client)
         return;
     httpc_close(n->peer_client, NULL, NULL);
+    reach_free_all(n);
     n->probe_call = NULL;
     peer_client_new(n);
 }
@@ -155,6 +254,9 @@ void node_leader_stop(struct node *n)
     if (n->is_leader)
         node_dispatch_stop(n);
     n->is_leader = false;
+    n->leader_isolated = false;
+    json_decref(n->reach);
+    n->reach = NULL;
     n->leader_id[0] = 0;
     n->leader_rev = 0;
     uv_timer_stop(n->probe_timer);
@@ -162,6 +264,7 @@ void node_leader_stop(struct node *n)
     n->probe_timer = NULL;
     n->probe_call = NULL;
     httpc_close(n->peer_client, NULL, NULL);
+    reach_free_all(n);
     n->peer_client = NULL;
 }
 
@@ -175,7 +278,7 @@ json_t *node_decorate(struct node *n, json_t *obj)
     bool self = !strcmp(id, n->id);
     bool up =
         self ? state_available(n->st) : !strcmp(store_json_str(obj, "Status.State") ?: "", "ready");
-    bool leader = n->leader_id[0] && !strcmp(id, n->leader_id);
+    bool leader = n->leader_id[0] && !strcmp(id, n->leader_id) && !(self && n->leader_isolated);
     if (leader)
         json_object_set_new(ms, "Leader", json_true());
     else
