@@ -421,7 +421,8 @@ int node_rpc_listen(struct node *n, struct err *e)
     char *addr = xasprintf("tcp://%s", n->listen_addr);
     int rc = http_server_listen(n->peer_srv, addr, &t.cfg, e);
     if (rc) {
-        err_set(e, ERR_INVALID, "failed to listen on remote API address: %s", e->msg);
+        e->kind = ERR_INVALID;
+        err_wrap(e, "failed to listen on remote API address");
         node_rpc_close(n);
     } else {
         log_info("swarm peer listener on %s", n->listen_addr);
