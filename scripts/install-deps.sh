@@ -10,7 +10,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libcurl4-openssl-dev
+pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev
       etcd-server clang clang-format libclang-rt-14-dev curl python3 iproute2 procps
       nftables iputils-ping util-linux faketime)
 # The integration tests drive the real docker CLI; install Debian's only if none is present.

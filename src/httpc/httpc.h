@@ -1,10 +1,14 @@
-/* httpc.h — HTTP client calls on the libuv loop (libcurl multi interface underneath): POST a
- * body, get the status and the body, or consume a streamed body as it arrives. Optional
- * TLS with a CA, a client certificate, and TLS 1.3 only. Used by the etcd client and by
- * nodes talking to managers.
+/* httpc.h — HTTP/1.1 client calls on the libuv loop (our own client: plain TCP, or TLS with
+ * OpenSSL memory BIOs): POST a body, get the status and the body, or consume a streamed
+ * body as it arrives. Optional TLS with a CA, a client certificate, and TLS 1.3 only. Used
+ * by the etcd client and by nodes talking to managers. Hosts are IP literals or localhost.
  *
- * Invariants: no callback runs inside a libcurl callback, so a callback may start or cancel
- * calls, or close the client. Connections are kept alive and reused.
+ * Invariants: no callback runs inside the client's own I/O processing, so a callback may
+ * start or cancel calls, or close the client. Connections are kept alive and reused (at
+ * most 8 per host and port; further calls wait); a streamed call holds its connection.
+ * Transport failures and timeouts (connect 5 s; the call's timeout_ms) fail the call with
+ * -ERR_UNAVAILABLE and "etcd unreachable: <what>" (e.g. "Failed to connect to 10.1.2.3
+ * port 2377: Connection refused").
  * Thread: the loop thread only. */
 #ifndef SHOAL_HTTPC_H
 #define SHOAL_HTTPC_H

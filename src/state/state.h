@@ -2,8 +2,8 @@
  *
  * Each manager runs its own `etcd` (Debian etcd-server 3.4) as a child process that this
  * module starts, health-checks, restarts when it dies, and stops. The client speaks the
- * v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/watch, ...) over HTTPS with libcurl's
- * multi interface driven by the libuv loop: no threads, no blocking calls. Client traffic
+ * v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/watch, ...) over HTTPS with the httpc
+ * module on the libuv loop: no threads, no blocking calls. Client traffic
  * uses mutual TLS with the swarm CA's certificates and stays on 127.0.0.1; peer traffic
  * uses mutual TLS on the advertised address.
  *

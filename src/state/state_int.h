@@ -10,9 +10,9 @@
  * The proc layer reports to the client layer through the state_client_etcd_* functions;
  * the client layer passes etcd up/down on to the elections (state_elect_etcd_*).
  *
- * Invariants: every user callback runs outside libcurl callbacks (the curl layer buffers
- * and dispatches after curl_multi_socket_action returns), so a callback may start or
- * cancel calls, or stop the whole state, at any time.
+ * Invariants: every user callback runs outside the HTTP client's I/O callbacks (httpc
+ * dispatches from the loop), so a callback may start or cancel calls, or stop the whole
+ * state, at any time.
  * Thread: the loop thread only. */
 #ifndef SHOAL_STATE_INT_H
 #define SHOAL_STATE_INT_H

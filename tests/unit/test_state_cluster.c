@@ -12,7 +12,6 @@
 #include "state/state_int.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -467,29 +466,42 @@ static struct txn_res fenced_put(struct node *n, int64_t leader_rev, const char 
 
 /* ---- a side channel to etcd (plain http) ---- */
 
-static size_t sink(char *p, size_t size, size_t n, void *data)
+struct side_res {
+    struct buf *out;
+    bool done;
+    int rc;
+    long status;
+    char msg[ERR_MSG_MAX];
+};
+
+static void side_done(void *data, int rc, long status, struct buf *body, struct err *e)
 {
-    buf_add(data, p, size * n);
-    return size * n;
+    struct side_res *r = data;
+    r->done = true;
+    r->rc = rc;
+    r->status = status;
+    buf_add(r->out, body->p ? body->p : "", body->len);
+    if (e)
+        snprintf(r->msg, sizeof(r->msg), "%s", e->msg);
 }
 
+/* A plain blocking POST (the test's own side channel to etcd) on a private loop. */
 static void blocking_post(int port, const char *path, const char *body, struct buf *out)
 {
     char *url = xasprintf("http://127.0.0.1:%d%s", port, path);
-    CURL *h = curl_easy_init();
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct httpc *c = httpc_new(&loop, NULL);
+    struct side_res r = {.out = out};
+    httpc_post(c, url, body, strlen(body), 5000, NULL, side_done, &r);
+    while (!r.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    httpc_close(c, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     free(url);
-    if (rc != CURLE_OK || status != 200)
-        FAIL_AT("POST %s: %s, HTTP %ld: %s", path, curl_easy_strerror(rc), status,
+    if (r.rc < 0 || r.status != 200)
+        FAIL_AT("POST %s: %s, HTTP %ld: %s", path, r.rc < 0 ? r.msg : "answered", r.status,
                 out->p ? out->p : "");
 }
 
