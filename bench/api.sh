@@ -130,7 +130,16 @@ if [ -S "$DOCKERD_SOCK" ] && curl -sf --max-time 2 --unix-socket "$DOCKERD_SOCK"
     measure dockerd "$DOCKERD_SOCK" /v1.41/nodes || true
     measure dockerd "$DOCKERD_SOCK" /v1.41/info || true
 else
-    echo "dockerd: not reachable"
+    echo "dockerd: not reachable here; Docker's figures recorded on these machines instead:"
+    baseline=$(dirname "$0")/../../shared/notes/docker-baseline-20.10.txt
+    if [ -f "$baseline" ]; then
+        # the summary lines of the Docker 20.10 swarm harness (3 hosts, one manager measured)
+        grep -E "what=GET_nodes host=host1 +t_ms|state=idle host=host1 +(dockerd|containerd)_rss_MB" \
+            "$baseline" | awk '{m = $(NF-4); sub(/^t_ms$/, $3 " ms", m)
+                   printf "  dockerd 20.10  %-26s median %s (min %s, max %s, n %s)\n", m, $(NF-3), $(NF-2), $(NF-1), $NF}'
+    else
+        echo "  (../shared/notes/docker-baseline-20.10.txt not found)"
+    fi
 fi
 echo
 echo "shoal RSS after the runs: $(awk -v k="$(rss_kb "$PID")" 'BEGIN{printf "%.1f MB", k/1024}')"
