@@ -232,4 +232,13 @@ for i in $(seq 1 60); do
 done
 expect_eq "" "$bad_ts" "a node timestamp with trailing fractional zeros (Go's RFC3339Nano has none)"
 
+# --- node ps: no services yet, so Docker's header and nothing else ---------------------------------
+out=$(dk_ok node ps "$id")
+assert_eq "ID        NAME      IMAGE     NODE      DESIRED STATE   CURRENT STATE   ERROR     PORTS" \
+    "$out" "node ps with no tasks"
+api GET '/v1.41/tasks?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D'
+assert_status 400 "a task filter Docker does not know"
+api GET /v1.41/tasks/nosuchtask
+assert_status 404 "inspect of a missing task"
+
 it_finish
