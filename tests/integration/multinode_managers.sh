@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# multinode_managers.sh — three managers and a worker on four network-namespace hosts:
+# multinode_managers.sh — three managers and two workers on five network-namespace hosts:
 # manager joins grow etcd, `node ls` on every manager shows one Leader and the others
 # Reachable, a SIGKILLed leader is replaced (writes work again; the time is printed) and
 # shows Unreachable/Down, demote and promote move a node between roles, a manager leaves
@@ -25,8 +25,8 @@ is_status() { [ "$(nh_docker "$1" node inspect "$2" -f '{{.Status.State}}')" = "
 leader_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2=="Leader"{print $1}'; }
 has_leader() { [ -n "$(leader_of "$1")" ]; }
 
-nh_setup 4
-for i in 1 2 3 4; do nh_start "$i"; done
+nh_setup 5
+for i in 1 2 3 4 5; do nh_start "$i"; done
 nh_docker 1 swarm init --advertise-addr "${NH_IP[1]}" --dispatcher-heartbeat 1s >/dev/null
 MT=$(nh_docker 1 swarm join-token -q manager)
 WT=$(nh_docker 1 swarm join-token -q worker)
@@ -36,12 +36,14 @@ for i in 2 3; do
 done
 out=$(nh_docker 4 swarm join --token "$WT" --advertise-addr "${NH_IP[4]}" "${NH_IP[2]}:2377")
 [ "$out" = "This node joined a swarm as a worker." ] || fail "worker join through manager 2: $out"
+out=$(nh_docker 5 swarm join --token "$WT" --advertise-addr "${NH_IP[5]}" "${NH_IP[3]}:2377")
+[ "$out" = "This node joined a swarm as a worker." ] || fail "worker join through manager 3: $out"
 declare -A ID
-for i in 1 2 3 4; do ID[$i]=$(nh_docker "$i" info -f '{{.Swarm.NodeID}}'); done
-echo "ok: three managers and a worker joined"
+for i in 1 2 3 4 5; do ID[$i]=$(nh_docker "$i" info -f '{{.Swarm.NodeID}}'); done
+echo "ok: three managers and two workers joined"
 
 for i in 1 2 3; do
-    [ "$(nh_docker "$i" info -f '{{.Swarm.Managers}} {{.Swarm.Nodes}} {{.Swarm.ControlAvailable}}')" = "3 4 true" ] ||
+    [ "$(nh_docker "$i" info -f '{{.Swarm.Managers}} {{.Swarm.Nodes}} {{.Swarm.ControlAvailable}}')" = "3 5 true" ] ||
         fail "info on manager $i: $(nh_docker "$i" info -f '{{json .Swarm}}')"
     [ "$(mgr_status "$i" "${ID[1]}")" = Leader ] || fail "manager $i does not see 1 as leader"
     [ "$(mgr_status "$i" "${ID[2]}")" = Reachable ] || fail "manager $i: 2 is $(mgr_status "$i" "${ID[2]}")"
@@ -73,6 +75,7 @@ wait_for 8 "old leader down" is_status 2 "${ID[1]}" down
 [ "$(mgr_status 3 "${ID[1]}")" = Unreachable ] || fail "old leader shows $(mgr_status 3 "${ID[1]}")"
 echo "ok: old leader Unreachable and Down"
 wait_for 8 "worker still ready after failover" is_status 3 "${ID[4]}" ready
+wait_for 8 "second worker still ready after failover" is_status 3 "${ID[5]}" ready
 
 # --- the old leader comes back as a follower -------------------------------------------------
 nh_start 1
