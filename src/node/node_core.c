@@ -293,8 +293,16 @@ static void apply_private(struct node *n, const char *name, json_t *rec, int64_t
         node_trust_sync(n, bundle, node_signing_root(n));
         free(bundle);
     } else if (!strcmp(name, "unlockkey")) {
+        const char *key = json_string_value(json_object_get(rec, "UnlockKey")) ?: "";
+        /* autolock is the swarm's: every manager seals its data key with the current unlock
+         * key (or a key-encryption key on disk when autolock is off) */
+        if (n->have_dek && strcmp(key, n->unlock_key) != 0) {
+            struct err e;
+            if (node_keys_reseal(n, key[0] ? key : NULL, &e) < 0)
+                log_error("cannot reseal the data key for the new unlock key: %s", e.msg);
+        }
         free(n->unlock_key);
-        n->unlock_key = xstrdup(json_string_value(json_object_get(rec, "UnlockKey")) ?: "");
+        n->unlock_key = xstrdup(key);
         n->unlock_rev = rev;
     }
 }

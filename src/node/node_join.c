@@ -142,7 +142,11 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         if (!rc) {
             memcpy(n->dek, raw.p, sizeof(n->dek));
             n->have_dek = true;
-            rc = node_keys_reseal(n, NULL, &e2);
+            /* an autolocked swarm's managers all start locked: seal with its unlock key */
+            const char *ukey = json_string_value(json_object_get(j, "UnlockKey"));
+            rc = node_keys_reseal(n, ukey && ukey[0] ? ukey : NULL, &e2);
+            free(n->unlock_key);
+            n->unlock_key = xstrdup(ukey ? ukey : "");
         }
         memset(raw.p, 0, raw.len);
         buf_release(&raw);

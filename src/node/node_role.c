@@ -64,7 +64,11 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     snprintf(n->role, sizeof(n->role), "manager");
     free(n->initial_cluster);
     n->initial_cluster = xstrdup(initial);
-    if (node_keys_reseal(n, NULL, &e2) < 0 || node_save_state(n, &e2) < 0)
+    const char *ukey = json_string_value(json_object_get(j, "UnlockKey"));
+    free(n->unlock_key);
+    n->unlock_key = xstrdup(ukey ? ukey : "");
+    if (node_keys_reseal(n, n->unlock_key[0] ? n->unlock_key : NULL, &e2) < 0 ||
+        node_save_state(n, &e2) < 0)
         log_error("promotion: cannot save the new identity: %s", e2.msg);
     node_agent_stop(n);
     node_start_store(n, promoted_started, n);

@@ -97,6 +97,7 @@ static void member_added(void *data, int rc, const char *initial_cluster, struct
         return;
     }
     json_object_set_new(c->reply, "InitialCluster", json_string(initial_cluster));
+    json_object_set_new(c->reply, "UnlockKey", json_string(c->n->unlock_key));
     char *dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
     json_object_set_new(c->reply, "DEK", json_string(dek));
     free(dek);

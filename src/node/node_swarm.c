@@ -637,16 +637,8 @@ static void update_step(void *data, int rc, struct err *e)
 {
     struct update_ctx *c = data;
     if (rc == 0 && c->step++ == 0 && c->new_unlock) {
+        /* every manager (this one included) reseals its data key when the record arrives */
         json_t *rec = json_pack("{s:s}", "UnlockKey", c->new_unlock);
-        struct err e2;
-        int r2 = node_keys_reseal(c->n, c->new_unlock[0] ? c->new_unlock : NULL, &e2);
-        if (r2) {
-            json_decref(rec);
-            c->cb(c->data, r2, &e2);
-            free(c->new_unlock);
-            free(c);
-            return;
-        }
         node_commit_private(c->n, "unlockkey", rec, update_step, c);
         json_decref(rec);
         return;

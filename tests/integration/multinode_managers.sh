@@ -103,6 +103,21 @@ nh_docker 2 node rm --force "${ID[4]}" >/dev/null
 nh_docker 1 node update --label-add still=writable "${ID[3]}" >/dev/null
 echo "ok: leave and rm --force; the two remaining managers still write"
 
+# --- autolock is the swarm's: every manager starts locked ----------------------------------------
+nh_docker 1 swarm update --autolock=true >/dev/null
+KEY=$(nh_docker 1 swarm unlock-key -q)
+sleep 1
+nh_stop 2
+NH_START_TIMEOUT=0 nh_start 2 || true # its API opens once etcd has quorum again
+wait_for 15 "manager 2 answers after restart" nh_docker 2 info
+[ "$(nh_docker 2 info -f '{{.Swarm.LocalNodeState}}')" = locked ] ||
+    fail "manager 2 is $(nh_docker 2 info -f '{{.Swarm.LocalNodeState}}') after restart, not locked"
+echo "$KEY" | nh_docker 2 swarm unlock >/dev/null
+wait_for 15 "manager 2 serves again after unlock" nh_docker 2 node ls
+# both etcd members are back, but the store may need a moment to regain its leader
+wait_for 10 "autolock turned off again" nh_docker 1 swarm update --autolock=false
+echo "ok: a manager of an autolocked swarm restarts locked and unlocks with the swarm's key"
+
 # --- quorum lost, then recovered with --force-new-cluster ---------------------------------------
 nh_kill 1
 sleep 1
