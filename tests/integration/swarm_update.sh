@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 it_init
-need_docker20
+note_docker20
 start_daemon
 swarm_init
 
