@@ -14,7 +14,6 @@ struct api {
     uv_loop_t *loop;
     struct node *node;
     struct api_config cfg;
-    char **labels;
     struct http_server *http;
     struct api_events *events;
     int64_t started_ns;

@@ -270,7 +270,7 @@ static int kind_from_key(const char *key, char *id, size_t idcap)
     return store_kind_parse(kind);
 }
 
-static void apply_private(struct node *n, const char *name, json_t *rec, int64_t rev)
+static void apply_private(struct node *n, const char *name, json_t *rec)
 {
     if (!strcmp(name, "rootca")) {
         const char *nc = json_string_value(json_object_get(rec, "NewCert"));
@@ -287,7 +287,6 @@ static void apply_private(struct node *n, const char *name, json_t *rec, int64_t
         n->new_root_key = nk && nk[0] ? xstrdup(nk) : NULL;
         n->cross_cert = cross && cross[0] ? xstrdup(cross) : NULL;
         n->finishing_rotation = false;
-        n->root_rev = rev;
         /* managers follow the swarm's roots as soon as they change */
         char *bundle = node_trust_bundle(n);
         node_trust_sync(n, bundle, node_signing_root(n));
@@ -303,7 +302,6 @@ static void apply_private(struct node *n, const char *name, json_t *rec, int64_t
         }
         free(n->unlock_key);
         n->unlock_key = xstrdup(key);
-        n->unlock_rev = rev;
     }
 }
 
@@ -340,7 +338,7 @@ static void on_state_event(void *data, const struct state_event *ev)
         return;
     }
     if (priv) {
-        apply_private(n, ev->key + strlen(NODE_PRIVATE_PREFIX), obj, ev->mod_revision);
+        apply_private(n, ev->key + strlen(NODE_PRIVATE_PREFIX), obj);
         json_decref(obj);
         return;
     }
@@ -679,7 +677,7 @@ void node_commit_private(struct node *n, const char *name, json_t *rec, node_don
         cb(data, -e.kind, &e);
         return;
     }
-    apply_private(n, name, rec, 0);
+    apply_private(n, name, rec);
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct commit_ctx){.n = n, .cb = cb, .data = data};
     char *key = xasprintf(NODE_PRIVATE_PREFIX "%s", name);

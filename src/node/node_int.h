@@ -36,7 +36,6 @@ struct node {
 
     struct store *store;
     struct state *st;
-    int64_t etcd_rev; /* etcd mod_revision per private record is not needed; objects carry theirs */
 
     /* private records loaded from etcd */
     char *root_cert, *root_key;         /* PEM */
@@ -46,7 +45,6 @@ struct node {
     json_t *manager_list;      /* cache of node_manager_list() ... */
     uint64_t manager_list_rev; /* ... as of this store revision */
     char *unlock_key;          /* "" or SWMKEY-1-... */
-    int64_t root_rev, unlock_rev;
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
