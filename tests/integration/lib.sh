@@ -1,12 +1,14 @@
 # tests/integration/lib.sh — helpers for the black-box integration tests (sourced, not run).
 #
 # What it gives a test script:
-#   - it_init: checks the tools (etcd, docker CLI 28, curl, jq, python3, the shoal binary; exit
-#     77 if one is missing; need_docker20 for CLI 20.10), makes one temp dir ($T), picks two free
-#     127.0.0.1 ports for etcd and installs the cleanup trap;
+#   - it_init: checks the tools (etcd, a docker CLI, curl, jq, python3, the shoal binary; a
+#     missing one skips the test with exit 77, or fails it when CI is set: see need_tool;
+#     need_docker20 for CLI 20.10), makes one temp dir ($T), picks two free 127.0.0.1 ports for
+#     etcd and installs the cleanup trap;
 #   - start_daemon / stop_daemon: one shoal daemon at a time ($SHOAL_BIN, default build/shoal)
 #     on $T/sock and $T/root, started in the background and awaited by PID;
-#   - dk / dk20 (docker 28 / 20.10 against that socket, bounded in time), run / run_in (capture
+#   - dk / dk20 (the newest docker CLI installed / CLI 20.10, against that socket, bounded in
+#     time; has_docker28 guards checks of CLI 28's own wording), run / run_in (capture
 #     RC, OUT, ERR), api (curl --unix-socket: STATUS, HDRS, BODY), header, jqr / jqc, raw_http;
 #   - assert_* (print expected vs actual, exit 1 at once) and expect_eq (deferred: recorded, the
 #     test goes on, it_finish fails it), used for wording where later steps do not depend on it;
@@ -23,6 +25,9 @@ IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHOAL_BIN=${SHOAL_BIN:-$IT_ROOT/build/shoal}
 DOCKER28=${DOCKER28:-/usr/local/bin/docker}
 DOCKER20=${DOCKER20:-/usr/bin/docker}
+# dk's CLI: 28.x where it is installed (these development machines), else Debian's 20.10
+# (a fresh Debian 12 after scripts/install-deps.sh).
+if [ -x "$DOCKER28" ]; then DOCKER_CLI=$DOCKER28; else DOCKER_CLI=$DOCKER20; fi
 ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
 # Every CLI call is bounded so a hung daemon fails the test instead of the runner's timeout.
 CMD_TIMEOUT=${CMD_TIMEOUT:-20}
@@ -42,6 +47,17 @@ skip()
 {
     echo "SKIP: $*"
     exit 77
+}
+
+# need_tool WHAT: a tool the test needs is missing. Outside CI the test is skipped (exit 77);
+# with CI set it fails, so that a green CI run means every test ran.
+need_tool()
+{
+    if [ -n "${CI:-}" ]; then
+        echo "FAIL: $* (CI is set: a missing tool fails the run; run scripts/install-deps.sh)"
+        exit 1
+    fi
+    skip "$*"
 }
 
 log()
@@ -208,11 +224,17 @@ run_in()
     ERR=$(cat "$T/run.err")
 }
 
-# The two docker CLIs, pointed at the current daemon, with a private config dir, bounded in time.
+# The docker CLIs, pointed at the current daemon, with a private config dir, bounded in time.
+# dk: CLI 28 where installed, else 20.10 (checks of 28's own wording are guarded by has_docker28).
 dk()
 {
     DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$T/docker-config" DOCKER_CLI_HINTS=false \
-        timeout -k 5 "$CMD_TIMEOUT" "$DOCKER28" "$@"
+        timeout -k 5 "$CMD_TIMEOUT" "$DOCKER_CLI" "$@"
+}
+
+has_docker28()
+{
+    [ -x "$DOCKER28" ]
 }
 
 # dk20: CLI 20.10 when installed; otherwise the steps that need a CLI run with 28.x, and the
@@ -390,11 +412,12 @@ it_init()
 {
     local tool
     for tool in curl jq python3 timeout; do
-        command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed"
+        command -v "$tool" >/dev/null 2>&1 || need_tool "$tool not installed"
     done
-    [ -x "$ETCD_BIN" ] || skip "etcd not installed at $ETCD_BIN"
-    [ -x "$DOCKER28" ] || skip "docker CLI 28 not installed at $DOCKER28"
-    [ -x "$SHOAL_BIN" ] || skip "shoal binary not built: $SHOAL_BIN"
+    [ -x "$ETCD_BIN" ] || need_tool "etcd not installed at $ETCD_BIN"
+    [ -x "$DOCKER_CLI" ] || need_tool "no docker CLI at $DOCKER28 or $DOCKER20"
+    [ -x "$SHOAL_BIN" ] || need_tool "shoal binary not built: $SHOAL_BIN"
+    has_docker28 || log "docker CLI 28 not installed at $DOCKER28: steps run with 20.10, checks of 28's wording skipped"
     T=$(mktemp -d /tmp/shoal-it.XXXXXX)
     mkdir -p "$T/docker-config"
     trap _it_cleanup EXIT
@@ -407,7 +430,7 @@ it_init()
 
 need_docker20()
 {
-    has_docker20 || skip "docker CLI 20.10 not installed at $DOCKER20"
+    has_docker20 || need_tool "docker CLI 20.10 not installed at $DOCKER20"
 }
 
 # For scripts that check 20.10 on the way: say so when its steps run with CLI 28 instead.

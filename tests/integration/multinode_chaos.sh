@@ -106,8 +106,8 @@ agree() {
     host_of_id "$first"
 }
 
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
-command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
+command -v python3 >/dev/null 2>&1 || _nh_skip "needs python3"
+command -v jq >/dev/null 2>&1 || _nh_skip "needs jq"
 T_START=$SECONDS
 nh_setup 4
 trap on_exit EXIT

@@ -61,7 +61,7 @@ static int free_port(void)
 static void need_etcd(void)
 {
     if (access(ETCD_BIN, X_OK) != 0)
-        SKIP("%s not installed", ETCD_BIN);
+        NEED_TOOL("%s not installed", ETCD_BIN);
 }
 
 static void ctx_init(struct ctx *c)

@@ -42,7 +42,7 @@ static int free_port(void)
 static void need_etcd(void)
 {
     if (access(ETCD_BIN, X_OK) != 0)
-        SKIP("%s not installed", ETCD_BIN);
+        NEED_TOOL("%s not installed", ETCD_BIN);
 }
 
 static uint64_t now_ms(void)
@@ -520,7 +520,7 @@ TEST_T(state_etcd_dies_with_killed_parent, 60)
 {
     need_etcd();
     if (access("/usr/bin/setpriv", X_OK) != 0)
-        SKIP("/usr/bin/setpriv not installed");
+        NEED_TOOL("/usr/bin/setpriv not installed");
     /* Orphans are re-parented to us, so we can reap (and so check) the etcd. */
     ASSERT_EQ_INT(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     uv_loop_t loop;
