@@ -8,9 +8,14 @@ it_init
 note_docker20
 start_daemon
 
+# The word dk's CLI starts its reminder with: 20.10 says "Please remember", 28 "Remember"
+# (dk is 20.10 where 28 is not installed).
+# 20.10 also puts a blank line between "Successfully rotated..." and the unlock text.
+if has_docker28; then REMEMBER=Remember SEP=$'\n'; else REMEMBER="Please remember" SEP=$'\n\n'; fi
+
 unlock_text()
-{ # key -> CLI 28's text, minus the final newline
-    printf 'To unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    %s\n\nRemember to store this key in a password manager, since without it you\nwill not be able to restart the manager.' "$1"
+{ # key -> dk's text, minus the final newline
+    printf 'To unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    %s\n\n'"$REMEMBER"' to store this key in a password manager, since without it you\nwill not be able to restart the manager.' "$1"
 }
 
 # --- init --autolock prints the key ---------------------------------------------------------
@@ -19,9 +24,10 @@ assert_rc 0 "swarm init --autolock"
 _note_etcd_children
 re="^Swarm initialized: current node \(($RE_ID)\) is now a manager\..*"
 re+="To add a manager to this swarm, run 'docker swarm join-token manager' and follow the instructions\."$'\n'
+has_docker28 || re+=$'\n' # 20.10 puts a blank line before the unlock text
 re+="To unlock a swarm manager after it restarts, run the \`docker swarm unlock\`"$'\n'
 re+="command and provide the following key:"$'\n\n'"    ($RE_UNLOCK_KEY)"$'\n\n'
-re+="Remember to store this key in a password manager, since without it you"$'\n'
+re+="$REMEMBER to store this key in a password manager, since without it you"$'\n'
 re+="will not be able to restart the manager\."$'\n$'
 assert_match "$OUT_RAW" "$re" "swarm init --autolock output"
 node_id=${BASH_REMATCH[1]}
@@ -45,7 +51,7 @@ assert_eq "$(unlock_text "$key0")"$'\n' "$OUT_RAW" "unlock-key output"
 # --- rotate ---------------------------------------------------------------------------------
 run dk swarm unlock-key --rotate
 assert_rc 0 "unlock-key --rotate"
-assert_match "$OUT_RAW" $'^Successfully rotated manager unlock key\.\nTo unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    ('"$RE_UNLOCK_KEY"$')\n\n' \
+assert_match "$OUT_RAW" $'^Successfully rotated manager unlock key\.'"$SEP"$'To unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    ('"$RE_UNLOCK_KEY"$')\n\n' \
     "unlock-key --rotate output"
 key=${BASH_REMATCH[1]}
 assert_ne "$key0" "$key" "key after --rotate"
@@ -138,7 +144,7 @@ assert_contains "$OUT" $'\n  Autolock Managers: false\n' "docker info autolock o
 # --- autolock back on through swarm update: the CLI prints a new key ------------------------------
 run dk swarm update --autolock=true
 assert_rc 0 "swarm update --autolock=true"
-assert_match "$OUT_RAW" $'^Swarm updated\.\nTo unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    ('"$RE_UNLOCK_KEY"$')\n\nRemember to store' \
+assert_match "$OUT_RAW" $'^Swarm updated\.\nTo unlock a swarm manager after it restarts, run the `docker swarm unlock`\ncommand and provide the following key:\n\n    ('"$RE_UNLOCK_KEY"$')\n\n'"$REMEMBER"' to store' \
     "swarm update --autolock=true output"
 key2=${BASH_REMATCH[1]}
 assert_ne "$key" "$key2" "a new key when autolock is turned on again"
