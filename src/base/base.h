@@ -108,6 +108,17 @@ char *b64_encode(const void *data, size_t n, bool pad);
 /* Accepts padded or unpadded input; appends to out; returns 0 or -ERR_INVALID. */
 int b64_decode(const char *s, size_t slen, struct buf *out, struct err *e);
 
+/* ---- failure limiter (base_rate.c): pure, the time is an argument ----
+ * Each key (e.g. a peer's IP) may fail `burst` times, then once per refill_ns; a table of
+ * `slots` keys, the stalest forgotten when full. */
+struct rate_table;
+struct rate_table *rate_table_new(size_t slots, int burst, int64_t refill_ns);
+void rate_table_free(struct rate_table *t); /* NULL is a no-op */
+/* True if the key has no try left now (callers refuse it without trying). */
+bool rate_blocked(struct rate_table *t, const char *key, int64_t now_ns);
+/* Records a failure of key at now_ns; returns true if that used its last try. */
+bool rate_failed(struct rate_table *t, const char *key, int64_t now_ns);
+
 /* ---- time ---- */
 /* Wall clock in nanoseconds since the epoch. */
 int64_t time_now_ns(void);

@@ -71,6 +71,10 @@ char *ca_token_new(const char *root_cert_pem);
 int ca_token_parse(const char *token, char digest[CA_TOKEN_DIGEST_LEN + 1],
                    char secret[CA_TOKEN_SECRET_LEN + 1], struct err *e);
 
+/* Compares two tokens in time that depends only on their lengths, not on where they differ
+ * (a join's secret must not leak through timing). */
+bool ca_token_equal(const char *a, const char *b);
+
 /* ---- unlock keys: "SWMKEY-1-" + base64 (std alphabet, no padding) of 32 random bytes ---- */
 char *ca_unlock_key_new(void);
 /* Decodes an unlock key into its 32 key bytes; malformed → ERR_INVALID. */

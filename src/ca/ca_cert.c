@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -226,6 +227,41 @@ static int ca_san_ip(GENERAL_NAMES *gens, const char *ip, struct err *e)
     return 0;
 }
 
+/* A CSR's key must be one a peer's TLS would accept for years: ECDSA on P-256 or a larger
+ * NIST curve, or RSA of at least 2048 bits (swarmkit's own keys are P-256). Anything else
+ * (RSA-512, DSA, exotic curves) → ERR_INVALID. */
+static int ca_csr_key_strong(EVP_PKEY *pub, struct err *e)
+{
+    int bits = EVP_PKEY_get_bits(pub);
+    switch (EVP_PKEY_get_base_id(pub)) {
+    case EVP_PKEY_EC: {
+        char curve[64] = "";
+        size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+                                           &len) == 1 &&
+            (!strcmp(curve, "prime256v1") || !strcmp(curve, "P-256") ||
+             !strcmp(curve, "secp384r1") || !strcmp(curve, "P-384") ||
+             !strcmp(curve, "secp521r1") || !strcmp(curve, "P-521")))
+            return 0;
+        return err_set(e, ERR_INVALID,
+                       "certificate signing request key must be ECDSA on P-256, P-384 or P-521 "
+                       "(got curve %s)",
+                       curve[0] ? curve : "unknown");
+    }
+    case EVP_PKEY_RSA:
+        if (bits >= 2048)
+            return 0;
+        return err_set(e, ERR_INVALID,
+                       "certificate signing request key is RSA with %d bits: at least 2048 are "
+                       "required",
+                       bits);
+    default:
+        return err_set(e, ERR_INVALID,
+                       "certificate signing request key must be ECDSA (P-256 or larger) or RSA "
+                       "(2048 bits or more)");
+    }
+}
+
 int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *csr_pem,
              const struct ca_identity *id, int64_t expiry_ns, const char *const *ips, size_t nips,
              char **cert_pem, struct err *e)
@@ -261,6 +297,8 @@ int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *cs
         rc = ca_ossl_err(e, ERR_INVALID, "certificate signing request signature is invalid");
         goto out;
     }
+    if ((rc = ca_csr_key_strong(pub, e)) < 0)
+        goto out;
 
     x = X509_new();
     BUG_ON(!x);

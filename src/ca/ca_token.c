@@ -6,6 +6,7 @@
  * getrandom(2) via rand_bytes. Pure functions; any thread. */
 #include "ca/ca.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,4 +90,11 @@ out:
         explicit_bzero(raw.p, raw.cap);
     buf_release(&raw);
     return rc;
+}
+
+bool ca_token_equal(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    /* the lengths are public (every token has the same shape); the bytes are not */
+    return na == nb && CRYPTO_memcmp(a, b, na) == 0;
 }

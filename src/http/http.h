@@ -90,6 +90,8 @@ char *http_query_get(const struct http_req *req, const char *key);
 const char *http_req_peer_cn(const struct http_req *req);
 const char *http_req_peer_ou(const struct http_req *req);
 const char *http_req_peer_org(const struct http_req *req);
+/* The peer's IP address as text ("" for unix sockets or once the connection is gone). */
+void http_req_peer_ip(const struct http_req *req, char *buf, size_t cap);
 /* Fires once if the peer goes away before the answer is complete. */
 void http_req_on_close(struct http_req *req, http_close_cb cb, void *data);
 

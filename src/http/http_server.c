@@ -812,6 +812,18 @@ const char *http_req_peer_org(const struct http_req *req)
     return ((const struct http_ireq *)req)->peer_org;
 }
 
+void http_req_peer_ip(const struct http_req *req, char *buf, size_t cap)
+{
+    const struct http_conn *c = ((const struct http_ireq *)req)->conn;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    buf[0] = '\0';
+    if (!c || c->h.handle.type != UV_TCP ||
+        uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    uv_ip_name((const struct sockaddr *)&ss, buf, cap);
+}
+
 void http_req_on_close(struct http_req *req, http_close_cb cb, void *data)
 {
     struct http_ireq *r = ireq(req);

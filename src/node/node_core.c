@@ -47,6 +47,8 @@ struct node *node_new(uv_loop_t *loop, const struct node_config *cfg)
     n->store = store_new();
     n->role_watch = store_watch_add(n->store, 1u << STORE_NODE, node_role_watch, n);
     n->unlock_key = xstrdup("");
+    n->join_failures =
+        rate_table_new(NODE_JOIN_FAIL_SLOTS, NODE_JOIN_FAIL_BURST, NODE_JOIN_FAIL_REFILL_NS);
     return n;
 }
 
@@ -536,6 +538,7 @@ static void node_free(void *data)
     free(n->initial_cluster);
     json_decref(n->managers);
     json_decref(n->manager_list);
+    rate_table_free(n->join_failures);
     free(n);
     if (cb)
         cb(cbdata);

@@ -13,6 +13,12 @@
 /* The election key: outside NODE_ETCD_PREFIX so the store feed never sees it. */
 #define NODE_LEADER_KEY "/shoal-leader"
 
+/* Failed joins (bad or rotated-away tokens) per remote IP: 10, then one per second; the
+ * secret has ~129 bits, so this is defence in depth and a bound on log lines. */
+#define NODE_JOIN_FAIL_SLOTS 1024
+#define NODE_JOIN_FAIL_BURST 10
+#define NODE_JOIN_FAIL_REFILL_NS 1000000000LL
+
 struct node {
     uv_loop_t *loop;
     struct node_config cfg;
@@ -42,9 +48,10 @@ struct node {
     char *new_root_cert, *new_root_key; /* during a root rotation: the root that signs */
     char *cross_cert;                   /* the new root signed by the old one (chains) */
     bool finishing_rotation;
-    json_t *manager_list;      /* cache of node_manager_list() ... */
-    uint64_t manager_list_rev; /* ... as of this store revision */
-    char *unlock_key;          /* "" or SWMKEY-1-... */
+    json_t *manager_list;             /* cache of node_manager_list() ... */
+    uint64_t manager_list_rev;        /* ... as of this store revision */
+    struct rate_table *join_failures; /* per remote IP: joins refused for a bad token */
+    char *unlock_key;                 /* "" or SWMKEY-1-... */
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;

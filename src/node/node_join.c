@@ -7,6 +7,8 @@
 
 #include "ca/ca.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,8 @@ struct join_ctx {
     char digest[CA_TOKEN_DIGEST_LEN + 1];
     char *key_pem, *csr_pem, *root_pem;
     struct httpc *client;
+    uv_getaddrinfo_t resolve; /* when the remote address is a host name */
+    int remote_port;
     node_done_cb cb;
     void *data;
 };
@@ -243,6 +247,70 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
     free(s);
 }
 
+static void fetch_ca(struct join_ctx *c)
+{
+    struct httpc_tls tls = {.insecure = true, .tls13 = true};
+    c->client = httpc_new(c->n->loop, &tls);
+    char *url = xasprintf("https://%s/swarm-rpc/ca", c->remote);
+    httpc_post(c->client, url, "{}", 2, 5000, NULL, got_ca, c);
+    free(url);
+}
+
+/* "host:port", "[v6]:port" or a bare IPv6 literal → host and port (default 2377). */
+static int split_remote(const char *remote, char *host, size_t cap, int *port)
+{
+    const char *colon;
+    *port = NODE_DEFAULT_PORT;
+    if (remote[0] == '[') {
+        const char *end = strchr(remote, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return -1;
+        snprintf(host, cap, "%.*s", (int)(end - remote - 1), remote + 1);
+        colon = end[1] ? end + 1 : NULL;
+    } else if ((colon = strrchr(remote, ':')) && strchr(remote, ':') != colon) {
+        snprintf(host, cap, "%s", remote); /* bare IPv6 */
+        colon = NULL;
+    } else {
+        snprintf(host, cap, "%.*s", colon ? (int)(colon - remote) : (int)strlen(remote), remote);
+    }
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end || p < 1 || p > 65535)
+            return -1;
+        *port = (int)p;
+    }
+    return host[0] ? 0 : -1;
+}
+
+static bool is_ip_literal(const char *host)
+{
+    struct in6_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
+}
+
+/* The manager's host name resolved: join through its first address. */
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct join_ctx *c = req->data;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (status == 0 && res)
+        uv_ip_name(res->ai_addr, ip, sizeof(ip));
+    uv_freeaddrinfo(res);
+    if (!ip[0]) {
+        struct err e;
+        char host[256];
+        split_remote(c->remote, host, sizeof(host), &c->remote_port);
+        err_set(&e, ERR_UNAVAILABLE, "could not resolve the manager's address %s: %s", host,
+                status ? uv_strerror(status) : "no address");
+        join_finish(c, -ERR_UNAVAILABLE, &e);
+        return;
+    }
+    free(c->remote);
+    c->remote = xasprintf(strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, c->remote_port);
+    fetch_ca(c);
+}
+
 static const char *str_field(json_t *req, const char *key, struct err *e, int *rc)
 {
     json_t *v = json_object_get(req, key);
@@ -319,9 +387,23 @@ void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
     c->cb = cb;
     c->data = data;
     n->state = NODE_STARTING;
-    struct httpc_tls tls = {.insecure = true, .tls13 = true};
-    c->client = httpc_new(n->loop, &tls);
-    char *url = xasprintf("https://%s/swarm-rpc/ca", c->remote);
-    httpc_post(c->client, url, "{}", 2, 5000, NULL, got_ca, c);
-    free(url);
+    char host[256];
+    if (split_remote(c->remote, host, sizeof(host), &c->remote_port) < 0) {
+        err_set(&e, ERR_INVALID, "invalid remote address %s", c->remote);
+        join_finish(c, -ERR_INVALID, &e);
+        return;
+    }
+    if (is_ip_literal(host)) {
+        fetch_ca(c);
+        return;
+    }
+    /* a host name: resolved on the thread pool, never on the loop */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    c->resolve.data = c;
+    int r = uv_getaddrinfo(n->loop, &c->resolve, resolved, host, NULL, &hints);
+    if (r < 0) {
+        err_set(&e, ERR_UNAVAILABLE, "could not resolve the manager's address %s: %s", host,
+                uv_strerror(r));
+        join_finish(c, -ERR_UNAVAILABLE, &e);
+    }
 }

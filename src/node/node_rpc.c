@@ -143,11 +143,21 @@ static const char *token_role(json_t *cluster, const char *token)
 {
     const char *w = store_json_str(cluster, "JoinTokens.Worker");
     const char *m = store_json_str(cluster, "JoinTokens.Manager");
-    if (w && !strcmp(w, token))
+    if (w && ca_token_equal(w, token))
         return "worker";
-    if (m && !strcmp(m, token))
+    if (m && ca_token_equal(m, token))
         return "manager";
     return NULL;
+}
+
+/* A join refused for its token: logged, and counted against the caller's address (the
+ * limiter bounds both the attempts and the log lines). */
+static void join_refused(struct node *n, const char *ip, int64_t now, const char *why)
+{
+    if (rate_failed(n->join_failures, ip, now))
+        log_warn("join from %s refused: %s; refusing further joins from it for a while", ip, why);
+    else
+        log_warn("join from %s refused: %s", ip, why);
 }
 
 static void handle_join(struct node *n, struct http_req *req, json_t *body)
@@ -164,19 +174,26 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
         rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
         return;
     }
+    char ip[64];
+    http_req_peer_ip(req, ip, sizeof(ip));
+    int64_t now = time_now_ns();
+    if (rate_blocked(n->join_failures, ip, now)) {
+        rpc_fail(req, ERR_UNAVAILABLE,
+                 "too many failed join attempts from this address; try again later");
+        return;
+    }
     if (!token || !csr || !addr || !json_is_object(desc)) {
         rpc_fail(req, ERR_INVALID, "join request lacks Token, CSR, Addr or Description");
         return;
     }
-    if (ca_token_parse(token, digest, secret, &e) < 0) {
-        rpc_error(req, &e);
-        return;
-    }
-    const char *role = token_role(cluster, token);
+    const char *role = NULL;
+    if (ca_token_parse(token, digest, secret, &e) == 0 && !(role = token_role(cluster, token)))
+        err_set(&e, ERR_INVALID,
+                "rpc error: code = InvalidArgument desc = A valid join token is necessary to "
+                "join this cluster");
     if (!role) {
-        rpc_fail(req, ERR_INVALID,
-                 "rpc error: code = InvalidArgument desc = A valid join token is necessary to "
-                 "join this cluster");
+        join_refused(n, ip, now, e.msg);
+        rpc_error(req, &e);
         return;
     }
     if (!avail || !avail[0])
@@ -194,14 +211,14 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
         rpc_error(req, &e);
         return;
     }
-    char now[40];
-    time_format_rfc3339(time_now_ns(), now);
+    char created[40];
+    time_format_rfc3339(now, created);
     json_t *d = json_deep_copy(desc);
     json_object_set(d, "TLSInfo", store_json_path(cluster, "TLSInfo"));
     json_t *obj =
         json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}}", "ID", id, "CreatedAt",
-                  now, "UpdatedAt", now, "Spec", "Labels", "Role", role, "Availability", avail,
-                  "Description", d, "Status", "State", "ready", "Addr", addr);
+                  created, "UpdatedAt", created, "Spec", "Labels", "Role", role, "Availability",
+                  avail, "Description", d, "Status", "State", "ready", "Addr", addr);
     struct join_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     c->req = req;
@@ -290,8 +307,14 @@ static void handle_renew(struct node *n, struct http_req *req, const char *id, j
         rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
         return;
     }
-    if (node_issue(n, csr, id, http_req_peer_ou(req), store_json_str(obj, "Status.Addr"), &cert,
-                   &e) < 0) {
+    /* The role is the one the swarm gives the node now, never more than the certificate it
+     * presents: a demoted manager renews as a worker, and a worker waiting to be promoted
+     * goes through /promote. */
+    bool manager = !strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager") &&
+                   json_object_get(obj, "ManagerStatus") &&
+                   !strcmp(http_req_peer_ou(req) ?: "", "swarm-manager");
+    if (node_issue(n, csr, id, manager ? "swarm-manager" : "swarm-worker",
+                   store_json_str(obj, "Status.Addr"), &cert, &e) < 0) {
         rpc_error(req, &e);
         return;
     }

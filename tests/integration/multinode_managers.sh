@@ -85,10 +85,26 @@ wait_for 10 "old leader ready again" is_status 2 "${ID[1]}" ready
 echo "ok: the old leader rejoined and caught up"
 
 # --- demote / promote ----------------------------------------------------------------------
+# keep manager 3's certificate: after the demotion it must not renew as a manager any more
+old_certs=$NH_ROOT/m3-old-certs
+mkdir -p "$old_certs"
+cp "${NH_DIR[3]}/root/swarm/certs/"{node.crt,node.key,ca.crt} "$old_certs/"
 nh_docker 2 node demote "${ID[3]}" >/dev/null
 wait_for 15 "manager 3 became a worker" \
     bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[3]} docker info -f '{{.Swarm.ControlAvailable}}')\" = false ]"
 out=$(nh_docker 3 node ls 2>&1) && fail "demoted node still serves node ls"
+# /swarm-rpc/renew with the manager certificate it held before: the role comes from the swarm
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x \
+    -keyout "$old_certs/new.key" -out "$old_certs/new.csr" 2>/dev/null
+body=$(jq -n --rawfile csr "$old_certs/new.csr" '{CSR: $csr}')
+resp=$(nh_exec 3 curl -sS --max-time 10 --cacert "$old_certs/ca.crt" --cert "$old_certs/node.crt" \
+    --key "$old_certs/node.key" -H 'Content-Type: application/json' --data-binary "$body" \
+    "https://${NH_IP[1]}:2377/swarm-rpc/renew")
+subject=$(printf '%s' "$resp" | jq -r .Cert | openssl x509 -noout -subject -nameopt sep_multiline)
+case "$subject" in
+*"OU=swarm-worker"*) echo "ok: a demoted manager's old certificate renews as a worker" ;;
+*) fail "renewal with a demoted manager's old certificate: $resp / $subject" ;;
+esac
 nh_docker 2 node promote "${ID[4]}" >/dev/null
 wait_for 20 "worker 4 became a manager" \
     bash -c "DOCKER_HOST=unix://${NH_SOCK[4]} docker node ls >/dev/null 2>&1"

@@ -53,6 +53,18 @@ assert_inactive 3
 out=$(nh_docker 3 swarm join --token "$WT" "${NH_IP[3]}:2399" 2>&1) && fail "joined nobody"
 expect_contains "unreachable manager refused" "$out" "could not reach the manager"
 assert_inactive 3
+# a name: resolved off the loop (/etc/hosts first; no route leaves this namespace, so a DNS
+# lookup fails at once); neither says "etcd"
+out=$(nh_docker 3 swarm join --token "$WT" "localhost:2399" 2>&1) && fail "joined nobody on localhost"
+expect_contains "unreachable manager by name refused" "$out" "could not reach the manager at "
+expect_contains "unreachable manager by name: its address" "$out" ":2399"
+assert_inactive 3
+out=$(nh_docker 3 swarm join --token "$WT" "no-such-manager.invalid:2377" 2>&1) &&
+    fail "joined a name that does not resolve"
+expect_contains "unresolvable manager refused" "$out" \
+    "could not resolve the manager's address no-such-manager.invalid"
+case "$out" in *etcd*) fail "a join to an unresolvable name mentions etcd: $out" ;; esac
+assert_inactive 3
 nh_docker 1 swarm join-token --rotate worker >/dev/null
 out=$(nh_docker 3 swarm join --token "$WT" "$M:2377" 2>&1) && fail "rotated-away token accepted"
 expect_contains "rotated-away token refused" "$out" "A valid join token is necessary"

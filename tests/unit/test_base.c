@@ -67,3 +67,35 @@ TEST(base_names)
     ASSERT_FALSE(name_valid(""));
     ASSERT_FALSE(name_valid("a/b"));
 }
+
+TEST(base_rate_limiter)
+{
+    const int64_t s = 1000000000LL;
+    struct rate_table *t = rate_table_new(2, 3, s); /* 3 failures, then one per second */
+    int64_t now = 5 * s;
+    ASSERT_FALSE(rate_blocked(t, "10.0.0.1", now));
+    ASSERT_FALSE(rate_failed(t, "10.0.0.1", now));
+    ASSERT_FALSE(rate_failed(t, "10.0.0.1", now));
+    ASSERT_TRUE(rate_failed(t, "10.0.0.1", now)); /* the third used the last try */
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now));
+    ASSERT_FALSE(rate_blocked(t, "10.0.0.2", now)); /* keys are apart */
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now + s - 1));
+    /* one try comes back per second, no more */
+    ASSERT_FALSE(rate_blocked(t, "10.0.0.1", now + s));
+    ASSERT_TRUE(rate_failed(t, "10.0.0.1", now + s));
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now + s));
+    /* a long quiet spell restores the whole burst, not more */
+    now += 100 * s;
+    ASSERT_FALSE(rate_failed(t, "10.0.0.1", now));
+    ASSERT_FALSE(rate_failed(t, "10.0.0.1", now));
+    ASSERT_TRUE(rate_failed(t, "10.0.0.1", now));
+    /* a full table forgets the key seen longest ago: .1 (fresh) stays, .2 is evicted by .3 */
+    ASSERT_FALSE(rate_failed(t, "10.0.0.2", now - 1));
+    ASSERT_FALSE(rate_failed(t, "10.0.0.3", now + 1));
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now + 1));
+    /* time going backwards never adds tries */
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now - 10 * s));
+    ASSERT_TRUE(rate_blocked(t, "10.0.0.1", now + 1)); /* ... nor later */
+    rate_table_free(t);
+    rate_table_free(NULL);
+}

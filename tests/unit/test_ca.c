@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -837,4 +839,56 @@ TEST(ca_seal_tamper)
     t_unseal_fails(key, z.p, z.len);
     buf_release(&z);
     buf_release(&s);
+}
+
+/* A CSR for a fresh key of the given kind, signed with it (PEM; caller frees). */
+static char *t_csr_for(EVP_PKEY *k)
+{
+    X509_REQ *req = X509_REQ_new();
+    ASSERT_TRUE(X509_REQ_set_pubkey(req, k) == 1);
+    /* Ed25519 signs without a separate digest */
+    const EVP_MD *md = EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+    ASSERT_TRUE(X509_REQ_sign(req, k, md) > 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    ASSERT_TRUE(PEM_write_bio_X509_REQ(bio, req) == 1);
+    char *data;
+    long len = BIO_get_mem_data(bio, &data);
+    char *pem = xstrndup(data, (size_t)len);
+    BIO_free(bio);
+    X509_REQ_free(req);
+    return pem;
+}
+
+static int t_issue_key(const struct t_ca *ca, EVP_PKEY *k, struct err *e)
+{
+    char *csr = t_csr_for(k), *cert = NULL;
+    int rc = ca_issue(ca->cert, ca->key, csr, &t_id, CA_NODE_EXPIRY_NS, NULL, 0, &cert, e);
+    if (rc == 0)
+        ASSERT_NOT_NULL(cert);
+    else
+        ASSERT_NULL(cert);
+    free(cert);
+    free(csr);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+TEST(ca_csr_weak_keys_refused)
+{
+    struct t_ca ca;
+    t_ca_new(&ca);
+    struct err e = {0};
+    /* RSA-512 and RSA-1024 were signed before: a node could hold a certificate anyone can
+     * factor. */
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_RSA_gen(512), &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "2048");
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_RSA_gen(1024), &e), -ERR_INVALID);
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_EC_gen("secp224r1"), &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "P-256");
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), &e), -ERR_INVALID);
+    /* what is strong enough is signed */
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_RSA_gen(2048), &e), 0);
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_EC_gen("P-256"), &e), 0);
+    ASSERT_EQ_INT(t_issue_key(&ca, EVP_EC_gen("P-384"), &e), 0);
+    t_ca_free(&ca);
 }
