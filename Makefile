@@ -24,12 +24,12 @@ CFLAGS  += -std=gnu11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Wshadow -Wf
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 LDFLAGS += $(SANFLAGS)
 
-SRCS      := $(sort $(wildcard src/*/*.c))
+SRCS      := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJS      := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 TEST_SRCS := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
-DEPS      := $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)
+DEPS      := $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/bench/bench_sched.d
 
 .PHONY: all check unit lint bench clean
 all: $(BUILD)/shoal
@@ -38,6 +38,9 @@ $(BUILD)/shoal: $(MAIN_OBJ) $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test-unit: $(TEST_OBJS) $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-sched: $(BUILD)/bench/bench_sched.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
@@ -57,7 +60,8 @@ unit:
 lint:
 	scripts/lint.sh
 
-bench: all
+bench: all $(BUILD)/bench-sched
+	$(BUILD)/bench-sched
 	bench/api.sh
 
 clean:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # lint.sh — `make lint`: clang-format conformance of every C file, and the module layering
-# rule: a module may include only itself and modules below it (docs/DESIGN.md §1).
+# rules: every module is in the order below; a module may include only itself and modules
+# below it (docs/DESIGN.md §1); an internal header (*_int.h) is included only from its own
+# folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -12,11 +14,23 @@ if ! clang-format --dry-run --Werror $files 2>/tmp/shoal-lint.$$; then
 fi
 rm -f /tmp/shoal-lint.$$
 # Lowest first. A file in module M may include modules at or below M's rank.
-order=(base http httpc store ca state node hollow api daemon)
+order=(base http httpc store ca state manager node hollow api daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
-for f in $(git ls-files 'src/*/*.c' 'src/*/*.h'); do
+for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)
     r=$(rank "$mod")
+    if [ "$r" = 99 ]; then
+        echo "lint: $f is in module $mod, which the layering order in scripts/lint.sh does not know"
+        fail=1
+    fi
+    # internal headers (*_int.h) are private to the folder that holds them
+    dir=$(dirname "$f")
+    for inc in $(grep -oE '^#include "[^"]*_int\.h"' "$f" | sed -E 's/#include "(.*)"/\1/'); do
+        case "$inc" in
+        */*) [ "src/$(dirname "$inc")" = "$dir" ] || { echo "lint: $f includes $inc, internal to src/$(dirname "$inc")"; fail=1; } ;;
+        *) [ -e "$dir/$inc" ] || { echo "lint: $f includes $inc, not in its own folder"; fail=1; } ;;
+        esac
+    done
     for inc in $(grep -oE '^#include "[a-z]+/' "$f" | sed -E 's/#include "([a-z]+)\//\1/'); do
         if [ "$(rank "$inc")" -gt "$r" ]; then
             echo "lint: $f (module $mod) includes higher module $inc"
