@@ -108,6 +108,19 @@ char *b64_encode(const void *data, size_t n, bool pad);
 /* Accepts padded or unpadded input; appends to out; returns 0 or -ERR_INVALID. */
 int b64_decode(const char *s, size_t slen, struct buf *out, struct err *e);
 
+/* ---- string-keyed hash map (base_map.c): keys copied, values borrowed ---- */
+struct strmap;
+struct strmap *strmap_new(void);
+void strmap_free(struct strmap *m); /* frees the keys, not the values; NULL is a no-op */
+void *strmap_get(const struct strmap *m, const char *key); /* NULL if absent */
+/* Sets key's value; returns the value it replaced (NULL if the key is new). */
+void *strmap_put(struct strmap *m, const char *key, void *value);
+/* Removes key; returns its value (NULL if absent). */
+void *strmap_del(struct strmap *m, const char *key);
+size_t strmap_len(const struct strmap *m);
+/* Iteration: size_t it = 0; while (strmap_next(m, &it, &k, &v)) ...; no changes meanwhile. */
+bool strmap_next(const struct strmap *m, size_t *iter, const char **key, void **value);
+
 /* ---- failure limiter (base_rate.c): pure, the time is an argument ----
  * Each key (e.g. a peer's IP) may fail `burst` times, then once per refill_ns; a table of
  * `slots` keys, the stalest forgotten when full. */

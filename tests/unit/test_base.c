@@ -99,3 +99,40 @@ TEST(base_rate_limiter)
     rate_table_free(t);
     rate_table_free(NULL);
 }
+
+TEST(base_strmap)
+{
+    struct strmap *m = strmap_new();
+    char k[32];
+    /* many keys: growth and probing; values are the numbers + 1 */
+    for (uintptr_t i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "key-%lu", (unsigned long)i);
+        ASSERT_NULL(strmap_put(m, k, (void *)(i + 1)));
+    }
+    ASSERT_EQ_INT(strmap_len(m), 5000);
+    snprintf(k, sizeof(k), "key-%d", 17);
+    ASSERT_TRUE(strmap_put(m, k, (void *)1000) == (void *)18); /* replace gives the old */
+    ASSERT_TRUE(strmap_put(m, k, (void *)18) == (void *)1000);
+    /* delete every third: the rest must stay reachable (backward shift keeps runs whole) */
+    for (uintptr_t i = 0; i < 5000; i += 3) {
+        snprintf(k, sizeof(k), "key-%lu", (unsigned long)i);
+        ASSERT_TRUE(strmap_del(m, k) == (void *)(i + 1));
+    }
+    ASSERT_NULL(strmap_del(m, "key-0"));
+    for (uintptr_t i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "key-%lu", (unsigned long)i);
+        void *want = i % 3 ? (void *)(i + 1) : NULL;
+        ASSERT_TRUE(strmap_get(m, k) == want);
+    }
+    size_t it = 0, seen = 0;
+    const char *key;
+    void *v;
+    while (strmap_next(m, &it, &key, &v)) {
+        ASSERT_TRUE(strmap_get(m, key) == v);
+        seen++;
+    }
+    ASSERT_EQ_INT(seen, strmap_len(m));
+    ASSERT_EQ_INT(seen, 5000 - 1667);
+    strmap_free(m);
+    strmap_free(NULL);
+}

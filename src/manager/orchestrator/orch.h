@@ -1,0 +1,116 @@
+/* orch.h — the orchestrators: reconcile what a service asks for with the tasks that exist,
+ * as Docker Swarm does, and decide what to change. Replicated services keep one live task
+ * per slot 1..Replicas; global services one per eligible node. A task that ends, fails, is
+ * rejected or sits on a node that went down or was drained is replaced according to the
+ * restart policy (condition, delay, max attempts within a window); scale-down removes the
+ * slots that are not running first, then those on the nodes that hold the most tasks of the
+ * service.
+ *
+ * Pure logic: the caller passes the service, its tasks, the nodes and the time, and gets a
+ * list of actions (create a task, change a task's desired state); it applies them (in one
+ * batched store transaction) and calls again when anything changes or when the deadline
+ * orch_next_deadline() gives has passed. The only state kept between calls is the restart
+ * history and the pending restart delays, per service. No I/O, no clock; one thread. */
+#ifndef SHOAL_ORCH_H
+#define SHOAL_ORCH_H
+
+#include "base/base.h"
+
+/* Docker's task states, in their order (observed state only moves forward). */
+enum task_state {
+    TASK_NEW = 0,
+    TASK_PENDING,
+    TASK_ASSIGNED,
+    TASK_ACCEPTED,
+    TASK_PREPARING,
+    TASK_READY,
+    TASK_STARTING,
+    TASK_RUNNING,
+    TASK_COMPLETE,
+    TASK_SHUTDOWN,
+    TASK_FAILED,
+    TASK_REJECTED,
+    TASK_REMOVE,
+    TASK_ORPHANED,
+};
+/* "new", "pending", ... as Docker spells them; NULL for out-of-range values. */
+const char *task_state_name(enum task_state s);
+/* The state for a name; -1 if unknown. */
+int task_state_parse(const char *name);
+
+enum orch_mode { ORCH_REPLICATED = 0, ORCH_GLOBAL };
+enum orch_restart_cond { ORCH_RESTART_ANY = 0, ORCH_RESTART_ON_FAILURE, ORCH_RESTART_NONE };
+
+struct orch_restart {
+    enum orch_restart_cond condition;
+    int64_t delay_ns;      /* Docker's default: 5 s */
+    uint64_t max_attempts; /* 0 = unlimited */
+    int64_t window_ns;     /* 0 = attempts count forever */
+};
+
+struct orch_service {
+    const char *id;
+    enum orch_mode mode;
+    uint64_t replicas; /* replicated */
+    uint64_t spec_version;
+    struct orch_restart restart;
+};
+
+/* What the orchestrator reads of a task of the service. */
+struct orch_task {
+    const char *id;
+    uint64_t slot;       /* replicated: 1..; global: 0 */
+    const char *node_id; /* "" or NULL while unassigned */
+    enum task_state desired, observed;
+    uint64_t spec_version;
+    int64_t status_ns; /* when the observed state was last reported */
+};
+
+/* What it reads of a node. For global services `eligible` says whether the service's
+ * constraints and platforms let it run there (the caller evaluates them). */
+struct orch_node {
+    const char *id;
+    bool down;     /* Status.State down (or unknown) */
+    bool drained;  /* Spec.Availability drain */
+    bool eligible; /* global only */
+};
+
+enum orch_action_kind {
+    ORCH_CREATE,      /* a new task: slot (replicated) or node_id (global), with `desired` */
+    ORCH_SET_DESIRED, /* task_id's desired state becomes `desired` */
+};
+
+struct orch_action {
+    enum orch_action_kind kind;
+    const char *task_id; /* ORCH_SET_DESIRED: borrowed from the input */
+    uint64_t slot;
+    const char *node_id;     /* ORCH_CREATE of a global task: borrowed from the input */
+    enum task_state desired; /* READY while a restart delay runs, else RUNNING */
+    const char *replaces;    /* ORCH_CREATE after a failure: the task it replaces */
+};
+
+struct orch_actions {
+    struct orch_action *v;
+    size_t n, cap;
+};
+void orch_actions_release(struct orch_actions *a);
+
+struct orch;
+struct orch *orch_new(void);
+void orch_free(struct orch *o); /* NULL is a no-op */
+
+/* Reconciles one service at time now. Appends actions to out. Tasks the orchestrator
+ * created with desired READY (a restart delay) are named by their ID once they exist:
+ * when a call sees such a task whose delay is over, it sets it RUNNING.
+ * A service being removed is passed with replicas 0 (replicated) or no eligible node. */
+void orch_reconcile(struct orch *o, const struct orch_service *svc, const struct orch_task *tasks,
+                    size_t ntasks, const struct orch_node *nodes, size_t nnodes, int64_t now_ns,
+                    struct orch_actions *out);
+
+/* The earliest time a pending restart delay of any service ends; INT64_MAX if none. */
+int64_t orch_next_deadline(const struct orch *o);
+
+/* Forgets a removed service's restart history and delays. */
+void orch_forget_service(struct orch *o, const char *service_id);
+
+#endif

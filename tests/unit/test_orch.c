@@ -1,0 +1,464 @@
+/* test_orch.c — the orchestrators (src/manager/orchestrator) driven step by step with a fake
+ * clock: scale up and down, the restart policy (conditions, delay, attempts in a window),
+ * down and drained nodes, global services following nodes, and a simulation in which the
+ * orchestrator, the scheduler and a fake agent run together under random failures, checking
+ * after every step that observed states never go backwards, no slot ever has two running
+ * tasks, nothing is placed on a drained or down node, and the replicas converge. */
+#include "harness.h"
+#include "manager/orchestrator/orch.h"
+#include "manager/scheduler/sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S (1000000000LL)
+#define T0 (1000 * S) /* the fake clock starts here */
+
+/* ---- a tiny fake store of tasks ---- */
+
+struct fake {
+    struct orch_task t[512];
+    char ids[512][16];
+    char nodes[512][16];
+    size_t n;
+    int next_id;
+};
+
+static struct orch_task *f_add(struct fake *f, uint64_t slot, const char *node,
+                               enum task_state desired, enum task_state observed, int64_t at)
+{
+    BUG_ON(f->n >= 512);
+    struct orch_task *t = &f->t[f->n];
+    snprintf(f->ids[f->n], sizeof(f->ids[0]), "t%d", ++f->next_id);
+    snprintf(f->nodes[f->n], sizeof(f->nodes[0]), "%s", node ? node : "");
+    *t = (struct orch_task){.id = f->ids[f->n],
+                            .slot = slot,
+                            .node_id = f->nodes[f->n],
+                            .desired = desired,
+                            .observed = observed,
+                            .spec_version = 1,
+                            .status_ns = at};
+    f->n++;
+    return t;
+}
+
+static struct orch_task *f_get(struct fake *f, const char *id)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->t[i].id, id))
+            return &f->t[i];
+    FAIL_AT("no task %s", id);
+}
+
+/* Applies actions: creations get new IDs (unassigned, observed NEW). Returns how many. */
+static size_t f_apply(struct fake *f, const struct orch_actions *a, int64_t now)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const struct orch_action *x = &a->v[i];
+        if (x->kind == ORCH_CREATE)
+            f_add(f, x->slot, x->node_id, x->desired, TASK_NEW, now);
+        else
+            f_get(f, x->task_id)->desired = x->desired;
+    }
+    return a->n;
+}
+
+static size_t f_live(const struct fake *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n += f->t[i].desired <= TASK_RUNNING;
+    return n;
+}
+
+static void reconcile(struct orch *o, const struct orch_service *svc, struct fake *f,
+                      const struct orch_node *nodes, size_t nn, int64_t now, struct orch_actions *a)
+{
+    a->n = 0;
+    orch_reconcile(o, svc, f->t, f->n, nodes, nn, now, a);
+}
+
+static const struct orch_service t_svc = {.id = "web",
+                                          .mode = ORCH_REPLICATED,
+                                          .replicas = 3,
+                                          .spec_version = 1,
+                                          .restart = {ORCH_RESTART_ANY, 5 * S, 0, 0}};
+
+TEST(orch_task_state_names)
+{
+    ASSERT_EQ_STR(task_state_name(TASK_RUNNING), "running");
+    ASSERT_EQ_STR(task_state_name(TASK_ORPHANED), "orphaned");
+    ASSERT_NULL(task_state_name((enum task_state)99));
+    ASSERT_EQ_INT(task_state_parse("rejected"), TASK_REJECTED);
+    ASSERT_EQ_INT(task_state_parse("bogus"), -1);
+    ASSERT_TRUE(TASK_RUNNING < TASK_COMPLETE && TASK_COMPLETE < TASK_SHUTDOWN);
+}
+
+TEST(orch_scale_up_and_down)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}, {"n2", false, false, true}};
+    reconcile(o, &t_svc, &f, nodes, 2, T0, &a);
+    ASSERT_EQ_INT(a.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ASSERT_EQ_INT(a.v[i].kind, ORCH_CREATE);
+        ASSERT_EQ_INT(a.v[i].slot, i + 1);
+        ASSERT_EQ_INT(a.v[i].desired, TASK_RUNNING);
+    }
+    f_apply(&f, &a, T0);
+    reconcile(o, &t_svc, &f, nodes, 2, T0, &a);
+    ASSERT_EQ_INT(a.n, 0); /* converged: nothing more to do */
+
+    /* slots 1, 2 run on n1; slot 3 is still pending */
+    f.t[0].node_id = "n1", f.t[0].observed = TASK_RUNNING;
+    f.t[1].node_id = "n1", f.t[1].observed = TASK_RUNNING;
+    struct orch_service one = t_svc;
+    one.replicas = 1;
+    reconcile(o, &one, &f, nodes, 2, T0, &a);
+    /* the pending slot goes first, then the busiest node's later slot */
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_STR(a.v[0].task_id, f.t[2].id);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_REMOVE);
+    ASSERT_EQ_STR(a.v[1].task_id, f.t[1].id);
+    f_apply(&f, &a, T0);
+    ASSERT_EQ_INT(f_live(&f), 1);
+    /* scaling up again reuses the freed slot numbers */
+    reconcile(o, &t_svc, &f, nodes, 2, T0, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_INT(a.v[0].slot, 2);
+    ASSERT_EQ_INT(a.v[1].slot, 3);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_restart_delay_and_wait)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service one = t_svc;
+    one.replicas = 1;
+    struct orch_task *t = f_add(&f, 1, "n1", TASK_RUNNING, TASK_FAILED, T0);
+    reconcile(o, &one, &f, nodes, 1, T0, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_INT(a.v[0].kind, ORCH_SET_DESIRED);
+    ASSERT_EQ_STR(a.v[0].task_id, t->id);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_SHUTDOWN);
+    ASSERT_EQ_INT(a.v[1].kind, ORCH_CREATE);
+    ASSERT_EQ_INT(a.v[1].slot, 1);
+    ASSERT_EQ_INT(a.v[1].desired, TASK_READY); /* waits out the 5 s delay */
+    ASSERT_EQ_STR(a.v[1].replaces, t->id);
+    f_apply(&f, &a, T0);
+    ASSERT_EQ_INT(orch_next_deadline(o), T0 + 5 * S);
+    reconcile(o, &one, &f, nodes, 1, T0 + 4 * S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    reconcile(o, &one, &f, nodes, 1, T0 + 5 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_STR(a.v[0].task_id, f.t[1].id);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_RUNNING);
+    f_apply(&f, &a, T0 + 5 * S);
+    ASSERT_EQ_INT(orch_next_deadline(o), INT64_MAX);
+
+    /* a drained node: the replacement has no delay but waits for the old task to stop */
+    f.t[1].node_id = "n1";
+    f.t[1].observed = TASK_RUNNING;
+    struct orch_node two[] = {{"n1", false, true, true}, {"n2", false, false, true}};
+    reconcile(o, &one, &f, two, 2, T0 + 10 * S, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_INT(a.v[1].desired, TASK_READY);
+    f_apply(&f, &a, T0 + 10 * S);
+    reconcile(o, &one, &f, two, 2, T0 + 11 * S, &a);
+    ASSERT_EQ_INT(a.n, 0); /* the old one still runs */
+    f.t[1].observed = TASK_SHUTDOWN;
+    reconcile(o, &one, &f, two, 2, T0 + 12 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_RUNNING);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_restart_conditions)
+{
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_actions a = {0};
+    /* on-failure: a task that completed is not replaced, nor is its slot refilled */
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_service svc = t_svc;
+    svc.replicas = 1;
+    svc.restart.condition = ORCH_RESTART_ON_FAILURE;
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_COMPLETE, T0);
+    reconcile(o, &svc, &f, nodes, 1, T0, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_SHUTDOWN);
+    f_apply(&f, &a, T0);
+    reconcile(o, &svc, &f, nodes, 1, T0 + S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    /* ... but a failure is */
+    f.t[0].observed = TASK_FAILED;
+    f.t[0].desired = TASK_RUNNING;
+    reconcile(o, &svc, &f, nodes, 1, T0 + 2 * S, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    orch_free(o);
+
+    /* none: never replaced */
+    o = orch_new();
+    f = (struct fake){0};
+    svc.restart.condition = ORCH_RESTART_NONE;
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_FAILED, T0);
+    reconcile(o, &svc, &f, nodes, 1, T0, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    f_apply(&f, &a, T0);
+    reconcile(o, &svc, &f, nodes, 1, T0 + S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    orch_free(o);
+
+    /* max 2 attempts within a 60 s window, no delay */
+    o = orch_new();
+    f = (struct fake){0};
+    svc.restart = (struct orch_restart){ORCH_RESTART_ANY, 0, 2, 60 * S};
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_FAILED, T0);
+    int64_t now = T0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        ASSERT_EQ_INT(a.n, 2);
+        ASSERT_EQ_INT(a.v[1].desired, TASK_RUNNING);
+        f_apply(&f, &a, now);
+        now += S;
+        f.t[f.n - 1].observed = TASK_FAILED; /* the replacement fails a second later */
+        f.t[f.n - 1].status_ns = now;
+    }
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    ASSERT_EQ_INT(a.n, 1); /* attempts spent: shut down, not replaced */
+    f_apply(&f, &a, now);
+    reconcile(o, &svc, &f, nodes, 1, now + S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    /* outside the window the attempts come back: a failure 2 minutes later is replaced */
+    f.t[f.n - 1].desired = TASK_RUNNING;
+    f.t[f.n - 1].status_ns = now + 120 * S;
+    reconcile(o, &svc, &f, nodes, 1, now + 120 * S, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    /* a new spec version resets the count */
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_node_down)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_service svc = t_svc;
+    svc.replicas = 2;
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    f_add(&f, 2, "n2", TASK_RUNNING, TASK_RUNNING, T0);
+    struct orch_node nodes[] = {{"n1", true, false, true}, {"n2", false, false, true}};
+    reconcile(o, &svc, &f, nodes, 2, T0 + S, &a);
+    ASSERT_EQ_INT(a.n, 2); /* the down node's task: shut down and replaced after the delay */
+    ASSERT_EQ_STR(a.v[0].task_id, f.t[0].id);
+    ASSERT_EQ_INT(a.v[1].slot, 1);
+    ASSERT_EQ_INT(a.v[1].desired, TASK_READY);
+    f_apply(&f, &a, T0 + S);
+    /* the old task is on a down node: the delay alone counts */
+    reconcile(o, &svc, &f, nodes, 2, T0 + 6 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_RUNNING);
+    /* a removed node's tasks too */
+    struct fake g = {0};
+    f_add(&g, 1, "gone", TASK_RUNNING, TASK_RUNNING, T0);
+    reconcile(o, &svc, &g, nodes, 2, T0, &a);
+    ASSERT_EQ_INT(a.v[0].kind, ORCH_SET_DESIRED);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_SHUTDOWN);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_global)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_service svc = {.id = "agent",
+                               .mode = ORCH_GLOBAL,
+                               .spec_version = 1,
+                               .restart = {ORCH_RESTART_ANY, 0, 0, 0}};
+    struct orch_node nodes[] = {{"n1", false, false, true},
+                                {"n2", false, false, false}, /* constraints exclude it */
+                                {"n3", true, false, true},   /* down: nothing new there */
+                                {"n4", false, true, true}};  /* drained */
+    reconcile(o, &svc, &f, nodes, 4, T0, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].kind, ORCH_CREATE);
+    ASSERT_EQ_STR(a.v[0].node_id, "n1");
+    ASSERT_EQ_INT(a.v[0].slot, 0);
+    f_apply(&f, &a, T0);
+    reconcile(o, &svc, &f, nodes, 4, T0, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    /* n4 undrained: it gets one; n1 drained: its task is shut down, not replaced */
+    nodes[3].drained = false;
+    nodes[0].drained = true;
+    reconcile(o, &svc, &f, nodes, 4, T0 + S, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_INT(a.v[0].kind, ORCH_SET_DESIRED);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_SHUTDOWN);
+    ASSERT_EQ_INT(a.v[1].kind, ORCH_CREATE);
+    ASSERT_EQ_STR(a.v[1].node_id, "n4");
+    f_apply(&f, &a, T0 + S);
+    /* a failure on n4 is restarted on n4 */
+    f.t[1].observed = TASK_FAILED;
+    reconcile(o, &svc, &f, nodes, 4, T0 + 2 * S, &a);
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_STR(a.v[1].node_id, "n4");
+    /* a node that left: its tasks are removed */
+    f_apply(&f, &a, T0 + 2 * S);
+    reconcile(o, &svc, &f, nodes, 3, T0 + 3 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_REMOVE);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+/* ---- simulation: orchestrator + scheduler + a fake agent ---- */
+
+static uint64_t t_rng(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+#define SIM_NODES 5
+
+TEST_T(orch_simulation_invariants, 60)
+{
+    uint64_t seed = 0x243f6a8885a308d3ULL;
+    for (int run = 0; run < 20; run++) {
+        struct orch *o = orch_new();
+        struct sched *sc = sched_new();
+        struct fake *f = calloc(1, sizeof(*f));
+        struct orch_actions a = {0};
+        struct orch_node nodes[SIM_NODES];
+        char names[SIM_NODES][8];
+        for (int i = 0; i < SIM_NODES; i++) {
+            snprintf(names[i], sizeof(names[i]), "n%d", i);
+            nodes[i] = (struct orch_node){names[i], false, false, true};
+        }
+        struct orch_service svc = t_svc;
+        svc.replicas = 1 + t_rng(&seed) % 8;
+        svc.restart.delay_ns = (int64_t)(t_rng(&seed) % 3) * S;
+        struct sched_group g = {.service_id = "web"};
+        enum task_state seen[512] = {0};
+        int64_t now = T0;
+        int quiet = 0;
+        for (int step = 0; step < 300; step++, now += S / 2) {
+            /* the world changes now and then, then settles for the last 60 steps */
+            if (step < 240 && t_rng(&seed) % 6 == 0) {
+                int ev = (int)(t_rng(&seed) % 5);
+                int k = (int)(t_rng(&seed) % SIM_NODES);
+                if (ev == 0)
+                    nodes[k].down = !nodes[k].down;
+                else if (ev == 1)
+                    nodes[k].drained = !nodes[k].drained;
+                else if (ev == 2)
+                    svc.replicas = 1 + t_rng(&seed) % 8;
+                else if (f->n) { /* a running task fails */
+                    struct orch_task *t = &f->t[t_rng(&seed) % f->n];
+                    if (t->observed == TASK_RUNNING) {
+                        t->observed = TASK_FAILED;
+                        t->status_ns = now;
+                        sched_task_remove(sc, t->node_id, &g);
+                    }
+                }
+            }
+            if (step >= 240)
+                for (int i = 0; i < SIM_NODES; i++)
+                    nodes[i].down = nodes[i].drained = false;
+            /* the scheduler's view of the nodes */
+            for (int i = 0; i < SIM_NODES; i++) {
+                struct sched_node_desc d = {.id = names[i],
+                                            .role = "worker",
+                                            .ready = !nodes[i].down,
+                                            .avail = nodes[i].drained ? SCHED_DRAIN : SCHED_ACTIVE};
+                sched_node_set(sc, &d);
+            }
+            reconcile(o, &svc, f, nodes, SIM_NODES, now, &a);
+            f_apply(f, &a, now);
+            /* after the orchestrator ran, no live task stays on a down or drained node */
+            for (size_t i = 0; i < f->n; i++) {
+                const struct orch_task *t = &f->t[i];
+                if (t->desired <= TASK_RUNNING && t->node_id[0]) {
+                    ASSERT_FALSE(nodes[t->node_id[1] - '0'].down);
+                    ASSERT_FALSE(nodes[t->node_id[1] - '0'].drained);
+                }
+            }
+            /* schedule what is pending (desired RUNNING or READY, no node yet) */
+            for (size_t i = 0; i < f->n; i++) {
+                struct orch_task *t = &f->t[i];
+                if (t->node_id[0] || t->desired > TASK_RUNNING)
+                    continue;
+                const char *nid = NULL;
+                char why[256];
+                if (sched_place(sc, &g, 1, &nid, why, sizeof(why)) == 1) {
+                    snprintf(f->nodes[i], sizeof(f->nodes[0]), "%s", nid);
+                    t->observed = TASK_ASSIGNED;
+                    t->status_ns = now;
+                } else {
+                    t->observed = TASK_PENDING;
+                }
+            }
+            /* the fake agent on every node that is up: one step per tick */
+            for (size_t i = 0; i < f->n; i++) {
+                struct orch_task *t = &f->t[i];
+                int k = t->node_id[0] ? t->node_id[1] - '0' : -1;
+                if (k < 0 || nodes[k].down)
+                    continue;
+                enum task_state before = t->observed;
+                if (t->desired > TASK_RUNNING && t->observed <= TASK_RUNNING) {
+                    t->observed = TASK_SHUTDOWN;
+                    sched_task_remove(sc, t->node_id, &g);
+                } else if (t->observed >= TASK_ASSIGNED && t->observed < TASK_READY) {
+                    t->observed = TASK_READY;
+                } else if (t->observed == TASK_READY && t->desired == TASK_RUNNING) {
+                    t->observed = TASK_RUNNING;
+                }
+                if (t->observed != before)
+                    t->status_ns = now;
+            }
+            /* invariants */
+            uint64_t running_per_slot[64] = {0};
+            size_t running = 0;
+            for (size_t i = 0; i < f->n; i++) {
+                struct orch_task *t = &f->t[i];
+                ASSERT_TRUE(t->observed >= seen[i]); /* never backwards */
+                seen[i] = t->observed;
+                if (t->observed == TASK_RUNNING && t->desired <= TASK_RUNNING) {
+                    int k = t->node_id[1] - '0';
+                    if (!nodes[k].down) {
+                        ASSERT_TRUE(t->slot < 64);
+                        running_per_slot[t->slot]++;
+                        ASSERT_TRUE(running_per_slot[t->slot] <= 1);
+                        running++;
+                    }
+                }
+                if (t->observed == TASK_ASSIGNED && t->status_ns == now) {
+                    int k = t->node_id[1] - '0';
+                    ASSERT_FALSE(nodes[k].down);
+                    ASSERT_FALSE(nodes[k].drained);
+                }
+            }
+            quiet = running == svc.replicas ? quiet + 1 : 0;
+            ASSERT_TRUE(f->n < 500);
+        }
+        /* after the world settled, the replicas run */
+        ASSERT_TRUE(quiet > 10);
+        orch_actions_release(&a);
+        free(f);
+        sched_free(sc);
+        orch_free(o);
+    }
+}
