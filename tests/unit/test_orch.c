@@ -58,7 +58,7 @@ static size_t f_apply(struct fake *f, const struct orch_actions *a, int64_t now)
         const struct orch_action *x = &a->v[i];
         if (x->kind == ORCH_CREATE)
             f_add(f, x->slot, x->node_id, x->desired, TASK_NEW, now);
-        else
+        else if (x->kind == ORCH_SET_DESIRED)
             f_get(f, x->task_id)->desired = x->desired;
     }
     return a->n;
@@ -242,7 +242,6 @@ TEST(orch_restart_conditions)
     f.t[f.n - 1].status_ns = now + 120 * S;
     reconcile(o, &svc, &f, nodes, 1, now + 120 * S, &a);
     ASSERT_EQ_INT(a.n, 2);
-    /* a new spec version resets the count */
     orch_actions_release(&a);
     orch_free(o);
 }
@@ -351,6 +350,13 @@ TEST_T(orch_simulation_invariants, 60)
         struct orch_service svc = t_svc;
         svc.replicas = 1 + t_rng(&seed) % 8;
         svc.restart.delay_ns = (int64_t)(t_rng(&seed) % 3) * S;
+        svc.update =
+            (struct orch_update_config){1 + t_rng(&seed) % 3,
+                                        0,
+                                        ORCH_FAIL_CONTINUE,
+                                        S,
+                                        0,
+                                        t_rng(&seed) % 2 ? ORCH_START_FIRST : ORCH_STOP_FIRST};
         struct sched_group g = {.service_id = "web"};
         enum task_state seen[512] = {0};
         int64_t now = T0;
@@ -366,7 +372,10 @@ TEST_T(orch_simulation_invariants, 60)
                     nodes[k].drained = !nodes[k].drained;
                 else if (ev == 2)
                     svc.replicas = 1 + t_rng(&seed) % 8;
-                else if (f->n) { /* a running task fails */
+                else if (ev == 3) { /* a new template: a rolling update */
+                    svc.spec_version++;
+                    svc.update_state = ORCH_UPD_NONE;
+                } else if (f->n) { /* a running task fails */
                     struct orch_task *t = &f->t[t_rng(&seed) % f->n];
                     if (t->observed == TASK_RUNNING) {
                         t->observed = TASK_FAILED;
@@ -387,7 +396,13 @@ TEST_T(orch_simulation_invariants, 60)
                 sched_node_set(sc, &d);
             }
             reconcile(o, &svc, f, nodes, SIM_NODES, now, &a);
+            size_t first_new = f->n;
             f_apply(f, &a, now);
+            for (size_t i = first_new; i < f->n; i++)
+                f->t[i].spec_version = svc.spec_version;
+            for (size_t i = 0; i < a.n; i++)
+                if (a.v[i].kind == ORCH_UPDATE_STATUS)
+                    svc.update_state = a.v[i].update_state;
             /* after the orchestrator ran, no live task stays on a down or drained node */
             for (size_t i = 0; i < f->n; i++) {
                 const struct orch_task *t = &f->t[i];
@@ -430,8 +445,11 @@ TEST_T(orch_simulation_invariants, 60)
                     t->status_ns = now;
             }
             /* invariants */
-            uint64_t running_per_slot[64] = {0};
+            /* one running task per slot; start-first updates briefly run the new one beside
+             * the old ones (each of another template), as Docker does */
+            uint64_t running_per_slot[64] = {0}, slot_vers[64][8];
             size_t running = 0;
+            bool start_first = svc.update.order == ORCH_START_FIRST;
             for (size_t i = 0; i < f->n; i++) {
                 struct orch_task *t = &f->t[i];
                 ASSERT_TRUE(t->observed >= seen[i]); /* never backwards */
@@ -440,8 +458,12 @@ TEST_T(orch_simulation_invariants, 60)
                     int k = t->node_id[1] - '0';
                     if (!nodes[k].down) {
                         ASSERT_TRUE(t->slot < 64);
-                        running_per_slot[t->slot]++;
-                        ASSERT_TRUE(running_per_slot[t->slot] <= 1);
+                        uint64_t k2 = running_per_slot[t->slot]++;
+                        ASSERT_TRUE(k2 == 0 || start_first);
+                        ASSERT_TRUE(k2 < 8);
+                        for (uint64_t q = 0; q < k2; q++)
+                            ASSERT_TRUE(slot_vers[t->slot][q] != t->spec_version);
+                        slot_vers[t->slot][k2] = t->spec_version;
                         running++;
                     }
                 }
@@ -454,11 +476,241 @@ TEST_T(orch_simulation_invariants, 60)
             quiet = running == svc.replicas ? quiet + 1 : 0;
             ASSERT_TRUE(f->n < 500);
         }
-        /* after the world settled, the replicas run */
+        /* after the world settled, the replicas run, all of the newest template */
         ASSERT_TRUE(quiet > 10);
+        for (size_t i = 0; i < f->n; i++)
+            if (f->t[i].observed == TASK_RUNNING && f->t[i].desired == TASK_RUNNING)
+                ASSERT_EQ_INT(f->t[i].spec_version, svc.spec_version);
+        ASSERT_TRUE(svc.update_state == ORCH_UPD_NONE || svc.update_state == ORCH_UPD_COMPLETED);
         orch_actions_release(&a);
         free(f);
         sched_free(sc);
         orch_free(o);
     }
+}
+
+/* ---- rolling updates ---- */
+
+/* The fake agent: shut down what should stop, run what should run (all on n1). */
+static void agent_step(struct fake *f, int64_t now)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        struct orch_task *t = &f->t[i];
+        enum task_state before = t->observed;
+        if (t->desired > TASK_RUNNING && t->observed <= TASK_RUNNING)
+            t->observed = TASK_SHUTDOWN;
+        else if (t->desired == TASK_RUNNING && t->observed < TASK_RUNNING)
+            t->observed = TASK_RUNNING;
+        if (!t->node_id[0])
+            t->node_id = "n1";
+        if (t->observed != before)
+            t->status_ns = now;
+    }
+}
+
+static size_t count_version(const struct fake *f, uint64_t v, enum task_state observed)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n += f->t[i].spec_version == v && f->t[i].observed == observed &&
+             f->t[i].desired <= TASK_RUNNING;
+    return n;
+}
+
+/* Applies the actions; new tasks get the service's version; status actions set state. */
+static void apply_upd(struct fake *f, struct orch_service *svc, const struct orch_actions *a,
+                      int64_t now)
+{
+    size_t before = f->n;
+    f_apply(f, a, now);
+    for (size_t i = before; i < f->n; i++)
+        f->t[i].spec_version = svc->spec_version;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].kind != ORCH_UPDATE_STATUS)
+            continue;
+        svc->update_state = a->v[i].update_state;
+        /* a rollback puts the previous template back, with its version */
+        if (a->v[i].update_state == ORCH_UPD_ROLLBACK_STARTED)
+            svc->spec_version = 1;
+    }
+}
+
+static const struct orch_actions *find_status(const struct orch_actions *a, const char **msg)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].kind == ORCH_UPDATE_STATUS) {
+            *msg = a->v[i].message;
+            return a;
+        }
+    return NULL;
+}
+
+TEST(orch_update_stop_first)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = t_svc; /* 3 replicas */
+    svc.update = (struct orch_update_config){1, 0, ORCH_FAIL_PAUSE, 5 * S, 0, ORCH_STOP_FIRST};
+    for (uint64_t s = 1; s <= 3; s++)
+        f_add(&f, s, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    svc.spec_version = 2;
+    int64_t now = T0;
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    const char *msg = NULL;
+    ASSERT_NOT_NULL(find_status(&a, &msg));
+    ASSERT_EQ_STR(msg, "update in progress");
+    /* slot 1 first: old shut down, new waits READY */
+    ASSERT_EQ_INT(a.n, 3);
+    ASSERT_EQ_INT(a.v[1].kind, ORCH_SET_DESIRED);
+    ASSERT_EQ_STR(a.v[1].task_id, f.t[0].id);
+    ASSERT_EQ_INT(a.v[2].kind, ORCH_CREATE);
+    ASSERT_EQ_INT(a.v[2].slot, 1);
+    ASSERT_EQ_INT(a.v[2].desired, TASK_READY);
+    apply_upd(&f, &svc, &a, now);
+    ASSERT_EQ_INT(svc.update_state, ORCH_UPD_UPDATING);
+    /* never more than one slot (parallelism 1) without a running new task; the new one
+     * starts only after the old one stopped */
+    bool completed = false;
+    for (int step = 0; step < 40 && !completed; step++) {
+        now += S;
+        agent_step(&f, now);
+        ASSERT_TRUE(count_version(&f, 1, TASK_RUNNING) + count_version(&f, 2, TASK_RUNNING) >= 2);
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        if (find_status(&a, &msg)) {
+            ASSERT_EQ_STR(msg, "update completed");
+            completed = true;
+        }
+        apply_upd(&f, &svc, &a, now);
+    }
+    ASSERT_TRUE(completed);
+    ASSERT_EQ_INT(count_version(&f, 2, TASK_RUNNING), 3);
+    ASSERT_EQ_INT(count_version(&f, 1, TASK_RUNNING), 0);
+    ASSERT_EQ_INT(svc.update_state, ORCH_UPD_COMPLETED);
+    reconcile(o, &svc, &f, nodes, 1, now + S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_update_start_first_parallel_delay)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = t_svc;
+    svc.replicas = 4;
+    svc.update =
+        (struct orch_update_config){2, 10 * S, ORCH_FAIL_PAUSE, 5 * S, 0, ORCH_START_FIRST};
+    for (uint64_t s = 1; s <= 4; s++)
+        f_add(&f, s, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    svc.spec_version = 2;
+    int64_t now = T0;
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    /* status + two new tasks at once, desired RUNNING; the old ones keep running */
+    ASSERT_EQ_INT(a.n, 3);
+    ASSERT_EQ_INT(a.v[1].desired, TASK_RUNNING);
+    ASSERT_EQ_INT(a.v[2].slot, 2);
+    apply_upd(&f, &svc, &a, now);
+    now += S;
+    agent_step(&f, now);
+    ASSERT_EQ_INT(count_version(&f, 1, TASK_RUNNING) + count_version(&f, 2, TASK_RUNNING), 6);
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    /* the new ones run: the old ones of slots 1 and 2 are shut down, lanes rest 10 s */
+    ASSERT_EQ_INT(a.n, 2);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_SHUTDOWN);
+    apply_upd(&f, &svc, &a, now);
+    ASSERT_EQ_INT(orch_next_deadline(o), now + 10 * S);
+    reconcile(o, &svc, &f, nodes, 1, now + 9 * S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    now += 10 * S;
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    ASSERT_EQ_INT(a.n, 2); /* slots 3 and 4 */
+    ASSERT_EQ_INT(a.v[0].slot, 3);
+    apply_upd(&f, &svc, &a, now);
+    now += S;
+    agent_step(&f, now);
+    reconcile(o, &svc, &f, nodes, 1, now, &a);
+    apply_upd(&f, &svc, &a, now);
+    /* watched for delay + 1 s (the delay is longer than the monitor) before completing */
+    reconcile(o, &svc, &f, nodes, 1, now + 10 * S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    reconcile(o, &svc, &f, nodes, 1, now + 11 * S, &a);
+    const char *msg = NULL;
+    ASSERT_NOT_NULL(find_status(&a, &msg));
+    ASSERT_EQ_STR(msg, "update completed");
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+/* Runs an update of 4 slots where every new task fails right after starting. */
+static void failing_update(enum orch_failure_action action, double ratio, bool in_rollback,
+                           const char *want_prefix, enum orch_update_state want,
+                           size_t want_failures_before)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = t_svc;
+    svc.replicas = 4;
+    svc.restart.condition = ORCH_RESTART_NONE; /* keep the failed new tasks as they are */
+    struct orch_update_config cfg = {1, 0, action, 5 * S, ratio, ORCH_START_FIRST};
+    svc.update = svc.rollback = cfg;
+    if (in_rollback)
+        svc.update_state = ORCH_UPD_ROLLBACK_STARTED;
+    for (uint64_t s = 1; s <= 4; s++)
+        f_add(&f, s, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    svc.spec_version = 2;
+    int64_t now = T0;
+    size_t failures = 0;
+    const char *msg = NULL;
+    bool stopped = false;
+    for (int step = 0; step < 30 && !stopped; step++) {
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        if (find_status(&a, &msg) && svc.update_state != ORCH_UPD_NONE &&
+            strcmp(msg, "update in progress")) {
+            ASSERT_TRUE(strncmp(msg, want_prefix, strlen(want_prefix)) == 0);
+            stopped = true;
+        }
+        apply_upd(&f, &svc, &a, now);
+        now += S;
+        /* new tasks fail as they start */
+        for (size_t i = 0; i < f.n; i++)
+            if (f.t[i].spec_version == 2 && f.t[i].observed == TASK_NEW) {
+                f.t[i].observed = TASK_FAILED;
+                f.t[i].status_ns = now;
+                failures++;
+            }
+    }
+    ASSERT_TRUE(stopped);
+    ASSERT_EQ_INT(svc.update_state, want);
+    ASSERT_EQ_INT(failures, want_failures_before);
+    /* a paused or rolled-back update makes no more new tasks */
+    size_t n = f.n;
+    for (int step = 0; step < 5; step++) {
+        reconcile(o, &svc, &f, nodes, 1, now + step * S, &a);
+        for (size_t i = 0; i < a.n; i++)
+            ASSERT_TRUE(a.v[i].kind != ORCH_CREATE);
+    }
+    ASSERT_EQ_INT(f.n, n);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_update_failure_actions)
+{
+    failing_update(ORCH_FAIL_PAUSE, 0, false,
+                   "update paused due to failure or early termination of task ", ORCH_UPD_PAUSED,
+                   1);
+    failing_update(ORCH_FAIL_ROLLBACK, 0, false,
+                   "update rolled back due to failure or early termination of task ",
+                   ORCH_UPD_ROLLBACK_STARTED, 1);
+    failing_update(ORCH_FAIL_ROLLBACK, 0, true,
+                   "rollback paused due to failure or early termination of task ",
+                   ORCH_UPD_ROLLBACK_PAUSED, 1);
+    /* a ratio of 0.5 of 4 slots tolerates two failures: the third pauses */
+    failing_update(ORCH_FAIL_PAUSE, 0.5, false, "update paused", ORCH_UPD_PAUSED, 3);
 }

@@ -7,14 +7,11 @@
  * the tasks passed in, so a new leader's orchestrator (empty history) converges to the same
  * place, only forgetting how many restarts were spent, as Docker's does.
  * Pure logic; one thread. */
-#include "manager/orchestrator/orch.h"
+#include "orch_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* How long a delayed replacement waits for the task it replaces to stop (Docker: 1 min). */
-#define ORCH_WAIT_STOP_NS (60LL * 1000000000LL)
 
 static const char *const state_names[] = {
     "new",     "pending",  "assigned", "accepted", "preparing", "ready",  "starting",
@@ -36,23 +33,6 @@ int task_state_parse(const char *name)
 
 /* ---- per-service memory ---- */
 
-struct history {
-    uint64_t spec_version;
-    uint64_t total;
-    int64_t *at; /* replacement times, oldest first */
-    size_t n, cap;
-    int64_t start_at; /* a replacement waits until then (0: none pending) */
-    int64_t wake_at;  /* when a reconcile should look at it again (0: no need) */
-};
-
-struct svc_mem {
-    struct strmap *keys; /* key → struct history */
-};
-
-struct orch {
-    struct strmap *svcs; /* service ID → struct svc_mem */
-};
-
 struct orch *orch_new(void)
 {
     struct orch *o = xcalloc(1, sizeof(*o));
@@ -71,6 +51,7 @@ static void svc_mem_free(struct svc_mem *m)
         free(h);
     }
     strmap_free(m->keys);
+    orch_update_free(m->upd);
     free(m);
 }
 
@@ -101,6 +82,9 @@ int64_t orch_next_deadline(const struct orch *o)
     const char *k;
     void *v;
     while (strmap_next(o->svcs, &it, &k, &v)) {
+        const struct svc_mem *m = v;
+        if (m->upd && m->upd_wake < best)
+            best = m->upd_wake;
         size_t j = 0;
         const char *hk;
         void *hv;
@@ -120,7 +104,7 @@ void orch_actions_release(struct orch_actions *a)
     a->n = a->cap = 0;
 }
 
-static void emit(struct orch_actions *a, struct orch_action act)
+void orch_emit(struct orch_actions *a, struct orch_action act)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 16;
@@ -131,17 +115,7 @@ static void emit(struct orch_actions *a, struct orch_action act)
 
 /* ---- the restart supervisor ---- */
 
-struct ctx {
-    struct orch *o;
-    const struct orch_service *svc;
-    struct svc_mem *mem;
-    const struct orch_node *nodes;
-    size_t nnodes;
-    int64_t now;
-    struct orch_actions *out;
-};
-
-static const struct orch_node *node_get(const struct ctx *c, const char *id)
+const struct orch_node *orch_node_get(const struct ctx *c, const char *id)
 {
     if (!id || !id[0])
         return NULL;
@@ -151,7 +125,7 @@ static const struct orch_node *node_get(const struct ctx *c, const char *id)
     return NULL;
 }
 
-static void task_key(const struct ctx *c, const struct orch_task *t, char *key, size_t cap)
+void orch_task_key(const struct ctx *c, const struct orch_task *t, char *key, size_t cap)
 {
     if (c->svc->mode == ORCH_GLOBAL)
         snprintf(key, cap, "n:%s", t->node_id ? t->node_id : "");
@@ -159,7 +133,7 @@ static void task_key(const struct ctx *c, const struct orch_task *t, char *key, 
         snprintf(key, cap, "s:%llu", (unsigned long long)t->slot);
 }
 
-static struct history *history_get(struct ctx *c, const char *key, bool create)
+struct history *orch_history_get(struct ctx *c, const char *key, bool create)
 {
     struct history *h = strmap_get(c->mem->keys, key);
     if (!h && create) {
@@ -180,8 +154,8 @@ static bool should_restart(struct ctx *c, const struct orch_task *t)
     if (r->max_attempts == 0)
         return true;
     char key[128];
-    task_key(c, t, key, sizeof(key));
-    struct history *h = history_get(c, key, false);
+    orch_task_key(c, t, key, sizeof(key));
+    struct history *h = orch_history_get(c, key, false);
     if (!h || h->spec_version != c->svc->spec_version)
         return true;
     if (r->window_ns == 0)
@@ -196,7 +170,7 @@ static bool should_restart(struct ctx *c, const struct orch_task *t)
 
 static void history_record(struct ctx *c, const char *key, int64_t start_at)
 {
-    struct history *h = history_get(c, key, true);
+    struct history *h = orch_history_get(c, key, true);
     if (h->spec_version != c->svc->spec_version) {
         h->spec_version = c->svc->spec_version;
         h->total = 0;
@@ -221,8 +195,8 @@ static void history_record(struct ctx *c, const char *key, int64_t start_at)
  * policy says so, create its replacement (desired READY until the delay is over). */
 static void restart(struct ctx *c, const struct orch_task *t, const struct orch_node *nd)
 {
-    emit(c->out, (struct orch_action){
-                     .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_SHUTDOWN});
+    orch_emit(c->out, (struct orch_action){
+                          .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_SHUTDOWN});
     if (!should_restart(c, t))
         return;
     /* tasks moved off a drained node start at once; others after the delay */
@@ -230,13 +204,14 @@ static void restart(struct ctx *c, const struct orch_task *t, const struct orch_
     bool old_stopped = t->observed > TASK_RUNNING || (nd && nd->down) || !nd;
     bool now = delay == 0 && old_stopped;
     char key[128];
-    task_key(c, t, key, sizeof(key));
+    orch_task_key(c, t, key, sizeof(key));
     history_record(c, key, now ? 0 : c->now + delay);
-    emit(c->out, (struct orch_action){.kind = ORCH_CREATE,
-                                      .slot = t->slot,
-                                      .node_id = c->svc->mode == ORCH_GLOBAL ? t->node_id : NULL,
-                                      .desired = now ? TASK_RUNNING : TASK_READY,
-                                      .replaces = t->id});
+    orch_emit(c->out,
+              (struct orch_action){.kind = ORCH_CREATE,
+                                   .slot = t->slot,
+                                   .node_id = c->svc->mode == ORCH_GLOBAL ? t->node_id : NULL,
+                                   .desired = now ? TASK_RUNNING : TASK_READY,
+                                   .replaces = t->id});
 }
 
 /* A replacement created with desired READY: RUNNING once its delay is over and the task it
@@ -245,8 +220,8 @@ static void maybe_start(struct ctx *c, const struct orch_task *t, const struct o
                         size_t n)
 {
     char key[128];
-    task_key(c, t, key, sizeof(key));
-    struct history *h = history_get(c, key, true);
+    orch_task_key(c, t, key, sizeof(key));
+    struct history *h = orch_history_get(c, key, true);
     /* no pending delay known (a new leader): it counts from the task's own last report */
     if (!h->start_at)
         h->start_at = t->status_ns + c->svc->restart.delay_ns;
@@ -254,8 +229,8 @@ static void maybe_start(struct ctx *c, const struct orch_task *t, const struct o
     for (size_t i = 0; i < n; i++) {
         const struct orch_task *o = &all[i];
         char ok[128];
-        task_key(c, o, ok, sizeof(ok));
-        const struct orch_node *nd = node_get(c, o->node_id);
+        orch_task_key(c, o, ok, sizeof(ok));
+        const struct orch_node *nd = orch_node_get(c, o->node_id);
         if (o != t && !strcmp(ok, key) && o->desired > TASK_RUNNING &&
             o->observed <= TASK_RUNNING && o->observed >= TASK_ASSIGNED && nd && !nd->down)
             old_running = true;
@@ -269,8 +244,18 @@ static void maybe_start(struct ctx *c, const struct orch_task *t, const struct o
         return;
     }
     h->start_at = h->wake_at = 0;
-    emit(c->out,
-         (struct orch_action){.kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_RUNNING});
+    orch_emit(c->out, (struct orch_action){
+                          .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_RUNNING});
+}
+
+/* A live task that may go on: not ended, and on a node that is up and not drained (or not
+ * assigned yet). */
+static bool healthy(const struct ctx *c, const struct orch_task *t, const struct orch_node *nd)
+{
+    (void)c;
+    bool assigned = t->node_id && t->node_id[0];
+    return t->desired <= TASK_RUNNING && t->observed <= TASK_RUNNING &&
+           (!assigned || (nd && !nd->down && !nd->drained));
 }
 
 /* A slot (or node) whose newest task ended and will not be replaced stays taken, as in
@@ -325,15 +310,28 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
         size_t j = i;
         struct slot_info *s = &slots[ns++];
         s->slot = by[i]->slot;
-        for (; j < n && by[j]->slot == s->slot; j++) {
+        size_t end = i;
+        while (end < n && by[end]->slot == s->slot)
+            end++;
+        for (; j < end; j++) {
             const struct orch_task *t = by[j];
             if (!s->newest || t->status_ns > s->newest->status_ns)
                 s->newest = t;
             if (t->desired > TASK_RUNNING)
                 continue;
-            const struct orch_node *nd = node_get(c, t->node_id);
-            bool assigned = t->node_id && t->node_id[0];
-            if (t->observed > TASK_RUNNING || (assigned && (!nd || nd->down || nd->drained))) {
+            const struct orch_node *nd = orch_node_get(c, t->node_id);
+            if (!healthy(c, t, nd)) {
+                /* another healthy task holds the slot (a start-first update's new one),
+                 * or this round replaced one already: this one just goes */
+                bool other = s->live > 0; /* a replacement was made for the slot already */
+                for (size_t x = i; x < end && !other; x++)
+                    other = by[x] != t && healthy(c, by[x], orch_node_get(c, by[x]->node_id));
+                if (other) {
+                    orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                           .task_id = t->id,
+                                                           .desired = TASK_SHUTDOWN});
+                    continue;
+                }
                 size_t before = c->out->n;
                 restart(c, t, nd);
                 if (c->out->n - before == 2) /* a replacement was created */
@@ -345,7 +343,7 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
             s->live++;
             if (t->observed == TASK_RUNNING)
                 s->running = true;
-            if (assigned)
+            if (t->node_id && t->node_id[0])
                 s->node = t->node_id;
         }
         i = j;
@@ -368,8 +366,8 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
                          (slots[k].live || kept_by_policy(c, slots[k].newest));
             if (taken)
                 continue;
-            emit(c->out,
-                 (struct orch_action){.kind = ORCH_CREATE, .slot = next, .desired = TASK_RUNNING});
+            orch_emit(c->out, (struct orch_action){
+                                  .kind = ORCH_CREATE, .slot = next, .desired = TASK_RUNNING});
             made++;
         }
     } else if (occupied > want) {
@@ -393,12 +391,12 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
         for (size_t i = 0; i < drop; i++) {
             for (size_t j = 0; j < n; j++)
                 if (tasks[j].slot == live[i]->slot && tasks[j].desired <= TASK_RUNNING)
-                    emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
-                                                      .task_id = tasks[j].id,
-                                                      .desired = TASK_REMOVE});
+                    orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                           .task_id = tasks[j].id,
+                                                           .desired = TASK_REMOVE});
             char key[64];
             snprintf(key, sizeof(key), "s:%llu", (unsigned long long)live[i]->slot);
-            struct history *h = history_get(c, key, false);
+            struct history *h = orch_history_get(c, key, false);
             if (h)
                 h->start_at = h->wake_at = 0;
         }
@@ -406,6 +404,7 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
     }
     free(slots);
     free(by);
+    orch_update_step(c, tasks, n);
 }
 
 /* ---- global ---- */
@@ -426,9 +425,9 @@ static void reconcile_global(struct ctx *c, const struct orch_task *tasks, size_
                 continue;
             if (!nd->eligible || nd->drained) {
                 /* the node no longer takes the service: shut it down, no replacement */
-                emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
-                                                  .task_id = t->id,
-                                                  .desired = TASK_SHUTDOWN});
+                orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                       .task_id = t->id,
+                                                       .desired = TASK_SHUTDOWN});
                 continue;
             }
             if (t->observed > TASK_RUNNING) {
@@ -443,15 +442,16 @@ static void reconcile_global(struct ctx *c, const struct orch_task *tasks, size_
         }
         /* a down node keeps its task (it comes back with it); an eligible one gets one */
         if (!live && !kept_by_policy(c, newest) && nd->eligible && !nd->drained && !nd->down)
-            emit(c->out, (struct orch_action){
-                             .kind = ORCH_CREATE, .node_id = nd->id, .desired = TASK_RUNNING});
+            orch_emit(c->out, (struct orch_action){
+                                  .kind = ORCH_CREATE, .node_id = nd->id, .desired = TASK_RUNNING});
     }
     /* tasks of nodes that are gone */
     for (size_t j = 0; j < n; j++) {
         const struct orch_task *t = &tasks[j];
-        if (t->desired <= TASK_RUNNING && !node_get(c, t->node_id))
-            emit(c->out, (struct orch_action){
-                             .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_REMOVE});
+        if (t->desired <= TASK_RUNNING && !orch_node_get(c, t->node_id))
+            orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                   .task_id = t->id,
+                                                   .desired = TASK_REMOVE});
     }
 }
 
@@ -463,6 +463,7 @@ void orch_reconcile(struct orch *o, const struct orch_service *svc, const struct
     if (!mem) {
         mem = xcalloc(1, sizeof(*mem));
         mem->keys = strmap_new();
+        mem->upd_wake = INT64_MAX;
         strmap_put(o->svcs, svc->id, mem);
     }
     struct ctx c = {o, svc, mem, nodes, nnodes, now_ns, out};

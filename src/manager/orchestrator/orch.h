@@ -6,6 +6,13 @@
  * slots that are not running first, then those on the nodes that hold the most tasks of the
  * service.
  *
+ * Rolling updates (replicated services): slots whose tasks run an older task template are
+ * replaced `parallelism` at a time, stop-first or start-first, waiting `delay` between slots;
+ * a new task that fails within `monitor` of starting counts as a failure, and more failures
+ * than `max_failure_ratio` of the slots pause the update, roll it back, or are ignored, as
+ * the failure action says. Rollbacks run the same way with the rollback config. The update's
+ * progress is reported as UpdateStatus actions (Docker's states and messages).
+ *
  * Pure logic: the caller passes the service, its tasks, the nodes and the time, and gets a
  * list of actions (create a task, change a task's desired state); it applies them (in one
  * batched store transaction) and calls again when anything changes or when the deadline
@@ -48,12 +55,41 @@ struct orch_restart {
     int64_t window_ns;     /* 0 = attempts count forever */
 };
 
+enum orch_failure_action { ORCH_FAIL_PAUSE = 0, ORCH_FAIL_CONTINUE, ORCH_FAIL_ROLLBACK };
+enum orch_order { ORCH_STOP_FIRST = 0, ORCH_START_FIRST };
+
+struct orch_update_config {
+    uint64_t parallelism; /* 0: every slot at once */
+    int64_t delay_ns;
+    enum orch_failure_action failure_action;
+    int64_t monitor_ns; /* Docker's default: 5 s */
+    double max_failure_ratio;
+    enum orch_order order;
+};
+
+/* UpdateStatus.State as Docker has it; NONE: no UpdateStatus (a new spec was just given). */
+enum orch_update_state {
+    ORCH_UPD_NONE = 0,
+    ORCH_UPD_UPDATING,
+    ORCH_UPD_PAUSED,
+    ORCH_UPD_COMPLETED,
+    ORCH_UPD_ROLLBACK_STARTED,
+    ORCH_UPD_ROLLBACK_PAUSED,
+    ORCH_UPD_ROLLBACK_COMPLETED,
+};
+/* "updating", "paused", "completed", "rollback_started", ...; "" for NONE. */
+const char *orch_update_state_name(enum orch_update_state s);
+
 struct orch_service {
     const char *id;
     enum orch_mode mode;
     uint64_t replicas; /* replicated */
+    /* The version of the task template: tasks with another one are out of date. The caller
+     * bumps it when TaskTemplate (or ForceUpdate) changes, not for a change of replicas. */
     uint64_t spec_version;
     struct orch_restart restart;
+    struct orch_update_config update, rollback;
+    enum orch_update_state update_state;
 };
 
 /* What the orchestrator reads of a task of the service. */
@@ -76,17 +112,23 @@ struct orch_node {
 };
 
 enum orch_action_kind {
-    ORCH_CREATE,      /* a new task: slot (replicated) or node_id (global), with `desired` */
-    ORCH_SET_DESIRED, /* task_id's desired state becomes `desired` */
+    ORCH_CREATE,        /* a new task: slot (replicated) or node_id (global), with `desired` */
+    ORCH_SET_DESIRED,   /* task_id's desired state becomes `desired` */
+    ORCH_UPDATE_STATUS, /* the service's UpdateStatus becomes update_state + message; for
+                         * ROLLBACK_STARTED the caller also puts the previous spec back, as
+                         * Docker does, with the previous template's spec_version (so the
+                         * tasks that still run it are not replaced again) */
 };
 
 struct orch_action {
     enum orch_action_kind kind;
     const char *task_id; /* ORCH_SET_DESIRED: borrowed from the input */
     uint64_t slot;
-    const char *node_id;     /* ORCH_CREATE of a global task: borrowed from the input */
-    enum task_state desired; /* READY while a restart delay runs, else RUNNING */
-    const char *replaces;    /* ORCH_CREATE after a failure: the task it replaces */
+    const char *node_id;                 /* ORCH_CREATE of a global task: borrowed from the input */
+    enum task_state desired;             /* READY while a restart delay runs, else RUNNING */
+    const char *replaces;                /* ORCH_CREATE after a failure: the task it replaces */
+    enum orch_update_state update_state; /* ORCH_UPDATE_STATUS */
+    char message[128];                   /* ORCH_UPDATE_STATUS: Docker's words */
 };
 
 struct orch_actions {

@@ -1,0 +1,52 @@
+/* orch_int.h — the orchestrator's private parts, shared by orch.c (reconciliation and the
+ * restart supervisor) and orch_update.c (rolling updates). Only this folder includes it. */
+#ifndef SHOAL_ORCH_INT_H
+#define SHOAL_ORCH_INT_H
+
+#include "manager/orchestrator/orch.h"
+
+/* How long a delayed replacement waits for the task it replaces to stop (Docker: 1 min). */
+#define ORCH_WAIT_STOP_NS (60LL * 1000000000LL)
+
+struct history {
+    uint64_t spec_version;
+    uint64_t total;
+    int64_t *at; /* replacement times, oldest first */
+    size_t n, cap;
+    int64_t start_at; /* a replacement waits until then (0: none pending) */
+    int64_t wake_at;  /* when a reconcile should look at it again (0: no need) */
+};
+
+struct upd;
+
+struct svc_mem {
+    struct strmap *keys; /* key → struct history */
+    struct upd *upd;     /* the rolling update in progress, if any */
+    int64_t upd_wake;    /* when the update wants to be looked at again (INT64_MAX: never) */
+};
+
+struct orch {
+    struct strmap *svcs; /* service ID → struct svc_mem */
+};
+
+struct ctx {
+    struct orch *o;
+    const struct orch_service *svc;
+    struct svc_mem *mem;
+    const struct orch_node *nodes;
+    size_t nnodes;
+    int64_t now;
+    struct orch_actions *out;
+};
+
+void orch_emit(struct orch_actions *a, struct orch_action act);
+const struct orch_node *orch_node_get(const struct ctx *c, const char *id);
+/* "s:<slot>" (replicated) or "n:<node>" (global): where a task lives. */
+void orch_task_key(const struct ctx *c, const struct orch_task *t, char *key, size_t cap);
+struct history *orch_history_get(struct ctx *c, const char *key, bool create);
+
+/* The rolling update of a replicated service: one step (orch_update.c). */
+void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n);
+void orch_update_free(struct upd *u); /* NULL is a no-op */
+
+#endif
