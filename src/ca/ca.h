@@ -24,6 +24,8 @@ int ca_root_new(char **cert_pem, char **key_pem, struct err *e);
 #define CA_ETCD_OU "shoal-etcd"
 /* Like ca_root_new() with CN "shoal-etcd-ca". */
 int ca_etcd_root_new(char **cert_pem, char **key_pem, struct err *e);
+/* True if cert_pem's subjectAltNames hold the IP address ip (text). */
+bool ca_cert_has_ip(const char *cert_pem, const char *ip);
 /* The serial number of the first certificate of cert_pem as upper-case hex, two digits a
  * byte (OpenSSL's BN_bn2hex form, the form ca_crl_new() takes). */
 int ca_cert_serial(const char *cert_pem, char **serial_hex, struct err *e);

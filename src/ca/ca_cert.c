@@ -516,6 +516,18 @@ int ca_cert_issuer(const char *bundle_pem, const char *cert_pem, char **issuer_p
 
 /* ---- the etcd CA's serials and CRL ---- */
 
+bool ca_cert_has_ip(const char *cert_pem, const char *ip)
+{
+    X509 *x = NULL;
+    struct err e;
+    if (ca_load_cert(cert_pem, "invalid certificate", &x, &e) < 0)
+        return false;
+    bool ok = X509_check_ip_asc(x, ip, 0) == 1;
+    X509_free(x);
+    ERR_clear_error();
+    return ok;
+}
+
 int ca_cert_serial(const char *cert_pem, char **serial_hex, struct err *e)
 {
     X509 *x = NULL;

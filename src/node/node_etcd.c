@@ -141,7 +141,8 @@ out:
     return rc;
 }
 
-/* True if certs/etcd.crt and etcd.key are this manager's, from the etcd CA, and young. */
+/* True if certs/etcd.crt and etcd.key are this manager's, from the etcd CA, name its current
+ * advertise IP (etcd matches a peer's IP SANs against its address), and are young. */
 static bool cert_usable(struct node *n)
 {
     char *cp = cpath(n, "etcd.crt"), *kp = cpath(n, "etcd.key"), *cert = NULL, *key = NULL;
@@ -152,6 +153,7 @@ static bool cert_usable(struct node *n)
               ca_key_matches(cert, key, &e) == 0 &&
               ca_verify(n->etcd_ca_cert, cert, &id, &e) == 0 && !strcmp(id.cn, n->id) &&
               !strcmp(id.ou, CA_ETCD_OU) &&
+              (!n->advertise_ip[0] || ca_cert_has_ip(cert, n->advertise_ip)) &&
               time_now_ns() < node_cert_renew_at(id.not_before_ns, id.not_after_ns, 1.0);
     if (key)
         memset(key, 0, strlen(key));

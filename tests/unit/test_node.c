@@ -106,6 +106,16 @@ TEST(node_etcd_trust_files)
     again = t_read(n->certs_dir, "etcd.crt");
     ASSERT_TRUE(strcmp(again, cert) != 0);
     ASSERT_EQ_INT(ca_verify(ca, again, NULL, &e), 0);
+    ASSERT_TRUE(ca_cert_has_ip(again, "10.1.2.3"));
+    ASSERT_TRUE(ca_cert_has_ip(again, "127.0.0.1"));
+    /* so is one that does not name a new advertise address */
+    snprintf(n->advertise_ip, sizeof(n->advertise_ip), "10.1.2.4");
+    ASSERT_EQ_INT(node_etcd_prepare(n, &e), 0);
+    char *moved = t_read(n->certs_dir, "etcd.crt");
+    ASSERT_TRUE(strcmp(moved, again) != 0);
+    ASSERT_TRUE(ca_cert_has_ip(moved, "10.1.2.4"));
+    ASSERT_FALSE(ca_cert_has_ip(moved, "10.1.2.3"));
+    free(moved);
     free(again);
     free(cp);
 
