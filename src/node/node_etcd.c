@@ -325,15 +325,32 @@ bool node_etcd_apply(struct node *n, const char *name, json_t *rec)
     return false;
 }
 
+struct record_ctx {
+    struct node *n;
+    json_t *prev; /* this manager's serial list before (NULL: none) */
+};
+
 static void recorded(void *data, int rc, struct err *e)
 {
-    if (rc < 0)
+    struct record_ctx *c = data;
+    struct node *n = c->n;
+    n->etcd_recording = false;
+    if (rc < 0) {
+        /* node_commit_private() applied it here already: undo, so the next check (node_certs.c,
+         * every minute) tries again */
         log_warn("could not record this manager's etcd certificate: %s", e->msg);
+        if (n->etcd_serials && c->prev)
+            json_object_set(n->etcd_serials, n->id, c->prev);
+        else if (n->etcd_serials)
+            json_object_del(n->etcd_serials, n->id);
+    }
+    json_decref(c->prev);
+    free(c);
 }
 
 void node_etcd_ready(struct node *n)
 {
-    if (!n->etcd_trust)
+    if (!n->etcd_trust || n->etcd_recording || !n->st || n->state != NODE_ACTIVE)
         return;
     char *cp = cpath(n, "etcd.crt"), *cert = NULL, *serial = NULL;
     size_t len;
@@ -341,11 +358,15 @@ void node_etcd_ready(struct node *n)
     if (file_read(cp, &cert, &len, &e) == 0 && ca_cert_serial(cert, &serial, &e) == 0) {
         json_t *mine = n->etcd_serials ? json_object_get(n->etcd_serials, n->id) : NULL;
         if (!in_array(mine, serial)) {
+            struct record_ctx *c = xcalloc(1, sizeof(*c));
+            c->n = n;
+            c->prev = mine ? json_deep_copy(mine) : NULL;
             json_t *list = mine ? json_deep_copy(mine) : json_array();
             json_array_append_new(list, json_string(serial));
             char *name = xasprintf("etcdcert-%s", n->id);
             json_t *rec = json_pack("{s:o}", "Serials", list);
-            node_commit_private(n, name, rec, recorded, n);
+            n->etcd_recording = true;
+            node_commit_private(n, name, rec, recorded, c);
             json_decref(rec);
             free(name);
         }

@@ -53,6 +53,7 @@ struct node {
     json_t *etcd_serials;  /* node ID → [serial] of its etcd certificates ("etcdcert-<ID>") */
     json_t *etcd_revoked;  /* [serial] in etcd's CRL ("etcdcrl") */
     bool etcd_revoking;    /* leader: a revocation is in flight */
+    bool etcd_recording;   /* this manager's serial record is being written */
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
@@ -137,7 +138,8 @@ json_t *node_etcd_ca_record(struct node *n);
 int node_etcd_ca_from_answer(struct node *n, json_t *rec, struct err *e);
 /* Applies the private records "etcdca", "etcdcrl" and "etcdcert-<ID>"; false for others. */
 bool node_etcd_apply(struct node *n, const char *name, json_t *rec);
-/* Store up: records this manager's etcd certificate serial if the swarm lacks it. */
+/* Store up (and every certificate check): records this manager's etcd certificate serial if
+ * the swarm's records lack it. */
 void node_etcd_ready(struct node *n);
 /* Leader, every dispatcher tick: creates the etcd CA record of an older swarm, and revokes
  * the etcd certificates of nodes that are neither managers nor etcd members any more. */
