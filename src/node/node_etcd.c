@@ -380,9 +380,11 @@ void node_etcd_ready(struct node *n)
 
 static void ca_committed(void *data, int rc, struct err *e)
 {
-    if (rc < 0)
+    struct node *n = data;
+    if (rc < 0) {
         log_warn("could not record the swarm's etcd CA: %s", e->msg);
-    else
+        n->etcd_ca_recorded = false; /* the next tick tries again, with the same CA */
+    } else
         log_info("created the swarm's etcd CA: each manager uses it from its next restart");
 }
 
