@@ -16,6 +16,25 @@
 /* Creates a self-signed root CA: ECDSA P-256 key, CN "swarm-ca", CA:TRUE, keyCertSign. */
 int ca_root_new(char **cert_pem, char **key_pem, struct err *e);
 
+/* ---- the etcd CA ----
+ * A second, separate authority that only managers hold: etcd trusts it alone (client and
+ * peer ports), so no swarm certificate (a worker's, a manager's, either root's) opens etcd.
+ * Its certificates are issued with ca_issue() (OU CA_ETCD_OU); removed members' serials go
+ * into a CRL that etcd re-reads on every new connection (--client-crl-file/--peer-crl-file). */
+#define CA_ETCD_OU "shoal-etcd"
+/* Like ca_root_new() with CN "shoal-etcd-ca". */
+int ca_etcd_root_new(char **cert_pem, char **key_pem, struct err *e);
+/* True if cert_pem's subjectAltNames hold the IP address ip (text). */
+bool ca_cert_has_ip(const char *cert_pem, const char *ip);
+/* The serial number of the first certificate of cert_pem as upper-case hex, two digits a
+ * byte (OpenSSL's BN_bn2hex form, the form ca_crl_new() takes). */
+int ca_cert_serial(const char *cert_pem, char **serial_hex, struct err *e);
+/* A v2 CRL signed by ca_key_pem listing the n serials (hex; a bad one → ERR_INVALID), valid
+ * from now for the CA's remaining life, PEM ("X509 CRL"). n may be 0 (an empty list: etcd
+ * refuses every connection while its CRL file is missing or unparsable). */
+int ca_crl_new(const char *ca_cert_pem, const char *ca_key_pem, const char *const *serials,
+               size_t n, char **crl_pem, struct err *e);
+
 /* Creates a new ECDSA P-256 private key and a CSR for it (subject left empty; the CA sets
  * the subject when it signs). */
 int ca_key_csr_new(char **key_pem, char **csr_pem, struct err *e);

@@ -1,5 +1,6 @@
-/* ca_cert.c — the swarm's X.509 side: root CA creation, node keys and CSRs, issuing node
- * certificates, verifying them against the root, key/cert matching and the root digest.
+/* ca_cert.c — the swarm's X.509 side: root CA creation (the swarm root and the separate etcd
+ * CA), node keys and CSRs, issuing node certificates, the etcd CA's CRL of removed members,
+ * verifying certificates against the root, key/cert matching and the root digest.
  *
  * Invariants: everything is PEM in, PEM out; every OpenSSL object made here is freed before
  * return, and the thread's OpenSSL error queue is left empty (its text is copied into the
@@ -129,9 +130,8 @@ static int ca_name_add(X509_NAME *name, int nid, const char *value, struct err *
     return 0;
 }
 
-int ca_root_new(char **cert_pem, char **key_pem, struct err *e)
+static int root_new(const char *cn, char **cert_pem, char **key_pem)
 {
-    (void)e; /* nothing here can fail short of a broken OpenSSL, which BUG_ON catches */
     EVP_PKEY *key = ca_p256_new();
     X509 *x = X509_new();
     BUG_ON(!x);
@@ -139,8 +139,8 @@ int ca_root_new(char **cert_pem, char **key_pem, struct err *e)
     ca_set_serial(x);
     ca_set_validity(x, CA_ROOT_EXPIRY_NS);
     X509_NAME *name = X509_get_subject_name(x);
-    BUG_ON(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_ASC,
-                                      (const unsigned char *)"swarm-ca", -1, -1, 0) != 1);
+    BUG_ON(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_ASC, (const unsigned char *)cn,
+                                      -1, -1, 0) != 1);
     BUG_ON(X509_set_issuer_name(x, name) != 1);
     BUG_ON(X509_set_pubkey(x, key) != 1);
 
@@ -156,6 +156,19 @@ int ca_root_new(char **cert_pem, char **key_pem, struct err *e)
     X509_free(x);
     EVP_PKEY_free(key);
     return 0;
+}
+
+/* Nothing in root_new() can fail short of a broken OpenSSL, which BUG_ON catches. */
+int ca_root_new(char **cert_pem, char **key_pem, struct err *e)
+{
+    (void)e;
+    return root_new("swarm-ca", cert_pem, key_pem);
+}
+
+int ca_etcd_root_new(char **cert_pem, char **key_pem, struct err *e)
+{
+    (void)e;
+    return root_new("shoal-etcd-ca", cert_pem, key_pem);
 }
 
 int ca_key_csr_new(char **key_pem, char **csr_pem, struct err *e)
@@ -536,5 +549,95 @@ int ca_cert_issuer(const char *bundle_pem, const char *cert_pem, char **issuer_p
     ERR_clear_error();
     BIO_free(bio);
     X509_free(leaf);
+    return rc;
+}
+
+/* ---- the etcd CA's serials and CRL ---- */
+
+bool ca_cert_has_ip(const char *cert_pem, const char *ip)
+{
+    X509 *x = NULL;
+    struct err e;
+    if (ca_load_cert(cert_pem, "invalid certificate", &x, &e) < 0)
+        return false;
+    bool ok = X509_check_ip_asc(x, ip, 0) == 1;
+    X509_free(x);
+    ERR_clear_error();
+    return ok;
+}
+
+int ca_cert_serial(const char *cert_pem, char **serial_hex, struct err *e)
+{
+    X509 *x = NULL;
+    int rc = ca_load_cert(cert_pem, "invalid certificate", &x, e);
+    if (rc < 0)
+        return rc;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    BUG_ON(!bn);
+    char *hex = BN_bn2hex(bn);
+    BUG_ON(!hex);
+    *serial_hex = xstrdup(hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_free(x);
+    return 0;
+}
+
+int ca_crl_new(const char *ca_cert_pem, const char *ca_key_pem, const char *const *serials,
+               size_t n, char **crl_pem, struct err *e)
+{
+    X509 *ca = NULL;
+    EVP_PKEY *key = NULL;
+    X509_CRL *crl = NULL;
+    BIGNUM *bn = NULL;
+    ASN1_TIME *now = NULL;
+    int rc;
+    if ((rc = ca_load_cert(ca_cert_pem, "invalid etcd CA certificate", &ca, e)) < 0 ||
+        (rc = ca_load_key(ca_key_pem, "invalid etcd CA key", &key, e)) < 0)
+        goto out;
+    if (X509_check_private_key(ca, key) != 1) {
+        rc = ca_ossl_err(e, ERR_INVALID, "etcd CA key does not match its certificate");
+        goto out;
+    }
+    crl = X509_CRL_new();
+    BUG_ON(!crl);
+    BUG_ON(X509_CRL_set_version(crl, 1) != 1); /* v2 */
+    BUG_ON(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) != 1);
+    now = ASN1_TIME_set(NULL, (time_t)(time_now_ns() / 1000000000LL) - CA_BACKDATE_S);
+    BUG_ON(!now);
+    BUG_ON(X509_CRL_set1_lastUpdate(crl, now) != 1);
+    BUG_ON(X509_CRL_set1_nextUpdate(crl, X509_get0_notAfter(ca)) != 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!serials[i][0] || strspn(serials[i], "0123456789abcdefABCDEF") != strlen(serials[i]) ||
+            !BN_hex2bn(&bn, serials[i])) {
+            rc = err_set(e, ERR_INVALID, "invalid certificate serial \"%s\"", serials[i]);
+            goto out;
+        }
+        X509_REVOKED *r = X509_REVOKED_new();
+        BUG_ON(!r);
+        ASN1_INTEGER *ai = BN_to_ASN1_INTEGER(bn, NULL);
+        BUG_ON(!ai);
+        BUG_ON(X509_REVOKED_set_serialNumber(r, ai) != 1);
+        ASN1_INTEGER_free(ai);
+        BUG_ON(X509_REVOKED_set_revocationDate(r, now) != 1);
+        BUG_ON(X509_CRL_add0_revoked(crl, r) != 1);
+    }
+    BUG_ON(X509_CRL_sort(crl) != 1);
+    if (X509_CRL_sign(crl, key, EVP_sha256()) <= 0) {
+        rc = ca_ossl_err(e, ERR_INTERNAL, "signing the CRL failed");
+        goto out;
+    }
+    BIO *bio = BIO_new(BIO_s_mem());
+    BUG_ON(!bio);
+    BUG_ON(PEM_write_bio_X509_CRL(bio, crl) != 1);
+    *crl_pem = ca_bio_take(bio);
+    BIO_free(bio);
+out:
+    ASN1_TIME_free(now);
+    BN_free(bn);
+    X509_CRL_free(crl);
+    EVP_PKEY_free(key);
+    X509_free(ca);
+    ERR_clear_error();
     return rc;
 }

@@ -136,6 +136,8 @@ static void check_tick(uv_timer_t *t)
     struct node *n = t->data;
     if (n->state != NODE_ACTIVE)
         return;
+    if (node_is_manager(n))
+        node_etcd_ready(n); /* a serial record that failed to commit is tried again */
     char *cp = certs_file(n, "node.crt"), *ap = certs_file(n, "ca.crt");
     char *cert = NULL, *ca = NULL;
     size_t len;

@@ -253,6 +253,7 @@ void node_forget(struct node *n)
     n->root_cert = n->root_key = n->new_root_cert = n->new_root_key = n->cross_cert = NULL;
     free(n->unlock_key);
     n->unlock_key = xstrdup("");
+    node_etcd_forget(n, false);
     store_clear(n->store);
     json_decref(n->manager_list);
     n->manager_list = NULL;
@@ -274,6 +275,8 @@ static int kind_from_key(const char *key, char *id, size_t idcap)
 
 static void apply_private(struct node *n, const char *name, json_t *rec)
 {
+    if (node_etcd_apply(n, name, rec))
+        return;
     if (!strcmp(name, "rootca")) {
         const char *nc = json_string_value(json_object_get(rec, "NewCert"));
         const char *nk = json_string_value(json_object_get(rec, "NewKey"));
@@ -393,6 +396,7 @@ static void on_state_ready(void *data, int rc, struct err *e)
         n->state = NODE_ACTIVE;
         n->error[0] = 0;
         refresh_self(n);
+        node_etcd_ready(n);
         node_leader_start(n);
     }
     if (cb)
@@ -401,9 +405,19 @@ static void on_state_ready(void *data, int rc, struct err *e)
 
 void node_start_store(struct node *n, node_done_cb cb, void *data)
 {
-    char *ca = xasprintf("%s/ca.crt", n->certs_dir);
-    char *cert = xasprintf("%s/node.crt", n->certs_dir);
-    char *key = xasprintf("%s/node.key", n->certs_dir);
+    struct err e;
+    if (node_etcd_prepare(n, &e) < 0) {
+        n->state = NODE_ERROR;
+        snprintf(n->error, sizeof(n->error), "%s", e.msg);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    /* etcd trusts the etcd CA alone (node_etcd.c); an older data root keeps the swarm's */
+    bool own = n->etcd_trust;
+    char *ca = xasprintf("%s/%s", n->certs_dir, own ? "etcd-ca.crt" : "ca.crt");
+    char *cert = xasprintf("%s/%s", n->certs_dir, own ? "etcd.crt" : "node.crt");
+    char *key = xasprintf("%s/%s", n->certs_dir, own ? "etcd.key" : "node.key");
+    char *crl = own ? xasprintf("%s/etcd-crl.pem", n->certs_dir) : NULL;
     char *log = node_path(n, "etcd.log");
     struct state_config sc = {
         .etcd_bin = n->cfg.etcd_bin,
@@ -415,19 +429,20 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
         .ca_file = ca,
         .cert_file = cert,
         .key_file = key,
+        .crl_file = crl,
         .log_file = log,
         .initial_cluster = n->initial_cluster,
         .force_new_cluster = n->force_new_cluster,
     };
     n->force_new_cluster = false;
     n->state = NODE_STARTING;
-    struct err e;
     if (node_rpc_listen(n, &e) < 0) {
         n->state = NODE_ERROR;
         snprintf(n->error, sizeof(n->error), "%s", e.msg);
         free(ca);
         free(cert);
         free(key);
+        free(crl);
         free(log);
         cb(data, -e.kind, &e);
         return;
@@ -440,6 +455,7 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
     free(ca);
     free(cert);
     free(key);
+    free(crl);
     free(log);
     state_start(n->st, NODE_ETCD_PREFIX, on_state_ready, on_state_event, n);
 }
@@ -535,6 +551,7 @@ static void node_free(void *data)
     free(n->new_root_key);
     free(n->cross_cert);
     free(n->unlock_key);
+    node_etcd_forget(n, false);
     free(n->initial_cluster);
     json_decref(n->managers);
     json_decref(n->manager_list);

@@ -110,6 +110,7 @@ static void on_tick(uv_timer_t *t)
     }
     store_foreach(n->store, STORE_NODE, check_node, n);
     node_rotation_tick(n);
+    node_etcd_tick(n);
 }
 
 void node_dispatch_start(struct node *n)

@@ -149,6 +149,8 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
             /* an autolocked swarm's managers all start locked: seal with its unlock key */
             const char *ukey = json_string_value(json_object_get(j, "UnlockKey"));
             rc = node_keys_reseal(n, ukey && ukey[0] ? ukey : NULL, &e2);
+            if (!rc)
+                rc = node_etcd_ca_from_answer(n, json_object_get(j, "EtcdCA"), &e2);
             free(n->unlock_key);
             n->unlock_key = xstrdup(ukey ? ukey : "");
         }

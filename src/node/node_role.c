@@ -61,6 +61,8 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     }
     memcpy(n->dek, raw.p, sizeof(n->dek));
     n->have_dek = true;
+    if (node_etcd_ca_from_answer(n, json_object_get(j, "EtcdCA"), &e2) < 0)
+        log_error("promotion: %s", e2.msg);
     snprintf(n->role, sizeof(n->role), "manager");
     free(n->initial_cluster);
     n->initial_cluster = xstrdup(initial);
@@ -120,6 +122,8 @@ static void demote_stopped(void *data)
     struct node *n = c->n;
     struct err e;
     dir_remove_all(n->etcd_dir, &e);
+    /* the etcd CA key (sealed in keys/) and this node's etcd certificate go too */
+    node_etcd_forget(n, true);
     dir_remove_all(n->keys_dir, &e);
     memset(n->dek, 0, sizeof(n->dek));
     n->have_dek = false;

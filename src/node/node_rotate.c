@@ -5,8 +5,9 @@
  * node reports its TLSInfo (trust root and certificate issuer) with its heartbeats, and when
  * every node's certificate comes from the new root the leader finishes: the old root is
  * dropped, the join tokens carry the new digest, and nodes trust the new root alone.
- * The cross-signed chain keeps etcd peers (which read their CA file only when they start)
- * and every other peer able to verify new certificates throughout.
+ * The cross-signed chain keeps every peer able to verify new certificates throughout. etcd
+ * is not concerned: it trusts the separate etcd CA only (node_etcd.c), never a swarm root,
+ * so a rotation needs no etcd restart and no swarm certificate ever opens etcd.
  * Thread: the loop thread. */
 #include "node_int.h"
 

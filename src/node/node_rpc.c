@@ -101,6 +101,10 @@ static void member_added(void *data, int rc, const char *initial_cluster, struct
     char *dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
     json_object_set_new(c->reply, "DEK", json_string(dek));
     free(dek);
+    /* manager-only, like the DEK: the CA that etcd trusts */
+    json_t *etcd_ca = node_etcd_ca_record(c->n);
+    if (etcd_ca)
+        json_object_set_new(c->reply, "EtcdCA", etcd_ca);
     log_info("node %s joins as a manager (etcd peer %s)", store_json_str(c->reply, "NodeID"),
              c->peer_url);
     rpc_reply(c->req, 200, json_incref(c->reply));

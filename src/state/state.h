@@ -4,8 +4,11 @@
  * module starts, health-checks, restarts when it dies, and stops. The client speaks the
  * v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/watch, ...) over HTTPS with the httpc
  * module on the libuv loop: no threads, no blocking calls. Client traffic
- * uses mutual TLS with the swarm CA's certificates and stays on 127.0.0.1; peer traffic
- * uses mutual TLS on the advertised address.
+ * uses mutual TLS and stays on 127.0.0.1; peer traffic uses mutual TLS on the advertised
+ * address. Both trust cfg.ca_file alone (the node module passes its etcd CA, which only
+ * managers hold, not the swarm root) and, with cfg.crl_file, refuse the certificates that
+ * file revokes: etcd reads the CRL file again for every new connection, so rewriting it
+ * (atomically) takes effect without a restart.
  *
  * Data flow: state_start() lists every key under the prefix (reported as PUT events in
  * revision order), calls ready, then watches from the next revision and reports every
@@ -39,9 +42,13 @@ struct state_config {
     const char *peer_host; /* advertised peer address, e.g. "10.0.0.2" or "127.0.0.1" */
     int peer_port;         /* e.g. 2380-ish; never Debian's 2379/2380 defaults */
     int client_port;       /* listens on 127.0.0.1:client_port only */
-    const char *ca_file;   /* PEM swarm root CA; NULL → plain http (tests only) */
+    const char *ca_file;   /* PEM CA that client and peer certificates must chain to (the etcd
+                              CA); NULL → plain http (tests only) */
     const char *cert_file; /* PEM cert for both client and peer (SANs include IPs) */
     const char *key_file;
+    /* PEM CRL (--client-crl-file and --peer-crl-file), or NULL for none. While set, the file
+     * must always exist and parse: etcd refuses every connection otherwise. */
+    const char *crl_file;
     const char *initial_cluster; /* NULL: a new one-member cluster; else etcd's
                                     --initial-cluster and --initial-cluster-state=existing */
     bool force_new_cluster;

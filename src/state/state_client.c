@@ -671,6 +671,7 @@ struct state *state_new(uv_loop_t *loop, const struct state_config *cfg)
     DUP(ca_file);
     DUP(cert_file);
     DUP(key_file);
+    DUP(crl_file);
     DUP(initial_cluster);
     DUP(log_file);
 #undef DUP
@@ -831,6 +832,7 @@ void state_client_handle_closed(struct state *st)
     free((char *)st->cfg.ca_file);
     free((char *)st->cfg.cert_file);
     free((char *)st->cfg.key_file);
+    free((char *)st->cfg.crl_file);
     free((char *)st->cfg.initial_cluster);
     free((char *)st->cfg.log_file);
     free(st);

@@ -6,7 +6,12 @@
  * (st->proc_mode); at most one health call in flight. The child stays in our process
  * group and is killed by PID; state_stop() always waits for its exit. etcd's stdout and
  * stderr go to cfg.log_file (or /dev/null); ETCD_* variables from our environment are
- * not passed on, so only our flags configure it.
+ * not passed on, so only our flags configure it. With TLS, etcd trusts cfg.ca_file alone on
+ * both ports and requires client certificates on both (--client-cert-auth,
+ * --peer-client-cert-auth); with cfg.crl_file it checks every new connection's certificate
+ * against that file, which it reads again for each connection (etcd 3.4
+ * pkg/transport/listener_tls.go, checkCRL: no cache, the CRL's signature is not checked, a
+ * missing or unparsable file refuses the connection).
  * The child is started as `setpriv --pdeathsig KILL -- etcd ...` when setpriv exists:
  * setpriv sets PR_SET_PDEATHSIG and execs etcd (same PID), so the kernel kills etcd when
  * the thread that spawned it dies, SIGKILL included; an orphan etcd would hold the ports
@@ -96,6 +101,10 @@ char **state_proc_argv(const struct state_config *cfg)
         argv_add2(&argv, &n, "--peer-key-file", cfg->key_file);
         argv_add2(&argv, &n, "--peer-trusted-ca-file", cfg->ca_file);
         argv_add(&argv, &n, "--peer-client-cert-auth");
+        if (cfg->crl_file) {
+            argv_add2(&argv, &n, "--client-crl-file", cfg->crl_file);
+            argv_add2(&argv, &n, "--peer-crl-file", cfg->crl_file);
+        }
     }
     /* Small footprint; store transactions batch many objects, so allow big txns. */
     argv_add2(&argv, &n, "--quota-backend-bytes", "2147483648");

@@ -841,6 +841,78 @@ TEST(ca_seal_tamper)
     buf_release(&s);
 }
 
+/* The etcd CA is a different authority: its certificates do not verify against the swarm
+ * root and the other way round; its CRL is signed by it, lists exactly the serials given
+ * (as OpenSSL reads them back), and refuses a malformed serial. */
+TEST(ca_etcd_crl)
+{
+    struct err e = {0};
+    struct t_ca swarm, etcd;
+    t_ca_new(&swarm);
+    ASSERT_EQ_INT(ca_etcd_root_new(&etcd.cert, &etcd.key, &e), 0);
+    X509 *ex = t_cert(etcd.cert);
+    char cn[64];
+    X509_NAME_get_text_by_NID(X509_get_subject_name(ex), NID_commonName, cn, sizeof(cn));
+    ASSERT_EQ_STR(cn, "shoal-etcd-ca");
+
+    const char *ips[] = {"10.0.0.7"};
+    char *k1 = NULL, *k2 = NULL, *kw = NULL;
+    char *c1 = t_issue(&etcd, CA_NODE_EXPIRY_NS, ips, 1, &k1);
+    char *c2 = t_issue(&etcd, CA_NODE_EXPIRY_NS, ips, 1, &k2);
+    char *cw = t_issue(&swarm, CA_NODE_EXPIRY_NS, ips, 1, &kw);
+    ASSERT_EQ_INT(ca_verify(etcd.cert, c1, NULL, &e), 0);
+    ASSERT_EQ_INT(ca_verify(etcd.cert, cw, NULL, &e), -ERR_UNAUTHORIZED);
+    ASSERT_EQ_INT(ca_verify(swarm.cert, c1, NULL, &e), -ERR_UNAUTHORIZED);
+
+    char *s1 = NULL, *s2 = NULL;
+    ASSERT_EQ_INT(ca_cert_serial(c1, &s1, &e), 0);
+    ASSERT_EQ_INT(ca_cert_serial(c2, &s2, &e), 0);
+    ASSERT_TRUE(strcmp(s1, s2) != 0);
+    ASSERT_EQ_INT(strlen(s1), 32); /* 16 octets */
+
+    const char *revoked[] = {s1};
+    char *crl_pem = NULL;
+    ASSERT_EQ_INT(ca_crl_new(etcd.cert, etcd.key, revoked, 1, &crl_pem, &e), 0);
+    ASSERT_CONTAINS(crl_pem, "-----BEGIN X509 CRL-----");
+    BIO *bio = BIO_new_mem_buf(crl_pem, -1);
+    X509_CRL *crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    ASSERT_NOT_NULL(crl);
+    ASSERT_EQ_INT(X509_CRL_verify(crl, X509_get0_pubkey(ex)), 1);
+    ASSERT_EQ_INT(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ex)), 0);
+    ASSERT_EQ_INT(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+    X509 *x1 = t_cert(c1), *x2 = t_cert(c2);
+    X509_REVOKED *r = NULL;
+    ASSERT_EQ_INT(X509_CRL_get0_by_cert(crl, &r, x1), 1);
+    ASSERT_EQ_INT(X509_CRL_get0_by_cert(crl, &r, x2), 0);
+    ASSERT_TRUE(X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) > 0);
+    X509_CRL_free(crl);
+    free(crl_pem);
+
+    /* empty list: still a valid CRL; a bad serial or the wrong key: refused */
+    ASSERT_EQ_INT(ca_crl_new(etcd.cert, etcd.key, NULL, 0, &crl_pem, &e), 0);
+    ASSERT_CONTAINS(crl_pem, "-----BEGIN X509 CRL-----");
+    free(crl_pem);
+    const char *bad[] = {s1, "12zz"};
+    ASSERT_EQ_INT(ca_crl_new(etcd.cert, etcd.key, bad, 2, &crl_pem, &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "12zz");
+    ASSERT_EQ_INT(ca_crl_new(etcd.cert, swarm.key, revoked, 1, &crl_pem, &e), -ERR_INVALID);
+
+    X509_free(x1);
+    X509_free(x2);
+    X509_free(ex);
+    free(s1);
+    free(s2);
+    free(c1);
+    free(c2);
+    free(cw);
+    free(k1);
+    free(k2);
+    free(kw);
+    t_ca_free(&etcd);
+    t_ca_free(&swarm);
+}
+
 /* A CSR for a fresh key of the given kind, signed with it (PEM; caller frees). */
 static char *t_csr_for(EVP_PKEY *k)
 {

@@ -252,8 +252,20 @@ TEST(state_argv_flags)
     ASSERT_CONTAINS(b.p, "--peer-client-cert-auth ");
     ASSERT_CONTAINS(b.p, "--peer-trusted-ca-file /ca.pem ");
     ASSERT_TRUE(strstr(b.p, "--force-new-cluster") == NULL);
+    ASSERT_TRUE(strstr(b.p, "crl") == NULL);
     state_proc_argv_free(argv);
     buf_reset(&b);
+
+    cfg.crl_file = "/crl.pem";
+    argv = state_proc_argv(&cfg);
+    for (char **a = argv; *a; a++)
+        buf_printf(&b, "%s ", *a);
+    ASSERT_CONTAINS(b.p, "--trusted-ca-file /ca.pem ");
+    ASSERT_CONTAINS(b.p, "--client-crl-file /crl.pem ");
+    ASSERT_CONTAINS(b.p, "--peer-crl-file /crl.pem ");
+    state_proc_argv_free(argv);
+    buf_reset(&b);
+    cfg.crl_file = NULL;
 
     cfg.ca_file = NULL;
     cfg.initial_cluster = NULL;
