@@ -14,7 +14,8 @@
 #     test goes on, it_finish fails it), used for wording where later steps do not depend on it;
 #   - it_finish: stops the daemon (exit status 0 and no sanitizer report required) and reports.
 #
-# Invariants: the cleanup trap only ever signals PIDs this test started (the daemons, and the
+# Invariants: the test runs in a network namespace of its own (as root; see it_init); the
+# cleanup trap only ever signals PIDs this test started (the daemons, and the
 # etcd children it saw under them, checked by /proc cmdline to contain $T so a recycled PID is
 # never hit); it never kills by name. Everything the test writes lives under $T, which the trap
 # removes. Traffic goes only to the daemon's unix socket or 127.0.0.1.
@@ -408,8 +409,15 @@ _it_cleanup()
 }
 
 # it_init: tool checks, temp dir, trap. Call once at the top of every test.
+# As root, the test first re-runs itself in a network namespace of its own (loopback only),
+# so that its daemon's peer port 2377 and everything else it binds never meet another test's
+# or a service of the machine, and tests may run side by side.
 it_init()
 {
+    if [ -z "${SHOAL_IT_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+        export SHOAL_IT_NETNS=1
+        exec unshare --net -- bash -c 'ip link set lo up && exec bash "$@"' bash "$0" "$@"
+    fi
     local tool
     for tool in curl jq python3 timeout; do
         command -v "$tool" >/dev/null 2>&1 || need_tool "$tool not installed"

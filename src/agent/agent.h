@@ -1,0 +1,53 @@
+/* agent.h — the worker side of a task: the state machine that drives a task assigned to
+ * this node through Docker's states, as swarmkit's agent does. (The session with the
+ * managers and the executor glue come on top of it.)
+ *
+ * ASSIGNED → ACCEPTED "accepted" → PREPARING "preparing" → (prepare) READY "prepared" →
+ * STARTING "starting" → (start) RUNNING "started" → (exit 0) COMPLETE "finished" |
+ * (exit n) FAILED "task: non-zero exit (n)"; a failed prepare is REJECTED, a failed start
+ * FAILED, both with the executor's error in Err; desired SHUTDOWN (or beyond) stops the
+ * task: (shutdown) SHUTDOWN "shutdown". A task never goes beyond its desired state (a task
+ * desired READY waits there) and its observed state never goes backwards.
+ *
+ * Pure logic: agent_task_step says what to do next (a transition to report, or an executor
+ * operation to run); the caller runs the operation asynchronously and hands its outcome to
+ * agent_task_result. No I/O, no clock; one thread. */
+#ifndef SHOAL_AGENT_H
+#define SHOAL_AGENT_H
+
+#include "base/base.h"
+#include "manager/orchestrator/orch.h"
+
+enum agent_op {
+    AGENT_OP_NONE = 0,
+    AGENT_OP_PREPARE,  /* image, rootfs, bundle, container created */
+    AGENT_OP_START,    /* the container starts */
+    AGENT_OP_WAIT,     /* nothing to run: the container's exit is awaited (agent_task_exited) */
+    AGENT_OP_SHUTDOWN, /* stop within the grace period */
+};
+
+struct agent_task {
+    enum task_state state;
+    char message[64];
+    char err[256];
+    int exit_code;
+    bool op_running; /* an operation handed out by agent_task_step has not finished */
+    enum agent_op op;
+};
+
+/* Initialises a task the dispatcher just assigned. */
+void agent_task_init(struct agent_task *t);
+
+/* One step towards `desired`. Returns true if t->state / message / err changed (report it);
+ * *op is the executor operation to start now (AGENT_OP_NONE if none). Call again after every
+ * change until it returns false with no operation. */
+bool agent_task_step(struct agent_task *t, enum task_state desired, enum agent_op *op);
+
+/* The outcome of the operation agent_task_step handed out: rc 0, or < 0 with err (the
+ * executor's words). */
+void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const char *err);
+
+/* The container exited with this code (while RUNNING; ignored otherwise). */
+void agent_task_exited(struct agent_task *t, int exit_code);
+
+#endif
