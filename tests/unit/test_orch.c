@@ -714,3 +714,50 @@ TEST(orch_update_failure_actions)
     /* a ratio of 0.5 of 4 slots tolerates two failures: the third pauses */
     failing_update(ORCH_FAIL_PAUSE, 0.5, false, "update paused", ORCH_UPD_PAUSED, 3);
 }
+
+static bool t_in(const char **ids, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(ids[i], id))
+            return true;
+    return false;
+}
+
+TEST(orch_reaper)
+{
+    struct fake f = {0};
+    struct orch_service svc = t_svc;
+    const char *out[64];
+    /* slot 1: 7 tasks, the newest running: history 5 deletes the 2 oldest ended ones */
+    for (int i = 0; i < 6; i++)
+        f_add(&f, 1, "n1", TASK_SHUTDOWN, TASK_FAILED, T0 + i * S);
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_RUNNING, T0 + 10 * S);
+    /* slot 2: a task being removed that stopped, and one that never ran */
+    f_add(&f, 2, "n1", TASK_REMOVE, TASK_SHUTDOWN, T0);
+    f_add(&f, 2, "", TASK_REMOVE, TASK_PENDING, T0);
+    /* slot 3: being removed but still running: kept until it stops */
+    f_add(&f, 3, "n1", TASK_REMOVE, TASK_RUNNING, T0);
+    size_t n = orch_reap(&svc, 5, f.t, f.n, out);
+    ASSERT_EQ_INT(n, 4);
+    ASSERT_TRUE(t_in(out, n, f.t[0].id));
+    ASSERT_TRUE(t_in(out, n, f.t[1].id));
+    ASSERT_FALSE(t_in(out, n, f.t[2].id));
+    ASSERT_FALSE(t_in(out, n, f.t[6].id)); /* the running one */
+    ASSERT_TRUE(t_in(out, n, f.t[7].id));
+    ASSERT_TRUE(t_in(out, n, f.t[8].id));
+    ASSERT_FALSE(t_in(out, n, f.t[9].id));
+    /* MaxAttempts 2 keeps 3; a negative limit keeps all history */
+    svc.restart.max_attempts = 2;
+    n = orch_reap(&svc, 5, f.t, f.n, out);
+    ASSERT_EQ_INT(n, 2 + 4);
+    svc.restart.max_attempts = 0;
+    ASSERT_EQ_INT(orch_reap(&svc, -1, f.t, f.n, out), 2);
+    /* global: grouped by node */
+    struct fake g = {0};
+    struct orch_service gs = {.id = "g", .mode = ORCH_GLOBAL, .spec_version = 1};
+    f_add(&g, 0, "a", TASK_SHUTDOWN, TASK_FAILED, T0);
+    f_add(&g, 0, "a", TASK_RUNNING, TASK_RUNNING, T0 + S);
+    f_add(&g, 0, "b", TASK_SHUTDOWN, TASK_FAILED, T0);
+    ASSERT_EQ_INT(orch_reap(&gs, 1, g.t, g.n, out), 1);
+    ASSERT_EQ_STR(out[0], g.t[0].id);
+}

@@ -152,6 +152,12 @@ void orch_reconcile(struct orch *o, const struct orch_service *svc, const struct
 /* The earliest time a pending restart delay of any service ends; INT64_MAX if none. */
 int64_t orch_next_deadline(const struct orch *o);
 
+/* The task reaper: fills out (room for ntasks) with the IDs of the service's tasks to
+ * delete; returns how many. history_limit is the swarm's TaskHistoryRetentionLimit (< 0:
+ * keep all history; tasks being removed still go). */
+size_t orch_reap(const struct orch_service *svc, int64_t history_limit,
+                 const struct orch_task *tasks, size_t ntasks, const char **out);
+
 /* Forgets a removed service's restart history and delays. */
 void orch_forget_service(struct orch *o, const char *service_id);
 
