@@ -761,3 +761,105 @@ TEST(orch_reaper)
     ASSERT_EQ_INT(orch_reap(&gs, 1, g.t, g.n, out), 1);
     ASSERT_EQ_STR(out[0], g.t[0].id);
 }
+
+TEST(orch_replicated_job)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = {.id = "job",
+                               .mode = ORCH_REPLICATED_JOB,
+                               .spec_version = 1,
+                               .restart = {ORCH_RESTART_ON_FAILURE, 0, 0, 0},
+                               .max_concurrent = 2,
+                               .total_completions = 5,
+                               .job_iteration = 1};
+    reconcile(o, &svc, &f, nodes, 1, T0, &a);
+    ASSERT_EQ_INT(a.n, 2); /* MaxConcurrent at a time, slots from 0 */
+    ASSERT_EQ_INT(a.v[0].slot, 0);
+    ASSERT_EQ_INT(a.v[1].slot, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_COMPLETE);
+    f_apply(&f, &a, T0);
+    for (size_t i = 0; i < f.n; i++)
+        f.t[i].job_iteration = 1;
+    /* one completes, one fails: one new slot, and the failed one is replaced */
+    f.t[0].observed = TASK_COMPLETE;
+    f.t[1].observed = TASK_FAILED;
+    reconcile(o, &svc, &f, nodes, 1, T0 + S, &a);
+    size_t creates = 0, shutdowns = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        creates += a.v[i].kind == ORCH_CREATE;
+        shutdowns += a.v[i].kind == ORCH_SET_DESIRED && a.v[i].desired == TASK_SHUTDOWN;
+        if (a.v[i].kind == ORCH_CREATE)
+            ASSERT_EQ_INT(a.v[i].desired, TASK_COMPLETE);
+    }
+    ASSERT_EQ_INT(shutdowns, 1);
+    ASSERT_EQ_INT(creates, 2); /* slot 1's replacement and slot 2 */
+    f_apply(&f, &a, T0 + S);
+    for (size_t i = 0; i < f.n; i++) {
+        f.t[i].job_iteration = 1;
+        if (f.t[i].observed == TASK_NEW)
+            f.t[i].observed = TASK_COMPLETE; /* everything running completes */
+    }
+    for (int round = 0; round < 5; round++) {
+        reconcile(o, &svc, &f, nodes, 1, T0 + (2 + round) * S, &a);
+        f_apply(&f, &a, T0);
+        for (size_t i = 0; i < f.n; i++) {
+            f.t[i].job_iteration = 1;
+            if (f.t[i].observed == TASK_NEW)
+                f.t[i].observed = TASK_COMPLETE;
+        }
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < f.n; i++)
+        done += f.t[i].observed == TASK_COMPLETE;
+    ASSERT_EQ_INT(done, 5); /* TotalCompletions, no more */
+    reconcile(o, &svc, &f, nodes, 1, T0 + 10 * S, &a);
+    ASSERT_EQ_INT(a.n, 0);
+    /* a new iteration (--force): runs again; the old iteration's running tasks go */
+    f_add(&f, 9, "n1", TASK_COMPLETE, TASK_RUNNING, T0)->job_iteration = 1;
+    svc.job_iteration = 2;
+    reconcile(o, &svc, &f, nodes, 1, T0 + 11 * S, &a);
+    ASSERT_EQ_INT(a.v[0].kind, ORCH_SET_DESIRED);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_REMOVE);
+    ASSERT_EQ_INT(a.n, 3);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_global_job)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true},
+                                {"n2", false, true, true}, /* drained */
+                                {"n3", false, false, false}};
+    struct orch_service svc = {.id = "gj",
+                               .mode = ORCH_GLOBAL_JOB,
+                               .spec_version = 1,
+                               .restart = {ORCH_RESTART_ON_FAILURE, 0, 0, 0},
+                               .job_iteration = 1};
+    reconcile(o, &svc, &f, nodes, 3, T0, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_STR(a.v[0].node_id, "n1");
+    ASSERT_EQ_INT(a.v[0].desired, TASK_COMPLETE);
+    f_apply(&f, &a, T0);
+    f.t[0].job_iteration = 1;
+    f.t[0].observed = TASK_COMPLETE;
+    reconcile(o, &svc, &f, nodes, 3, T0 + S, &a);
+    ASSERT_EQ_INT(a.n, 0); /* done on n1; n2 drained, n3 not eligible */
+    nodes[1].drained = false;
+    reconcile(o, &svc, &f, nodes, 3, T0 + 2 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_STR(a.v[0].node_id, "n2");
+    f_apply(&f, &a, T0);
+    f.t[1].job_iteration = 1;
+    f.t[1].observed = TASK_FAILED;
+    reconcile(o, &svc, &f, nodes, 3, T0 + 3 * S, &a);
+    ASSERT_EQ_INT(a.n, 2); /* shut down and replaced on n2 */
+    ASSERT_EQ_STR(a.v[1].node_id, "n2");
+    orch_actions_release(&a);
+    orch_free(o);
+}

@@ -127,7 +127,7 @@ const struct orch_node *orch_node_get(const struct ctx *c, const char *id)
 
 void orch_task_key(const struct ctx *c, const struct orch_task *t, char *key, size_t cap)
 {
-    if (c->svc->mode == ORCH_GLOBAL)
+    if (c->svc->mode == ORCH_GLOBAL || c->svc->mode == ORCH_GLOBAL_JOB)
         snprintf(key, cap, "n:%s", t->node_id ? t->node_id : "");
     else
         snprintf(key, cap, "s:%llu", (unsigned long long)t->slot);
@@ -144,11 +144,24 @@ struct history *orch_history_get(struct ctx *c, const char *key, bool create)
 }
 
 /* Docker's rule: does the restart policy replace this task, ended as it is? */
-static bool should_restart(struct ctx *c, const struct orch_task *t)
+bool orch_is_job(const struct orch_service *svc)
+{
+    return svc->mode == ORCH_REPLICATED_JOB || svc->mode == ORCH_GLOBAL_JOB;
+}
+
+/* The desired state of a task that should run: RUNNING, or COMPLETE for a job's. */
+static enum task_state run_state(const struct ctx *c)
+{
+    return orch_is_job(c->svc) ? TASK_COMPLETE : TASK_RUNNING;
+}
+
+bool orch_should_restart(struct ctx *c, const struct orch_task *t)
 {
     const struct orch_restart *r = &c->svc->restart;
     if (r->condition == ORCH_RESTART_NONE)
         return false;
+    if (orch_is_job(c->svc) && t->observed == TASK_COMPLETE)
+        return false; /* a job's task that completed is done */
     if (r->condition == ORCH_RESTART_ON_FAILURE && t->observed == TASK_COMPLETE)
         return false;
     if (r->max_attempts == 0)
@@ -193,11 +206,11 @@ static void history_record(struct ctx *c, const char *key, int64_t start_at)
 
 /* A task that must go: it ended, or its node is down or drained. Shut it down and, if the
  * policy says so, create its replacement (desired READY until the delay is over). */
-static void restart(struct ctx *c, const struct orch_task *t, const struct orch_node *nd)
+void orch_restart_task(struct ctx *c, const struct orch_task *t, const struct orch_node *nd)
 {
     orch_emit(c->out, (struct orch_action){
                           .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_SHUTDOWN});
-    if (!should_restart(c, t))
+    if (!orch_should_restart(c, t))
         return;
     /* tasks moved off a drained node start at once; others after the delay */
     int64_t delay = nd && nd->drained ? 0 : c->svc->restart.delay_ns;
@@ -206,18 +219,20 @@ static void restart(struct ctx *c, const struct orch_task *t, const struct orch_
     char key[128];
     orch_task_key(c, t, key, sizeof(key));
     history_record(c, key, now ? 0 : c->now + delay);
-    orch_emit(c->out,
-              (struct orch_action){.kind = ORCH_CREATE,
-                                   .slot = t->slot,
-                                   .node_id = c->svc->mode == ORCH_GLOBAL ? t->node_id : NULL,
-                                   .desired = now ? TASK_RUNNING : TASK_READY,
-                                   .replaces = t->id});
+    orch_emit(c->out, (struct orch_action){.kind = ORCH_CREATE,
+                                           .slot = t->slot,
+                                           .node_id = c->svc->mode == ORCH_GLOBAL ||
+                                                              c->svc->mode == ORCH_GLOBAL_JOB
+                                                          ? t->node_id
+                                                          : NULL,
+                                           .desired = now ? run_state(c) : TASK_READY,
+                                           .replaces = t->id});
 }
 
 /* A replacement created with desired READY: RUNNING once its delay is over and the task it
  * replaces has stopped (or a minute later in any case). */
-static void maybe_start(struct ctx *c, const struct orch_task *t, const struct orch_task *all,
-                        size_t n)
+void orch_maybe_start(struct ctx *c, const struct orch_task *t, const struct orch_task *all,
+                      size_t n)
 {
     char key[128];
     orch_task_key(c, t, key, sizeof(key));
@@ -245,7 +260,7 @@ static void maybe_start(struct ctx *c, const struct orch_task *t, const struct o
     }
     h->start_at = h->wake_at = 0;
     orch_emit(c->out, (struct orch_action){
-                          .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_RUNNING});
+                          .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = run_state(c)});
 }
 
 /* A live task that may go on: not ended, and on a node that is up and not drained (or not
@@ -264,7 +279,7 @@ static bool healthy(const struct ctx *c, const struct orch_task *t, const struct
 static bool kept_by_policy(struct ctx *c, const struct orch_task *newest)
 {
     return newest && newest->desired != TASK_REMOVE && newest->observed > TASK_RUNNING &&
-           !should_restart(c, newest);
+           !orch_should_restart(c, newest);
 }
 
 /* ---- replicated ---- */
@@ -333,13 +348,13 @@ static void reconcile_replicated(struct ctx *c, const struct orch_task *tasks, s
                     continue;
                 }
                 size_t before = c->out->n;
-                restart(c, t, nd);
+                orch_restart_task(c, t, nd);
                 if (c->out->n - before == 2) /* a replacement was created */
                     s->live++;
                 continue;
             }
             if (t->desired == TASK_READY)
-                maybe_start(c, t, tasks, n);
+                orch_maybe_start(c, t, tasks, n);
             s->live++;
             if (t->observed == TASK_RUNNING)
                 s->running = true;
@@ -432,12 +447,12 @@ static void reconcile_global(struct ctx *c, const struct orch_task *tasks, size_
             }
             if (t->observed > TASK_RUNNING) {
                 size_t before = c->out->n;
-                restart(c, t, nd);
+                orch_restart_task(c, t, nd);
                 live += c->out->n - before == 2;
                 continue;
             }
             if (t->desired == TASK_READY)
-                maybe_start(c, t, tasks, n);
+                orch_maybe_start(c, t, tasks, n);
             live++;
         }
         /* a down node keeps its task (it comes back with it); an eligible one gets one */
@@ -469,6 +484,8 @@ void orch_reconcile(struct orch *o, const struct orch_service *svc, const struct
     struct ctx c = {o, svc, mem, nodes, nnodes, now_ns, out};
     if (svc->mode == ORCH_GLOBAL)
         reconcile_global(&c, tasks, ntasks);
+    else if (orch_is_job(svc))
+        orch_reconcile_job(&c, tasks, ntasks);
     else
         reconcile_replicated(&c, tasks, ntasks);
 }

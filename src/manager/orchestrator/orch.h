@@ -6,6 +6,10 @@
  * slots that are not running first, then those on the nodes that hold the most tasks of the
  * service.
  *
+ * Jobs (replicated-job, global-job) run tasks to completion: at most MaxConcurrent at a time
+ * until TotalCompletions have completed (replicated), or one per eligible node (global);
+ * failed ones are restarted by the same supervisor; slots of a job count from 0.
+ *
  * Rolling updates (replicated services): slots whose tasks run an older task template are
  * replaced `parallelism` at a time, stop-first or start-first, waiting `delay` between slots;
  * a new task that fails within `monitor` of starting counts as a failure, and more failures
@@ -45,7 +49,7 @@ const char *task_state_name(enum task_state s);
 /* The state for a name; -1 if unknown. */
 int task_state_parse(const char *name);
 
-enum orch_mode { ORCH_REPLICATED = 0, ORCH_GLOBAL };
+enum orch_mode { ORCH_REPLICATED = 0, ORCH_GLOBAL, ORCH_REPLICATED_JOB, ORCH_GLOBAL_JOB };
 enum orch_restart_cond { ORCH_RESTART_ANY = 0, ORCH_RESTART_ON_FAILURE, ORCH_RESTART_NONE };
 
 struct orch_restart {
@@ -90,6 +94,10 @@ struct orch_service {
     struct orch_restart restart;
     struct orch_update_config update, rollback;
     enum orch_update_state update_state;
+    /* jobs: tasks run to completion (desired COMPLETE); a new iteration (`--force`, a new
+     * spec) replaces the old iteration's tasks that still run */
+    uint64_t max_concurrent, total_completions; /* replicated job */
+    uint64_t job_iteration;
 };
 
 /* What the orchestrator reads of a task of the service. */
@@ -99,7 +107,8 @@ struct orch_task {
     const char *node_id; /* "" or NULL while unassigned */
     enum task_state desired, observed;
     uint64_t spec_version;
-    int64_t status_ns; /* when the observed state was last reported */
+    int64_t status_ns;      /* when the observed state was last reported */
+    uint64_t job_iteration; /* jobs: the iteration the task belongs to */
 };
 
 /* What it reads of a node. For global services `eligible` says whether the service's

@@ -45,6 +45,19 @@ const struct orch_node *orch_node_get(const struct ctx *c, const char *id);
 void orch_task_key(const struct ctx *c, const struct orch_task *t, char *key, size_t cap);
 struct history *orch_history_get(struct ctx *c, const char *key, bool create);
 
+bool orch_is_job(const struct orch_service *svc);
+/* Docker's rule: does the restart policy replace this task, ended as it is? */
+bool orch_should_restart(struct ctx *c, const struct orch_task *t);
+/* A task that must go: shut it down and, if the policy says so, create its replacement. */
+void orch_restart_task(struct ctx *c, const struct orch_task *t, const struct orch_node *nd);
+/* A replacement waiting (desired READY): started once its delay is over and the task it
+ * replaces has stopped. */
+void orch_maybe_start(struct ctx *c, const struct orch_task *t, const struct orch_task *all,
+                      size_t n);
+
+/* Jobs (orch_job.c). */
+void orch_reconcile_job(struct ctx *c, const struct orch_task *tasks, size_t n);
+
 /* The rolling update of a replicated service: one step (orch_update.c). */
 void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n);
 void orch_update_free(struct upd *u); /* NULL is a no-op */
