@@ -248,7 +248,8 @@ static int follower_read(struct exec_logs_follower *f, bool final, struct err *e
     struct buf out = BUF_INIT;
     size_t used = 0;
     exec_logs_convert(f->pending.p ? f->pending.p : "", f->pending.len, &o, final, &out, &used);
-    buf_consume(&f->pending, used);
+    if (used)
+        buf_consume(&f->pending, used);
     f->first = false;
     if (out.len)
         f->data(f->arg, out.p, out.len);

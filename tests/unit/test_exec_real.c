@@ -1,0 +1,626 @@
+/* test_exec_real.c — the executor with real containers: conmon + runc/crun on a busybox
+ * rootfs (overlay of a shared lower dir and a per-container upper).
+ *
+ * Needs root, conmon, an OCI runtime and Debian's busybox-static (NEED_TOOL otherwise: skipped
+ * outside CI, failing with CI set). Everything lives in a fresh temp dir and a cgroup parent
+ * named after this process; a cleanup kills only the conmons and container PIDs whose
+ * pid files are in that dir, unmounts what is mounted under it, removes the cgroups and the
+ * dir; a guardian process does it however the test ends. Waits are event-driven, each with a
+ * generous deadline. Set EXEC_TEST_RUNTIME=/usr/bin/crun to run them through crun. */
+#include "exec/exec.h"
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmp[256];
+static char cg_parent[64];
+static char root[300];
+static char lower[300];
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool have(const char *path)
+{
+    return access(path, X_OK) == 0;
+}
+
+/* Runs argv, returns its stdout (heap) or NULL. Only for building the rootfs. */
+static char *capture(char *const argv[])
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(p[0], chunk, sizeof(chunk))) > 0)
+        buf_add(&b, chunk, (size_t)n);
+    close(p[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return buf_detach(&b, NULL);
+}
+
+static void copy_file(const char *from, const char *to, int mode)
+{
+    char *d = NULL;
+    size_t n;
+    struct err e = {0};
+    if (file_read(from, &d, &n, &e) < 0)
+        FAIL_AT("%s", e.msg);
+    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ_INT(write(fd, d, n), (long long)n);
+    close(fd);
+    free(d);
+}
+
+static const char *cg_controllers[] = {"memory",     "cpu",     "cpuacct", "pids",    "devices",
+                                       "freezer",    "blkio",   "cpuset",  "net_cls", "net_prio",
+                                       "perf_event", "hugetlb", "rdma",    "misc",    "systemd",
+                                       "unified",    ""};
+
+static bool cgroup_dirs_exist(const char *sub)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(cg_controllers); i++) {
+        char *p = xasprintf("/sys/fs/cgroup/%s%s%s%s", cg_controllers[i],
+                            *cg_controllers[i] ? "/" : "", cg_parent + 1, sub);
+        struct stat st;
+        bool ex = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        free(p);
+        if (ex)
+            return true;
+    }
+    return false;
+}
+
+static bool mounted_under(const char *prefix)
+{
+    char *d = NULL;
+    size_t n;
+    if (file_read("/proc/self/mountinfo", &d, &n, NULL) < 0)
+        return false;
+    bool r = strstr(d, prefix) != NULL;
+    free(d);
+    return r;
+}
+
+static void kill_pidfile(const char *path, const char *want_comm)
+{
+    char *d = NULL;
+    size_t n;
+    if (file_read(path, &d, &n, NULL) < 0)
+        return;
+    int pid = atoi(d);
+    free(d);
+    if (pid <= 1)
+        return;
+    if (want_comm) {
+        char *cp = xasprintf("/proc/%d/comm", pid);
+        char *c = NULL;
+        bool ok = file_read(cp, &c, &n, NULL) == 0 && str_has_prefix(c, want_comm);
+        free(c);
+        free(cp);
+        if (!ok)
+            return;
+    }
+    kill(pid, SIGKILL);
+}
+
+static void cleanup(void)
+{
+    if (!tmp[0] || getenv("EXEC_TEST_KEEP"))
+        return;
+    char *cr = xasprintf("%s/containers", root);
+    DIR *d = opendir(cr);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *p = xasprintf("%s/%s/conmon.pid", cr, de->d_name);
+            kill_pidfile(p, "conmon");
+            free(p);
+            p = xasprintf("%s/%s/ctr.pid", cr, de->d_name);
+            kill_pidfile(p, NULL);
+            free(p);
+            p = xasprintf("%s/%s/rootfs", cr, de->d_name);
+            umount2(p, MNT_DETACH);
+            free(p);
+        }
+        closedir(d);
+    }
+    free(cr);
+    /* cgroups empty out once the killed processes are gone */
+    int64_t deadline = mono_ms() + 10000;
+    for (;;) {
+        bool left = false;
+        for (size_t i = 0; i < ARRAY_SIZE(cg_controllers); i++) {
+            char *p = xasprintf("/sys/fs/cgroup/%s%s%s", cg_controllers[i],
+                                *cg_controllers[i] ? "/" : "", cg_parent + 1);
+            DIR *cd = opendir(p);
+            if (cd) {
+                struct dirent *de;
+                while ((de = readdir(cd)))
+                    if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        char *s = xasprintf("%s/%s", p, de->d_name);
+                        rmdir(s);
+                        free(s);
+                    }
+                closedir(cd);
+                if (rmdir(p) < 0 && errno != ENOENT)
+                    left = true;
+            }
+            free(p);
+        }
+        if (!left || mono_ms() > deadline)
+            break;
+        usleep(50000); /* cleanup only: waiting for killed processes to leave their cgroup */
+    }
+    struct err e = {0};
+    dir_remove_all(tmp, &e);
+}
+
+static void setup(void)
+{
+    if (geteuid() != 0)
+        NEED_TOOL("root (real containers)");
+    if (!have("/usr/bin/conmon"))
+        NEED_TOOL("conmon");
+    if (!have("/usr/sbin/runc") && !have("/usr/bin/runc") && !have("/usr/bin/crun"))
+        NEED_TOOL("runc or crun");
+    if (!have("/bin/busybox"))
+        NEED_TOOL("busybox-static");
+    snprintf(tmp, sizeof(tmp), "/tmp/shoal-exec-test-XXXXXX");
+    ASSERT_NOT_NULL(mkdtemp(tmp));
+    snprintf(cg_parent, sizeof(cg_parent), "/shoal-test-%d", (int)getpid());
+    snprintf(root, sizeof(root), "%s/exec", tmp);
+    snprintf(lower, sizeof(lower), "%s/base", tmp);
+    /* A guardian cleans up however this process ends (a failed assertion, a sanitizer
+     * report, a crash, the harness's timeout): it waits for EOF on a pipe whose only write
+     * end we hold (close-on-exec, so no conmon keeps it). */
+    int gp[2];
+    ASSERT_EQ_INT(pipe2(gp, O_CLOEXEC), 0);
+    pid_t g = fork();
+    ASSERT_TRUE(g >= 0);
+    if (g == 0) {
+        char c;
+        close(gp[1]);
+        while (read(gp[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        cleanup();
+        _exit(0);
+    }
+    close(gp[0]);
+    struct err e = {0};
+    static const char *const dirs[] = {"bin", "proc", "sys", "dev", "tmp", "etc", "sbin"};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+        char *p = xasprintf("%s/%s", lower, dirs[i]);
+        ASSERT_EQ_INT(dir_make(p, 0755, &e), 0);
+        free(p);
+    }
+    char *bb = xasprintf("%s/bin/busybox", lower);
+    copy_file("/bin/busybox", bb, 0755);
+    free(bb);
+    char *const argv[] = {"/bin/busybox", "--list", NULL};
+    char *list = capture(argv);
+    ASSERT_NOT_NULL(list);
+    for (char *save = NULL, *a = strtok_r(list, "\n", &save); a; a = strtok_r(NULL, "\n", &save)) {
+        if (!strcmp(a, "busybox"))
+            continue; /* it would replace the binary with a link to itself */
+        char *p = xasprintf("%s/bin/%s", lower, a);
+        ASSERT_EQ_INT(symlink("busybox", p), 0); /* relative: valid inside the container */
+        free(p);
+    }
+    free(list);
+}
+
+/* ---- loop plumbing ---- */
+struct res {
+    bool done;
+    int rc;
+    char msg[ERR_MSG_MAX];
+};
+static void done_cb(void *arg, int rc, const struct err *e)
+{
+    struct res *r = arg;
+    r->done = true;
+    r->rc = rc;
+    if (e)
+        snprintf(r->msg, sizeof(r->msg), "%s", e->msg);
+}
+struct exitres {
+    bool done;
+    struct exec_state st;
+};
+static void exit_cb(void *arg, const char *id, const struct exec_state *st)
+{
+    struct exitres *r = arg;
+    r->done = true;
+    r->st = *st;
+}
+
+static void wake(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void run_until(uv_loop_t *loop, bool *flag, int64_t ms, const char *what)
+{
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    uv_timer_start(&t, wake, 50, 50);
+    int64_t end = mono_ms() + ms;
+    while (!*flag && mono_ms() < end)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (!*flag)
+        FAIL_AT("timed out after %lld ms waiting for %s", (long long)ms, what);
+}
+
+static void call_ok(uv_loop_t *loop, struct res *r, const char *what)
+{
+    run_until(loop, &r->done, 60000, what);
+    if (r->rc != 0)
+        FAIL_AT("%s: rc %d: %s", what, r->rc, r->msg);
+}
+
+static struct exec *exec_open(uv_loop_t *loop)
+{
+    struct exec_config cfg = {
+        .root = root, .runtime = getenv("EXEC_TEST_RUNTIME"), .cgroup_parent = cg_parent};
+    struct err e = {0};
+    struct exec *x = exec_new(loop, &cfg, &e);
+    if (!x)
+        FAIL_AT("exec_new: %s", e.msg);
+    return x;
+}
+
+static void exec_close(uv_loop_t *loop, struct exec *x)
+{
+    exec_free(x);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void spec_init(struct exec_spec *s, const char *id, const char *const *args)
+{
+    static const char *lowers[2];
+    lowers[0] = lower;
+    lowers[1] = NULL;
+    memset(s, 0, sizeof(*s));
+    s->id = id;
+    s->lower = lowers;
+    s->args = args;
+}
+
+static void create_start(uv_loop_t *loop, struct exec *x, const struct exec_spec *s,
+                         struct exitres *er)
+{
+    struct res r = {0};
+    exec_create(x, s, exit_cb, er, done_cb, &r);
+    call_ok(loop, &r, "create");
+    struct exec_state st;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, s->id, &st, &e), 0);
+    ASSERT_TRUE(st.pid > 0);
+    memset(&r, 0, sizeof(r));
+    exec_start(x, s->id, done_cb, &r);
+    call_ok(loop, &r, "start");
+}
+
+static void delete_ok(uv_loop_t *loop, struct exec *x, const char *id)
+{
+    struct res r = {0};
+    exec_delete(x, id, true, done_cb, &r);
+    call_ok(loop, &r, "delete");
+    char *dir = exec_dir_path(x, id);
+    struct stat st;
+    ASSERT_TRUE(stat(dir, &st) < 0);
+    free(dir);
+    ASSERT_FALSE(mounted_under(tmp));
+    char *sub = xasprintf("/%s", id);
+    ASSERT_FALSE(cgroup_dirs_exist(sub));
+    free(sub);
+}
+
+static char *read_logs(struct exec *x, const char *id, const struct exec_log_opts *o)
+{
+    char *path = exec_log_path(x, id);
+    char *d = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    if (file_read(path, &d, &n, &e) < 0)
+        FAIL_AT("%s", e.msg);
+    free(path);
+    struct buf out = BUF_INIT;
+    size_t used;
+    exec_logs_convert(d, n, o, true, &out, &used);
+    free(d);
+    buf_add(&out, "", 0);
+    return buf_detach(&out, NULL);
+}
+
+struct follow {
+    struct buf got;
+    const char *needle;
+    bool found, ended;
+};
+static void follow_data(void *arg, const char *frames, size_t len)
+{
+    struct follow *f = arg;
+    buf_add(&f->got, frames, len);
+    if (memmem(f->got.p, f->got.len, f->needle, strlen(f->needle)))
+        f->found = true;
+}
+static void follow_end(void *arg, int rc, const struct err *e)
+{
+    ((struct follow *)arg)->ended = true;
+}
+
+/* Follows the log until needle shows up in a stdout frame's payload. */
+static void wait_log(uv_loop_t *loop, struct exec *x, const char *id, const char *needle)
+{
+    struct follow f = {.needle = needle};
+    buf_init(&f.got);
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    struct err e = {0};
+    struct exec_logs_follower *fl = exec_logs_follow(x, id, &o, follow_data, follow_end, &f, &e);
+    if (!fl)
+        FAIL_AT("follow: %s", e.msg);
+    run_until(loop, &f.found, 30000, needle);
+    ASSERT_EQ_INT(f.got.p[0], 1); /* a stdout frame */
+    exec_logs_follow_stop(fl);
+    uv_run(loop, UV_RUN_NOWAIT);
+    ASSERT_FALSE(f.ended);
+    buf_release(&f.got);
+}
+
+TEST_T(exec_real_exit_code_and_logs, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sh", "-c", "echo hello; echo oops >&2; exit 3", NULL};
+    struct exec_spec s;
+    spec_init(&s, "echo3", args);
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "exit");
+    ASSERT_EQ_INT(er.st.exit_code, 3);
+    ASSERT_FALSE(er.st.oom_killed);
+    ASSERT_TRUE(er.st.finished_ns >= er.st.started_ns && er.st.started_ns > 0);
+    struct exec_state st;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, "echo3", &st, &e), 0);
+    ASSERT_EQ_INT(st.status, EXEC_EXITED);
+
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    char *frames = read_logs(x, "echo3", &o);
+    ASSERT_EQ_INT(memcmp(frames, "\x01\0\0\0\0\0\0\x06hello\n", 14), 0);
+    free(frames);
+    o.want_stdout = false;
+    o.want_stderr = true;
+    frames = read_logs(x, "echo3", &o);
+    ASSERT_EQ_INT(memcmp(frames, "\x02\0\0\0\0\0\0\x05oops\n", 13), 0);
+    free(frames);
+
+    delete_ok(&loop, x, "echo3");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+TEST_T(exec_real_stop_term_and_kill, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+
+    /* PID 1 without a handler ignores TERM: SIGKILL after the grace period, 137 */
+    const char *args1[] = {"sleep", "1000", NULL};
+    struct exec_spec s;
+    spec_init(&s, "sleeper", args1);
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    struct res r = {0};
+    int64_t t0 = mono_ms();
+    exec_stop(x, "sleeper", 1000000000LL, done_cb, &r);
+    call_ok(&loop, &r, "stop sleeper");
+    int64_t took = mono_ms() - t0;
+    ASSERT_TRUE(er.done);
+    ASSERT_EQ_INT(er.st.exit_code, 137);
+    ASSERT_TRUE(took >= 1000);
+    delete_ok(&loop, x, "sleeper");
+
+    /* a TERM trap: exits at once with 143 */
+    const char *args2[] = {"sh", "-c", "trap 'exit 143' TERM; sleep 1000 & wait", NULL};
+    spec_init(&s, "trapper", args2);
+    memset(&er, 0, sizeof(er));
+    create_start(&loop, x, &s, &er);
+    /* the trap is set once the shell has forked its sleep: wait for that child in /proc */
+    struct exec_state st;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, "trapper", &st, &e), 0);
+    char *cpath = xasprintf("/proc/%d/task/%d/children", st.pid, st.pid);
+    int64_t end = mono_ms() + 20000;
+    for (;;) {
+        char *d = NULL;
+        size_t n = 0;
+        bool ready = file_read(cpath, &d, &n, NULL) == 0 && n > 0;
+        free(d);
+        if (ready)
+            break;
+        if (mono_ms() > end)
+            FAIL_AT("the shell never started its sleep");
+        uv_timer_t t;
+        uv_timer_init(&loop, &t);
+        uv_timer_start(&t, wake, 20, 0);
+        uv_run(&loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&t, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    free(cpath);
+    memset(&r, 0, sizeof(r));
+    t0 = mono_ms();
+    exec_stop(x, "trapper", 30000000000LL, done_cb, &r);
+    call_ok(&loop, &r, "stop trapper");
+    ASSERT_EQ_INT(er.st.exit_code, 143);
+    ASSERT_TRUE(mono_ms() - t0 < 30000);
+    delete_ok(&loop, x, "trapper");
+
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+struct found {
+    int n;
+    enum exec_found what;
+    struct exec_state st;
+};
+static struct found restore_seen;
+static void found_cb(void *arg, const char *id, enum exec_found what, const struct exec_state *st)
+{
+    restore_seen.n++;
+    restore_seen.what = what;
+    restore_seen.st = *st;
+}
+
+static int64_t cgroup_read(const char *id, const char *v1file, const char *v2file)
+{
+    char *p = xasprintf("/sys/fs/cgroup/memory%s/%s/%s", cg_parent, id, v1file);
+    char *d = NULL;
+    size_t n;
+    if (file_read(p, &d, &n, NULL) < 0) {
+        free(p);
+        p = xasprintf("/sys/fs/cgroup%s/%s/%s", cg_parent, id, v2file);
+        if (file_read(p, &d, &n, NULL) < 0)
+            FAIL_AT("no memory cgroup file for %s", id);
+    }
+    free(p);
+    int64_t v = strtoll(d, NULL, 10);
+    free(d);
+    return v;
+}
+
+TEST_T(exec_real_limits_init_and_restore, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sh", "-c", "cat /proc/1/cmdline; echo; exec sleep 1000", NULL};
+    struct exec_spec s;
+    spec_init(&s, "limited", args);
+    s.memory = 64 << 20;
+    s.init = access("/usr/bin/tini-static", X_OK) == 0;
+    const char *labels[] = {"com.example=1", NULL};
+    s.labels = labels;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    ASSERT_EQ_INT(cgroup_read("limited", "memory.limit_in_bytes", "memory.max"), 64 << 20);
+    struct exec_state before;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, "limited", &before, &e), 0);
+    ASSERT_EQ_INT(before.status, EXEC_RUNNING);
+
+    /* PID 1 is the init, seen through the log follower (stdcopy frames) */
+    wait_log(&loop, x, "limited", s.init ? "/sbin/docker-init" : "sh");
+
+    /* a daemon restart: drop the executor without touching the container */
+    exec_close(&loop, x);
+    ASSERT_TRUE(kill(before.pid, 0) == 0);
+    x = exec_open(&loop);
+    struct res r = {0};
+    struct exitres er2 = {0};
+    exec_restore(x, found_cb, exit_cb, &er2, done_cb, &r);
+    call_ok(&loop, &r, "restore");
+    ASSERT_EQ_INT(restore_seen.n, 1);
+    ASSERT_EQ_INT(restore_seen.what, EXEC_FOUND_RUNNING);
+    ASSERT_EQ_INT(restore_seen.st.pid, before.pid);
+    ASSERT_EQ_INT(restore_seen.st.started_ns, before.started_ns);
+
+    /* the restored container is driven as before: stop reports through the new exec */
+    memset(&r, 0, sizeof(r));
+    exec_stop(x, "limited", 1000000000LL, done_cb, &r);
+    call_ok(&loop, &r, "stop restored");
+    ASSERT_TRUE(er2.done);
+    ASSERT_FALSE(er.done); /* the old executor's callback is gone with it */
+    ASSERT_TRUE(er2.st.exit_code == 143 || er2.st.exit_code == 137);
+    delete_ok(&loop, x, "limited");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+TEST_T(exec_real_restore_without_shim_removes, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sleep", "1000", NULL};
+    struct exec_spec s;
+    spec_init(&s, "orphan", args);
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    exec_close(&loop, x);
+    /* the shim dies and takes no exit code with it: SIGKILL conmon (we started it) */
+    char *cp = xasprintf("%s/containers/orphan/conmon.pid", root);
+    kill_pidfile(cp, "conmon");
+    char *ex = xasprintf("%s/exits/orphan", root);
+    int64_t end = mono_ms() + 10000;
+    char *d = NULL;
+    size_t n;
+    for (;;) {
+        if (file_read(cp, &d, &n, NULL) < 0)
+            break;
+        char *comm = xasprintf("/proc/%d/comm", atoi(d));
+        free(d);
+        bool gone = access(comm, F_OK) < 0;
+        free(comm);
+        if (gone || mono_ms() > end)
+            break;
+        usleep(20000); /* waiting for a SIGKILLed process to vanish; no loop to run here */
+    }
+    unlink(ex);
+    free(ex);
+    free(cp);
+    x = exec_open(&loop);
+    struct res r = {0};
+    memset(&restore_seen, 0, sizeof(restore_seen));
+    exec_restore(x, found_cb, exit_cb, &er, done_cb, &r);
+    call_ok(&loop, &r, "restore");
+    ASSERT_EQ_INT(restore_seen.n, 1);
+    ASSERT_EQ_INT(restore_seen.what, EXEC_FOUND_REMOVED);
+    char *dir = exec_dir_path(x, "orphan");
+    struct stat st;
+    ASSERT_TRUE(stat(dir, &st) < 0);
+    free(dir);
+    ASSERT_FALSE(mounted_under(tmp));
+    ASSERT_FALSE(cgroup_dirs_exist("/orphan"));
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
