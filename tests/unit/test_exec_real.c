@@ -624,3 +624,104 @@ TEST_T(exec_real_restore_without_shim_removes, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+TEST_T(exec_real_oom_killed, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    /* dd's 64 MiB buffer in a 16 MiB cgroup (swap at most as much again, as Docker) */
+    const char *args[] = {"dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", NULL};
+    struct exec_spec s;
+    spec_init(&s, "hog", args);
+    s.memory = 16 << 20;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "OOM kill");
+    ASSERT_EQ_INT(er.st.exit_code, 137);
+    ASSERT_TRUE(er.st.oom_killed);
+    delete_ok(&loop, x, "hog");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+static int64_t cgroup_file(const char *ctl, const char *id, const char *file)
+{
+    char *p = xasprintf("/sys/fs/cgroup/%s%s/%s/%s", ctl, cg_parent, id, file);
+    char *d = NULL;
+    size_t n;
+    int64_t v = -1;
+    if (file_read(p, &d, &n, NULL) == 0)
+        v = strtoll(d, NULL, 10);
+    free(d);
+    free(p);
+    return v;
+}
+
+TEST_T(exec_real_mounts_user_and_cpu, 120)
+{
+    setup();
+    char *data = xasprintf("%s/data", tmp), *f = xasprintf("%s/data/f", tmp);
+    struct err e = {0};
+    ASSERT_EQ_INT(dir_make(data, 0755, &e), 0);
+    ASSERT_EQ_INT(file_write_atomic(f, "from-the-host\n", 14, 0644, &e), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sh", "-c",
+                          "cat /data/f; touch /x 2>/dev/null && echo root-rw || echo root-ro;"
+                          "echo t > /scratch/t && echo tmpfs-ok; touch /data/y 2>/dev/null ||"
+                          " echo data-ro; echo uid=$(id -u):$(id -g) cwd=$(pwd) $GREETING;"
+                          "exec sleep 1000",
+                          NULL};
+    const char *env[] = {"GREETING=hi", NULL};
+    struct exec_mount mounts[] = {
+        {.type = "bind", .source = data, .target = "/data", .readonly = true},
+        {.type = "tmpfs", .target = "/scratch", .tmpfs_size = 1 << 20, .tmpfs_mode = 01777},
+    };
+    struct exec_spec s;
+    spec_init(&s, "mounts", args);
+    s.env = env;
+    s.user = "1000:1000";
+    s.workdir = "/tmp";
+    s.readonly_rootfs = true;
+    s.mounts = mounts;
+    s.n_mounts = 2;
+    s.nano_cpus = 500000000;
+    s.cpu_shares = 256;
+    s.pids_limit = 50;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    wait_log(&loop, x, "mounts", "cwd=");
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    char *frames = read_logs(x, "mounts", &o);
+    static const char want[] = "\x01\0\0\0\0\0\0\x0e"
+                               "from-the-host\n"
+                               "\x01\0\0\0\0\0\0\x08"
+                               "root-ro\n"
+                               "\x01\0\0\0\0\0\0\x09"
+                               "tmpfs-ok\n"
+                               "\x01\0\0\0\0\0\0\x08"
+                               "data-ro\n"
+                               "\x01\0\0\0\0\0\0\x1a"
+                               "uid=1000:1000 cwd=/tmp hi\n";
+    if (memcmp(frames, want, sizeof(want) - 1) != 0)
+        FAIL_AT("log frames differ; payloads: %s|%s", frames + 8, frames + 30);
+    free(frames);
+    if (access("/sys/fs/cgroup/cpu", F_OK) == 0) {
+        ASSERT_EQ_INT(cgroup_file("cpu", "mounts", "cpu.cfs_quota_us"), 50000);
+        ASSERT_EQ_INT(cgroup_file("cpu", "mounts", "cpu.cfs_period_us"), 100000);
+        ASSERT_EQ_INT(cgroup_file("cpu", "mounts", "cpu.shares"), 256);
+        ASSERT_EQ_INT(cgroup_file("pids", "mounts", "pids.max"), 50);
+    }
+    char *meta = xasprintf("%s/containers/mounts/meta.json", root);
+    ASSERT_EQ_INT(access(meta, R_OK), 0);
+    free(meta);
+    delete_ok(&loop, x, "mounts");
+    ASSERT_TRUE(er.done); /* delete --force killed it, and the exit was reported */
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+    free(data);
+    free(f);
+}
