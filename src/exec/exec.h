@@ -137,6 +137,10 @@ void exec_kill(struct exec *x, const char *id, int sig, exec_done_cb done, void 
 void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, void *arg);
 /* Current state (from memory, kept in step with the files). ERR_NOT_FOUND if unknown. */
 int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct err *e);
+/* What was kept of the spec in meta.json, for inspect and after a restore: {"id", "created"
+ * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay"}. New reference in *out;
+ * ERR_NOT_FOUND if the container is unknown. */
+int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e);
 /* Paths inside the container's state dir (heap strings). */
 char *exec_log_path(const struct exec *x, const char *id);
 char *exec_dir_path(const struct exec *x, const char *id);

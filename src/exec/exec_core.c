@@ -441,6 +441,26 @@ static struct exec_proc *runtime_call(struct exec *x, const char *sub, const cha
     return p;
 }
 
+/* runc logs in logfmt (time="..." level=error msg="..."): returns the msg value unquoted
+ * (heap), or a copy of the line when it is not logfmt. */
+static char *runtime_msg(const char *line)
+{
+    const char *m = strstr(line, "msg=\"");
+    if (!m)
+        return xstrdup(line);
+    struct buf b = BUF_INIT;
+    for (const char *p = m + 5; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            buf_add(&b, *p == 'n' ? "\n" : p, 1);
+            continue;
+        }
+        buf_add(&b, p, 1);
+    }
+    buf_add(&b, "", 0);
+    return buf_detach(&b, NULL);
+}
+
 /* The runtime's message from a failed call (its last stderr line, JSON log lines of runc
  * decoded), into e. */
 static int proc_err(struct exec_proc *p, const char *what, struct err *e)
@@ -452,11 +472,14 @@ static int proc_err(struct exec_proc *p, const char *what, struct err *e)
     char *last = strrchr(s, '\n');
     last = last ? last + 1 : s;
     json_t *j = json_loads(last, 0, NULL);
-    const char *msg = j ? json_string_value(json_object_get(j, "msg")) : NULL;
+    const char *jmsg = j ? json_string_value(json_object_get(j, "msg")) : NULL;
+    char *msg = runtime_msg(jmsg ? jmsg : last);
     if (p->term_sig)
-        err_set(e, ERR_INTERNAL, "%s: runtime killed by signal %d", what, p->term_sig);
+        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: runtime killed by signal %d", what,
+                p->term_sig);
     else
-        err_set(e, ERR_INTERNAL, "%s: %s", what, msg ? msg : *last ? last : "runtime failed");
+        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: %s", what, *msg ? msg : "unknown");
+    free(msg);
     json_decref(j);
     return -ERR_INTERNAL;
 }
@@ -758,6 +781,21 @@ int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct
     return 0;
 }
 
+int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting)
+        return err_set(e, ERR_NOT_FOUND, "No such container: %s", id);
+    char *path = xasprintf("%s/meta.json", c->dir);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    free(path);
+    if (!m)
+        return err_set(e, ERR_INTERNAL, "container %s: meta.json: %s", id, je.text);
+    *out = m;
+    return 0;
+}
+
 static void fail_now(exec_done_cb done, void *arg, struct err *e)
 {
     if (done)
@@ -852,8 +890,11 @@ static void create_synced(struct exec_proc *p)
                 log[--n] = 0;
             msg = log;
         }
-        err_set(&e, ERR_INTERNAL, "create %s: %s", c->id,
-                msg ? msg : "conmon exited without reporting the container's pid");
+        char *m = msg ? runtime_msg(msg) : NULL;
+        /* Docker's words: "OCI runtime create failed: <runtime's message>" */
+        err_set(&e, ERR_INTERNAL, "OCI runtime create failed: %s",
+                m ? m : "conmon exited without reporting the container's pid");
+        free(m);
         free(log);
         free(logp);
         json_decref(j);
@@ -1281,7 +1322,6 @@ struct restore_op {
     void *exit_arg;
     exec_done_cb done;
     void *arg;
-    struct exec_ctr *cur;
 };
 
 static void restore_next(struct restore_op *op);
@@ -1293,12 +1333,12 @@ static void restore_report(struct restore_op *op, struct exec_ctr *c, enum exec_
         op->found(op->arg, c->id, what, &s);
 }
 
+/* The shim-less container was reported before its removal; go on with the next one. */
 static void restore_removed(void *arg, int rc, const struct err *e)
 {
     struct restore_op *op = arg;
-    /* c is freed by now; report with a copy kept in op->cur's place */
-    (void)rc;
-    (void)e;
+    if (rc < 0)
+        log_warn("exec: restore: %s", e->msg);
     restore_next(op);
 }
 

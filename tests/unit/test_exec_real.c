@@ -428,6 +428,18 @@ TEST_T(exec_real_exit_code_and_logs, 120)
     ASSERT_EQ_INT(memcmp(frames, "\x02\0\0\0\0\0\0\x05oops\n", 13), 0);
     free(frames);
 
+    /* following an exited container's log: everything, then the end */
+    struct follow f = {.needle = "\x02"};
+    buf_init(&f.got);
+    o.want_stdout = true;
+    struct exec_logs_follower *fl =
+        exec_logs_follow(x, "echo3", &o, follow_data, follow_end, &f, &e);
+    ASSERT_NOT_NULL(fl);
+    run_until(&loop, &f.ended, 30000, "end of the log");
+    ASSERT_EQ_INT(f.got.len, 27);
+    ASSERT_EQ_INT(memcmp(f.got.p, "\x01\0\0\0\0\0\0\x06hello\n\x02\0\0\0\0\0\0\x05oops\n", 27), 0);
+    buf_release(&f.got);
+
     delete_ok(&loop, x, "echo3");
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
@@ -562,6 +574,12 @@ TEST_T(exec_real_limits_init_and_restore, 120)
     ASSERT_EQ_INT(restore_seen.what, EXEC_FOUND_RUNNING);
     ASSERT_EQ_INT(restore_seen.st.pid, before.pid);
     ASSERT_EQ_INT(restore_seen.st.started_ns, before.started_ns);
+    ASSERT_EQ_INT(restore_seen.st.created_ns, before.created_ns);
+    json_t *meta = NULL;
+    ASSERT_EQ_INT(exec_meta_get(x, "limited", &meta, &e), 0);
+    ASSERT_EQ_STR(
+        json_string_value(json_object_get(json_object_get(meta, "labels"), "com.example")), "1");
+    json_decref(meta);
 
     /* the restored container is driven as before: stop reports through the new exec */
     memset(&r, 0, sizeof(r));
@@ -718,10 +736,58 @@ TEST_T(exec_real_mounts_user_and_cpu, 120)
     char *meta = xasprintf("%s/containers/mounts/meta.json", root);
     ASSERT_EQ_INT(access(meta, R_OK), 0);
     free(meta);
+    /* a running container cannot be removed without force */
+    struct res r = {0};
+    exec_delete(x, "mounts", false, done_cb, &r);
+    ASSERT_TRUE(r.done);
+    ASSERT_EQ_INT(r.rc, -ERR_CONFLICT);
+    ASSERT_CONTAINS(r.msg, "You cannot remove a running container mounts");
+    memset(&r, 0, sizeof(r));
+    exec_kill(x, "mounts", SIGKILL, done_cb, &r);
+    call_ok(&loop, &r, "kill");
+    run_until(&loop, &er.done, 30000, "exit after SIGKILL");
+    ASSERT_EQ_INT(er.st.exit_code, 137);
+    ASSERT_FALSE(er.st.oom_killed);
     delete_ok(&loop, x, "mounts");
-    ASSERT_TRUE(er.done); /* delete --force killed it, and the exit was reported */
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
     free(data);
     free(f);
+}
+
+TEST_T(exec_real_create_failure_leaves_nothing, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"/no/such/binary", NULL};
+    struct exec_spec s;
+    spec_init(&s, "broken", args);
+    struct exitres er = {0};
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er, done_cb, &r);
+    run_until(&loop, &r.done, 60000, "create");
+    ASSERT_TRUE(r.rc < 0);
+    fprintf(stderr, "# create failed as it should: %s\n", r.msg);
+    ASSERT_CONTAINS(r.msg, "/no/such/binary");
+    struct exec_state st;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, "broken", &st, &e), -ERR_NOT_FOUND);
+    char *dir = exec_dir_path(x, "broken");
+    struct stat sb;
+    ASSERT_TRUE(stat(dir, &sb) < 0);
+    free(dir);
+    ASSERT_FALSE(mounted_under(tmp));
+    /* the same id can be used again */
+    const char *ok_args[] = {"true", NULL};
+    spec_init(&s, "broken", ok_args);
+    memset(&er, 0, sizeof(er));
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "exit");
+    ASSERT_EQ_INT(er.st.exit_code, 0);
+    delete_ok(&loop, x, "broken");
+    ASSERT_FALSE(cgroup_dirs_exist("/broken"));
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
