@@ -791,3 +791,41 @@ TEST_T(exec_real_create_failure_leaves_nothing, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+/* crun through the private-mount-namespace wrapper (this binary re-executed under
+ * EXEC_CRUN_WRAPPER_NAME) on a hybrid host, crun itself elsewhere. */
+TEST_T(exec_real_crun, 120)
+{
+    setup();
+    if (!have("/usr/bin/crun"))
+        NEED_TOOL("crun");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec_config cfg = {.root = root, .runtime = "/usr/bin/crun", .cgroup_parent = cg_parent};
+    struct err e = {0};
+    struct exec *x = exec_new(&loop, &cfg, &e);
+    if (!x)
+        FAIL_AT("exec_new: %s", e.msg);
+    char *ctl = NULL;
+    size_t n;
+    bool hybrid =
+        file_read("/sys/fs/cgroup/unified/cgroup.controllers", &ctl, &n, NULL) == 0 && n > 1;
+    free(ctl);
+    ASSERT_EQ_INT(exec_runtime_kind(x), hybrid ? EXEC_RT_CRUN_WRAPPED : EXEC_RT_CRUN);
+    ASSERT_EQ_STR(exec_runtime_path(x), "/usr/bin/crun");
+    const char *args[] = {"sh", "-c", "echo via-crun; exit 7", NULL};
+    struct exec_spec s;
+    spec_init(&s, "crun1", args);
+    s.memory = 32 << 20;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "exit");
+    ASSERT_EQ_INT(er.st.exit_code, 7);
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    char *frames = read_logs(x, "crun1", &o);
+    ASSERT_EQ_INT(memcmp(frames, "\x01\0\0\0\0\0\0\x09via-crun\n", 17), 0);
+    free(frames);
+    delete_ok(&loop, x, "crun1");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
