@@ -788,6 +788,20 @@ TEST_T(exec_real_create_failure_leaves_nothing, 120)
     ASSERT_EQ_INT(er.st.exit_code, 0);
     delete_ok(&loop, x, "broken");
     ASSERT_FALSE(cgroup_dirs_exist("/broken"));
+
+    /* created, never started: delete --force kills the waiting init and cleans up */
+    const char *sleep_args[] = {"sleep", "1000", NULL};
+    spec_init(&s, "unstarted", sleep_args);
+    memset(&er, 0, sizeof(er));
+    memset(&r, 0, sizeof(r));
+    exec_create(x, &s, exit_cb, &er, done_cb, &r);
+    call_ok(&loop, &r, "create unstarted");
+    ASSERT_EQ_INT(exec_state_get(x, "unstarted", &st, &e), 0);
+    ASSERT_EQ_INT(st.status, EXEC_CREATED);
+    memset(&r, 0, sizeof(r));
+    exec_kill(x, "unstarted", SIGTERM, done_cb, &r);
+    ASSERT_EQ_INT(r.rc, -ERR_CONFLICT); /* not running */
+    delete_ok(&loop, x, "unstarted");
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
