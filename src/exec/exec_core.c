@@ -357,7 +357,8 @@ static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 /* Spawns argv with env; out_fd_child is the fd number the child sees our pipe as (2: its
  * stderr; 3: conmon's sync pipe). Returns the proc or NULL with e filled. */
 static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
-                                    int stdout_fd, proc_cb cb, void *arg, struct err *e)
+                                    int stdout_fd, const char *cwd, proc_cb cb, void *arg,
+                                    struct err *e)
 {
     struct exec_proc *p = xcalloc(1, sizeof(*p));
     p->x = x;
@@ -391,6 +392,7 @@ static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int
     o.args = argv;
     o.env = env;
     o.exit_cb = proc_exit_cb;
+    o.cwd = cwd;
     o.stdio = stdio;
     o.stdio_count = count;
     int r = uv_spawn(x->loop, &p->proc, &o);
@@ -434,7 +436,7 @@ static struct exec_proc *runtime_call(struct exec *x, const char *sub, const cha
     argv[n] = NULL;
     char *crun = env_crun(x);
     char *env[] = {CTR_PATH_ENV, crun, NULL};
-    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, cb, arg, e);
+    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, x->root, cb, arg, e);
     free(crun);
     if (p)
         p->id = xstrdup(id);
@@ -1056,7 +1058,8 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
     op->c = c;
     op->done = done;
     op->arg = arg;
-    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, create_synced, op, &e);
+    /* conmon writes some files (an "oom" marker) relative to its cwd: keep them in the dir */
+    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, dir, create_synced, op, &e);
     free(crun);
     free(pidp);
     free(cpidp);

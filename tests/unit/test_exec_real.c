@@ -654,11 +654,18 @@ TEST_T(exec_real_oom_killed, 120)
     struct exec_spec s;
     spec_init(&s, "hog", args);
     s.memory = 16 << 20;
+    /* conmon writes an "oom" marker relative to its cwd: it must not land in ours */
+    char *cwd = xasprintf("%s/cwd", tmp);
+    ASSERT_EQ_INT(mkdir(cwd, 0755), 0);
+    ASSERT_EQ_INT(chdir(cwd), 0);
     struct exitres er = {0};
     create_start(&loop, x, &s, &er);
     run_until(&loop, &er.done, 30000, "OOM kill");
     ASSERT_EQ_INT(er.st.exit_code, 137);
     ASSERT_TRUE(er.st.oom_killed);
+    ASSERT_EQ_INT(access("oom", F_OK), -1);
+    ASSERT_EQ_INT(chdir("/"), 0);
+    free(cwd);
     delete_ok(&loop, x, "hog");
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
