@@ -72,6 +72,8 @@ struct exec_proc {
     struct buf outb;
     int open_handles;
     bool exited, eof, done, abandoned, is_sync;
+    bool called;   /* cb ran */
+    bool owns_arg; /* arg is a plain heap op: freed here if cb never runs (exec_free) */
     int64_t status;
     int term_sig;
     proc_cb cb;
@@ -282,8 +284,10 @@ static void proc_maybe_done(struct exec_proc *p)
     if (p->done || !p->exited || !p->eof)
         return;
     p->done = true;
-    if (!p->abandoned && !p->x->freeing)
+    if (!p->abandoned && !p->x->freeing) {
+        p->called = true;
         p->cb(p);
+    }
 }
 
 static void proc_closed(uv_handle_t *h)
@@ -297,6 +301,8 @@ static void proc_closed(uv_handle_t *h)
             *pp = p->next;
             break;
         }
+    if (p->owns_arg && !p->called)
+        free(p->arg);
     buf_release(&p->outb);
     free(p->id);
     free(p);
@@ -1071,6 +1077,7 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
         free(op);
         goto fail;
     }
+    p->owns_arg = true;
     if (logfd >= 0)
         close(logfd);
     free(upper);
@@ -1153,11 +1160,13 @@ void exec_start(struct exec *x, const char *id, exec_done_cb done, void *arg)
     }
     c->st.started_ns = time_now_ns();
     struct simple_op *op = simple_op_new(c, done, arg);
-    if (!runtime_call(x, "start", NULL, NULL, id, start_done, op, &e)) {
+    struct exec_proc *p = runtime_call(x, "start", NULL, NULL, id, start_done, op, &e);
+    if (!p) {
         c->st.started_ns = 0;
         free(op);
-        fail_now(done, arg, &e);
+        return fail_now(done, arg, &e);
     }
+    p->owns_arg = true;
 }
 
 /* ---- kill ---- */
@@ -1180,10 +1189,12 @@ static void kill_send(struct exec_ctr *c, int sig, exec_done_cb done, void *arg)
     snprintf(s, sizeof(s), "%d", sig);
     struct err e = {0};
     struct simple_op *op = simple_op_new(c, done, arg);
-    if (!runtime_call(c->x, "kill", NULL, s, c->id, kill_done, op, &e)) {
+    struct exec_proc *p = runtime_call(c->x, "kill", NULL, s, c->id, kill_done, op, &e);
+    if (!p) {
         free(op);
-        fail_now(done, arg, &e);
+        return fail_now(done, arg, &e);
     }
+    p->owns_arg = true;
 }
 
 void exec_kill(struct exec *x, const char *id, int sig, exec_done_cb done, void *arg)

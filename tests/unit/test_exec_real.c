@@ -850,3 +850,60 @@ TEST_T(exec_real_crun, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+/* exec_free while a create is in flight: nothing leaks, the loop closes, and the next
+ * executor finds the container (created by the runtime meanwhile) and removes it cleanly. */
+TEST_T(exec_real_free_during_create, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sleep", "1000", NULL};
+    struct exec_spec s;
+    spec_init(&s, "inflight", args);
+    struct exitres er = {0};
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er, done_cb, &r);
+    exec_close(&loop, x);
+    ASSERT_FALSE(r.done); /* abandoned, as documented */
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+
+    /* the runtime finishes the create without us: wait for its pid file (or conmon's end) */
+    char *pidf = xasprintf("%s/containers/inflight/ctr.pid", root);
+    char *cpidf = xasprintf("%s/containers/inflight/conmon.pid", root);
+    int64_t end = mono_ms() + 30000;
+    while (access(pidf, F_OK) < 0 && mono_ms() < end) {
+        char *d = NULL;
+        size_t n;
+        if (file_read(cpidf, &d, &n, NULL) == 0) {
+            char *comm = xasprintf("/proc/%d/comm", atoi(d));
+            bool gone = access(comm, F_OK) < 0;
+            free(comm);
+            free(d);
+            if (gone)
+                break;
+        }
+        usleep(20000); /* no loop runs here: the executor is gone on purpose */
+    }
+    free(pidf);
+    free(cpidf);
+
+    uv_loop_init(&loop);
+    x = exec_open(&loop);
+    memset(&r, 0, sizeof(r));
+    memset(&restore_seen, 0, sizeof(restore_seen));
+    exec_restore(x, found_cb, exit_cb, &er, done_cb, &r);
+    call_ok(&loop, &r, "restore");
+    ASSERT_EQ_INT(restore_seen.n, 1);
+    fprintf(stderr, "# restore found the in-flight container as %d\n", restore_seen.what);
+    ASSERT_TRUE(restore_seen.what == EXEC_FOUND_CREATED || restore_seen.what == EXEC_FOUND_REMOVED);
+    struct exec_state st;
+    struct err e = {0};
+    if (exec_state_get(x, "inflight", &st, &e) == 0)
+        delete_ok(&loop, x, "inflight");
+    ASSERT_FALSE(mounted_under(tmp));
+    ASSERT_FALSE(cgroup_dirs_exist("/inflight"));
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
