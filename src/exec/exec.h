@@ -9,6 +9,12 @@
  * conmon (uv_poll) so an exit is seen even if one of the two is missed. Because everything
  * lives in files, a restarted daemon finds its containers again (exec_restore).
  *
+ * The daemon must not be a child subreaper (PR_SET_CHILD_SUBREAPER): conmon daemonizes and
+ * must be reparented to init, since only libuv's own children are reaped here. conmon is
+ * left in the daemon's cgroup; under systemd the unit needs KillMode=process (as containerd's)
+ * or a restart kills every shim. conmon inherits the daemon's fds that lack O_CLOEXEC (libuv
+ * closes none), so the daemon must not keep any.
+ *
  * Threading: every call runs on the loop thread given to exec_new; callbacks run there too.
  * No call blocks the loop for longer than a few syscalls (mount, small file writes); runtime
  * and conmon run as child processes through uv_spawn. */
@@ -127,9 +133,11 @@ void exec_create(struct exec *x, const struct exec_spec *spec, exec_exit_cb on_e
 /* `runtime start`; the container becomes RUNNING. */
 void exec_start(struct exec *x, const char *id, exec_done_cb done, void *arg);
 /* Sends the stop signal, waits up to grace_ns (< 0: the spec's grace) for the exit, then
- * SIGKILL; done once the container has exited. Stopping an exited container is a no-op. */
+ * SIGKILL; done once the container has exited (ERR_INTERNAL if it survives SIGKILL for 30 s).
+ * Stopping a container that is not running (created or exited) is a no-op, as in Docker. */
 void exec_stop(struct exec *x, const char *id, int64_t grace_ns, exec_done_cb done, void *arg);
-/* `runtime kill <sig>`; done when the runtime has delivered it. */
+/* `runtime kill <sig>`; done when the runtime has delivered it. ERR_CONFLICT ("Container %s
+ * is not running") unless RUNNING. */
 void exec_kill(struct exec *x, const char *id, int sig, exec_done_cb done, void *arg);
 /* Removes the container: `runtime delete --force` (force kills a running one; without force
  * a running container is ERR_CONFLICT), waits for conmon, unmounts the rootfs, removes the

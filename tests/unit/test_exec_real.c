@@ -445,6 +445,30 @@ TEST_T(exec_real_exit_code_and_logs, 120)
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* Waits until pid has a child (a shell has set its traps once it forked its sleep). */
+static void wait_children(uv_loop_t *loop, int pid)
+{
+    char *cpath = xasprintf("/proc/%d/task/%d/children", pid, pid);
+    int64_t end = mono_ms() + 20000;
+    for (;;) {
+        char *d = NULL;
+        size_t n = 0;
+        bool ready = file_read(cpath, &d, &n, NULL) == 0 && n > 0;
+        free(d);
+        if (ready)
+            break;
+        if (mono_ms() > end)
+            FAIL_AT("the shell never started its sleep");
+        uv_timer_t t;
+        uv_timer_init(loop, &t);
+        uv_timer_start(&t, wake, 20, 0);
+        uv_run(loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&t, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    free(cpath);
+}
+
 TEST_T(exec_real_stop_term_and_kill, 120)
 {
     setup();
@@ -477,25 +501,7 @@ TEST_T(exec_real_stop_term_and_kill, 120)
     struct exec_state st;
     struct err e = {0};
     ASSERT_EQ_INT(exec_state_get(x, "trapper", &st, &e), 0);
-    char *cpath = xasprintf("/proc/%d/task/%d/children", st.pid, st.pid);
-    int64_t end = mono_ms() + 20000;
-    for (;;) {
-        char *d = NULL;
-        size_t n = 0;
-        bool ready = file_read(cpath, &d, &n, NULL) == 0 && n > 0;
-        free(d);
-        if (ready)
-            break;
-        if (mono_ms() > end)
-            FAIL_AT("the shell never started its sleep");
-        uv_timer_t t;
-        uv_timer_init(&loop, &t);
-        uv_timer_start(&t, wake, 20, 0);
-        uv_run(&loop, UV_RUN_ONCE);
-        uv_close((uv_handle_t *)&t, NULL);
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
-    free(cpath);
+    wait_children(&loop, st.pid);
     memset(&r, 0, sizeof(r));
     t0 = mono_ms();
     exec_stop(x, "trapper", 30000000000LL, done_cb, &r);
@@ -503,6 +509,21 @@ TEST_T(exec_real_stop_term_and_kill, 120)
     ASSERT_EQ_INT(er.st.exit_code, 143);
     ASSERT_TRUE(mono_ms() - t0 < 30000);
     delete_ok(&loop, x, "trapper");
+
+    /* the spec's StopSignal is what stop sends */
+    const char *args3[] = {"sh", "-c", "trap 'exit 10' USR1; sleep 1000 & wait", NULL};
+    spec_init(&s, "usr1", args3);
+    s.stop_signal = "SIGUSR1";
+    s.stop_grace_ns = 30000000000LL;
+    memset(&er, 0, sizeof(er));
+    create_start(&loop, x, &s, &er);
+    ASSERT_EQ_INT(exec_state_get(x, "usr1", &st, &e), 0);
+    wait_children(&loop, st.pid);
+    memset(&r, 0, sizeof(r));
+    exec_stop(x, "usr1", -1, done_cb, &r); /* -1: the spec's grace */
+    call_ok(&loop, &r, "stop usr1");
+    ASSERT_EQ_INT(er.st.exit_code, 10);
+    delete_ok(&loop, x, "usr1");
 
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
