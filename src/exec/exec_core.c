@@ -91,6 +91,8 @@ struct exec {
     uv_fs_event_t exits_watch;
     struct exec_ctr *ctrs;
     struct exec_proc *procs;
+    struct exec_logs_follower **followers; /* live followers (exec_logs.c) */
+    size_t n_followers;
     bool freeing;
     int open_handles;
 };
@@ -195,7 +197,30 @@ static void exec_maybe_free(struct exec *x)
     free(x->conmon);
     free(x->cgroup_parent);
     free(x->init_path);
+    free(x->followers);
     free(x);
+}
+
+void exec_follower_add(struct exec *x, struct exec_logs_follower *f)
+{
+    x->followers = xrealloc(x->followers, (x->n_followers + 1) * sizeof(*x->followers));
+    x->followers[x->n_followers++] = f;
+    x->open_handles++;
+}
+
+void exec_follower_remove(struct exec *x, struct exec_logs_follower *f)
+{
+    for (size_t i = 0; i < x->n_followers; i++)
+        if (x->followers[i] == f) {
+            x->followers[i] = x->followers[--x->n_followers];
+            return;
+        }
+}
+
+void exec_follower_closed(struct exec *x)
+{
+    x->open_handles--;
+    exec_maybe_free(x);
 }
 
 static void ctr_unlink(struct exec_ctr *c)
@@ -716,7 +741,7 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err
     }
     uv_fs_event_init(loop, &x->exits_watch);
     x->exits_watch.data = x;
-    x->open_handles = 1;
+    x->open_handles++;
     int r = uv_fs_event_start(&x->exits_watch, exits_event, x->exit_dir, 0);
     if (r < 0) {
         err_set(e, ERR_INTERNAL, "watch %s: %s", x->exit_dir, uv_strerror(r));
@@ -751,6 +776,8 @@ void exec_free(struct exec *x)
     }
     for (struct exec_ctr *c = x->ctrs; c; c = c->next)
         ctr_close(c);
+    while (x->n_followers > 0)
+        exec_logs_follow_stop(x->followers[x->n_followers - 1]); /* removes itself */
     uv_close((uv_handle_t *)&x->exits_watch, exits_closed);
 }
 

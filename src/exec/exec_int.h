@@ -21,5 +21,10 @@ int exec_logs_parse_line(const char *line, size_t n, int64_t *ts, int *stream, b
 /* For exec_logs.c's follower: whether the container has exited (or is gone). */
 bool exec_ctr_exited(struct exec *x, const char *id);
 uv_loop_t *exec_loop(struct exec *x);
+/* Followers are registered with their executor, which stops them in exec_free and is freed
+ * only after their timers have closed (exec_follower_closed). */
+void exec_follower_add(struct exec *x, struct exec_logs_follower *f);
+void exec_follower_remove(struct exec *x, struct exec_logs_follower *f);
+void exec_follower_closed(struct exec *x);
 
 #endif

@@ -189,8 +189,10 @@ size_t exec_logs_convert(const char *data, size_t len, const struct exec_log_opt
 }
 
 /* ---- follower ---- */
+struct exec_logs_follower;
 struct exec_logs_follower {
     struct exec *x;
+    struct exec_logs_follower *next; /* in the executor's list */
     char *id, *path;
     struct exec_log_opts o;
     exec_logs_data_cb data;
@@ -205,6 +207,7 @@ struct exec_logs_follower {
 static void follower_closed(uv_handle_t *h)
 {
     struct exec_logs_follower *f = h->data;
+    exec_follower_closed(f->x);
     free(f->id);
     free(f->path);
     buf_release(&f->pending);
@@ -260,6 +263,7 @@ static int follower_read(struct exec_logs_follower *f, bool final, struct err *e
 static void follower_finish(struct exec_logs_follower *f, int rc, const struct err *e)
 {
     f->ending = true;
+    exec_follower_remove(f->x, f);
     uv_timer_stop(&f->timer);
     if (f->end)
         f->end(f->arg, rc, e);
@@ -299,6 +303,7 @@ struct exec_logs_follower *exec_logs_follow(struct exec *x, const char *id,
     uv_timer_init(exec_loop(x), &f->timer);
     f->timer.data = f;
     uv_timer_start(&f->timer, follower_tick, 0, 100);
+    exec_follower_add(x, f);
     return f;
 }
 
@@ -307,6 +312,7 @@ void exec_logs_follow_stop(struct exec_logs_follower *f)
     if (!f || f->ending)
         return;
     f->ending = true;
+    exec_follower_remove(f->x, f);
     uv_timer_stop(&f->timer);
     uv_close((uv_handle_t *)&f->timer, follower_closed);
 }

@@ -583,8 +583,15 @@ TEST_T(exec_real_limits_init_and_restore, 120)
     /* PID 1 is the init, seen through the log follower (stdcopy frames) */
     wait_log(&loop, x, "limited", s.init ? "/sbin/docker-init" : "sh");
 
-    /* a daemon restart: drop the executor without touching the container */
+    /* a daemon restart: drop the executor without touching the container; a log follower
+     * still running is stopped with it (no end callback, no timer left on the loop) */
+    struct follow lf = {.needle = "never-printed"};
+    buf_init(&lf.got);
+    struct exec_log_opts lo = {.want_stdout = true, .tail = -1};
+    ASSERT_NOT_NULL(exec_logs_follow(x, "limited", &lo, follow_data, follow_end, &lf, &e));
     exec_close(&loop, x);
+    ASSERT_FALSE(lf.ended);
+    buf_release(&lf.got);
     ASSERT_TRUE(kill(before.pid, 0) == 0);
     x = exec_open(&loop);
     struct res r = {0};
