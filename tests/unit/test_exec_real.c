@@ -339,8 +339,10 @@ static void delete_ok(uv_loop_t *loop, struct exec *x, const char *id)
     char *dir = exec_dir_path(x, id);
     struct stat st;
     ASSERT_TRUE(stat(dir, &st) < 0);
+    char *rootfs = xasprintf("%s/rootfs ", dir); /* mountinfo separates fields by spaces */
+    ASSERT_FALSE(mounted_under(rootfs));
+    free(rootfs);
     free(dir);
-    ASSERT_FALSE(mounted_under(tmp));
     char *sub = xasprintf("/%s", id);
     ASSERT_FALSE(cgroup_dirs_exist(sub));
     free(sub);
@@ -932,6 +934,64 @@ TEST_T(exec_real_free_during_create, 120)
         delete_ok(&loop, x, "inflight");
     ASSERT_FALSE(mounted_under(tmp));
     ASSERT_FALSE(cgroup_dirs_exist("/inflight"));
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+static char *ns_of(int pid)
+{
+    char *p = xasprintf("/proc/%d/ns/net", pid);
+    char link[128];
+    ssize_t n = readlink(p, link, sizeof(link) - 1);
+    free(p);
+    if (n < 0)
+        FAIL_AT("readlink ns of %d: %s", pid, strerror(errno));
+    link[n] = 0;
+    return xstrdup(link);
+}
+
+/* Without a netns path the container gets its own netns with only lo; with one it joins it. */
+TEST_T(exec_real_netns, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sleep", "1000", NULL};
+    struct exec_spec s;
+    spec_init(&s, "neta", args);
+    struct exitres era = {0}, erb = {0};
+    create_start(&loop, x, &s, &era);
+    struct exec_state a, b;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_state_get(x, "neta", &a, &e), 0);
+    char *host = ns_of(getpid()), *na = ns_of(a.pid);
+    ASSERT_TRUE(strcmp(host, na) != 0);
+    char *devp = xasprintf("/proc/%d/net/dev", a.pid), *dev = NULL;
+    size_t n;
+    ASSERT_EQ_INT(file_read(devp, &dev, &n, &e), 0);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += dev[i] == '\n';
+    ASSERT_EQ_INT(lines, 3); /* two header lines and lo */
+    ASSERT_CONTAINS(dev, "lo:");
+    free(dev);
+    free(devp);
+
+    char *path = xasprintf("/proc/%d/ns/net", a.pid);
+    spec_init(&s, "netb", args);
+    s.netns_path = path;
+    create_start(&loop, x, &s, &erb);
+    ASSERT_EQ_INT(exec_state_get(x, "netb", &b, &e), 0);
+    char *nb = ns_of(b.pid);
+    ASSERT_EQ_STR(nb, na);
+    free(path);
+    free(host);
+    free(na);
+    free(nb);
+    delete_ok(&loop, x, "netb");
+    delete_ok(&loop, x, "neta");
+    ASSERT_FALSE(mounted_under(tmp));
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
