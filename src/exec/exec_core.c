@@ -537,6 +537,31 @@ static void waiters_fire(struct waiter **list, int rc, const struct err *e)
 
 static void ctr_delete_finish(struct exec_ctr *c);
 
+/* The kernel's count of OOM kills in the container's memory cgroup (v1 memory.oom_control or
+ * v2 memory.events, line "oom_kill N"); 0 when unknown. conmon's oom marker comes from an
+ * event that may be handled after the exit file is written, so the counter is read too. */
+static long cgroup_oom_kills(const struct exec_ctr *c)
+{
+    const struct exec *x = c->x;
+    char *paths[2] = {
+        xasprintf("/sys/fs/cgroup/memory%s/%s/memory.oom_control", x->cgroup_parent, c->id),
+        xasprintf("/sys/fs/cgroup%s/%s/memory.events", x->cgroup_parent, c->id)};
+    long kills = 0;
+    for (int i = 0; i < 2 && kills == 0; i++) {
+        char *d = NULL;
+        size_t n;
+        if (file_read(paths[i], &d, &n, NULL) == 0) {
+            const char *k = strstr(d, "oom_kill ");
+            if (k)
+                kills = strtol(k + 9, NULL, 10);
+        }
+        free(d);
+    }
+    free(paths[0]);
+    free(paths[1]);
+    return kills;
+}
+
 /* Records the exit if the exit file says so, or (shim_gone) as -1 when it never came. */
 static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
 {
@@ -561,7 +586,7 @@ static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
                             : time_now_ns();
     free(path);
     char *oom = xasprintf("%s/persist/oom", c->dir);
-    c->st.oom_killed = path_exists(oom);
+    c->st.oom_killed = path_exists(oom) || cgroup_oom_kills(c) > 0;
     free(oom);
     c->st.status = EXEC_EXITED;
     c->st.exit_code = have < 0 ? -1 : (int)code;
