@@ -1408,6 +1408,26 @@ static void restore_removed(void *arg, int rc, const struct err *e)
     restore_next(op);
 }
 
+/* Whether pid is a live conmon: the pid may have been reused by another program, and a
+ * conmon killed while we were away may linger as a zombie until init reaps it. */
+static bool conmon_alive(int pid)
+{
+    char *path = xasprintf("/proc/%d/stat", pid);
+    char *d = NULL;
+    size_t n;
+    bool alive = false;
+    if (file_read(path, &d, &n, NULL) == 0) {
+        /* "pid (comm) S ...": comm may hold spaces and parens; the state follows the last ')' */
+        const char *open = strchr(d, '('), *close = strrchr(d, ')');
+        if (open && close && close > open && close[1] == ' ' && !strncmp(open + 1, "conmon", 6) &&
+            close - open - 1 == 6)
+            alive = close[2] != 'Z' && close[2] != 'X' && close[2] != 'x';
+    }
+    free(d);
+    free(path);
+    return alive;
+}
+
 static void restore_one(struct restore_op *op, const char *name)
 {
     struct exec *x = op->x;
@@ -1428,18 +1448,11 @@ static void restore_one(struct restore_op *op, const char *name)
     free(p);
     c->st.status = c->st.started_ns ? EXEC_RUNNING : EXEC_CREATED;
 
-    /* conmon alive? (the pid must still be a conmon: pids get reused) */
+    /* conmon alive? */
     bool alive = false;
     p = xasprintf("%s/conmon.pid", c->dir);
-    if (read_int(p, &v) == 0 && v > 0) {
-        char *commp = xasprintf("/proc/%lld/comm", v);
-        char *comm = NULL;
-        size_t n;
-        if (file_read(commp, &comm, &n, NULL) == 0 && str_has_prefix(comm, "conmon"))
-            alive = ctr_watch(c, (int)v) == 0;
-        free(comm);
-        free(commp);
-    }
+    if (read_int(p, &v) == 0 && v > 0 && v < INT32_MAX && conmon_alive((int)v))
+        alive = ctr_watch(c, (int)v) == 0;
     free(p);
     ctr_check_exit(c, !alive);
     if (c->st.status == EXEC_EXITED && c->st.exit_code >= 0) {

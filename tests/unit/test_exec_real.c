@@ -639,16 +639,21 @@ TEST_T(exec_real_restore_without_shim_removes, 120)
     char *cp = xasprintf("%s/containers/orphan/conmon.pid", root);
     kill_pidfile(cp, "conmon");
     char *ex = xasprintf("%s/exits/orphan", root);
+    /* until it is gone or a zombie (init here may reap late; restore must see it dead) */
     int64_t end = mono_ms() + 10000;
     char *d = NULL;
     size_t n;
     for (;;) {
         if (file_read(cp, &d, &n, NULL) < 0)
             break;
-        char *comm = xasprintf("/proc/%d/comm", atoi(d));
+        char *statp = xasprintf("/proc/%d/stat", atoi(d));
         free(d);
-        bool gone = access(comm, F_OK) < 0;
-        free(comm);
+        d = NULL;
+        char *stat_txt = NULL;
+        bool gone = file_read(statp, &stat_txt, &n, NULL) < 0 ||
+                    (strrchr(stat_txt, ')') && strrchr(stat_txt, ')')[2] == 'Z');
+        free(stat_txt);
+        free(statp);
         if (gone || mono_ms() > end)
             break;
         usleep(20000); /* waiting for a SIGKILLed process to vanish; no loop to run here */
