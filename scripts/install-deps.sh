@@ -37,7 +37,7 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     for p in "${missing[@]}"; do
         case "$p" in
         etcd-server) $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true ;;
-        docker.io conmon runc crun busybox-static tini) $SUDO systemctl disable --now docker.socket docker.service >/dev/null 2>&1 || true ;;
+        docker.io) $SUDO systemctl disable --now docker.socket docker.service >/dev/null 2>&1 || true ;;
         esac
     done
 fi
