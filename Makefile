@@ -29,7 +29,7 @@ OBJS      := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/src/main.o
 TEST_SRCS := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
-DEPS      := $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/bench/bench_sched.d
+DEPS      := $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/bench/bench_sched.d $(BUILD)/bench/bench_exec.d
 
 .PHONY: all check unit lint bench clean
 all: $(BUILD)/shoal
@@ -41,6 +41,10 @@ $(BUILD)/test-unit: $(TEST_OBJS) $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-sched: $(BUILD)/bench/bench_sched.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# bench-exec needs root, conmon and runc/crun: run it by hand (bench/README.md)
+$(BUILD)/bench-exec: $(BUILD)/bench/bench_exec.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c

@@ -8,6 +8,9 @@
 #   uses dockerd.
 # - jq, curl, python3, openssl, iproute2, nftables, util-linux (nsenter, setpriv), procps,
 #   iputils-ping, faketime, bc: tools the black-box tests and benchmarks use.
+# - conmon, runc, crun, busybox-static, tini: the executor (src/exec): conmon is the shim per
+#   container, runc/crun the OCI runtime, tini-static the --init binary; busybox-static builds
+#   the rootfs of the real-container tests.
 # On machines with systemd, installing etcd-server or docker.io also enables Debian's etcd
 # (2379/2380) and dockerd units, which shoal neither uses nor collides with: when this script
 # installed the package, it stops and disables that unit so it does not waste memory; units
@@ -20,7 +23,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev
       etcd-server clang clang-format libclang-rt-14-dev
       curl jq python3 openssl iproute2 procps nftables iputils-ping util-linux faketime bc
-      docker.io)
+      docker.io conmon runc crun busybox-static tini)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,1526 @@
+/* exec_core.c — the executor's lifecycle calls: create (bundle, overlay, conmon with its sync
+ * pipe), start, stop, kill, delete, state, exit watching and live restore.
+ *
+ * Exit detection has two sources, both idempotent: inotify on <root>/exits (conmon writes
+ * <id> there with the exit code) through one uv_fs_event, and a pidfd of each conmon in a
+ * uv_poll (readable when conmon is gone, which also covers a conmon that died without
+ * writing a code). The daemon is not a subreaper: conmon daemonizes and is reparented to
+ * init, so nothing here must reap it, and a pidfd works the same for a conmon we started and
+ * for one found after a restart (pidfd_open works on non-children).
+ * Runtime calls (start, kill, delete) are child processes through uv_spawn; their stderr is
+ * collected for the error message. Per-container files (meta.json, started) are written
+ * without fsync: a host crash kills the containers anyway, so durability would only add
+ * latency to create. Everything runs on the loop thread. */
+#include "exec/exec_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CTR_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_GRACE_NS (10LL * 1000000000)
+#define KILL_WAIT_MS 30000 /* after SIGKILL, give up waiting for the exit */
+#define SHIM_WAIT_MS 5000  /* after delete, wait this long for conmon before killing it */
+
+struct waiter {
+    struct waiter *next;
+    exec_done_cb cb;
+    void *arg;
+};
+
+struct exec_ctr {
+    struct exec *x;
+    struct exec_ctr *next;
+    char *id, *dir;
+    struct exec_state st;
+    exec_exit_cb on_exit;
+    void *exit_arg;
+    int stop_signal;
+    int64_t stop_grace_ns;
+    bool overlay; /* rootfs is our overlay mount */
+    int pidfd;    /* conmon's, -1 when not watched */
+    uv_poll_t poll;
+    bool poll_init;
+    uv_timer_t timer; /* stop grace, kill wait, shim wait */
+    int open_handles;
+    bool closing, deleting, stopping, killed, shim_waiting;
+    struct waiter *stop_waiters;
+    /* delete in progress */
+    exec_done_cb del_cb;
+    void *del_arg;
+    int del_rc;
+    struct err del_err;
+};
+
+struct exec_proc;
+typedef void (*proc_cb)(struct exec_proc *p);
+
+struct exec_proc {
+    struct exec *x;
+    struct exec_proc *next;
+    uv_process_t proc;
+    uv_pipe_t out; /* stderr of a runtime call, or conmon's sync pipe */
+    struct buf outb;
+    int open_handles;
+    bool exited, eof, done, abandoned, is_sync;
+    bool called;   /* cb ran */
+    bool owns_arg; /* arg is a plain heap op: freed here if cb never runs (exec_free) */
+    int64_t status;
+    int term_sig;
+    proc_cb cb;
+    void *arg;
+    char *id; /* container id (copy) */
+};
+
+struct exec {
+    uv_loop_t *loop;
+    char *root, *ctr_root, *exit_dir, *rt_root;
+    char *runtime, *crun_real, *conmon, *cgroup_parent, *init_path;
+    enum exec_runtime_kind kind;
+    int64_t log_size_max;
+    bool swap_acct;
+    uv_fs_event_t exits_watch;
+    struct exec_ctr *ctrs;
+    struct exec_proc *procs;
+    struct exec_logs_follower **followers; /* live followers (exec_logs.c) */
+    size_t n_followers;
+    bool freeing;
+    int open_handles;
+};
+
+static int pidfd_open_(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+static int pidfd_signal(int fd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+}
+
+bool exec_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '_' || c == '.' || c == '-'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+const char *exec_status_name(enum exec_status s)
+{
+    switch (s) {
+    case EXEC_CREATED:
+        return "created";
+    case EXEC_RUNNING:
+        return "running";
+    case EXEC_EXITED:
+        return "exited";
+    }
+    return "unknown";
+}
+
+/* ---- small file helpers (no fsync, see the header) ---- */
+static int write_small(const char *path, const char *data, struct err *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(e, ERR_INTERNAL, "open %s: %s", path, strerror(errno));
+    size_t n = strlen(data), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            close(fd);
+            return err_set(e, ERR_INTERNAL, "write %s: %s", path, strerror(errno));
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Reads a small file holding one integer; returns 0 or -1. */
+static int read_int(const char *path, long long *v)
+{
+    char *d = NULL;
+    size_t n;
+    if (file_read(path, &d, &n, NULL) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long long r = strtoll(d, &end, 10);
+    int rc = (end == d || errno) ? -1 : 0;
+    while (rc == 0 && *end) {
+        if (*end != '\n' && *end != ' ')
+            rc = -1;
+        end++;
+    }
+    free(d);
+    if (rc == 0)
+        *v = r;
+    return rc;
+}
+
+static bool path_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* ---- handles bookkeeping ---- */
+static void exec_maybe_free(struct exec *x)
+{
+    if (!x->freeing || x->open_handles > 0 || x->ctrs || x->procs)
+        return;
+    free(x->root);
+    free(x->ctr_root);
+    free(x->exit_dir);
+    free(x->rt_root);
+    free(x->runtime);
+    free(x->crun_real);
+    free(x->conmon);
+    free(x->cgroup_parent);
+    free(x->init_path);
+    free(x->followers);
+    free(x);
+}
+
+void exec_follower_add(struct exec *x, struct exec_logs_follower *f)
+{
+    x->followers = xrealloc(x->followers, (x->n_followers + 1) * sizeof(*x->followers));
+    x->followers[x->n_followers++] = f;
+    x->open_handles++;
+}
+
+void exec_follower_remove(struct exec *x, struct exec_logs_follower *f)
+{
+    for (size_t i = 0; i < x->n_followers; i++)
+        if (x->followers[i] == f) {
+            x->followers[i] = x->followers[--x->n_followers];
+            return;
+        }
+}
+
+void exec_follower_closed(struct exec *x)
+{
+    x->open_handles--;
+    exec_maybe_free(x);
+}
+
+static void ctr_unlink(struct exec_ctr *c)
+{
+    struct exec *x = c->x;
+    for (struct exec_ctr **pp = &x->ctrs; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+}
+
+static void ctr_free_now(struct exec_ctr *c)
+{
+    struct exec *x = c->x;
+    exec_done_cb cb = c->del_cb;
+    void *arg = c->del_arg;
+    int rc = c->del_rc;
+    struct err e = c->del_err;
+    bool notify = c->deleting && !x->freeing;
+    ctr_unlink(c);
+    while (c->stop_waiters) {
+        struct waiter *w = c->stop_waiters;
+        c->stop_waiters = w->next;
+        free(w);
+    }
+    free(c->id);
+    free(c->dir);
+    free(c);
+    if (notify && cb)
+        cb(arg, rc, rc < 0 ? &e : NULL);
+    exec_maybe_free(x);
+}
+
+static void ctr_handle_closed(uv_handle_t *h)
+{
+    struct exec_ctr *c = h->data;
+    if (--c->open_handles == 0)
+        ctr_free_now(c);
+}
+
+static void ctr_close(struct exec_ctr *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->poll_init) {
+        c->open_handles++;
+        uv_close((uv_handle_t *)&c->poll, ctr_handle_closed);
+    }
+    if (c->pidfd >= 0) {
+        close(c->pidfd);
+        c->pidfd = -1;
+    }
+    uv_close((uv_handle_t *)&c->timer, ctr_handle_closed);
+}
+
+static struct exec_ctr *ctr_find(struct exec *x, const char *id)
+{
+    for (struct exec_ctr *c = x->ctrs; c; c = c->next)
+        if (!strcmp(c->id, id) && !c->closing)
+            return c;
+    return NULL;
+}
+
+static struct exec_ctr *ctr_new(struct exec *x, const char *id)
+{
+    struct exec_ctr *c = xcalloc(1, sizeof(*c));
+    c->x = x;
+    c->id = xstrdup(id);
+    c->dir = xasprintf("%s/%s", x->ctr_root, id);
+    c->pidfd = -1;
+    c->stop_signal = SIGTERM;
+    c->stop_grace_ns = DEFAULT_GRACE_NS;
+    uv_timer_init(x->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 1;
+    c->next = x->ctrs;
+    x->ctrs = c;
+    return c;
+}
+
+/* ---- processes ---- */
+static void proc_maybe_done(struct exec_proc *p)
+{
+    if (p->done || !p->exited || !p->eof)
+        return;
+    p->done = true;
+    if (!p->abandoned && !p->x->freeing) {
+        p->called = true;
+        p->cb(p);
+    }
+}
+
+static void proc_closed(uv_handle_t *h)
+{
+    struct exec_proc *p = h->data;
+    if (--p->open_handles > 0)
+        return;
+    struct exec *x = p->x;
+    for (struct exec_proc **pp = &x->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    if (p->owns_arg && !p->called)
+        free(p->arg);
+    buf_release(&p->outb);
+    free(p->id);
+    free(p);
+    exec_maybe_free(x);
+}
+
+static void proc_finish(struct exec_proc *p)
+{
+    proc_maybe_done(p);
+    if (p->done) {
+        if (!uv_is_closing((uv_handle_t *)&p->proc))
+            uv_close((uv_handle_t *)&p->proc, proc_closed);
+        if (!uv_is_closing((uv_handle_t *)&p->out))
+            uv_close((uv_handle_t *)&p->out, proc_closed);
+    }
+}
+
+static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
+{
+    struct exec_proc *p = h->data;
+    p->exited = true;
+    p->status = status;
+    p->term_sig = sig;
+    proc_finish(p);
+}
+
+static void proc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    static char slab[65536];
+    (void)h;
+    (void)hint;
+    b->base = slab;
+    b->len = sizeof(slab);
+}
+
+static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct exec_proc *p = s->data;
+    if (n > 0) {
+        if (p->outb.len < 65536)
+            buf_add(&p->outb, b->base, (size_t)n);
+        if (!p->is_sync)
+            return;
+        /* conmon may keep its end of the sync pipe open: one whole JSON object is enough. */
+        json_t *j = json_loadb(p->outb.p, p->outb.len, JSON_DISABLE_EOF_CHECK, NULL);
+        if (!j)
+            return;
+        json_decref(j);
+        n = UV_EOF;
+    }
+    if (n < 0) {
+        uv_read_stop(s);
+        p->eof = true;
+        proc_finish(p);
+    }
+}
+
+/* Spawns argv with env; out_fd_child is the fd number the child sees our pipe as (2: its
+ * stderr; 3: conmon's sync pipe). Returns the proc or NULL with e filled. */
+static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
+                                    int stdout_fd, const char *cwd, proc_cb cb, void *arg,
+                                    struct err *e)
+{
+    struct exec_proc *p = xcalloc(1, sizeof(*p));
+    p->x = x;
+    p->cb = cb;
+    p->arg = arg;
+    p->is_sync = out_fd_child == 3;
+    buf_init(&p->outb);
+    uv_pipe_init(x->loop, &p->out, 0);
+    p->out.data = p;
+    p->proc.data = p;
+    uv_stdio_container_t stdio[4];
+    stdio[0].flags = UV_IGNORE;
+    if (stdout_fd >= 0) {
+        stdio[1].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = stdout_fd;
+    } else {
+        stdio[1].flags = UV_IGNORE;
+    }
+    int count = out_fd_child + 1;
+    if (out_fd_child == 2) {
+        stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[2].data.stream = (uv_stream_t *)&p->out;
+    } else {
+        stdio[2].flags = stdout_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+        stdio[2].data.fd = stdout_fd;
+        stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[3].data.stream = (uv_stream_t *)&p->out;
+    }
+    uv_process_options_t o = {0};
+    o.file = argv[0];
+    o.args = argv;
+    o.env = env;
+    o.exit_cb = proc_exit_cb;
+    o.cwd = cwd;
+    o.stdio = stdio;
+    o.stdio_count = count;
+    int r = uv_spawn(x->loop, &p->proc, &o);
+    p->next = x->procs;
+    x->procs = p;
+    if (r < 0) {
+        err_set(e, ERR_INTERNAL, "spawn %s: %s", argv[0], uv_strerror(r));
+        p->open_handles = 2;
+        uv_close((uv_handle_t *)&p->proc, proc_closed);
+        uv_close((uv_handle_t *)&p->out, proc_closed);
+        p->done = true;
+        return NULL;
+    }
+    p->open_handles = 2;
+    uv_read_start((uv_stream_t *)&p->out, proc_alloc, proc_read);
+    return p;
+}
+
+static char *env_crun(struct exec *x)
+{
+    return xasprintf("SHOAL_EXEC_CRUN=%s", x->crun_real ? x->crun_real : "/usr/bin/crun");
+}
+
+/* Runs `<runtime> --root <rt_root> <sub> [a1] [a2] <id>` (NULL args skipped). */
+static struct exec_proc *runtime_call(struct exec *x, const char *sub, const char *a1,
+                                      const char *a2, const char *id, proc_cb cb, void *arg,
+                                      struct err *e)
+{
+    char *argv[8];
+    int n = 0;
+    argv[n++] = x->runtime;
+    argv[n++] = "--root";
+    argv[n++] = x->rt_root;
+    argv[n++] = (char *)sub;
+    if (a1)
+        argv[n++] = (char *)a1;
+    if (id)
+        argv[n++] = (char *)id;
+    if (a2)
+        argv[n++] = (char *)a2;
+    argv[n] = NULL;
+    char *crun = env_crun(x);
+    char *env[] = {CTR_PATH_ENV, crun, NULL};
+    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, x->root, cb, arg, e);
+    free(crun);
+    if (p)
+        p->id = xstrdup(id);
+    return p;
+}
+
+/* runc logs in logfmt (time="..." level=error msg="..."): returns the msg value unquoted
+ * (heap), or a copy of the line when it is not logfmt. */
+static char *runtime_msg(const char *line)
+{
+    const char *m = strstr(line, "msg=\"");
+    if (!m)
+        return xstrdup(line);
+    struct buf b = BUF_INIT;
+    for (const char *p = m + 5; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            buf_add(&b, *p == 'n' ? "\n" : p, 1);
+            continue;
+        }
+        buf_add(&b, p, 1);
+    }
+    buf_add(&b, "", 0);
+    return buf_detach(&b, NULL);
+}
+
+/* The runtime's message from a failed call (its last stderr line, JSON log lines of runc
+ * decoded), into e. */
+static int proc_err(struct exec_proc *p, const char *what, struct err *e)
+{
+    char *s = p->outb.p ? p->outb.p : "";
+    size_t n = p->outb.len;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = 0;
+    char *last = strrchr(s, '\n');
+    last = last ? last + 1 : s;
+    json_t *j = json_loads(last, 0, NULL);
+    const char *jmsg = j ? json_string_value(json_object_get(j, "msg")) : NULL;
+    char *msg = runtime_msg(jmsg ? jmsg : last);
+    if (p->term_sig)
+        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: runtime killed by signal %d", what,
+                p->term_sig);
+    else
+        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: %s", what, *msg ? msg : "unknown");
+    free(msg);
+    json_decref(j);
+    return -ERR_INTERNAL;
+}
+
+static bool proc_ok(const struct exec_proc *p)
+{
+    return p->status == 0 && p->term_sig == 0;
+}
+
+/* ---- exit handling ---- */
+static void waiters_fire(struct waiter **list, int rc, const struct err *e)
+{
+    struct waiter *w = *list;
+    *list = NULL;
+    while (w) {
+        struct waiter *next = w->next;
+        w->cb(w->arg, rc, e);
+        free(w);
+        w = next;
+    }
+}
+
+static void ctr_delete_finish(struct exec_ctr *c);
+
+/* The kernel's count of OOM kills in the container's memory cgroup (v1 memory.oom_control or
+ * v2 memory.events, line "oom_kill N"); 0 when unknown. conmon's oom marker comes from an
+ * event that may be handled after the exit file is written, so the counter is read too. */
+static long cgroup_oom_kills(const struct exec_ctr *c)
+{
+    const struct exec *x = c->x;
+    char *paths[2] = {
+        xasprintf("/sys/fs/cgroup/memory%s/%s/memory.oom_control", x->cgroup_parent, c->id),
+        xasprintf("/sys/fs/cgroup%s/%s/memory.events", x->cgroup_parent, c->id)};
+    long kills = 0;
+    for (int i = 0; i < 2 && kills == 0; i++) {
+        char *d = NULL;
+        size_t n;
+        if (file_read(paths[i], &d, &n, NULL) == 0) {
+            const char *k = strstr(d, "oom_kill ");
+            if (k)
+                kills = strtol(k + 9, NULL, 10);
+        }
+        free(d);
+    }
+    free(paths[0]);
+    free(paths[1]);
+    return kills;
+}
+
+/* Records the exit if the exit file says so, or (shim_gone) as -1 when it never came. */
+static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
+{
+    struct exec *x = c->x;
+    if (c->st.status == EXEC_EXITED || c->closing)
+        return;
+    char *path = xasprintf("%s/%s", x->exit_dir, c->id);
+    long long code;
+    int have = read_int(path, &code);
+    if (have < 0) {
+        char *pp = xasprintf("%s/persist/exit", c->dir);
+        have = read_int(pp, &code);
+        free(pp);
+    }
+    if (have < 0 && !shim_gone) {
+        free(path);
+        return;
+    }
+    struct stat st;
+    c->st.finished_ns = stat(path, &st) == 0
+                            ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
+                            : time_now_ns();
+    free(path);
+    char *oom = xasprintf("%s/persist/oom", c->dir);
+    c->st.oom_killed = path_exists(oom) || cgroup_oom_kills(c) > 0;
+    free(oom);
+    c->st.status = EXEC_EXITED;
+    c->st.exit_code = have < 0 ? -1 : (int)code;
+    c->st.pid = 0;
+    if (c->stopping) {
+        uv_timer_stop(&c->timer);
+        c->stopping = false;
+    }
+    log_debug("exec: container %s exited with %d%s", c->id, c->st.exit_code,
+              c->st.oom_killed ? " (OOM killed)" : "");
+    waiters_fire(&c->stop_waiters, 0, NULL);
+    struct exec_state s = c->st;
+    if (c->on_exit)
+        c->on_exit(c->exit_arg, c->id, &s);
+}
+
+static void ctr_poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct exec_ctr *c = h->data;
+    uv_poll_stop(h);
+    ctr_check_exit(c, true);
+    if (c->shim_waiting) {
+        uv_timer_stop(&c->timer);
+        ctr_delete_finish(c);
+    }
+}
+
+/* Opens a pidfd on conmon and polls it. Returns 0, or -1 if conmon is not alive. */
+static int ctr_watch(struct exec_ctr *c, int conmon_pid)
+{
+    int fd = pidfd_open_(conmon_pid);
+    if (fd < 0)
+        return -1;
+    c->pidfd = fd;
+    uv_poll_init(c->x->loop, &c->poll, fd);
+    c->poll.data = c;
+    c->poll_init = true;
+    uv_poll_start(&c->poll, UV_READABLE, ctr_poll_cb);
+    return 0;
+}
+
+static bool shim_alive(const struct exec_ctr *c)
+{
+    return c->pidfd >= 0 && uv_is_active((const uv_handle_t *)&c->poll);
+}
+
+static void exits_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    struct exec *x = h->data;
+    if (status < 0 || !name)
+        return;
+    struct exec_ctr *c = ctr_find(x, name);
+    if (c)
+        ctr_check_exit(c, false);
+}
+
+/* ---- exec_new / exec_free ---- */
+static char *find_bin(const char *name)
+{
+    static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+                                       "/usr/bin",        "/sbin",          "/bin"};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+        char *p = xasprintf("%s/%s", dirs[i], name);
+        if (access(p, X_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
+}
+
+static long statfs_magic(const char *path)
+{
+    struct statfs s;
+    return statfs(path, &s) == 0 ? (long)s.f_type : 0;
+}
+
+static enum exec_cgroup_mode probe_cgroups(void)
+{
+    char *ctl = NULL;
+    size_t n;
+    if (file_read("/sys/fs/cgroup/unified/cgroup.controllers", &ctl, &n, NULL) < 0)
+        ctl = NULL;
+    enum exec_cgroup_mode m = exec_cgroup_mode_classify(
+        statfs_magic("/sys/fs/cgroup"), statfs_magic("/sys/fs/cgroup/unified"), ctl);
+    free(ctl);
+    return m;
+}
+
+static int setup_runtime(struct exec *x, const char *want, struct err *e)
+{
+    enum exec_cgroup_mode mode = probe_cgroups();
+    char *crun = find_bin("crun"), *runc = find_bin("runc");
+    char *path = NULL;
+    const char *why = "configured";
+    if (!want || !*want || !strcmp(want, "auto")) {
+        x->kind = exec_runtime_choose(mode, crun != NULL, runc != NULL);
+        why = "auto";
+        if (x->kind == EXEC_RT_RUNC)
+            path = xstrdup(runc);
+        else if (x->kind)
+            path = xstrdup(crun);
+    } else {
+        if (access(want, X_OK) < 0) {
+            free(crun);
+            free(runc);
+            return err_set(e, ERR_INVALID, "OCI runtime %s: %s", want, strerror(errno));
+        }
+        path = xstrdup(want);
+        const char *base = strrchr(want, '/');
+        base = base ? base + 1 : want;
+        if (strstr(base, "crun"))
+            x->kind = mode == EXEC_CG_HYBRID_CONTROLS ? EXEC_RT_CRUN_WRAPPED : EXEC_RT_CRUN;
+        else
+            x->kind = EXEC_RT_RUNC;
+    }
+    free(crun);
+    free(runc);
+    if (!x->kind || !path) {
+        free(path);
+        return err_set(e, ERR_UNAVAILABLE, "no OCI runtime found (install runc or crun)");
+    }
+    if (x->kind == EXEC_RT_CRUN_WRAPPED) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0) {
+            free(path);
+            return err_set(e, ERR_INTERNAL, "readlink /proc/self/exe: %s", strerror(errno));
+        }
+        self[n] = 0;
+        x->crun_real = path;
+        x->runtime = xasprintf("%s/%s", x->root, EXEC_CRUN_WRAPPER_NAME);
+        unlink(x->runtime);
+        if (symlink(self, x->runtime) < 0)
+            return err_set(e, ERR_INTERNAL, "symlink %s: %s", x->runtime, strerror(errno));
+    } else {
+        x->runtime = path;
+    }
+    log_info("exec: OCI runtime %s: %s (%s; host has %s)", exec_runtime_kind_name(x->kind),
+             x->kind == EXEC_RT_CRUN_WRAPPED ? x->crun_real : x->runtime, why,
+             exec_cgroup_mode_name(mode));
+    return 0;
+}
+
+struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err *e)
+{
+    if (!cfg->root || cfg->root[0] != '/') {
+        err_set(e, ERR_INVALID, "exec: state root must be an absolute path");
+        return NULL;
+    }
+    struct exec *x = xcalloc(1, sizeof(*x));
+    x->loop = loop;
+    x->root = xstrdup(cfg->root);
+    x->ctr_root = xasprintf("%s/containers", cfg->root);
+    x->exit_dir = xasprintf("%s/exits", cfg->root);
+    x->rt_root = xasprintf("%s/runtime", cfg->root);
+    x->cgroup_parent =
+        xstrdup(cfg->cgroup_parent && *cfg->cgroup_parent ? cfg->cgroup_parent : "/shoal");
+    x->log_size_max = cfg->log_size_max > 0 ? cfg->log_size_max : 10 * 1024 * 1024;
+    x->swap_acct = path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+    const char *init = cfg->init_path ? cfg->init_path : "/usr/bin/tini-static";
+    if (access(init, X_OK) == 0)
+        x->init_path = xstrdup(init);
+    if (dir_make(x->ctr_root, 0700, e) < 0 || dir_make(x->exit_dir, 0700, e) < 0 ||
+        dir_make(x->rt_root, 0700, e) < 0)
+        goto fail;
+    if (setup_runtime(x, cfg->runtime, e) < 0)
+        goto fail;
+    if (cfg->conmon && *cfg->conmon) {
+        x->conmon = xstrdup(cfg->conmon);
+    } else if (!(x->conmon = find_bin("conmon"))) {
+        err_set(e, ERR_UNAVAILABLE, "conmon not found (install Debian's conmon)");
+        goto fail;
+    }
+    if (access(x->conmon, X_OK) < 0) {
+        err_set(e, ERR_UNAVAILABLE, "conmon %s: %s", x->conmon, strerror(errno));
+        goto fail;
+    }
+    uv_fs_event_init(loop, &x->exits_watch);
+    x->exits_watch.data = x;
+    x->open_handles++;
+    int r = uv_fs_event_start(&x->exits_watch, exits_event, x->exit_dir, 0);
+    if (r < 0) {
+        err_set(e, ERR_INTERNAL, "watch %s: %s", x->exit_dir, uv_strerror(r));
+        exec_free(x);
+        return NULL;
+    }
+    return x;
+fail:
+    x->freeing = true;
+    exec_maybe_free(x);
+    return NULL;
+}
+
+static void exits_closed(uv_handle_t *h)
+{
+    struct exec *x = h->data;
+    x->open_handles--;
+    exec_maybe_free(x);
+}
+
+void exec_free(struct exec *x)
+{
+    if (!x || x->freeing)
+        return;
+    x->freeing = true;
+    for (struct exec_proc *p = x->procs; p; p = p->next) {
+        p->abandoned = true;
+        if (!uv_is_closing((uv_handle_t *)&p->proc))
+            uv_close((uv_handle_t *)&p->proc, proc_closed);
+        if (!uv_is_closing((uv_handle_t *)&p->out))
+            uv_close((uv_handle_t *)&p->out, proc_closed);
+    }
+    for (struct exec_ctr *c = x->ctrs; c; c = c->next)
+        ctr_close(c);
+    while (x->n_followers > 0)
+        exec_logs_follow_stop(x->followers[x->n_followers - 1]); /* removes itself */
+    uv_close((uv_handle_t *)&x->exits_watch, exits_closed);
+}
+
+const char *exec_runtime_path(const struct exec *x)
+{
+    return x->kind == EXEC_RT_CRUN_WRAPPED ? x->crun_real : x->runtime;
+}
+enum exec_runtime_kind exec_runtime_kind(const struct exec *x)
+{
+    return x->kind;
+}
+uv_loop_t *exec_loop(struct exec *x)
+{
+    return x->loop;
+}
+char *exec_log_path(const struct exec *x, const char *id)
+{
+    return xasprintf("%s/%s/ctr.log", x->ctr_root, id);
+}
+char *exec_dir_path(const struct exec *x, const char *id)
+{
+    return xasprintf("%s/%s", x->ctr_root, id);
+}
+bool exec_ctr_exited(struct exec *x, const char *id)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    return !c || c->st.status == EXEC_EXITED;
+}
+
+int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct err *e)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting)
+        return err_set(e, ERR_NOT_FOUND, "No such container: %s", id);
+    *st = c->st;
+    return 0;
+}
+
+int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting)
+        return err_set(e, ERR_NOT_FOUND, "No such container: %s", id);
+    char *path = xasprintf("%s/meta.json", c->dir);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    free(path);
+    if (!m)
+        return err_set(e, ERR_INTERNAL, "container %s: meta.json: %s", id, je.text);
+    *out = m;
+    return 0;
+}
+
+static void fail_now(exec_done_cb done, void *arg, struct err *e)
+{
+    if (done)
+        done(arg, -e->kind, e);
+}
+
+/* ---- create ---- */
+struct create_op {
+    struct exec_ctr *c;
+    exec_done_cb done;
+    void *arg;
+};
+
+static void meta_write(struct exec_ctr *c, const struct exec_spec *s)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "id", json_string(c->id));
+    json_object_set_new(m, "created", json_integer(c->st.created_ns));
+    json_object_set_new(m, "stop_signal", json_integer(c->stop_signal));
+    json_object_set_new(m, "stop_grace_ns", json_integer(c->stop_grace_ns));
+    json_object_set_new(m, "overlay", json_boolean(c->overlay));
+    json_t *l = json_object();
+    for (size_t i = 0; s->labels && s->labels[i]; i++) {
+        const char *eq = strchr(s->labels[i], '=');
+        char *k = eq ? xstrndup(s->labels[i], (size_t)(eq - s->labels[i])) : xstrdup(s->labels[i]);
+        json_object_set_new(l, k, json_string(eq ? eq + 1 : ""));
+        free(k);
+    }
+    json_object_set_new(m, "labels", l);
+    char *txt = json_dumps(m, JSON_COMPACT);
+    char *path = xasprintf("%s/meta.json", c->dir);
+    struct err e = {0};
+    if (write_small(path, txt, &e) < 0)
+        log_warn("exec: %s", e.msg);
+    free(path);
+    free(txt);
+    json_decref(m);
+}
+
+static void meta_read(struct exec_ctr *c)
+{
+    char *path = xasprintf("%s/meta.json", c->dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    free(path);
+    if (!m)
+        return;
+    c->st.created_ns = json_integer_value(json_object_get(m, "created"));
+    if (json_integer_value(json_object_get(m, "stop_signal")) > 0)
+        c->stop_signal = (int)json_integer_value(json_object_get(m, "stop_signal"));
+    if (json_integer_value(json_object_get(m, "stop_grace_ns")) > 0)
+        c->stop_grace_ns = json_integer_value(json_object_get(m, "stop_grace_ns"));
+    c->overlay = json_is_true(json_object_get(m, "overlay"));
+    json_decref(m);
+}
+
+/* Undoes a half-made bundle: unmount, remove the dir. */
+static void bundle_remove(struct exec *x, const char *id, bool overlay)
+{
+    char *rootfs = xasprintf("%s/%s/rootfs", x->ctr_root, id);
+    if (overlay && umount2(rootfs, 0) < 0 && errno != EINVAL && errno != ENOENT) {
+        log_warn("exec: umount %s: %s (detaching)", rootfs, strerror(errno));
+        umount2(rootfs, MNT_DETACH);
+    }
+    free(rootfs);
+    char *dir = xasprintf("%s/%s", x->ctr_root, id);
+    struct err e = {0};
+    if (dir_remove_all(dir, &e) < 0)
+        log_warn("exec: %s", e.msg);
+    free(dir);
+    char *ex = xasprintf("%s/%s", x->exit_dir, id);
+    unlink(ex);
+    free(ex);
+}
+
+static void create_synced(struct exec_proc *p)
+{
+    struct create_op *op = p->arg;
+    struct exec_ctr *c = op->c;
+    struct exec *x = c->x;
+    struct err e = {0};
+    json_error_t je;
+    json_t *j =
+        p->outb.len ? json_loadb(p->outb.p, p->outb.len, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+    long long pid = j ? json_integer_value(json_object_get(j, "data")) : 0;
+    if (pid <= 0) {
+        const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+        char *logp = xasprintf("%s/conmon.log", c->dir);
+        char *log = NULL;
+        size_t n;
+        if (!msg && file_read(logp, &log, &n, NULL) == 0 && n > 0) {
+            while (n > 0 && log[n - 1] == '\n')
+                log[--n] = 0;
+            msg = log;
+        }
+        char *m = msg ? runtime_msg(msg) : NULL;
+        /* Docker's words: "OCI runtime create failed: <runtime's message>" */
+        err_set(&e, ERR_INTERNAL, "OCI runtime create failed: %s",
+                m ? m : "conmon exited without reporting the container's pid");
+        free(m);
+        free(log);
+        free(logp);
+        json_decref(j);
+        bundle_remove(x, c->id, c->overlay);
+        c->deleting = false;
+        ctr_close(c);
+        exec_done_cb done = op->done;
+        void *arg = op->arg;
+        free(op);
+        fail_now(done, arg, &e);
+        return;
+    }
+    json_decref(j);
+    c->st.pid = (int)pid;
+    c->st.status = EXEC_CREATED;
+    char *cp = xasprintf("%s/conmon.pid", c->dir);
+    long long cpid = 0;
+    if (read_int(cp, &cpid) < 0 || ctr_watch(c, (int)cpid) < 0)
+        log_warn("exec: container %s: cannot watch conmon (pid file %s)", c->id, cp);
+    free(cp);
+    exec_done_cb done = op->done;
+    void *arg = op->arg;
+    free(op);
+    if (done)
+        done(arg, 0, NULL);
+    ctr_check_exit(c, false); /* an exit that raced ahead of us */
+}
+
+static char *join_lower(const char *const *lower)
+{
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; lower[i]; i++) {
+        if (i)
+            buf_add(&b, ":", 1);
+        buf_adds(&b, lower[i]);
+    }
+    return buf_detach(&b, NULL);
+}
+
+void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit, void *exit_arg,
+                 exec_done_cb done, void *arg)
+{
+    struct err e = {0};
+    json_t *cfg = NULL;
+    if (!s->id || !exec_id_valid(s->id)) {
+        err_set(&e, ERR_INVALID, "invalid container id \"%s\"", s->id ? s->id : "");
+        return fail_now(done, arg, &e);
+    }
+    if (ctr_find(x, s->id)) {
+        err_set(&e, ERR_CONFLICT, "container %s already exists", s->id);
+        return fail_now(done, arg, &e);
+    }
+    bool overlay = s->lower && s->lower[0];
+    if (!overlay && (!s->rootfs || s->rootfs[0] != '/')) {
+        err_set(&e, ERR_INVALID, "container %s: no rootfs (lower dirs or an absolute rootfs)",
+                s->id);
+        return fail_now(done, arg, &e);
+    }
+    char *dir = xasprintf("%s/%s", x->ctr_root, s->id);
+    struct exec_oci_opts oo = {
+        .rootfs_path = overlay ? "rootfs" : s->rootfs,
+        .cgroup_parent = x->cgroup_parent,
+        .init_path = x->init_path,
+        .swap_accounting = x->swap_acct,
+    };
+    if (exec_oci_config(s, &oo, &cfg, &e) < 0) {
+        free(dir);
+        return fail_now(done, arg, &e);
+    }
+    if (mkdir(dir, 0700) < 0) {
+        err_set(&e, errno == EEXIST ? ERR_CONFLICT : ERR_INTERNAL, "container %s: mkdir %s: %s",
+                s->id, dir, strerror(errno));
+        free(dir);
+        json_decref(cfg);
+        return fail_now(done, arg, &e);
+    }
+    struct exec_ctr *c = ctr_new(x, s->id);
+    c->on_exit = on_exit;
+    c->exit_arg = exit_arg;
+    c->overlay = overlay;
+    c->st.created_ns = time_now_ns();
+    if (s->stop_signal)
+        c->stop_signal = exec_signal_parse(s->stop_signal);
+    if (s->stop_grace_ns > 0)
+        c->stop_grace_ns = s->stop_grace_ns;
+    char *upper = xasprintf("%s/upper", dir), *work = xasprintf("%s/work", dir);
+    char *rootfs = xasprintf("%s/rootfs", dir), *persist = xasprintf("%s/persist", dir);
+    char *cfgp = xasprintf("%s/config.json", dir);
+    char *txt = NULL;
+    int logfd = -1;
+    if (mkdir(persist, 0700) < 0) {
+        err_set(&e, ERR_INTERNAL, "mkdir %s: %s", persist, strerror(errno));
+        goto fail;
+    }
+    if (overlay) {
+        if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(rootfs, 0755) < 0) {
+            err_set(&e, ERR_INTERNAL, "mkdir in %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+        char *lower = join_lower(s->lower);
+        char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+        int r = mount("overlay", rootfs, "overlay", 0, opts);
+        int err = errno;
+        free(lower);
+        free(opts);
+        if (r < 0) {
+            c->overlay = false;
+            err_set(&e, ERR_INTERNAL, "mount overlay on %s: %s", rootfs, strerror(err));
+            goto fail;
+        }
+    }
+    txt = json_dumps(cfg, JSON_INDENT(1));
+    if (write_small(cfgp, txt, &e) < 0)
+        goto fail;
+    meta_write(c, s);
+
+    char *logp = xasprintf("%s/conmon.log", dir);
+    logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    free(logp);
+    char *pidp = xasprintf("%s/ctr.pid", dir), *cpidp = xasprintf("%s/conmon.pid", dir);
+    char *logarg = xasprintf("k8s-file:%s/ctr.log", dir);
+    char *size = xasprintf("%lld", (long long)x->log_size_max);
+    char *sock = xasprintf("%s/sock", dir);
+    char *rtroot = xasprintf("--root=%s", x->rt_root);
+    char *argv[] = {x->conmon,
+                    "--api-version",
+                    "1",
+                    "-c",
+                    c->id,
+                    "-u",
+                    c->id,
+                    "-n",
+                    c->id,
+                    "-r",
+                    x->runtime,
+                    "-b",
+                    dir,
+                    "-p",
+                    pidp,
+                    "-P",
+                    cpidp,
+                    "-l",
+                    logarg,
+                    "--log-size-max",
+                    size,
+                    "--exit-dir",
+                    x->exit_dir,
+                    "-0",
+                    persist,
+                    "--socket-dir-path",
+                    sock,
+                    "--full-attach",
+                    "--runtime-arg",
+                    rtroot,
+                    NULL};
+    char *crun = env_crun(x);
+    char *env[] = {CTR_PATH_ENV, "_OCI_SYNCPIPE=3", crun, NULL};
+    struct create_op *op = xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->done = done;
+    op->arg = arg;
+    /* conmon writes some files (an "oom" marker) relative to its cwd: keep them in the dir */
+    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, dir, create_synced, op, &e);
+    free(crun);
+    free(pidp);
+    free(cpidp);
+    free(logarg);
+    free(size);
+    free(sock);
+    free(rtroot);
+    if (!p) {
+        free(op);
+        goto fail;
+    }
+    p->owns_arg = true;
+    if (logfd >= 0)
+        close(logfd);
+    free(upper);
+    free(work);
+    free(rootfs);
+    free(persist);
+    free(cfgp);
+    free(txt);
+    free(dir);
+    json_decref(cfg);
+    return;
+fail:
+    if (logfd >= 0)
+        close(logfd);
+    bundle_remove(x, s->id, c->overlay);
+    ctr_close(c);
+    free(upper);
+    free(work);
+    free(rootfs);
+    free(persist);
+    free(cfgp);
+    free(txt);
+    free(dir);
+    json_decref(cfg);
+    fail_now(done, arg, &e);
+}
+
+/* ---- start ---- */
+struct simple_op {
+    struct exec_ctr *c;
+    exec_done_cb done;
+    void *arg;
+};
+
+static struct simple_op *simple_op_new(struct exec_ctr *c, exec_done_cb done, void *arg)
+{
+    struct simple_op *op = xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->done = done;
+    op->arg = arg;
+    return op;
+}
+
+static void start_done(struct exec_proc *p)
+{
+    struct simple_op *op = p->arg;
+    struct exec_ctr *c = op->c;
+    struct err e = {0};
+    int rc = 0;
+    if (!proc_ok(p)) {
+        rc = proc_err(p, "start", &e);
+        if (c->st.status != EXEC_EXITED)
+            c->st.started_ns = 0;
+    } else {
+        if (c->st.status == EXEC_CREATED)
+            c->st.status = EXEC_RUNNING;
+        char *sp = xasprintf("%s/started", c->dir);
+        char val[32];
+        snprintf(val, sizeof(val), "%lld\n", (long long)c->st.started_ns);
+        write_small(sp, val, NULL);
+        free(sp);
+    }
+    if (op->done)
+        op->done(op->arg, rc, rc < 0 ? &e : NULL);
+    free(op);
+}
+
+void exec_start(struct exec *x, const char *id, exec_done_cb done, void *arg)
+{
+    struct err e = {0};
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting) {
+        err_set(&e, ERR_NOT_FOUND, "No such container: %s", id);
+        return fail_now(done, arg, &e);
+    }
+    if (c->st.status != EXEC_CREATED) {
+        err_set(&e, ERR_CONFLICT, "container %s is %s, not created", id,
+                exec_status_name(c->st.status));
+        return fail_now(done, arg, &e);
+    }
+    c->st.started_ns = time_now_ns();
+    struct simple_op *op = simple_op_new(c, done, arg);
+    struct exec_proc *p = runtime_call(x, "start", NULL, NULL, id, start_done, op, &e);
+    if (!p) {
+        c->st.started_ns = 0;
+        free(op);
+        return fail_now(done, arg, &e);
+    }
+    p->owns_arg = true;
+}
+
+/* ---- kill ---- */
+static void kill_done(struct exec_proc *p)
+{
+    struct simple_op *op = p->arg;
+    struct err e = {0};
+    int rc = 0;
+    /* A container that exited meanwhile is not an error (Docker: the signal was moot). */
+    if (!proc_ok(p) && op->c->st.status != EXEC_EXITED)
+        rc = proc_err(p, "kill", &e);
+    if (op->done)
+        op->done(op->arg, rc, rc < 0 ? &e : NULL);
+    free(op);
+}
+
+static void kill_send(struct exec_ctr *c, int sig, exec_done_cb done, void *arg)
+{
+    char s[16];
+    snprintf(s, sizeof(s), "%d", sig);
+    struct err e = {0};
+    struct simple_op *op = simple_op_new(c, done, arg);
+    struct exec_proc *p = runtime_call(c->x, "kill", NULL, s, c->id, kill_done, op, &e);
+    if (!p) {
+        free(op);
+        return fail_now(done, arg, &e);
+    }
+    p->owns_arg = true;
+}
+
+void exec_kill(struct exec *x, const char *id, int sig, exec_done_cb done, void *arg)
+{
+    struct err e = {0};
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting) {
+        err_set(&e, ERR_NOT_FOUND, "No such container: %s", id);
+        return fail_now(done, arg, &e);
+    }
+    if (c->st.status != EXEC_RUNNING) {
+        err_set(&e, ERR_CONFLICT, "Container %s is not running", id);
+        return fail_now(done, arg, &e);
+    }
+    kill_send(c, sig, done, arg);
+}
+
+/* ---- stop ---- */
+static void stop_kill_sent(void *arg, int rc, const struct err *e)
+{
+    struct exec_ctr *c = arg;
+    if (rc < 0 && c->st.status != EXEC_EXITED)
+        log_warn("exec: stop %s: %s", c->id, e->msg);
+}
+
+static void stop_timeout(uv_timer_t *t)
+{
+    struct exec_ctr *c = t->data;
+    if (c->st.status == EXEC_EXITED)
+        return;
+    if (!c->killed) {
+        c->killed = true;
+        log_info("exec: container %s did not exit within its grace period, sending SIGKILL", c->id);
+        kill_send(c, SIGKILL, stop_kill_sent, c);
+        uv_timer_start(&c->timer, stop_timeout, KILL_WAIT_MS, 0);
+        return;
+    }
+    struct err e = {0};
+    err_set(&e, ERR_INTERNAL, "container %s did not exit after SIGKILL", c->id);
+    c->stopping = false;
+    waiters_fire(&c->stop_waiters, -e.kind, &e);
+}
+
+void exec_stop(struct exec *x, const char *id, int64_t grace_ns, exec_done_cb done, void *arg)
+{
+    struct err e = {0};
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting) {
+        err_set(&e, ERR_NOT_FOUND, "No such container: %s", id);
+        return fail_now(done, arg, &e);
+    }
+    if (c->st.status != EXEC_RUNNING) {
+        if (done)
+            done(arg, 0, NULL);
+        return;
+    }
+    struct waiter *w = xcalloc(1, sizeof(*w));
+    w->cb = done ? done : stop_kill_sent;
+    w->arg = done ? arg : c;
+    w->next = c->stop_waiters;
+    c->stop_waiters = w;
+    if (c->stopping)
+        return;
+    c->stopping = true;
+    c->killed = false;
+    if (grace_ns < 0)
+        grace_ns = c->stop_grace_ns;
+    kill_send(c, c->stop_signal, stop_kill_sent, c);
+    uv_timer_start(&c->timer, stop_timeout, (uint64_t)(grace_ns / 1000000), 0);
+}
+
+/* ---- delete ---- */
+static void ctr_delete_finish(struct exec_ctr *c)
+{
+    if (c->closing)
+        return;
+    if (shim_alive(c)) {
+        pidfd_signal(c->pidfd, SIGKILL);
+        log_warn("exec: container %s: conmon still alive after delete, killed it", c->id);
+    }
+    bundle_remove(c->x, c->id, c->overlay);
+    ctr_close(c); /* ctr_free_now calls del_cb */
+}
+
+static void shim_wait_timeout(uv_timer_t *t)
+{
+    ctr_delete_finish(t->data);
+}
+
+static void delete_done(struct exec_proc *p)
+{
+    struct exec_ctr *c = p->arg;
+    if (!proc_ok(p)) {
+        struct err e = {0};
+        proc_err(p, "delete", &e);
+        /* "does not exist" is what we want; anything else is logged, cleanup goes on. */
+        if (!strstr(e.msg, "not exist") && !strstr(e.msg, "not found"))
+            log_warn("exec: %s: %s", c->id, e.msg);
+    }
+    if (shim_alive(c)) {
+        c->shim_waiting = true;
+        uv_timer_start(&c->timer, shim_wait_timeout, SHIM_WAIT_MS, 0);
+        return;
+    }
+    ctr_delete_finish(c);
+}
+
+void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, void *arg)
+{
+    struct err e = {0};
+    struct exec_ctr *c = ctr_find(x, id);
+    if (!c || c->deleting) {
+        err_set(&e, ERR_NOT_FOUND, "No such container: %s", id);
+        return fail_now(done, arg, &e);
+    }
+    if (c->st.status == EXEC_RUNNING && !force) {
+        err_set(&e, ERR_CONFLICT,
+                "You cannot remove a running container %s. Stop the container before attempting "
+                "removal or force remove",
+                id);
+        return fail_now(done, arg, &e);
+    }
+    c->deleting = true;
+    c->del_cb = done;
+    c->del_arg = arg;
+    uv_timer_stop(&c->timer);
+    c->stopping = false;
+    if (!runtime_call(x, "delete", "--force", NULL, id, delete_done, c, &e))
+        ctr_delete_finish(c);
+}
+
+/* ---- restore ---- */
+struct restore_op {
+    struct exec *x;
+    char **names;
+    size_t n, i;
+    exec_found_cb found;
+    exec_exit_cb on_exit;
+    void *exit_arg;
+    exec_done_cb done;
+    void *arg;
+};
+
+static void restore_next(struct restore_op *op);
+
+static void restore_report(struct restore_op *op, struct exec_ctr *c, enum exec_found what)
+{
+    struct exec_state s = c->st;
+    if (op->found)
+        op->found(op->arg, c->id, what, &s);
+}
+
+/* The shim-less container was reported before its removal; go on with the next one. */
+static void restore_removed(void *arg, int rc, const struct err *e)
+{
+    struct restore_op *op = arg;
+    if (rc < 0)
+        log_warn("exec: restore: %s", e->msg);
+    restore_next(op);
+}
+
+/* Whether pid is a live conmon: the pid may have been reused by another program, and a
+ * conmon killed while we were away may linger as a zombie until init reaps it. */
+static bool conmon_alive(int pid)
+{
+    char *path = xasprintf("/proc/%d/stat", pid);
+    char *d = NULL;
+    size_t n;
+    bool alive = false;
+    if (file_read(path, &d, &n, NULL) == 0) {
+        /* "pid (comm) S ...": comm may hold spaces and parens; the state follows the last ')' */
+        const char *open = strchr(d, '('), *close = strrchr(d, ')');
+        if (open && close && close > open && close[1] == ' ' && !strncmp(open + 1, "conmon", 6) &&
+            close - open - 1 == 6)
+            alive = close[2] != 'Z' && close[2] != 'X' && close[2] != 'x';
+    }
+    free(d);
+    free(path);
+    return alive;
+}
+
+static void restore_one(struct restore_op *op, const char *name)
+{
+    struct exec *x = op->x;
+    if (ctr_find(x, name) || !exec_id_valid(name))
+        return restore_next(op);
+    struct exec_ctr *c = ctr_new(x, name);
+    c->on_exit = op->on_exit;
+    c->exit_arg = op->exit_arg;
+    meta_read(c);
+    long long v;
+    char *p = xasprintf("%s/started", c->dir);
+    if (read_int(p, &v) == 0)
+        c->st.started_ns = v;
+    free(p);
+    p = xasprintf("%s/ctr.pid", c->dir);
+    if (read_int(p, &v) == 0)
+        c->st.pid = (int)v;
+    free(p);
+    c->st.status = c->st.started_ns ? EXEC_RUNNING : EXEC_CREATED;
+
+    /* conmon alive? */
+    bool alive = false;
+    p = xasprintf("%s/conmon.pid", c->dir);
+    if (read_int(p, &v) == 0 && v > 0 && v < INT32_MAX && conmon_alive((int)v))
+        alive = ctr_watch(c, (int)v) == 0;
+    free(p);
+    ctr_check_exit(c, !alive);
+    if (c->st.status == EXEC_EXITED && c->st.exit_code >= 0) {
+        restore_report(op, c, EXEC_FOUND_EXITED);
+        return restore_next(op);
+    }
+    if (alive && c->st.status != EXEC_EXITED) {
+        restore_report(op, c,
+                       c->st.status == EXEC_RUNNING ? EXEC_FOUND_RUNNING : EXEC_FOUND_CREATED);
+        return restore_next(op);
+    }
+    /* No shim and no exit code: kill whatever is left and remove it. */
+    log_warn("exec: container %s has no shim and no exit code; removing it", c->id);
+    c->st.status = EXEC_EXITED;
+    c->st.exit_code = -1;
+    restore_report(op, c, EXEC_FOUND_REMOVED);
+    c->on_exit = NULL;
+    exec_delete(x, c->id, true, restore_removed, op);
+}
+
+static void restore_next(struct restore_op *op)
+{
+    if (op->x->freeing) {
+        for (size_t i = 0; i < op->n; i++)
+            free(op->names[i]);
+        free(op->names);
+        free(op);
+        return;
+    }
+    if (op->i < op->n) {
+        const char *name = op->names[op->i++];
+        restore_one(op, name);
+        return;
+    }
+    for (size_t i = 0; i < op->n; i++)
+        free(op->names[i]);
+    free(op->names);
+    exec_done_cb done = op->done;
+    void *arg = op->arg;
+    free(op);
+    if (done)
+        done(arg, 0, NULL);
+}
+
+void exec_restore(struct exec *x, exec_found_cb found, exec_exit_cb on_exit, void *exit_arg,
+                  exec_done_cb done, void *arg)
+{
+    struct restore_op *op = xcalloc(1, sizeof(*op));
+    op->x = x;
+    op->found = found;
+    op->on_exit = on_exit;
+    op->exit_arg = exit_arg;
+    op->done = done;
+    op->arg = arg;
+    DIR *d = opendir(x->ctr_root);
+    if (d) {
+        struct dirent *de;
+        size_t cap = 0;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            if (op->n == cap) {
+                cap = cap ? cap * 2 : 16;
+                op->names = xrealloc(op->names, cap * sizeof(char *));
+            }
+            op->names[op->n++] = xstrdup(de->d_name);
+        }
+        closedir(d);
+    }
+    restore_next(op);
+}
