@@ -221,9 +221,12 @@ static int read_string(struct rd *r, char **out, size_t *outlen)
             r->i++;
         }
     }
-    if (!b.p)
-        buf_reserve(&b, 1);
     *outlen = b.len;
+    if (!b.len) {
+        buf_release(&b);
+        *out = xstrdup("");
+        return 0;
+    }
     *out = buf_detach(&b, NULL);
     return 0;
 }
