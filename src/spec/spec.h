@@ -338,6 +338,18 @@ void spec_service_defaults(struct spec_service *s);
  * part left unset. */
 void spec_service_insert_defaults(struct spec_service *s);
 
+/* What dockerd 20.10's router strips for older clients before anything else (its
+ * adjustForAPIVersion): below API 1.40 Sysctls, CredentialSpec.Config, config Runtime
+ * targets and MaxReplicas; below 1.41 capabilities, ulimits, Pids and the job modes. */
+void spec_service_adjust_for_version(struct spec_service *s, int major, int minor);
+
+/* swarmkit's UpdateService checks between the stored spec and the new one (both already
+ * through spec_service_defaults, so an unnamed update carries a generated name and is a
+ * rename, as in dockerd): top-level Networks changed alone, a mode change, a rename; all
+ * "rpc error: code = Unimplemented desc = ...", ERR_NOT_IMPLEMENTED (501). */
+int spec_service_check_update(const struct spec_service *cur, const struct spec_service *next,
+                              struct err *e);
+
 /* The Spec object `docker service inspect` shows. Caller owns the result. */
 json_t *spec_service_encode(const struct spec_service *s);
 

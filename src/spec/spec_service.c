@@ -865,3 +865,107 @@ void spec_mode_view(const struct spec_service *s, enum orch_mode *mode, uint64_t
     else
         *replicas = s->mode.has_replicas ? s->mode.replicas : 1;
 }
+
+/* ---- API versions and updates ---- */
+
+void spec_service_adjust_for_version(struct spec_service *s, int major, int minor)
+{
+    struct spec_container *c = &s->task.container;
+    bool below140 = major < 1 || (major == 1 && minor < 40);
+    bool below141 = major < 1 || (major == 1 && minor < 41);
+    if (below140) {
+        if (s->task.has_container) {
+            for (size_t i = 0; i < c->sysctls.n; i++) {
+                free(c->sysctls.v[i].key);
+                free(c->sysctls.v[i].value);
+            }
+            free(c->sysctls.v);
+            c->sysctls.v = NULL;
+            c->sysctls.n = 0;
+            if (c->has_privileges && c->privileges.has_credential_spec)
+                set_str(&c->privileges.credential_spec.config, "");
+            for (size_t i = 0; i < c->nconfigs; i++)
+                c->configs[i].has_runtime = false;
+        }
+        if (s->task.has_placement)
+            s->task.placement.max_replicas = 0;
+    }
+    if (below141) {
+        if (s->task.has_container) {
+            struct spec_strv *caps[] = {&c->cap_add, &c->cap_drop};
+            for (size_t k = 0; k < 2; k++) {
+                for (size_t i = 0; i < caps[k]->n; i++)
+                    free(caps[k]->v[i]);
+                free(caps[k]->v);
+                caps[k]->v = NULL;
+                caps[k]->n = 0;
+            }
+            for (size_t i = 0; i < c->nulimits; i++)
+                free(c->ulimits[i].name);
+            free(c->ulimits);
+            c->ulimits = NULL;
+            c->nulimits = 0;
+        }
+        if (s->task.has_resources && s->task.resources.has_limits)
+            s->task.resources.limits.pids = 0;
+        s->mode.has_replicated_job = s->mode.has_global_job = false;
+        s->mode.has_max_concurrent = s->mode.has_total_completions = false;
+    }
+}
+
+static bool strv_equal(const struct spec_strv *a, const struct spec_strv *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]))
+            return false;
+    return true;
+}
+
+static bool map_equal(const struct spec_map *a, const struct spec_map *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
+            return false;
+    return true;
+}
+
+static bool networks_equal(const struct spec_network *a, size_t na, const struct spec_network *b,
+                           size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!str_is(a[i].target, b[i].target ? b[i].target : "") ||
+            !strv_equal(&a[i].aliases, &b[i].aliases) ||
+            !map_equal(&a[i].driver_opts, &b[i].driver_opts))
+            return false;
+    return true;
+}
+
+static int mode_kind(const struct spec_service *s)
+{
+    return s->mode.has_global ? 1 : s->mode.has_replicated_job ? 2 : s->mode.has_global_job ? 3 : 0;
+}
+
+int spec_service_check_update(const struct spec_service *cur, const struct spec_service *next,
+                              struct err *e)
+{
+    if ((next->nnetworks || cur->nnetworks) &&
+        !networks_equal(next->networks, next->nnetworks, cur->networks, cur->nnetworks) &&
+        networks_equal(next->task.networks, next->task.nnetworks, cur->task.networks,
+                       cur->task.nnetworks))
+        return err_set(e, ERR_NOT_IMPLEMENTED,
+                       "rpc error: code = Unimplemented desc = networks must be migrated to "
+                       "TaskSpec before being changed");
+    if (mode_kind(cur) != mode_kind(next))
+        return err_set(e, ERR_NOT_IMPLEMENTED,
+                       "rpc error: code = Unimplemented desc = service mode change is not allowed");
+    if (!str_is(cur->name, next->name ? next->name : ""))
+        return err_set(e, ERR_NOT_IMPLEMENTED,
+                       "rpc error: code = Unimplemented desc = renaming services is not supported");
+    return 0;
+}

@@ -366,3 +366,83 @@ TEST(spec_service_views)
     spec_placement_view_release(&v);
     spec_service_free(s);
 }
+
+TEST(spec_service_adjust_for_old_api_versions)
+{
+    const char *body = "{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\",\"Sysctls\":{"
+                       "\"net.core.somaxconn\":\"1024\"},\"CapabilityAdd\":[\"NET_ADMIN\"],"
+                       "\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1,\"Hard\":2}]},\"Resources\":"
+                       "{\"Limits\":{\"Pids\":10}},\"Placement\":{\"MaxReplicas\":2}},\"Mode\":{"
+                       "\"ReplicatedJob\":{}}}";
+    struct spec_service *s = decode_ok(body);
+    spec_service_adjust_for_version(s, 1, 41);
+    ASSERT_EQ_INT(s->task.container.sysctls.n, 1);
+    ASSERT_EQ_INT(s->task.container.nulimits, 1);
+    ASSERT_TRUE(s->mode.has_replicated_job);
+    spec_service_adjust_for_version(s, 1, 40);
+    ASSERT_EQ_INT(s->task.container.sysctls.n, 1);
+    ASSERT_EQ_INT(s->task.container.cap_add.n + s->task.container.nulimits, 0);
+    ASSERT_EQ_INT(s->task.resources.limits.pids, 0);
+    ASSERT_FALSE(s->mode.has_replicated_job);
+    ASSERT_EQ_INT(s->task.placement.max_replicas, 2);
+    spec_service_adjust_for_version(s, 1, 39);
+    ASSERT_EQ_INT(s->task.container.sysctls.n, 0);
+    ASSERT_EQ_INT(s->task.placement.max_replicas, 0);
+    /* with the job mode gone the service is replicated with 1 replica, as in dockerd */
+    spec_service_defaults(s);
+    ASSERT_TRUE(s->mode.has_replicated && s->mode.replicas == 1);
+    spec_service_free(s);
+}
+
+static struct spec_service *stored(const char *js)
+{
+    struct spec_service *s = decode_ok(js);
+    struct err e;
+    if (spec_service_validate(s, &e))
+        FAIL_AT("%s: %s", js, e.msg);
+    spec_service_defaults(s);
+    return s;
+}
+
+TEST(spec_service_update_checks)
+{
+    struct spec_service *cur = stored(
+        "{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Networks\":"
+        "[{\"Target\":\"n1\"}]}");
+    static const struct {
+        const char *next;
+        const char *msg;
+    } cases[] = {
+        {"{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"b\"}},\"Networks\":"
+         "[{\"Target\":\"n1\"}]}",
+         NULL},
+        {"{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Networks\":"
+         "[{\"Target\":\"n2\"}]}",
+         "rpc error: code = Unimplemented desc = networks must be migrated to TaskSpec before "
+         "being changed"},
+        {"{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"},\"Networks\":["
+         "{\"Target\":\"n2\"}]}}",
+         NULL},
+        {"{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Networks\":"
+         "[{\"Target\":\"n1\"}],\"Mode\":{\"Global\":{}}}",
+         "rpc error: code = Unimplemented desc = service mode change is not allowed"},
+        {"{\"Name\":\"web2\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Networks\":"
+         "[{\"Target\":\"n1\"}]}",
+         "rpc error: code = Unimplemented desc = renaming services is not supported"},
+        {"{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Networks\":[{\"Target\":"
+         "\"n1\"}]}",
+         "rpc error: code = Unimplemented desc = renaming services is not supported"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct spec_service *next = stored(cases[i].next);
+        struct err e;
+        err_clear(&e);
+        int rc = spec_service_check_update(cur, next, &e);
+        if (!cases[i].msg && rc)
+            FAIL_AT("%s refused: %s", cases[i].next, e.msg);
+        if (cases[i].msg && (rc != -ERR_NOT_IMPLEMENTED || strcmp(e.msg, cases[i].msg)))
+            FAIL_AT("%s: rc %d\n#   got  %s\n#   want %s", cases[i].next, rc, e.msg, cases[i].msg);
+        spec_service_free(next);
+    }
+    spec_service_free(cur);
+}
