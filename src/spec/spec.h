@@ -431,4 +431,31 @@ void spec_swarm_defaults(struct spec_swarm *s);
 json_t *spec_swarm_encode(const struct spec_swarm *s);
 void spec_swarm_release(struct spec_swarm *s);
 
+/* The bodies of POST /swarm/init, /swarm/join and /swarm/unlock (swarm.InitRequest,
+ * JoinRequest, UnlockRequest), for spec_decode / spec_release: type errors in Go's words
+ * ("json: cannot unmarshal number into Go struct field InitRequest.ListenAddr of type
+ * string", "... RaftConfig.Spec.Raft.SnapshotInterval ..."); the checks of their values
+ * stay with the node module. */
+struct spec_swarm_init {
+    char *listen_addr, *advertise_addr, *data_path_addr;
+    uint64_t data_path_port; /* uint32 */
+    bool force_new_cluster;
+    struct spec_swarm spec;
+    bool autolock;
+    char *availability;
+    struct spec_strv default_addr_pool;
+    uint64_t subnet_size; /* uint32 */
+};
+extern const struct spec_type spec_type_swarm_init;
+struct spec_swarm_join {
+    char *listen_addr, *advertise_addr, *data_path_addr;
+    struct spec_strv remote_addrs;
+    char *join_token, *availability;
+};
+extern const struct spec_type spec_type_swarm_join;
+struct spec_swarm_unlock {
+    char *unlock_key;
+};
+extern const struct spec_type spec_type_swarm_unlock;
+
 #endif

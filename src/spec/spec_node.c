@@ -231,3 +231,37 @@ void spec_swarm_release(struct spec_swarm *s)
 {
     spec_release(&spec_type_swarm, s);
 }
+
+/* ---- swarm init / join / unlock requests ---- */
+
+static const struct spec_field init_f[] = {
+    F_STR(struct spec_swarm_init, listen_addr, "ListenAddr", NULL, 0),
+    F_STR(struct spec_swarm_init, advertise_addr, "AdvertiseAddr", NULL, 0),
+    F_STR(struct spec_swarm_init, data_path_addr, "DataPathAddr", NULL, 0),
+    F_UINT(struct spec_swarm_init, data_path_port, "DataPathPort", 32, NULL, 0),
+    F_BOOL(struct spec_swarm_init, force_new_cluster, "ForceNewCluster", 0),
+    F_SUB(struct spec_swarm_init, spec, "Spec", spec_type_swarm),
+    F_BOOL(struct spec_swarm_init, autolock, "AutoLockManagers", 0),
+    F_STR(struct spec_swarm_init, availability, "Availability", "swarm.NodeAvailability", 0),
+    F_STRV(struct spec_swarm_init, default_addr_pool, "DefaultAddrPool", 0),
+    F_UINT(struct spec_swarm_init, subnet_size, "SubnetSize", 32, NULL, 0),
+};
+SPEC_TYPE_PUBLIC(spec_type_swarm_init, "InitRequest", "swarm.InitRequest", struct spec_swarm_init,
+                 init_f);
+
+static const struct spec_field join_f[] = {
+    F_STR(struct spec_swarm_join, listen_addr, "ListenAddr", NULL, 0),
+    F_STR(struct spec_swarm_join, advertise_addr, "AdvertiseAddr", NULL, 0),
+    F_STR(struct spec_swarm_join, data_path_addr, "DataPathAddr", NULL, 0),
+    F_STRV(struct spec_swarm_join, remote_addrs, "RemoteAddrs", 0),
+    F_STR(struct spec_swarm_join, join_token, "JoinToken", NULL, 0),
+    F_STR(struct spec_swarm_join, availability, "Availability", "swarm.NodeAvailability", 0),
+};
+SPEC_TYPE_PUBLIC(spec_type_swarm_join, "JoinRequest", "swarm.JoinRequest", struct spec_swarm_join,
+                 join_f);
+
+static const struct spec_field unlock_f[] = {
+    F_STR(struct spec_swarm_unlock, unlock_key, "UnlockKey", NULL, 0),
+};
+SPEC_TYPE_PUBLIC(spec_type_swarm_unlock, "UnlockRequest", "swarm.UnlockRequest",
+                 struct spec_swarm_unlock, unlock_f);

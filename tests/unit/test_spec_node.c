@@ -164,3 +164,60 @@ TEST(spec_swarm_refusals)
                   "EncryptionConfig.EncryptionConfig.AutoLockManagers of type bool");
     swarm_refused("\"x\"", "json: cannot unmarshal string into Go value of type swarm.Spec");
 }
+
+static void init_refused(const char *body, const char *msg)
+{
+    struct spec_swarm_init r = {0};
+    struct err e;
+    err_clear(&e);
+    int rc = spec_decode(&spec_type_swarm_init, body, strlen(body), &r, &e);
+    spec_release(&spec_type_swarm_init, &r);
+    if (rc != -ERR_INVALID || strcmp(e.msg, msg))
+        FAIL_AT("%s: rc %d\n#   got  %s\n#   want %s", body, rc, e.msg, msg);
+}
+
+TEST(spec_swarm_requests)
+{
+    /* the words tests/integration/swarm_init.sh expects today */
+    init_refused("{\"ListenAddr\":5}", "json: cannot unmarshal number into Go struct field "
+                                       "InitRequest.ListenAddr of type string");
+    init_refused("{\"AutoLockManagers\":\"yes\"}",
+                 "json: cannot unmarshal string into Go struct "
+                 "field InitRequest.AutoLockManagers of type bool");
+    init_refused("{\"DataPathPort\":-1}", "json: cannot unmarshal number -1 into Go struct field "
+                                          "InitRequest.DataPathPort of type uint32");
+    init_refused("{\"Spec\":{\"Raft\":{\"SnapshotInterval\":-1}}}",
+                 "json: cannot unmarshal number -1 into Go struct field "
+                 "RaftConfig.Spec.Raft.SnapshotInterval of type uint64");
+    init_refused("{\"DefaultAddrPool\":\"10.0.0.0/8\"}",
+                 "json: cannot unmarshal string into Go struct field InitRequest.DefaultAddrPool "
+                 "of type []string");
+    init_refused("[]", "json: cannot unmarshal array into Go value of type swarm.InitRequest");
+    const char *body =
+        "{\"ListenAddr\":\"0.0.0.0:2377\",\"AdvertiseAddr\":\"127.0.0.1\","
+        "\"ForceNewCluster\":false,\"Spec\":{\"Orchestration\":{},\"Raft\":{"
+        "\"ElectionTick\":10},\"Dispatcher\":{},\"CAConfig\":{},\"EncryptionConfig\":"
+        "{\"AutoLockManagers\":true}},\"AutoLockManagers\":true,\"Availability\":"
+        "\"active\",\"DefaultAddrPool\":[\"10.10.0.0/16\"],\"SubnetSize\":26}";
+    struct spec_swarm_init r = {0};
+    struct err e;
+    ASSERT_EQ_INT(spec_decode(&spec_type_swarm_init, body, strlen(body), &r, &e), 0);
+    ASSERT_EQ_STR(r.advertise_addr, "127.0.0.1");
+    ASSERT_TRUE(r.autolock && r.spec.autolock);
+    ASSERT_EQ_INT(r.spec.raft.election_tick, 10);
+    ASSERT_EQ_INT(r.default_addr_pool.n, 1);
+    ASSERT_EQ_INT(r.subnet_size, 26);
+    spec_release(&spec_type_swarm_init, &r);
+    struct spec_swarm_join j = {0};
+    body = "{\"RemoteAddrs\":[\"10.0.0.1:2377\"],\"JoinToken\":\"SWMTKN-1-x\",\"Extra\":1}";
+    ASSERT_EQ_INT(spec_decode(&spec_type_swarm_join, body, strlen(body), &j, &e), 0);
+    ASSERT_EQ_STR(j.remote_addrs.v[0], "10.0.0.1:2377");
+    ASSERT_EQ_STR(j.join_token, "SWMTKN-1-x");
+    spec_release(&spec_type_swarm_join, &j);
+    struct spec_swarm_unlock u = {0};
+    body = "{\"UnlockKey\":9}";
+    ASSERT_EQ_INT(spec_decode(&spec_type_swarm_unlock, body, strlen(body), &u, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "json: cannot unmarshal number into Go struct field "
+                         "UnlockRequest.UnlockKey of type string");
+    spec_release(&spec_type_swarm_unlock, &u);
+}
