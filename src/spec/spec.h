@@ -332,10 +332,10 @@ int spec_service_validate(const struct spec_service *s, struct err *e);
  * without Spread dropped. Call on a validated spec. */
 void spec_service_defaults(struct spec_service *s);
 
-/* What ?insertDefaults=true adds on top (swarmkit's api/defaults.Service): StopGracePeriod
- * 10 s, empty Resources limits/reservations, restart {any, 5 s, 0}, empty Placement,
- * update and rollback {1, pause, monitor 5 s, 0, stop-first}, endpoint {vip}, for each
- * part left unset. */
+/* What ?insertDefaults=true adds on top (swarmkit's api/defaults.InterpolateService, for
+ * each part left unset): StopGracePeriod 10 s, DNSConfig {}, Resources {}, restart {any,
+ * 0 attempts} and a restart Delay of 5 s, Placement {}, update and rollback {1, pause, 0,
+ * stop-first} and their Monitor 5 s when zero. No EndpointSpec: swarmkit has no default. */
 void spec_service_insert_defaults(struct spec_service *s);
 
 /* What dockerd 20.10's router strips for older clients before anything else (its

@@ -748,29 +748,30 @@ void spec_service_insert_defaults(struct spec_service *s)
         }
         t->container.has_dns = true;
     }
-    if (!t->has_resources) {
-        t->has_resources = true;
-        t->resources.has_limits = t->resources.has_reservations = true;
-    }
+    t->has_resources = true; /* an empty ResourceRequirements: no limits, no reservations */
     if (!t->has_restart) {
         t->has_restart = true;
         set_str(&t->restart.condition, "any");
-        t->restart.has_delay = t->restart.has_max_attempts = true;
-        t->restart.delay = 5 * SECOND;
+        t->restart.has_max_attempts = true;
         t->restart.max_attempts = 0;
     }
+    if (!t->restart.has_delay) {
+        t->restart.has_delay = true;
+        t->restart.delay = 5 * SECOND;
+    }
     t->has_placement = true;
+    /* a zero Monitor is an unset one (the converter only sets a non-zero one) */
     if (!s->has_update) {
         s->has_update = true;
         default_update(&s->update);
+    } else if (!s->update.monitor) {
+        s->update.monitor = 5 * SECOND;
     }
     if (!s->has_rollback) {
         s->has_rollback = true;
         default_update(&s->rollback);
-    }
-    if (!s->has_endpoint) {
-        s->has_endpoint = true;
-        set_str(&s->endpoint.mode, "vip");
+    } else if (!s->rollback.monitor) {
+        s->rollback.monitor = 5 * SECOND;
     }
 }
 

@@ -446,3 +446,36 @@ TEST(spec_service_update_checks)
     }
     spec_service_free(cur);
 }
+
+TEST(spec_service_insert_defaults_parts)
+{
+    /* swarmkit's InterpolateService fills per part: an empty Resources (no limits), no
+     * EndpointSpec; a restart policy without Delay and an update config without Monitor
+     * get theirs */
+    assert_inspect("minimal insertDefaults",
+                   "{\"Name\":\"m\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}}}",
+                   "{\"Name\":\"m\",\"Labels\":{},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"
+                   "\"a\",\"StopGracePeriod\":10000000000,\"DNSConfig\":{},\"Isolation\":"
+                   "\"default\"},\"Resources\":{},\"RestartPolicy\":{\"Condition\":\"any\","
+                   "\"Delay\":5000000000,\"MaxAttempts\":0},\"Placement\":{},\"ForceUpdate\":0,"
+                   "\"Runtime\":\"container\"},\"Mode\":{\"Replicated\":{\"Replicas\":1}},"
+                   "\"UpdateConfig\":{\"Parallelism\":1,\"FailureAction\":\"pause\",\"Monitor\":"
+                   "5000000000,\"MaxFailureRatio\":0,\"Order\":\"stop-first\"},\"RollbackConfig\":{"
+                   "\"Parallelism\":1,\"FailureAction\":\"pause\",\"Monitor\":5000000000,"
+                   "\"MaxFailureRatio\":0,\"Order\":\"stop-first\"}}",
+                   true);
+    assert_inspect("partial insertDefaults",
+                   "{\"Name\":\"p\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"},"
+                   "\"RestartPolicy\":{\"Condition\":\"none\"}},\"UpdateConfig\":{\"Parallelism\":"
+                   "0,\"Delay\":1}}",
+                   "{\"Name\":\"p\",\"Labels\":{},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"
+                   "\"a\",\"StopGracePeriod\":10000000000,\"DNSConfig\":{},\"Isolation\":"
+                   "\"default\"},\"Resources\":{},\"RestartPolicy\":{\"Condition\":\"none\","
+                   "\"Delay\":5000000000,\"MaxAttempts\":0},\"Placement\":{},\"ForceUpdate\":0,"
+                   "\"Runtime\":\"container\"},\"Mode\":{\"Replicated\":{\"Replicas\":1}},"
+                   "\"UpdateConfig\":{\"Parallelism\":0,\"Delay\":1,\"FailureAction\":\"pause\","
+                   "\"Monitor\":5000000000,\"MaxFailureRatio\":0,\"Order\":\"stop-first\"},"
+                   "\"RollbackConfig\":{\"Parallelism\":1,\"FailureAction\":\"pause\",\"Monitor\":"
+                   "5000000000,\"MaxFailureRatio\":0,\"Order\":\"stop-first\"}}",
+                   true);
+}
