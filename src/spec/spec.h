@@ -343,6 +343,12 @@ void spec_service_insert_defaults(struct spec_service *s);
  * targets and MaxReplicas; below 1.41 capabilities, ulimits, Pids and the job modes. */
 void spec_service_adjust_for_version(struct spec_service *s, int major, int minor);
 
+/* What dockerd's executor checks when a task of this spec reaches its node (the task is
+ * then rejected with these words as its Err): mount targets absolute (npipe aside), bind
+ * sources absolute, volume sources not, tmpfs without a source, npipe with one. Call on a
+ * spec that went through spec_service_defaults. ERR_INVALID. */
+int spec_container_check_task(const struct spec_container *c, struct err *e);
+
 /* swarmkit's UpdateService checks between the stored spec and the new one (both already
  * through spec_service_defaults, so an unnamed update carries a generated name and is a
  * rename, as in dockerd): top-level Networks changed alone, a mode change, a rename; all

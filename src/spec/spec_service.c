@@ -970,3 +970,39 @@ int spec_service_check_update(const struct spec_service *cur, const struct spec_
                        "rpc error: code = Unimplemented desc = renaming services is not supported");
     return 0;
 }
+
+/* ---- the executor's checks ---- */
+
+int spec_container_check_task(const struct spec_container *c, struct err *e)
+{
+    if (str_empty(c->image))
+        return err_set(e, ERR_INVALID, "dockerexec: image required");
+    for (size_t i = 0; i < c->nmounts; i++) {
+        const struct spec_mount *m = &c->mounts[i];
+        const char *type = m->type ? m->type : "bind", *src = m->source ? m->source : "",
+                   *tgt = m->target ? m->target : "";
+        bool npipe = str_is(type, "npipe");
+        if (tgt[0] != '/' && !npipe)
+            return err_set(e, ERR_INVALID, "invalid mount target, must be an absolute path: %s",
+                           tgt);
+        if (str_is(type, "bind")) {
+            if (src[0] != '/')
+                return err_set(e, ERR_INVALID,
+                               "invalid bind mount source, must be an absolute path: %s", src);
+        } else if (str_is(type, "volume")) {
+            if (src[0] == '/')
+                return err_set(e, ERR_INVALID,
+                               "invalid volume mount source, must not be an absolute path: %s",
+                               src);
+        } else if (str_is(type, "tmpfs")) {
+            if (*src)
+                return err_set(e, ERR_INVALID, "invalid tmpfs source, source must be empty");
+        } else if (npipe) {
+            if (!*src)
+                return err_set(e, ERR_INVALID, "invalid npipe source, source must not be empty");
+        } else {
+            return err_set(e, ERR_INVALID, "invalid mount type: %s", type);
+        }
+    }
+    return 0;
+}

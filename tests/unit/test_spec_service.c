@@ -479,3 +479,39 @@ TEST(spec_service_insert_defaults_parts)
                    "5000000000,\"MaxFailureRatio\":0,\"Order\":\"stop-first\"}}",
                    true);
 }
+
+TEST(spec_container_task_checks)
+{
+    static const struct {
+        const char *mounts, *msg;
+    } cases[] = {
+        {"[{\"Type\":\"bind\",\"Source\":\"/data\",\"Target\":\"/d\"},{\"Type\":\"volume\","
+         "\"Source\":\"vol\",\"Target\":\"/v\"},{\"Type\":\"tmpfs\",\"Target\":\"/t\"}]",
+         NULL},
+        {"[{\"Source\":\"/data\",\"Target\":\"d\"}]",
+         "invalid mount target, must be an absolute path: d"},
+        {"[{\"Source\":\"data\",\"Target\":\"/d\"}]",
+         "invalid bind mount source, must be an absolute path: data"},
+        {"[{\"Type\":\"volume\",\"Source\":\"/data\",\"Target\":\"/d\"}]",
+         "invalid volume mount source, must not be an absolute path: /data"},
+        {"[{\"Type\":\"tmpfs\",\"Source\":\"x\",\"Target\":\"/d\"}]",
+         "invalid tmpfs source, source must be empty"},
+        {"[{\"Type\":\"npipe\",\"Target\":\"x\"}]",
+         "invalid npipe source, source must not be empty"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *js =
+            xasprintf("{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\",\"Mounts\":%s}}}",
+                      cases[i].mounts);
+        struct spec_service *s = decode_ok(js);
+        struct err e;
+        err_clear(&e);
+        ASSERT_EQ_INT(spec_service_validate(s, &e), 0);
+        spec_service_defaults(s);
+        int rc = spec_container_check_task(&s->task.container, &e);
+        if (cases[i].msg ? (rc != -ERR_INVALID || strcmp(e.msg, cases[i].msg)) : rc != 0)
+            FAIL_AT("%s: rc %d got %s", js, rc, e.msg);
+        spec_service_free(s);
+        free(js);
+    }
+}
