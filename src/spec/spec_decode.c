@@ -315,9 +315,13 @@ static int decode_field(struct dctx *c, const struct spec_field *f, const struct
         if (v->t != SJ_NUM)
             return type_error(c, sj_kind_word(v), gt);
         double d = strtod(v->s, NULL);
-        if (isinf(d) || (f->bits == 32 && isinf((float)d)))
+        /* Go's ParseFloat(s, 32) overflows where a float32 would round to infinity: at or
+         * above FLT_MAX plus half an ulp (0x1.ffffffp127) */
+        if (isinf(d) || (f->bits == 32 && fabs(d) >= 0x1.ffffffp127))
             return num_error(c, v, gt);
-        *AT(base, f->off, double) = f->bits == 32 ? (double)(float)d : d;
+        if (f->bits == 32)
+            d = fabs(d) > FLT_MAX ? copysign(FLT_MAX, d) : (double)(float)d;
+        *AT(base, f->off, double) = d;
         break;
     }
     case SPEC_STRV: {

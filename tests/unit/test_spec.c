@@ -258,6 +258,12 @@ TEST(spec_decode_service_paths_and_types)
     svc_err("{\"UpdateConfig\":{\"MaxFailureRatio\":1e39}}",
             "json: cannot unmarshal number 1e39 into Go struct field "
             "UpdateConfig.UpdateConfig.MaxFailureRatio of type float32");
+    svc_err("{\"UpdateConfig\":{\"MaxFailureRatio\":3.4028235677973366e38}}",
+            "json: cannot unmarshal number 3.4028235677973366e38 into Go struct field "
+            "UpdateConfig.UpdateConfig.MaxFailureRatio of type float32");
+    struct spec_service *f = svc_ok("{\"UpdateConfig\":{\"MaxFailureRatio\":3.4028235e38}}");
+    ASSERT_TRUE(f->update.max_failure_ratio > 3.4e38);
+    spec_service_free(f);
     svc_err("{\"EndpointSpec\":{\"Ports\":[{\"TargetPort\":4294967296}]}}",
             "json: cannot unmarshal number 4294967296 into Go struct field "
             "PortConfig.EndpointSpec.Ports.TargetPort of type uint32");
