@@ -315,6 +315,13 @@ int spec_service_decode_json(json_t *v, struct spec_service **out, struct err *e
 void spec_service_free(struct spec_service *s); /* NULL is a no-op */
 struct spec_service *spec_service_dup(const struct spec_service *s);
 
+/* The whole way of a create or update body, as dockerd 20.10 takes it: decode, strip what
+ * the client's API version (major.minor, 0.0 for unversioned paths: nothing stripped)
+ * predates, validate, fill dockerd's defaults. On success *out is the spec to store; on
+ * error nothing is allocated and e has Docker's words and kind. */
+int spec_service_prepare(const char *json, size_t n, int api_major, int api_minor,
+                         struct spec_service **out, struct err *e);
+
 /* What dockerd (its converter) and swarmkit (controlapi) refuse in a service spec, checked
  * in their order, with their words and kinds: ERR_INVALID (400) for most; ERR_INTERNAL
  * (500) for a bad constraint, which swarmkit returns as "rpc error: code = Unknown desc =

@@ -1006,3 +1006,22 @@ int spec_container_check_task(const struct spec_container *c, struct err *e)
     }
     return 0;
 }
+
+int spec_service_prepare(const char *json, size_t n, int api_major, int api_minor,
+                         struct spec_service **out, struct err *e)
+{
+    struct spec_service *s;
+    *out = NULL;
+    int rc = spec_service_decode(json, n, &s, e);
+    if (rc)
+        return rc;
+    if (api_major || api_minor)
+        spec_service_adjust_for_version(s, api_major, api_minor);
+    if ((rc = spec_service_validate(s, e))) {
+        spec_service_free(s);
+        return rc;
+    }
+    spec_service_defaults(s);
+    *out = s;
+    return 0;
+}

@@ -515,3 +515,23 @@ TEST(spec_container_task_checks)
         free(js);
     }
 }
+
+TEST(spec_service_prepare_whole_way)
+{
+    struct spec_service *s = NULL;
+    struct err e;
+    const char *bad = "{\"Name\":\"rec-noimg\",\"TaskTemplate\":{\"ContainerSpec\":{}}}";
+    ASSERT_EQ_INT(spec_service_prepare(bad, strlen(bad), 1, 41, &s, &e), -ERR_INVALID);
+    ASSERT_TRUE(s == NULL);
+    ASSERT_EQ_STR(e.msg, SK "ContainerSpec: image reference must be provided");
+    /* a job mode from a 1.40 client is stripped, and the service becomes replicated */
+    const char *job = "{\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}},\"Mode\":{"
+                      "\"GlobalJob\":{}},\"UpdateConfig\":{}}";
+    ASSERT_EQ_INT(spec_service_prepare(job, strlen(job), 1, 40, &s, &e), 0);
+    ASSERT_TRUE(s->mode.has_replicated && !s->mode.has_global_job);
+    spec_service_free(s);
+    ASSERT_EQ_INT(spec_service_prepare(job, strlen(job), 1, 41, &s, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, SK "Jobs may not have an update config");
+    ASSERT_EQ_INT(spec_service_prepare("{x", 2, 1, 41, &s, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "invalid character 'x' looking for beginning of object key string");
+}
