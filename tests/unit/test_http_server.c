@@ -1319,3 +1319,116 @@ TEST(http_server_tls_client_without_cert_refused)
 {
     run_tls(true, false, true);
 }
+
+/* ---- back-pressure over TLS: the queue counts ciphertext ---- */
+
+struct tls_bp {
+    uv_prepare_t watch;
+    int go_fd; /* the parent writes one byte here once the server is blocked */
+    bool signalled;
+    int handled_at_block;
+    size_t peak_at_block;
+};
+
+static int tls_bp_client(const char *dir, int port, int go_fd)
+{
+    alarm(20);
+    char *ca = xasprintf("%s/ca.pem", dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+        return 2;
+    int fd = tcp_connect(AF_INET, port);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set1_host(ssl, "localhost");
+    if (SSL_connect(ssl) != 1)
+        return 3;
+    struct buf reqs = BUF_INIT;
+    for (int i = 0; i < BP_REQS; i++)
+        buf_printf(&reqs, "GET /big?n=%d&i=%d HTTP/1.1\r\n\r\n", BP_BIG, i);
+    if (SSL_write(ssl, reqs.p, (int)reqs.len) != (int)reqs.len)
+        return 4;
+    /* read nothing until the server says it has stopped */
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 5;
+    size_t want = (size_t)BP_REQS * BP_BIG, body = 0;
+    int heads = 0;
+    char tmp[65536];
+    while (body < want) {
+        int n = SSL_read(ssl, tmp, sizeof(tmp));
+        if (n <= 0)
+            return 6;
+        for (int i = 0; i < n; i++)
+            body += tmp[i] == 'b';
+        for (char *p = tmp; (p = memmem(p, (size_t)(tmp + n - p), "HTTP/1.1 200 OK", 15)); p++)
+            heads++;
+    }
+    return heads == BP_REQS && body == want ? 0 : 7;
+}
+
+static void tls_bp_check(uv_prepare_t *h)
+{
+    struct tls_bp *t = h->data;
+    struct http_server_stats st;
+    if (t->signalled || g_fx->srv_closed)
+        return;
+    http_server_get_stats(g_fx->srv, &st);
+    if (!st.blocked)
+        return;
+    t->signalled = true;
+    t->handled_at_block = g_handled;
+    t->peak_at_block = st.queued_peak;
+    ASSERT_EQ_INT(write(t->go_fd, "g", 1), 1);
+}
+
+TEST(http_server_backpressure_tls)
+{
+    struct fixture f;
+    struct http_limits lim = {.write_high = BP_HIGH, .write_low = BP_HIGH / 4};
+    fixture_start(&f, &lim);
+    make_pki(f.dir);
+    char *cert = xasprintf("%s/server.pem", f.dir), *key = xasprintf("%s/server-key.pem", f.dir);
+    struct http_tls_config tls = {.cert_file = cert, .key_file = key};
+    int port = free_port(AF_INET);
+    char *addr = xasprintf("tcp://127.0.0.1:%d", port);
+    struct err e = {0};
+    if (http_server_listen(f.srv, addr, &tls, &e) < 0)
+        FAIL_AT("listen: %s", e.msg);
+    int go[2];
+    ASSERT_EQ_INT(pipe(go), 0);
+    fflush(NULL);
+    f.child = fork();
+    if (f.child == 0) {
+        close(go[1]);
+        _exit(tls_bp_client(f.dir, port, go[0]));
+    }
+    close(go[0]);
+    struct tls_bp t = {.go_fd = go[1]};
+    uv_prepare_init(&f.loop, &t.watch);
+    t.watch.data = &t;
+    uv_prepare_start(&t.watch, tls_bp_check);
+    uv_timer_init(&f.loop, &f.reap);
+    f.reap.data = &f;
+    uv_timer_start(&f.reap, on_reap, 10, 10);
+    while (!f.srv_closed) /* on_reap closes the server once the child has exited */
+        uv_run(&f.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t.watch, NULL);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    close(go[1]);
+    ASSERT_TRUE(WIFEXITED(f.child_status));
+    ASSERT_EQ_INT(WEXITSTATUS(f.child_status), 0);
+    ASSERT_TRUE(t.signalled);
+    if (t.handled_at_block >= BP_REQS / 4)
+        FAIL_AT("%d of %d answers queued for a TLS client that reads nothing", t.handled_at_block,
+                BP_REQS);
+    /* ciphertext: one answer plus its records' framing over the mark at most */
+    ASSERT_TRUE(t.peak_at_block >= BP_HIGH);
+    ASSERT_TRUE(t.peak_at_block < BP_HIGH + BP_BIG + 4096);
+    ASSERT_EQ_INT(g_handled, BP_REQS);
+    free(cert);
+    free(key);
+    free(addr);
+    fixture_end(&f);
+}
