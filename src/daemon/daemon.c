@@ -292,8 +292,8 @@ void daemon_size_caps(uint64_t nofile, int napi, struct daemon_caps *out)
         out->api_max_conns = 1;
 }
 
-/* Raises the soft descriptor limit to the hard one (as dockerd's systemd unit does with
- * LimitNOFILE) and returns the soft limit in force. */
+/* Raises the soft descriptor limit to the hard one (as Go programs, dockerd included, do at
+ * start since Go 1.19) and returns the soft limit in force. */
 static uint64_t raise_nofile(void)
 {
     struct rlimit rl;
