@@ -235,27 +235,35 @@ elif mode == "flood":
         x.connect_ex(("127.0.0.1", port))
         return x
 
-    socks = [opener() for _ in range(n)]
+    # poll, not select: select cannot watch descriptors above 1023
+    poller, socks = select.poll(), {}
+    for _ in range(n):
+        x = opener()
+        socks[x.fileno()] = x
+        poller.register(x, select.POLLIN)
     closed, pings, failed, worst = 0, 0, 0, 0.0
     t_end = time.monotonic() + secs
     while time.monotonic() < t_end:
-        r, _, _ = select.select(socks, [], [], 0.1)
-        for x in r[:100]:  # at most 100 re-opens per round of about 50 ms
+        for fd, _ in poller.poll(100)[:100]:  # at most 100 re-opens per round of about 50 ms
+            x = socks[fd]
             try:
                 d = x.recv(4096)
             except OSError:
                 d = b""
             if not d:  # refused or timed out by the daemon: open another, as the probe did
-                socks.remove(x)
+                poller.unregister(fd)
+                del socks[fd]
                 x.close()
                 closed += 1
-                socks.append(opener())
+                y = opener()
+                socks[y.fileno()] = y
+                poller.register(y, select.POLLIN)
         time.sleep(0.05)
         ok, pt = ping()
         pings += 1
         failed += not ok
         worst = max(worst, pt)
-    for x in socks:
+    for x in socks.values():
         x.close()
     out(connections=n, closed_by_daemon=closed, pings=pings, pings_failed=failed,
         worst_ping_ms=int(worst * 1000))
