@@ -16,6 +16,7 @@ struct api_config {
     const char *engine_version;
     const char *const *labels; /* --label values, NULL-terminated */
     bool debug;
+    size_t max_conns; /* connection cap of each listener; 0: the http default */
 };
 
 struct api;

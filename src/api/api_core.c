@@ -324,7 +324,8 @@ struct api *api_new(uv_loop_t *loop, struct node *node, const struct api_config 
     a->cfg.data_root = xstrdup(cfg->data_root);
     a->cfg.engine_version = xstrdup(cfg->engine_version);
     a->started_ns = time_now_ns();
-    a->http = http_server_new(loop, NULL, dispatch, a);
+    struct http_limits lim = {.max_conns = cfg->max_conns};
+    a->http = http_server_new(loop, &lim, dispatch, a);
     http_server_add_default_header(a->http, "Api-Version", API_VERSION);
     http_server_add_default_header(a->http, "Docker-Experimental", "false");
     http_server_add_default_header(a->http, "Ostype", "linux");

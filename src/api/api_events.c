@@ -1,6 +1,8 @@
 /* api_events.c — GET /events: a chunked stream of newline-separated JSON events, with
  * since/until/filters as Docker. Swarm-scope events come from the store's watch queue
  * (node and cluster changes); recent events are kept in a ring so `since` can replay them.
+ * A subscriber that does not read is cut once EVENTS_MAX_QUEUED bytes wait for it (the
+ * http server closes the connection; on_close then frees the subscriber).
  * Thread: the loop thread. */
 #include "api_int.h"
 
@@ -8,6 +10,11 @@
 #include <string.h>
 
 #define EVENTS_RING 1024
+/* Bytes of events a subscriber may be behind (about 3,000 node events, beyond what the
+ * kernel's socket buffer holds) before it is cut. dockerd buffers 1,024 events per
+ * subscriber and then drops events for it silently; a cut at least tells the client that
+ * it missed some. */
+#define EVENTS_MAX_QUEUED (512 * 1024)
 
 struct event_sub {
     struct api_events *ev;
@@ -15,6 +22,7 @@ struct event_sub {
     struct api_filters f;
     int64_t until_ns; /* 0: none */
     uv_timer_t *timer;
+    bool gone; /* the stream was cut: nothing more is written, on_close frees it */
     struct event_sub *next;
 };
 
@@ -68,11 +76,14 @@ static bool event_matches(const struct api_filters *f, json_t *ev)
 
 static void sub_write(struct event_sub *s, json_t *ev)
 {
+    if (s->gone)
+        return;
     char *line = json_dumps(ev, JSON_COMPACT);
     size_t n = strlen(line);
     line = xrealloc(line, n + 2);
     line[n++] = '\n';
-    http_stream_write(s->r->http, line, n);
+    if (http_stream_write(s->r->http, line, n) < 0)
+        s->gone = true;
     free(line);
 }
 
@@ -243,6 +254,7 @@ void api_events_handle(struct api_req *r)
     s->r = r;
     s->until_ns = until;
     http_stream_begin(r->http, 200, "application/json");
+    http_stream_limit(r->http, EVENTS_MAX_QUEUED);
     int64_t now = time_now_ns();
     if (since || until) {
         for (size_t i = 0; i < ev->count; i++) {

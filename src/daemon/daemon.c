@@ -15,9 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define MAX_LIST 32
+#define NOFILE_MAX (1u << 20) /* a soft limit beyond this only costs memory in the kernel */
+#define API_CONNS_MAX 4096
+#define PEER_CONNS_MAX 16384
 
 struct daemon_opts {
     const char *data_root, *pidfile, *log_level, *etcd_bin;
@@ -275,6 +279,43 @@ static void on_signal(uv_signal_t *h, int sig)
 
 static int start_listeners(struct daemon *d, struct err *e);
 
+void daemon_size_caps(uint64_t nofile, int napi, struct daemon_caps *out)
+{
+    uint64_t reserve = nofile / 2 < DAEMON_FD_RESERVE ? nofile / 2 : DAEMON_FD_RESERVE;
+    uint64_t budget = nofile - reserve;
+    uint64_t peer = budget / 2, api = budget / 4 / (uint64_t)(napi > 0 ? napi : 1);
+    out->peer_max_conns = (size_t)(peer < PEER_CONNS_MAX ? peer : PEER_CONNS_MAX);
+    out->api_max_conns = (size_t)(api < API_CONNS_MAX ? api : API_CONNS_MAX);
+    if (!out->peer_max_conns)
+        out->peer_max_conns = 1;
+    if (!out->api_max_conns)
+        out->api_max_conns = 1;
+}
+
+/* Raises the soft descriptor limit to the hard one (as Go programs, dockerd included, do at
+ * start since Go 1.19) and returns the soft limit in force. */
+static uint64_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_debug("RLIMIT_NOFILE: %s, assuming 1024", strerror(errno));
+        return 1024;
+    }
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_MAX ? NOFILE_MAX : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+        else
+            log_debug("RLIMIT_NOFILE: cannot raise %llu to %llu: %s",
+                      (unsigned long long)rl.rlim_cur, (unsigned long long)want, strerror(errno));
+    }
+    log_debug("RLIMIT_NOFILE: %llu (hard %llu)", (unsigned long long)rl.rlim_cur,
+              (unsigned long long)rl.rlim_max);
+    return rl.rlim_cur;
+}
+
 /* Like dockerd, the API opens only once the swarm part has settled, so the first answer a
  * client gets already tells the node's real state. */
 static void node_started(void *data, int rc, struct err *e)
@@ -344,6 +385,10 @@ int daemon_main(int argc, char **argv)
             return 1;
         }
     }
+    struct daemon_caps caps;
+    daemon_size_caps(raise_nofile(), d.o.nhosts, &caps);
+    log_debug("connection caps: %zu per API listener, %zu on the swarm peer listener",
+              caps.api_max_conns, caps.peer_max_conns);
     uv_loop_init(&d.loop);
     struct node_config nc = {
         .data_root = d.o.data_root,
@@ -352,12 +397,14 @@ int daemon_main(int argc, char **argv)
         .etcd_peer_port = d.o.etcd_peer_port,
         .labels = d.o.labels,
         .engine_version = SHOAL_VERSION,
+        .peer_max_conns = caps.peer_max_conns,
     };
     d.node = node_new(&d.loop, &nc);
     struct api_config ac = {.data_root = d.o.data_root,
                             .engine_version = SHOAL_VERSION,
                             .labels = d.o.labels,
-                            .debug = d.o.debug};
+                            .debug = d.o.debug,
+                            .max_conns = caps.api_max_conns};
     d.api = api_new(&d.loop, d.node, &ac);
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);

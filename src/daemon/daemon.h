@@ -5,7 +5,23 @@
 
 #define SHOAL_VERSION "0.1.0"
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Runs the daemon with argv (after "daemon"); returns the process exit code. */
 int daemon_main(int argc, char **argv);
+
+/* Connection caps sized from the descriptor limit, so that the listeners together can never
+ * take the descriptors that etcd, the peer clients and files need, and the peer port cannot
+ * starve the local API: DAEMON_FD_RESERVE (at most half the limit) stays free, the peer
+ * listener gets at most half of the rest and the Engine API listeners a quarter between
+ * them (each cap is at least 1, so below 4 descriptors per API listener the sum can pass). */
+#define DAEMON_FD_RESERVE 256
+struct daemon_caps {
+    size_t api_max_conns;  /* per Engine API listener (-H) */
+    size_t peer_max_conns; /* the swarm peer listener (2377) */
+};
+/* Pure: caps for a soft RLIMIT_NOFILE of nofile and napi API listeners (>= 1). */
+void daemon_size_caps(uint64_t nofile, int napi, struct daemon_caps *out);
 
 #endif

@@ -8,6 +8,17 @@
  * {"message":"..."} and the connection closed. A connection that has not sent a full
  * header block within header_timeout_ms is closed. Garbage never crashes or leaks.
  *
+ * Back-pressure: a connection whose peer does not read costs a bounded amount. Answer bytes
+ * not yet taken by the kernel are counted per connection (for TLS: the ciphertext); above
+ * write_high no further request is read or parsed until the count is back under write_low.
+ * A streaming answer whose connection holds more than its cap (stream_max_queued, or
+ * http_stream_limit()) is cut: the connection is closed and the request's on_close fires.
+ * A connection whose queued answer makes no progress for header_timeout_ms is closed.
+ *
+ * Connection caps, per listener: at most max_conns connections, of which at most max_unauth
+ * have not yet completed a request (TLS handshake included). Beyond a cap a new connection is
+ * accepted and closed at once, and a warning is logged (at most one per 10 s and listener).
+ *
  * Thread: everything runs on the loop thread that owns the server.
  *
  * Request lifetime: the handler is called once per complete request. It must answer
@@ -56,10 +67,28 @@ struct http_tls_config {
     bool tls13_only;            /* refuse TLS 1.2 */
 };
 
+/* Zero fields take the default. */
 struct http_limits {
     size_t max_header_bytes;    /* default 64 KiB */
     size_t max_body_bytes;      /* default 16 MiB */
     uint64_t header_timeout_ms; /* default 30000 */
+    size_t write_high;          /* queued answer bytes that stop reading; default 1 MiB */
+    size_t write_low;           /* ... and that resume it; default write_high / 4 */
+    size_t stream_max_queued;   /* a stream's connection is closed above; default 4 MiB */
+    size_t max_conns;           /* per listener; default 1024 */
+    size_t max_unauth;          /* per listener, before a first complete request; default and
+                                   at most max_conns */
+};
+
+/* Counters of a server, for tests and diagnostics. */
+struct http_server_stats {
+    size_t conns;         /* open connections, all listeners */
+    size_t unauth;        /* ... of which have not completed a request yet */
+    size_t queued;        /* answer bytes queued on all connections, not yet written */
+    size_t queued_peak;   /* the most ever queued on one connection */
+    size_t blocked;       /* connections not read because their queue is above write_high */
+    uint64_t refused;     /* connections refused by a cap since the server started */
+    uint64_t streams_cut; /* streaming answers closed for exceeding their cap */
 };
 
 /* Creates a server on loop; handler gets every request. limits may be NULL (defaults). */
@@ -75,6 +104,8 @@ int http_server_listen(struct http_server *s, const char *addr, const struct htt
 /* Re-reads the certificate, key and client CA for every TLS listener: new connections use
  * them, established ones keep theirs. Returns 0 or fills e (the old ones stay in use). */
 int http_server_reload_tls(struct http_server *s, const struct http_tls_config *tls, struct err *e);
+/* Fills st with the server's current counters. */
+void http_server_get_stats(const struct http_server *s, struct http_server_stats *st);
 /* Stops listening and closes all connections; cb (may be NULL) runs once every handle is
  * closed, after which the server is freed. Pending requests get their on_close callback. */
 void http_server_close(struct http_server *s, void (*cb)(void *data), void *data);
@@ -104,8 +135,11 @@ void http_respond(struct http_req *req, int status, const char *content_type, co
                   size_t len);
 /* Starts a chunked streaming answer; headers are flushed immediately. */
 void http_stream_begin(struct http_req *req, int status, const char *content_type);
-/* Sends one chunk (len > 0). Returns 0, or -1 if the peer is gone. */
+/* Sends one chunk (len > 0). Returns 0, or -1 if the peer is gone or the stream was cut
+ * because the peer does not take the bytes (then on_close fires from the loop, later). */
 int http_stream_write(struct http_req *req, const void *data, size_t len);
+/* Sets this stream's cap of queued bytes (instead of the server's stream_max_queued). */
+void http_stream_limit(struct http_req *req, size_t max_queued);
 /* Ends the chunked answer (terminating 0-chunk); the request is then finished. */
 void http_stream_end(struct http_req *req);
 

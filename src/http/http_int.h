@@ -33,7 +33,8 @@ struct http_ireq {
     int rstate; /* enum http_rstate */
     bool gone;  /* the peer went away before the answer was complete */
     bool close_fired;
-    bool stream_raw; /* streaming to an HTTP/1.0 client: no chunk framing, close at end */
+    bool stream_raw;   /* streaming to an HTTP/1.0 client: no chunk framing, close at end */
+    size_t stream_max; /* streaming: the connection is closed when more is queued */
     http_close_cb close_cb;
     void *close_data;
     char *peer_cn, *peer_ou, *peer_org;

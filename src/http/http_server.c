@@ -15,7 +15,16 @@
  * discarded for a short linger time, then the socket closes.
  *
  * Memory: idle connections hold no input buffer; the read buffer is one per server
- * (read callbacks never overlap on one loop thread).
+ * (read callbacks never overlap on one loop thread). Output: at most one uv_write is in
+ * flight per connection; bytes produced meanwhile are appended to one buffer (out) and go
+ * as the next write, so many small stream chunks cost their bytes, not a request each.
+ * `queued` counts both; it gates reading (write_high/write_low) and cuts streams
+ * (stream_max). A connection therefore holds at most CONN_IN_MAX input, write_high plus
+ * one answer of output (or a stream's cap), and its TLS state.
+ *
+ * Caps: each listener counts its connections and those that have not completed a request
+ * yet (`authed` false); over a cap, a new connection is accepted into a throw-away handle
+ * and closed, so the kernel's backlog never fills with connections nobody serves.
  *
  * http_server_new() sets SIGPIPE to SIG_IGN for the process (writes to a vanished peer
  * must fail with EPIPE, not kill the daemon).
@@ -24,6 +33,7 @@
 #include "http/http_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +46,9 @@
 #define CONN_IN_MAX 65536     /* buffered unparsed input before reading pauses */
 #define LINGER_MS 2000        /* after shutting down our side, wait this long for EOF */
 #define LINGER_MAX (1u << 20) /* ... discarding at most this many input bytes */
+#define CAP_WARN_MS 10000     /* one cap warning per listener per this time */
 
-enum { TM_HEADER = 0, TM_BODY, TM_KICK, TM_LINGER };
+enum { TM_HEADER = 0, TM_BODY, TM_KICK, TM_LINGER, TM_STALL };
 
 union http_stream_handle {
     uv_handle_t handle;
@@ -50,7 +61,12 @@ struct http_listener {
     union http_stream_handle h;
     struct http_server *srv;
     struct ssl_ctx_st *tls;
-    char *unix_path; /* socket file we created, unlinked on close */
+    char *unix_path;                /* socket file we created, unlinked on close */
+    char *name;                     /* the listen address, for logs */
+    size_t nconns;                  /* connections accepted and not yet freed */
+    size_t nunauth;                 /* ... of which have not completed a request */
+    uint64_t warned_at, unreported; /* rate limit of the cap warning */
+    bool warned;
     struct http_listener *next;
 };
 
@@ -70,6 +86,8 @@ struct http_server {
     char *rdbuf;
     char date[40];
     time_t date_sec;
+    size_t queued_peak;
+    uint64_t refused, streams_cut;
 };
 
 struct http_conn {
@@ -82,12 +100,20 @@ struct http_conn {
     struct http_parser parser;
     struct buf in; /* plaintext input; bytes before in_off are consumed */
     size_t in_off;
-    struct http_ireq *cur; /* the request being answered */
-    size_t write_pending;
+    struct http_listener *lis; /* NULL once the listener is closed */
+    struct http_ireq *cur;     /* the request being answered */
+    struct buf out;            /* output waiting for the write in flight to complete */
+    size_t queued;             /* output bytes not yet written: in flight + out */
+    uint64_t written;          /* output bytes written so far */
+    uint64_t timer_written;    /* `written` when the timer was started */
     size_t discarded;
     int open_handles;
     int timer_mode;
     bool reading, closing, draining, eof, shut_done, processing;
+    bool write_busy;  /* a uv_write is in flight */
+    bool blocked;     /* queued went above write_high and not yet back under write_low */
+    bool authed;      /* a complete request was read */
+    bool shut_wanted; /* draining: shut down once `out` has been handed to the socket */
 };
 
 struct http_wreq {
@@ -99,7 +125,10 @@ struct http_wreq {
 
 static void conn_close(struct http_conn *c);
 static void conn_drain(struct http_conn *c);
+static void conn_shutdown(struct http_conn *c);
 static void conn_process(struct http_conn *c);
+static void conn_update_reading(struct http_conn *c);
+static void timer_start(struct http_conn *c, int mode, uint64_t ms);
 
 /* ---- server ---- */
 
@@ -120,6 +149,16 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
         s->lim.max_body_bytes = 16 * 1024 * 1024;
     if (!s->lim.header_timeout_ms)
         s->lim.header_timeout_ms = 30000;
+    if (!s->lim.write_high)
+        s->lim.write_high = 1024 * 1024;
+    if (!s->lim.write_low || s->lim.write_low >= s->lim.write_high)
+        s->lim.write_low = s->lim.write_high / 4;
+    if (!s->lim.stream_max_queued)
+        s->lim.stream_max_queued = 4 * 1024 * 1024;
+    if (!s->lim.max_conns)
+        s->lim.max_conns = 1024;
+    if (!s->lim.max_unauth || s->lim.max_unauth > s->lim.max_conns)
+        s->lim.max_unauth = s->lim.max_conns;
     return s;
 }
 
@@ -172,6 +211,10 @@ static void on_listener_closed(uv_handle_t *h)
     }
     if (l->tls)
         http_tls_ctx_free(l->tls);
+    for (struct http_conn *c = s->conns; c; c = c->next)
+        if (c->lis == l)
+            c->lis = NULL;
+    free(l->name);
     free(l);
     s->handles--;
     server_maybe_done(s);
@@ -193,17 +236,74 @@ void http_server_close(struct http_server *s, void (*cb)(void *data), void *data
 
 /* ---- writing ---- */
 
+/* Back-pressure: at write_high the connection stops reading and parsing requests; under
+ * write_low it resumes (and goes on with pipelined input already buffered). */
+static void conn_check_queue(struct http_conn *c)
+{
+    struct http_server *s = c->srv;
+    if (c->queued > s->queued_peak)
+        s->queued_peak = c->queued;
+    if (!c->blocked && c->queued >= s->lim.write_high) {
+        c->blocked = true;
+        conn_update_reading(c);
+    } else if (c->blocked && c->queued <= s->lim.write_low) {
+        c->blocked = false;
+        conn_update_reading(c);
+        if (!c->closing && !c->draining && !c->cur && !c->processing && c->in.len > c->in_off)
+            timer_start(c, TM_KICK, 0);
+    }
+}
+
+static void on_write(uv_write_t *w, int status);
+
+/* Hands the bytes of b (taken; b is left empty) to libuv as the one write in flight. */
+static void start_write(struct http_conn *c, struct buf *b)
+{
+    struct http_wreq *wr = xmalloc(sizeof(*wr));
+    wr->conn = c;
+    wr->data = buf_detach(b, &wr->len);
+    uv_buf_t ub = uv_buf_init(wr->data, (unsigned)wr->len);
+    c->write_busy = true;
+    int rc = uv_write(&wr->w, &c->h.stream, &ub, 1, on_write);
+    if (rc < 0) {
+        c->write_busy = false;
+        c->queued -= wr->len;
+        free(wr->data);
+        free(wr);
+        log_debug("http: write failed: %s", uv_strerror(rc));
+        conn_close(c);
+    }
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     struct http_wreq *wr = (struct http_wreq *)w;
     struct http_conn *c = wr->conn;
-    c->write_pending -= wr->len;
+    c->queued -= wr->len;
+    c->write_busy = false;
+    if (status == 0)
+        c->written += wr->len;
     free(wr->data);
     free(wr);
-    if (status < 0 && !c->closing) {
+    if (c->closing)
+        return;
+    if (status < 0) {
         log_debug("http: write failed: %s", uv_strerror(status));
         conn_close(c);
+        return;
     }
+    if (c->out.len) {
+        start_write(c, &c->out);
+        if (c->closing)
+            return;
+    }
+    if (c->shut_wanted) {
+        c->shut_wanted = false;
+        conn_shutdown(c);
+        if (c->closing)
+            return;
+    }
+    conn_check_queue(c);
 }
 
 /* Queues the bytes of b on the socket (takes them; b is left empty). */
@@ -213,19 +313,20 @@ static void raw_write(struct http_conn *c, struct buf *b)
         buf_release(b);
         return;
     }
-    struct http_wreq *wr = xmalloc(sizeof(*wr));
-    wr->conn = c;
-    wr->data = buf_detach(b, &wr->len);
-    uv_buf_t ub = uv_buf_init(wr->data, (unsigned)wr->len);
-    c->write_pending += wr->len;
-    int rc = uv_write(&wr->w, &c->h.stream, &ub, 1, on_write);
-    if (rc < 0) {
-        c->write_pending -= wr->len;
-        free(wr->data);
-        free(wr);
-        log_debug("http: write failed: %s", uv_strerror(rc));
-        conn_close(c);
+    c->queued += b->len;
+    if (!c->write_busy) {
+        start_write(c, b);
+        if (c->closing)
+            return;
+    } else if (!c->out.len) {
+        buf_release(&c->out);
+        c->out = *b;
+        *b = (struct buf)BUF_INIT;
+    } else {
+        buf_add(&c->out, b->p, b->len);
+        buf_release(b);
     }
+    conn_check_queue(c);
 }
 
 /* Sends plaintext b (taken) through TLS when the connection has it. */
@@ -335,6 +436,11 @@ static void conn_free(struct http_conn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->lis) {
+        c->lis->nconns--;
+        if (!c->authed)
+            c->lis->nunauth--;
+    }
     struct http_ireq *r = c->cur;
     if (r) {
         r->conn = NULL;
@@ -342,6 +448,7 @@ static void conn_free(struct http_conn *c)
     }
     http_parser_release(&c->parser);
     buf_release(&c->in);
+    buf_release(&c->out);
     http_tls_free(c->tls);
     free(c);
     s->handles--;
@@ -370,8 +477,6 @@ static void conn_close(struct http_conn *c)
     uv_close(&c->h.handle, on_conn_handle_closed);
 }
 
-static void timer_start(struct http_conn *c, int mode, uint64_t ms);
-
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     struct http_conn *c = req->data;
@@ -383,14 +488,26 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     timer_start(c, TM_LINGER, LINGER_MS);
 }
 
+/* Shuts down our side once every queued byte is in libuv's hands (libuv sends them first). */
+static void conn_shutdown(struct http_conn *c)
+{
+    if (c->out.len) {
+        c->shut_wanted = true; /* on_write comes back here */
+        return;
+    }
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, &c->h.stream, on_shutdown) < 0)
+        conn_close(c);
+}
+
 /* Graceful close: no more requests; queued writes drain, then our side is shut down and the
- * socket closes when the peer's EOF arrives (or after the linger time). */
+ * socket closes when the peer's EOF arrives (or after the linger time). A peer that takes
+ * none of the queued bytes for header_timeout_ms is closed without waiting further. */
 static void conn_drain(struct http_conn *c)
 {
     if (c->closing || c->draining)
         return;
     c->draining = true;
-    uv_timer_stop(&c->timer);
     if (c->tls) {
         struct buf out = BUF_INIT;
         http_tls_shutdown(c->tls, &out);
@@ -398,9 +515,14 @@ static void conn_drain(struct http_conn *c)
         if (c->closing)
             return;
     }
-    c->shut.data = c;
-    if (uv_shutdown(&c->shut, &c->h.stream, on_shutdown) < 0)
-        conn_close(c);
+    timer_start(c, TM_STALL, c->srv->lim.header_timeout_ms);
+    conn_shutdown(c);
+}
+
+/* True when queued output was being taken by the peer since the timer started. */
+static bool conn_write_progress(const struct http_conn *c)
+{
+    return c->queued && c->written != c->timer_written;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -410,8 +532,26 @@ static void on_timer(uv_timer_t *t)
         return;
     switch (c->timer_mode) {
     case TM_HEADER:
-        if (!c->cur && http_parser_in_headers(&c->parser)) {
-            log_debug("http: header timeout, closing connection");
+        if (c->cur || !http_parser_in_headers(&c->parser))
+            break;
+        if (conn_write_progress(c)) {
+            /* the previous answer is still being read: no request is expected yet */
+            timer_start(c, TM_HEADER, c->srv->lim.header_timeout_ms);
+            break;
+        }
+        log_debug("http: %s, closing connection",
+                  c->queued ? "peer does not read its answers" : "header timeout");
+        conn_close(c);
+        break;
+    case TM_STALL:
+        if (c->shut_done)
+            break; /* TM_LINGER has taken over */
+        if (conn_write_progress(c)) {
+            timer_start(c, TM_STALL, c->srv->lim.header_timeout_ms);
+            break;
+        }
+        if (c->queued) {
+            log_debug("http: peer does not read its answer, closing connection");
             conn_close(c);
         }
         break;
@@ -434,6 +574,7 @@ static void timer_start(struct http_conn *c, int mode, uint64_t ms)
     if (c->closing)
         return;
     c->timer_mode = mode;
+    c->timer_written = c->written;
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
@@ -451,12 +592,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
-/* Reads while there is room for input; pauses when pipelined input piles up. */
+/* Reads while there is room for input and the peer takes its answers; pauses when pipelined
+ * input piles up or output is blocked. */
 static void conn_update_reading(struct http_conn *c)
 {
     if (c->closing || c->eof)
         return;
-    bool want = c->draining || c->in.len - c->in_off < CONN_IN_MAX;
+    bool want = c->draining || (!c->blocked && c->in.len - c->in_off < CONN_IN_MAX);
     if (want && !c->reading) {
         if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
             c->reading = true;
@@ -475,7 +617,7 @@ static void conn_process(struct http_conn *c)
         return;
     c->processing = true;
     struct http_server *s = c->srv;
-    while (!c->closing && !c->draining && !c->cur && c->in.len > c->in_off) {
+    while (!c->closing && !c->draining && !c->cur && !c->blocked && c->in.len > c->in_off) {
         size_t used = 0;
         int rc = http_parser_feed(&c->parser, c->in.p + c->in_off, c->in.len - c->in_off, &used);
         c->in_off += used;
@@ -497,7 +639,13 @@ static void conn_process(struct http_conn *c)
         }
         struct http_ireq *r = http_parser_take(&c->parser);
         uv_timer_stop(&c->timer);
+        if (!c->authed) {
+            c->authed = true;
+            if (c->lis)
+                c->lis->nunauth--;
+        }
         r->conn = c;
+        r->stream_max = s->lim.stream_max_queued;
         if (c->tls) {
             const char *v;
             if ((v = http_tls_peer_cn(c->tls)))
@@ -524,8 +672,10 @@ static void conn_process(struct http_conn *c)
     if (!c->cur && !c->closing && !c->draining && http_parser_in_headers(&c->parser) &&
         !uv_is_active((uv_handle_t *)&c->timer))
         timer_start(c, TM_HEADER, s->lim.header_timeout_ms);
-    if (c->eof && !c->closing && !c->draining) {
-        /* the peer is gone: an outstanding request learns it through on_close */
+    if (c->eof && !c->closing && !c->draining && !(c->blocked && c->in.len > c->in_off)) {
+        /* the peer is gone (or half-closed: then once its buffered requests are answered,
+         * which a blocked queue only postpones): an outstanding request learns it through
+         * on_close */
         if (c->cur)
             conn_close(c);
         else
@@ -580,18 +730,79 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- accepting ---- */
 
+/* Logs a warning about listener l, at most one per CAP_WARN_MS; the next one tells how many
+ * were held back. */
+static void listener_warn(struct http_listener *l, const char *what)
+{
+    uint64_t now = uv_now(l->srv->loop);
+    if (l->warned && now - l->warned_at < CAP_WARN_MS) {
+        l->unreported++;
+        return;
+    }
+    if (l->unreported)
+        log_warn("http: listener %s: %s (%" PRIu64 " more since the last warning)", l->name, what,
+                 l->unreported);
+    else
+        log_warn("http: listener %s: %s", l->name, what);
+    l->warned = true;
+    l->warned_at = now;
+    l->unreported = 0;
+}
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    free(h);
+    s->handles--;
+    server_maybe_done(s);
+}
+
+/* Accepts the pending connection and closes it at once (libuv stops accepting on a listener
+ * whose pending connection is left alone, which would stall every later one too). */
+static void listener_refuse(struct http_listener *l, const char *what)
+{
+    struct http_server *s = l->srv;
+    union http_stream_handle *h = xmalloc(sizeof(*h));
+    if (l->h.handle.type == UV_TCP)
+        uv_tcp_init(s->loop, &h->tcp);
+    else
+        uv_pipe_init(s->loop, &h->pipe, 0);
+    h->handle.data = s;
+    s->handles++;
+    s->refused++;
+    uv_accept(&l->h.stream, &h->stream); /* on failure there is nothing to close but h */
+    uv_close(&h->handle, on_refused_closed);
+    listener_warn(l, what);
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     struct http_listener *l = ls->data;
     struct http_server *s = l->srv;
+    char what[128];
     if (status < 0) {
-        log_warn("http: accept: %s", uv_strerror(status));
+        snprintf(what, sizeof(what), "accept: %s", uv_strerror(status));
+        listener_warn(l, what);
         return;
     }
     if (s->closing)
         return;
+    if (l->nconns >= s->lim.max_conns) {
+        snprintf(what, sizeof(what), "connection cap %zu reached, refusing", s->lim.max_conns);
+        listener_refuse(l, what);
+        return;
+    }
+    if (l->nunauth >= s->lim.max_unauth) {
+        snprintf(what, sizeof(what), "unauthenticated connection cap %zu reached, refusing",
+                 s->lim.max_unauth);
+        listener_refuse(l, what);
+        return;
+    }
     struct http_conn *c = xcalloc(1, sizeof(*c));
     c->srv = s;
+    c->lis = l;
+    l->nconns++;
+    l->nunauth++;
     if (l->h.handle.type == UV_TCP)
         uv_tcp_init(s->loop, &c->h.tcp);
     else
@@ -608,7 +819,8 @@ static void on_connection(uv_stream_t *ls, int status)
     s->handles++;
     int rc = uv_accept(ls, &c->h.stream);
     if (rc < 0) {
-        log_warn("http: accept: %s", uv_strerror(rc));
+        snprintf(what, sizeof(what), "accept: %s", uv_strerror(rc));
+        listener_warn(l, what);
         conn_close(c);
         return;
     }
@@ -624,10 +836,12 @@ static void on_connection(uv_stream_t *ls, int status)
 
 /* ---- listening ---- */
 
-static struct http_listener *listener_new(struct http_server *s)
+static struct http_listener *listener_new(struct http_server *s, const char *scheme,
+                                          const char *where)
 {
     struct http_listener *l = xcalloc(1, sizeof(*l));
     l->srv = s;
+    l->name = xasprintf("%s%s", scheme, where);
     s->handles++;
     return l;
 }
@@ -661,7 +875,7 @@ static int listen_unix(struct http_server *s, const char *path, struct err *e)
         if (unlink(path) < 0)
             return err_set(e, ERR_INTERNAL, "listen %s: unlink: %s", path, strerror(errno));
     }
-    struct http_listener *l = listener_new(s);
+    struct http_listener *l = listener_new(s, "unix://", path);
     uv_pipe_init(s->loop, &l->h.pipe, 0);
     l->h.handle.data = l;
     int rc = uv_pipe_bind(&l->h.pipe, path);
@@ -745,7 +959,7 @@ static int listen_tcp(struct http_server *s, const char *hostport,
     struct ssl_ctx_st *ctx = NULL;
     if (tls && (rc = http_tls_ctx_new(tls, &ctx, e)) < 0)
         return rc;
-    struct http_listener *l = listener_new(s);
+    struct http_listener *l = listener_new(s, "tcp://", hostport);
     l->tls = ctx;
     uv_tcp_init(s->loop, &l->h.tcp);
     l->h.handle.data = l;
@@ -774,6 +988,20 @@ int http_server_reload_tls(struct http_server *s, const struct http_tls_config *
         l->tls = ctx;
     }
     return 0;
+}
+
+void http_server_get_stats(const struct http_server *s, struct http_server_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (const struct http_conn *c = s->conns; c; c = c->next) {
+        st->conns++;
+        st->unauth += !c->authed;
+        st->queued += c->queued;
+        st->blocked += c->blocked;
+    }
+    st->queued_peak = s->queued_peak;
+    st->refused = s->refused;
+    st->streams_cut = s->streams_cut;
 }
 
 int http_server_listen(struct http_server *s, const char *addr, const struct http_tls_config *tls,
@@ -926,7 +1154,20 @@ int http_stream_write(struct http_req *req, const void *data, size_t len)
         buf_adds(&b, "\r\n");
     }
     conn_send(c, &b);
+    if (!c->closing && c->queued > r->stream_max) {
+        /* the peer does not keep up: cut it rather than buffer without end (dockerd drops
+         * events for a subscriber that is 1,024 behind; a cut at least tells the client) */
+        log_info("http: %s %s: client does not read, %zu bytes queued (cap %zu): closing",
+                 r->pub.method, r->pub.path, c->queued, r->stream_max);
+        c->srv->streams_cut++;
+        conn_close(c);
+    }
     return c->closing ? -1 : 0;
+}
+
+void http_stream_limit(struct http_req *req, size_t max_queued)
+{
+    ireq(req)->stream_max = max_queued;
 }
 
 void http_stream_end(struct http_req *req)

@@ -38,6 +38,7 @@ struct node_config {
     int etcd_peer_port;        /* default 2480 */
     const char *const *labels; /* engine labels "k=v" from --label; NULL-terminated */
     const char *engine_version;
+    size_t peer_max_conns; /* connection cap of the peer listener; 0: the http default */
 };
 
 struct node;

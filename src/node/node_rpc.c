@@ -21,6 +21,8 @@
 #include <string.h>
 
 #define RPC_MAX_BODY (1 << 20)
+#define RPC_MAX_UNAUTH 128          /* connections before their first request */
+#define RPC_WRITE_HIGH (256 * 1024) /* peers do not pipeline: one answer is enough */
 
 static void rpc_reply(struct http_req *req, int status, json_t *body)
 {
@@ -443,8 +445,15 @@ int node_rpc_listen(struct node *n, struct err *e)
         return 0;
     struct rpc_tls t;
     rpc_tls_init(n, &t);
-    struct http_limits lim = {
-        .max_header_bytes = 16384, .max_body_bytes = RPC_MAX_BODY, .header_timeout_ms = 10000};
+    /* Anyone who reaches the port can open connections (join and CA fetch need no
+     * certificate): at most RPC_MAX_UNAUTH of them may be in their TLS handshake or before
+     * their first request, and a peer that does not read holds at most RPC_WRITE_HIGH. */
+    struct http_limits lim = {.max_header_bytes = 16384,
+                              .max_body_bytes = RPC_MAX_BODY,
+                              .header_timeout_ms = 10000,
+                              .write_high = RPC_WRITE_HIGH,
+                              .max_conns = n->cfg.peer_max_conns,
+                              .max_unauth = RPC_MAX_UNAUTH};
     n->peer_srv = http_server_new(n->loop, &lim, rpc_dispatch, n);
     char *addr = xasprintf("tcp://%s", n->listen_addr);
     int rc = http_server_listen(n->peer_srv, addr, &t.cfg, e);

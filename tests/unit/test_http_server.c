@@ -6,6 +6,7 @@
 #include "http/http_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -31,6 +32,9 @@ struct fixture {
     pthread_t th;
     void (*client)(struct fixture *f);
     bool srv_closed, srv_freed;
+    /* tests that watch the server's counters: copied into g_stats each loop iteration */
+    bool watch;
+    uv_prepare_t stats_h; /* before the loop blocks: sees every change, closes included */
     /* TLS tests: forked client */
     uv_timer_t reap;
     pid_t child;
@@ -41,6 +45,7 @@ struct fixture {
 static struct fixture *g_fx;
 static int g_close_count;
 static int g_handled;
+static struct http_server_stats g_stats; /* written by the loop thread, read with atomics */
 
 static int atomic_get(int *p)
 {
@@ -61,9 +66,27 @@ static void fixture_close_server(struct fixture *f)
     http_server_close(f->srv, on_server_freed, f);
 }
 
+static void publish_stats(uv_prepare_t *h)
+{
+    struct fixture *f = h->data;
+    struct http_server_stats st;
+    if (f->srv_closed)
+        return;
+    http_server_get_stats(f->srv, &st);
+    __atomic_store(&g_stats.conns, &st.conns, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.unauth, &st.unauth, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.queued, &st.queued, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.queued_peak, &st.queued_peak, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.blocked, &st.blocked, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.refused, &st.refused, __ATOMIC_SEQ_CST);
+    __atomic_store(&g_stats.streams_cut, &st.streams_cut, __ATOMIC_SEQ_CST);
+}
+
 static void on_client_done(uv_async_t *a)
 {
     struct fixture *f = a->data;
+    if (f->watch)
+        uv_close((uv_handle_t *)&f->stats_h, NULL);
     fixture_close_server(f);
     uv_close((uv_handle_t *)a, NULL);
 }
@@ -100,6 +123,11 @@ static void fixture_run(struct fixture *f, void (*client)(struct fixture *f))
     f->client = client;
     uv_async_init(&f->loop, &f->done, on_client_done);
     f->done.data = f;
+    if (f->watch) {
+        uv_prepare_init(&f->loop, &f->stats_h);
+        f->stats_h.data = f;
+        uv_prepare_start(&f->stats_h, publish_stats);
+    }
     ASSERT_EQ_INT(pthread_create(&f->th, NULL, client_main, f), 0);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     pthread_join(f->th, NULL);
@@ -115,7 +143,7 @@ static void fixture_end(struct fixture *f)
 
 /* ---- handler ---- */
 
-enum { K_ASYNC, K_STREAM, K_FOREVER, K_HOLD };
+enum { K_ASYNC, K_STREAM, K_FOREVER, K_HOLD, K_FLOOD };
 
 struct pending {
     uv_timer_t t;
@@ -172,6 +200,13 @@ static void on_pending_timer(uv_timer_t *t)
     case K_FOREVER:
         http_stream_write(req, "tick\n", 5);
         break;
+    case K_FLOOD: {
+        /* a producer that cannot wait (like events): writes whatever the client takes */
+        static char chunk[32768];
+        memset(chunk, 'f', sizeof(chunk));
+        http_stream_write(req, chunk, sizeof(chunk));
+        break;
+    }
     case K_HOLD:
         /* the server goes away while this request is outstanding */
         fixture_close_server(g_fx);
@@ -211,6 +246,18 @@ static void handler(struct http_req *req, void *data)
         http_stream_begin(req, 200, "text/plain");
         http_stream_write(req, "first\n", 6);
         start_pending(req, K_FOREVER, 20, 20);
+    } else if (!strcmp(req->path, "/flood")) {
+        http_stream_begin(req, 200, "application/octet-stream");
+        start_pending(req, K_FLOOD, 1, 1);
+    } else if (!strcmp(req->path, "/big")) {
+        char *n = http_query_get(req, "n");
+        size_t len = strtoul(n, NULL, 10);
+        char *body = xmalloc(len);
+        memset(body, 'b', len);
+        http_add_header(req, "X-Query", req->query);
+        http_respond(req, 200, "application/octet-stream", body, len);
+        free(body);
+        free(n);
     } else if (!strcmp(req->path, "/hold")) {
         start_pending(req, K_HOLD, 30, 0);
     } else if (!strcmp(req->path, "/status")) {
@@ -250,15 +297,20 @@ static void set_timeout(int fd)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static void cli_open(struct cli *c, struct fixture *f)
+static void cli_open_path(struct cli *c, const char *path)
 {
     memset(c, 0, sizeof(*c));
     c->fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->sock);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        FAIL_AT("connect %s: %s", f->sock, strerror(errno));
+        FAIL_AT("connect %s: %s", path, strerror(errno));
     set_timeout(c->fd);
+}
+
+static void cli_open(struct cli *c, struct fixture *f)
+{
+    cli_open_path(c, f->sock);
 }
 
 static void cli_close(struct cli *c)
@@ -781,6 +833,211 @@ TEST(http_server_unix_socket_file)
     fixture_end(&f);
 }
 
+/* ---- back-pressure and connection caps ---- */
+
+#define STAT(field) __atomic_load_n(&g_stats.field, __ATOMIC_SEQ_CST)
+/* Polls a condition on what the loop thread publishes; true once it holds, false after 5 s. */
+#define WAIT_UNTIL(cond)                                                                           \
+    ({                                                                                             \
+        bool ok_ = false;                                                                          \
+        for (int i_ = 0; i_ < 500 && !(ok_ = (cond)); i_++)                                        \
+            usleep(10000);                                                                         \
+        ok_;                                                                                       \
+    })
+
+#define BP_HIGH (256 * 1024)
+#define BP_BIG 102400
+#define BP_REQS 200
+
+static void client_backpressure(struct fixture *f)
+{
+    struct cli c;
+    cli_open(&c, f);
+    struct buf reqs = BUF_INIT;
+    for (int i = 0; i < BP_REQS; i++)
+        buf_printf(&reqs, "GET /big?n=%d&i=%d HTTP/1.1\r\n\r\n", BP_BIG, i);
+    cli_send(&c, reqs.p, reqs.len);
+    buf_release(&reqs);
+    /* nothing is read: the server answers until its queue passes write_high, then parses
+     * none of the pipelined requests that wait behind */
+    ASSERT_TRUE(WAIT_UNTIL(STAT(blocked) == 1));
+    int handled = atomic_get(&g_handled);
+    if (handled >= BP_REQS / 4)
+        FAIL_AT("%d of %d answers queued for a client that reads nothing", handled, BP_REQS);
+    size_t peak = STAT(queued_peak);
+    ASSERT_TRUE(peak >= BP_HIGH);
+    ASSERT_TRUE(peak < BP_HIGH + BP_BIG + 1024); /* over the mark by one answer at most */
+    /* reading lets it go on: every answer arrives, in request order */
+    for (int i = 0; i < BP_REQS; i++) {
+        struct resp r;
+        cli_response(&c, false, &r);
+        ASSERT_EQ_INT(r.status, 200);
+        ASSERT_EQ_INT(r.body.len, BP_BIG);
+        char *want = xasprintf("\r\nX-Query: n=%d&i=%d\r\n", BP_BIG, i);
+        ASSERT_CONTAINS(r.head, want);
+        free(want);
+        resp_free(&r);
+    }
+    ASSERT_EQ_INT(atomic_get(&g_handled), BP_REQS);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(blocked) == 0 && STAT(queued) == 0));
+    ASSERT_TRUE(STAT(queued_peak) < BP_HIGH + BP_BIG + 1024);
+    cli_close(&c);
+}
+
+TEST(http_server_backpressure_pipelined)
+{
+    struct fixture f;
+    struct http_limits lim = {.write_high = BP_HIGH, .write_low = BP_HIGH / 4};
+    fixture_start(&f, &lim);
+    f.watch = true;
+    fixture_run(&f, client_backpressure);
+    fixture_end(&f);
+}
+
+#define CUT_CAP (256 * 1024)
+
+static void client_stream_cut(struct fixture *f)
+{
+    struct cli c;
+    cli_open(&c, f);
+    cli_sends(&c, "GET /flood HTTP/1.1\r\n\r\n");
+    /* the client never reads: past the stream cap the server closes the connection and the
+     * handler learns it through on_close */
+    ASSERT_TRUE(WAIT_UNTIL(atomic_get(&g_close_count) == 1));
+    ASSERT_EQ_INT(STAT(streams_cut), 1);
+    ASSERT_TRUE(STAT(queued_peak) <= CUT_CAP + 32768 + 64);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(conns) == 0));
+    /* what the kernel had taken is still readable, then EOF, without the closing chunk */
+    while (cli_fill(&c) > 0)
+        ;
+    ASSERT_TRUE(c.in.len > 0);
+    ASSERT_TRUE(str_has_prefix(c.in.p, "HTTP/1.1 200 OK\r\n"));
+    ASSERT_NULL(memmem(c.in.p, c.in.len, "\r\n0\r\n\r\n", 7));
+    cli_close(&c);
+}
+
+TEST(http_server_stream_cut_when_not_read)
+{
+    struct fixture f;
+    struct http_limits lim = {.stream_max_queued = CUT_CAP};
+    fixture_start(&f, &lim);
+    f.watch = true;
+    fixture_run(&f, client_stream_cut);
+    ASSERT_EQ_INT(g_close_count, 1);
+    fixture_end(&f);
+}
+
+static char g_sock2[128];
+
+static void cli_get_echo(struct cli *c, const char *q)
+{
+    char *req = xasprintf("GET /echo?%s HTTP/1.1\r\n\r\n", q);
+    cli_sends(c, req);
+    free(req);
+    struct resp r;
+    cli_response(c, false, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+}
+
+static void client_caps(struct fixture *f)
+{
+    struct cli a, b, c, c3, x1, x2, x3, x4, x5;
+    /* listener 1: two connections that send nothing fill the unauthenticated cap (2) */
+    cli_open(&a, f);
+    cli_open(&b, f);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(conns) == 2));
+    cli_open(&c, f);
+    ASSERT_TRUE(cli_eof(&c)); /* accepted and closed at once */
+    cli_close(&c);
+    cli_open(&c, f);
+    ASSERT_TRUE(cli_eof(&c));
+    cli_close(&c);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(refused) == 2));
+    /* a completed request frees a slot of the unauthenticated cap */
+    cli_get_echo(&a, "a");
+    cli_open(&c3, f);
+    cli_get_echo(&c3, "c3");
+    ASSERT_TRUE(WAIT_UNTIL(STAT(conns) == 3));
+    /* listener 2 has its own counts: three connections fill its total cap (3) */
+    cli_open_path(&x1, g_sock2);
+    cli_get_echo(&x1, "x1");
+    cli_open_path(&x2, g_sock2);
+    cli_get_echo(&x2, "x2");
+    cli_open_path(&x3, g_sock2);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(conns) == 6));
+    cli_open_path(&x4, g_sock2);
+    ASSERT_TRUE(cli_eof(&x4));
+    cli_close(&x4);
+    ASSERT_TRUE(WAIT_UNTIL(STAT(refused) == 3));
+    ASSERT_EQ_INT(STAT(unauth), 2); /* b and x3 */
+    /* a connection that goes frees its slot */
+    cli_close(&x1);
+    if (!WAIT_UNTIL(STAT(conns) == 5))
+        FAIL_AT("conns %zu unauth %zu", STAT(conns), STAT(unauth));
+    cli_open_path(&x5, g_sock2);
+    cli_get_echo(&x5, "x5");
+    cli_get_echo(&b, "b"); /* the connections that waited are served */
+    cli_get_echo(&x3, "x3");
+    ASSERT_EQ_INT(STAT(refused), 3);
+    cli_close(&a);
+    cli_close(&b);
+    cli_close(&c3);
+    cli_close(&x2);
+    cli_close(&x3);
+    cli_close(&x5);
+}
+
+static int count_lines_with(const char *text, const char *pat)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, pat)); p += strlen(pat))
+        n++;
+    return n;
+}
+
+TEST(http_server_connection_caps)
+{
+    struct fixture f;
+    struct http_limits lim = {.max_conns = 3, .max_unauth = 2};
+    fixture_start(&f, &lim);
+    f.watch = true;
+    snprintf(g_sock2, sizeof(g_sock2), "%s/two.sock", f.dir);
+    char *addr2 = xasprintf("unix://%s", g_sock2);
+    struct err e = {0};
+    ASSERT_EQ_INT(http_server_listen(f.srv, addr2, NULL, &e), 0);
+    free(addr2);
+    /* the server's log goes to a file while the client runs */
+    char *logpath = xasprintf("%s/log", f.dir);
+    fprintf(stderr, "# server log of this test: %s\n", logpath);
+    fflush(stderr);
+    int saved = dup(2);
+    int lfd = open(logpath, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    ASSERT_TRUE(lfd >= 0);
+    dup2(lfd, 2);
+    close(lfd);
+    fixture_run(&f, client_caps);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *log = NULL;
+    size_t loglen = 0;
+    ASSERT_EQ_INT(file_read(logpath, &log, &loglen, &e), 0);
+    char *want1 = xasprintf(
+        "http: listener unix://%s: unauthenticated connection cap 2 reached, refusing", f.sock);
+    char *want2 =
+        xasprintf("http: listener unix://%s: connection cap 3 reached, refusing", g_sock2);
+    ASSERT_EQ_INT(count_lines_with(log, want1), 1);
+    ASSERT_EQ_INT(count_lines_with(log, want2), 1);
+    /* three refusals, two warnings: the second on listener 1 came within 10 s of the first */
+    ASSERT_EQ_INT(count_lines_with(log, "reached, refusing"), 2);
+    free(want1);
+    free(want2);
+    free(log);
+    free(logpath);
+    fixture_end(&f);
+}
+
 /* ---- TCP and TLS ---- */
 
 static int free_port(int family)
@@ -1061,4 +1318,117 @@ TEST(http_server_tls_client_cert_fields)
 TEST(http_server_tls_client_without_cert_refused)
 {
     run_tls(true, false, true);
+}
+
+/* ---- back-pressure over TLS: the queue counts ciphertext ---- */
+
+struct tls_bp {
+    uv_prepare_t watch;
+    int go_fd; /* the parent writes one byte here once the server is blocked */
+    bool signalled;
+    int handled_at_block;
+    size_t peak_at_block;
+};
+
+static int tls_bp_client(const char *dir, int port, int go_fd)
+{
+    alarm(20);
+    char *ca = xasprintf("%s/ca.pem", dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+        return 2;
+    int fd = tcp_connect(AF_INET, port);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set1_host(ssl, "localhost");
+    if (SSL_connect(ssl) != 1)
+        return 3;
+    struct buf reqs = BUF_INIT;
+    for (int i = 0; i < BP_REQS; i++)
+        buf_printf(&reqs, "GET /big?n=%d&i=%d HTTP/1.1\r\n\r\n", BP_BIG, i);
+    if (SSL_write(ssl, reqs.p, (int)reqs.len) != (int)reqs.len)
+        return 4;
+    /* read nothing until the server says it has stopped */
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 5;
+    size_t want = (size_t)BP_REQS * BP_BIG, body = 0;
+    int heads = 0;
+    char tmp[65536];
+    while (body < want) {
+        int n = SSL_read(ssl, tmp, sizeof(tmp));
+        if (n <= 0)
+            return 6;
+        for (int i = 0; i < n; i++)
+            body += tmp[i] == 'b';
+        for (char *p = tmp; (p = memmem(p, (size_t)(tmp + n - p), "HTTP/1.1 200 OK", 15)); p++)
+            heads++;
+    }
+    return heads == BP_REQS && body == want ? 0 : 7;
+}
+
+static void tls_bp_check(uv_prepare_t *h)
+{
+    struct tls_bp *t = h->data;
+    struct http_server_stats st;
+    if (t->signalled || g_fx->srv_closed)
+        return;
+    http_server_get_stats(g_fx->srv, &st);
+    if (!st.blocked)
+        return;
+    t->signalled = true;
+    t->handled_at_block = g_handled;
+    t->peak_at_block = st.queued_peak;
+    ASSERT_EQ_INT(write(t->go_fd, "g", 1), 1);
+}
+
+TEST(http_server_backpressure_tls)
+{
+    struct fixture f;
+    struct http_limits lim = {.write_high = BP_HIGH, .write_low = BP_HIGH / 4};
+    fixture_start(&f, &lim);
+    make_pki(f.dir);
+    char *cert = xasprintf("%s/server.pem", f.dir), *key = xasprintf("%s/server-key.pem", f.dir);
+    struct http_tls_config tls = {.cert_file = cert, .key_file = key};
+    int port = free_port(AF_INET);
+    char *addr = xasprintf("tcp://127.0.0.1:%d", port);
+    struct err e = {0};
+    if (http_server_listen(f.srv, addr, &tls, &e) < 0)
+        FAIL_AT("listen: %s", e.msg);
+    int go[2];
+    ASSERT_EQ_INT(pipe(go), 0);
+    fflush(NULL);
+    f.child = fork();
+    if (f.child == 0) {
+        close(go[1]);
+        _exit(tls_bp_client(f.dir, port, go[0]));
+    }
+    close(go[0]);
+    struct tls_bp t = {.go_fd = go[1]};
+    uv_prepare_init(&f.loop, &t.watch);
+    t.watch.data = &t;
+    uv_prepare_start(&t.watch, tls_bp_check);
+    uv_timer_init(&f.loop, &f.reap);
+    f.reap.data = &f;
+    uv_timer_start(&f.reap, on_reap, 10, 10);
+    while (!f.srv_closed) /* on_reap closes the server once the child has exited */
+        uv_run(&f.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t.watch, NULL);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    close(go[1]);
+    ASSERT_TRUE(WIFEXITED(f.child_status));
+    ASSERT_EQ_INT(WEXITSTATUS(f.child_status), 0);
+    ASSERT_TRUE(t.signalled);
+    if (t.handled_at_block >= BP_REQS / 4)
+        FAIL_AT("%d of %d answers queued for a TLS client that reads nothing", t.handled_at_block,
+                BP_REQS);
+    /* ciphertext: one answer plus its records' framing over the mark at most */
+    ASSERT_TRUE(t.peak_at_block >= BP_HIGH);
+    ASSERT_TRUE(t.peak_at_block < BP_HIGH + BP_BIG + 4096);
+    ASSERT_EQ_INT(g_handled, BP_REQS);
+    free(cert);
+    free(key);
+    free(addr);
+    fixture_end(&f);
 }
