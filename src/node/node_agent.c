@@ -15,8 +15,15 @@ static void save_managers(struct node *n, json_t *list)
 {
     if (!json_is_array(list) || !json_array_size(list) || json_equal(list, n->managers))
         return;
+    /* keep talking to the manager that answered: find it in the new list */
+    char *cur = xstrdup(json_string_value(json_array_get(n->managers, n->agent_idx)) ?: "");
     json_decref(n->managers);
     n->managers = json_deep_copy(list);
+    n->agent_idx = 0;
+    for (size_t i = 0; i < json_array_size(n->managers); i++)
+        if (!strcmp(json_string_value(json_array_get(n->managers, i)) ?: "", cur))
+            n->agent_idx = i;
+    free(cur);
     struct err e;
     if (node_save_state(n, &e) < 0)
         log_warn("could not save the manager list: %s", e.msg);
@@ -88,6 +95,9 @@ static void heartbeat_done(void *data, int rc, long status, struct buf *body, st
 static void agent_beat(uv_timer_t *t)
 {
     struct node *n = t->data;
+    /* the list may have been replaced by a shorter one (a demotion, a new answer) */
+    if (n->agent_idx >= json_array_size(n->managers))
+        n->agent_idx = 0;
     /* a manager knows the leader from the election; a worker follows redirects */
     const char *mgr = node_is_manager(n) && node_leader_addr(n)
                           ? node_leader_addr(n)

@@ -183,6 +183,7 @@ void node_demote_self(struct node *n)
     log_info("demoted to worker: leaving the managers");
     json_decref(n->managers);
     n->managers = node_manager_list(n);
+    n->agent_idx = 0; /* an index into the old list means nothing in this one */
     for (size_t i = 0; i < json_array_size(n->managers); i++)
         if (!strcmp(json_string_value(json_array_get(n->managers, i)), node_manager_addr(n)))
             json_array_remove(n->managers, i--);
