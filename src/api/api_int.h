@@ -74,6 +74,10 @@ int api_query_version(struct api_req *r, const char *what, uint64_t *version, st
 struct api_filters {
     json_t *map; /* key → array of strings */
 };
+/* Decodes a ?filters= value (raw[0..n), n may be 0) as moby's filters.FromJSON; on failure
+ * 400 "invalid filter". f->map is set either way (release it with api_filters_release). */
+int api_filters_decode(const char *raw, size_t n, struct api_filters *f, struct err *e);
+/* api_filters_decode of the request's ?filters=. */
 int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e);
 void api_filters_release(struct api_filters *f);
 /* Refuses keys outside `allowed` (NULL-terminated) with Docker's "Invalid filter 'x'". */
@@ -92,5 +96,8 @@ void api_events_close_streams(struct api_events *ev);
 void api_events_publish(struct api_events *ev, const char *type, const char *action,
                         const char *actor_id, json_t *attrs, const char *scope);
 void api_events_handle(struct api_req *r);
+/* A since/until value as dockerd takes it ("seconds[.fraction]"; shoal also takes RFC 3339)
+ * into nanoseconds; outside int64 nanoseconds or malformed → 400 naming key. */
+int api_events_parse_time(const char *key, const char *s, int64_t *ns, struct err *e);
 
 #endif

@@ -204,5 +204,11 @@ void node_force_new_cluster(struct node *n, node_done_cb cb, void *data);
 json_t *node_default_spec(void);
 /* Fills in defaults for zero/missing fields of a cluster spec (in place). */
 void node_spec_defaults(json_t *spec);
+/* The request decoders of swarm update (a swarm.Spec), swarm init (an InitRequest) and
+ * node update (a swarm.NodeSpec) as pure checks: Go's decoder words on a wrong type, then
+ * Docker's bounds; 0 or ERR_INVALID. The handlers run exactly these. */
+int node_spec_check(json_t *spec, struct err *e);
+int node_init_request_check(json_t *req, struct err *e);
+int node_node_spec_check(json_t *spec, struct err *e);
 
 #endif

@@ -14,3 +14,65 @@ TEST(node_cert_renew_window)
     ASSERT_EQ_INT(node_cert_renew_at(nb, na, -3.0), nb + life / 2);
     ASSERT_EQ_INT(node_cert_renew_at(nb, na, 7.0), nb + life / 2 + life * 3 / 10);
 }
+
+static const char *spec_err(const char *s)
+{
+    static struct err e;
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    int rc = node_spec_check(j, &e);
+    json_decref(j);
+    return rc ? e.msg : "(ok)";
+}
+
+TEST(node_spec_check_as_docker)
+{
+    ASSERT_EQ_STR(spec_err("{\"CAConfig\":{\"ForceRotate\":-1}}"),
+                  "json: cannot unmarshal number -1 into Go struct field "
+                  "CAConfig.CAConfig.ForceRotate of type uint64");
+    ASSERT_EQ_STR(spec_err("{\"Raft\":{\"SnapshotInterval\":-1}}"),
+                  "json: cannot unmarshal number -1 into Go struct field "
+                  "RaftConfig.Raft.SnapshotInterval of type uint64");
+    ASSERT_EQ_STR(spec_err("{\"Orchestration\":{\"TaskHistoryRetentionLimit\":2.5}}"),
+                  "json: cannot unmarshal number 2.5 into Go struct field "
+                  "OrchestrationConfig.Orchestration.TaskHistoryRetentionLimit of type int64");
+    ASSERT_EQ_STR(spec_err("{\"Raft\":\"x\"}"),
+                  "json: cannot unmarshal string into Go struct field Spec.Raft of type "
+                  "swarm.RaftConfig");
+    ASSERT_EQ_STR(spec_err("{\"CAConfig\":[]}"),
+                  "json: cannot unmarshal array into Go struct field Spec.CAConfig of type "
+                  "swarm.CAConfig");
+    ASSERT_EQ_STR(spec_err("{\"Dispatcher\":{\"HeartbeatPeriod\":1}}"),
+                  "rpc error: code = InvalidArgument desc = heartbeat time period must be at "
+                  "least 1s");
+    ASSERT_EQ_STR(spec_err("{\"Dispatcher\":{\"HeartbeatPeriod\":-1}}"),
+                  "rpc error: code = InvalidArgument desc = heartbeat time period cannot be a "
+                  "negative duration");
+    ASSERT_EQ_STR(spec_err("{\"CAConfig\":{\"NodeCertExpiry\":-5}}"),
+                  "rpc error: code = InvalidArgument desc = minimum certificate expiry time is: "
+                  "1h0m0s");
+    ASSERT_TRUE(strstr(spec_err("{\"CAConfig\":{\"ExternalCAs\":[{\"Protocol\":\"cfssl\","
+                                "\"URL\":\"https://ca\"}]}}"),
+                       "does not support external CAs") != NULL);
+    ASSERT_EQ_STR(spec_err("{\"CAConfig\":{\"ExternalCAs\":[]},\"Dispatcher\":"
+                           "{\"HeartbeatPeriod\":1000000000},\"Orchestration\":"
+                           "{\"TaskHistoryRetentionLimit\":-1}}"),
+                  "(ok)");
+    ASSERT_EQ_STR(spec_err("{\"Raft\":{\"ElectionTick\":1e3}}"),
+                  "json: cannot unmarshal number 1e+03 into Go struct field "
+                  "RaftConfig.Raft.ElectionTick of type int");
+}
+
+TEST(node_init_request_check_as_docker)
+{
+    struct err e;
+    json_t *j = json_loads("{\"DataPathPort\":-1}", 0, NULL);
+    ASSERT_EQ_INT(node_init_request_check(j, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "json: cannot unmarshal number -1 into Go struct field "
+                         "InitRequest.DataPathPort of type uint32");
+    json_decref(j);
+    j = json_loads("{\"Spec\":{\"Raft\":{\"KeepOldSnapshots\":-2}}}", 0, NULL);
+    ASSERT_EQ_INT(node_init_request_check(j, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "json: cannot unmarshal number -2 into Go struct field "
+                         "RaftConfig.Spec.Raft.KeepOldSnapshots of type uint64");
+    json_decref(j);
+}
