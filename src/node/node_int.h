@@ -210,5 +210,7 @@ void node_spec_defaults(json_t *spec);
 int node_spec_check(json_t *spec, struct err *e);
 int node_init_request_check(json_t *req, struct err *e);
 int node_node_spec_check(json_t *spec, struct err *e);
+/* The same for swarm join's JoinRequest (node_join.c): types, RemoteAddrs, token shape. */
+int node_join_request_check(json_t *req, struct err *e);
 
 #endif
