@@ -108,6 +108,10 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         return;
     }
     json_t *j = answer(status, body, "the manager refused to join this node", &e2);
+    if (j && node_msg_check(NODE_MSG_JOIN_ANSWER, j, &e2) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (!j) {
         join_finish(c, -e2.kind, &e2);
         return;
@@ -313,7 +317,7 @@ void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
     const char *listen = f.listen, *adv = f.adv, *dpa = f.dpa, *avail = f.avail;
     const char *remote = f.remote, *token = f.token, *digest = f.digest;
     rc = node_listen_addr(listen[0] ? listen : "0.0.0.0:2377", n->listen_addr,
-                              sizeof(n->listen_addr), &e);
+                          sizeof(n->listen_addr), &e);
     if (!rc) {
         bool specific = listen[0] && !str_has_prefix(listen, "0.0.0.0") && listen[0] != ':';
         int port;
