@@ -228,9 +228,8 @@ static bool cidr_valid(const char *s)
     char ip[64];
     snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
     unsigned char tmp[16];
-    char *end;
-    long bits = strtol(slash + 1, &end, 10);
-    return inet_pton(AF_INET, ip, tmp) == 1 && !*end && slash[1] && bits >= 0 && bits <= 32;
+    uint64_t bits;
+    return inet_pton(AF_INET, ip, tmp) == 1 && num_parse_u64(slash + 1, &bits) == 0 && bits <= 32;
 }
 
 /* ---- init ---- */

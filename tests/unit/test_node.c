@@ -120,3 +120,17 @@ TEST(node_msg_shapes)
                                                        "object");
     ASSERT_TRUE(strncmp(msg_err(NODE_MSG_CA_ANSWER, "{"), "malformed CA answer: ", 21) == 0);
 }
+
+TEST(node_listen_addr_ports_as_go)
+{
+    char out[96];
+    struct err e;
+    ASSERT_EQ_INT(node_listen_addr("127.0.0.1:2377", out, sizeof(out), &e), 0);
+    ASSERT_EQ_STR(out, "127.0.0.1:2377");
+    /* strtol took a sign and leading blanks; Go's port parsing does not */
+    ASSERT_EQ_INT(node_listen_addr("127.0.0.1: 2377", out, sizeof(out), &e), -ERR_INVALID);
+    ASSERT_EQ_INT(node_listen_addr("127.0.0.1:+2377", out, sizeof(out), &e), -ERR_INVALID);
+    ASSERT_EQ_INT(node_listen_addr("127.0.0.1:18446744073709551617", out, sizeof(out), &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_INT(node_listen_addr("127.0.0.1:0", out, sizeof(out), &e), -ERR_INVALID);
+}
