@@ -88,7 +88,8 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 # Each run grows build/fuzz/corpus/<name> from the seeds in tests/fuzz/corpus/<name>.
-fuzz-run: $(FUZZ_BINS)
+fuzz-run:
+	$(MAKE) -j$(FUZZ_JOBS) fuzz
 	$(MAKE) -j$(FUZZ_JOBS) $(FUZZ_NAMES:%=fuzz-run-%)
 
 fuzz-run-%: build/fuzz/fuzz_%

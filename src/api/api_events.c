@@ -243,7 +243,7 @@ void api_events_handle(struct api_req *r)
     s->until_ns = until;
     http_stream_begin(r->http, 200, "application/json");
     int64_t now = time_now_ns();
-    if (since || until) {
+    if (since_set || until_set) { /* dockerd: since=0 is 1970, not "no since" */
         for (size_t i = 0; i < ev->count; i++) {
             json_t *x = ev->ring[(ev->head + i) % EVENTS_RING];
             int64_t t = json_integer_value(json_object_get(x, "timeNano"));

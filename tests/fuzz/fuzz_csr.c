@@ -1,6 +1,8 @@
 /* fuzz_csr.c — libFuzzer target: a CSR as the join and renew handlers take it — ca_issue
  * verifies and signs it with the swarm's root (made once) — and the same bytes as a
- * certificate chain for ca_verify, ca_cert_issuer and ca_tls_info. */
+ * certificate chain for ca_verify, ca_cert_issuer and ca_tls_info. First byte odd: the rest
+ * is DER, wrapped here in PEM armour (so mutations reach the ASN.1, not the base64); even:
+ * the rest is used as it is. */
 #include "ca/ca.h"
 
 #include <stdint.h>
@@ -15,7 +17,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct err e;
     if (!root_cert && ca_root_new(&root_cert, &root_key, &e) < 0)
         abort();
-    char *s = strndup((const char *)data, size);
+    if (size < 1)
+        return 0;
+    char *s;
+    if (data[0] & 1) {
+        char *b = b64_encode(data + 1, size - 1, true);
+        s = xasprintf("-----BEGIN %s-----\n%s\n-----END %s-----\n",
+                      data[0] & 2 ? "CERTIFICATE" : "CERTIFICATE REQUEST", b,
+                      data[0] & 2 ? "CERTIFICATE" : "CERTIFICATE REQUEST");
+        free(b);
+    } else {
+        s = strndup((const char *)data + 1, size - 1);
+    }
     struct ca_identity id = {0};
     snprintf(id.cn, sizeof(id.cn), "n0de0000000000000000000000");
     snprintf(id.ou, sizeof(id.ou), "swarm-worker");
