@@ -90,12 +90,40 @@ json_t *api_body_json(struct api_req *r, struct err *e)
     return api_json_decode(r->http->body, r->http->body_len, e);
 }
 
+bool api_bool_value(const char *v)
+{
+    /* httputils.BoolValue: lower-cased and trimmed, anything but these is true */
+    static const char *const falsy[] = {"", "0", "no", "false", "none"};
+    if (!v)
+        return false;
+    while (*v == ' ' || (*v >= '\t' && *v <= '\r'))
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || (v[n - 1] >= '\t' && v[n - 1] <= '\r')))
+        n--;
+    for (size_t i = 0; i < ARRAY_SIZE(falsy); i++)
+        if (strlen(falsy[i]) == n && !strncasecmp(v, falsy[i], n))
+            return false;
+    return true;
+}
+
 bool api_query_bool(struct api_req *r, const char *key)
 {
     char *v = http_query_get(r->http, key);
-    bool b = v && (!strcmp(v, "1") || !strcasecmp(v, "true"));
+    bool b = api_bool_value(v);
     free(v);
     return b;
+}
+
+int api_query_parse_bool(struct api_req *r, const char *key, bool *out, struct err *e)
+{
+    char *v = http_query_get(r->http, key);
+    int rc = 0;
+    *out = false;
+    if (v && v[0] && num_parse_bool(v, out) < 0)
+        rc = err_set(e, ERR_INVALID, "invalid value for %s: %s", key, v);
+    free(v);
+    return rc;
 }
 
 int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e)

@@ -65,8 +65,13 @@ void api_req_free(struct api_req *r);
 json_t *api_json_decode(const char *p, size_t n, struct err *e);
 /* api_json_decode of the request body. */
 json_t *api_body_json(struct api_req *r, struct err *e);
-/* Query flag: "1", "true", "True" → true. */
+/* A query flag as dockerd's httputils.BoolValue reads it (force=): trimmed, any case; only
+ * "", "0", "no", "false" and "none" are false. api_bool_value is the pure part. */
 bool api_query_bool(struct api_req *r, const char *key);
+bool api_bool_value(const char *v);
+/* A query flag dockerd reads with strconv.ParseBool (rotateWorkerToken=): absent or empty is
+ * false; anything ParseBool refuses is 400 "invalid value for <key>: <v>". */
+int api_query_parse_bool(struct api_req *r, const char *key, bool *out, struct err *e);
 /* ?version= as Docker parses it; fills e with Docker's message on failure. */
 int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e);
 

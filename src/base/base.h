@@ -128,6 +128,8 @@ int time_parse_unix(const char *s, int64_t *ns);
 int num_parse_u64(const char *s, uint64_t *out);
 /* strconv.ParseInt(s, 10, 64): one optional '+' or '-', then digits. */
 int num_parse_i64(const char *s, int64_t *out);
+/* strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False; else NUM_SYNTAX. */
+int num_parse_bool(const char *s, bool *out);
 /* Go's words for a num_parse_* failure: "invalid syntax" or "value out of range". */
 const char *num_err_word(int rc);
 

@@ -51,6 +51,19 @@ int num_parse_i64(const char *s, int64_t *out)
     return rc;
 }
 
+int num_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; s && i < ARRAY_SIZE(yes); i++) {
+        if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+            *out = !strcmp(s, yes[i]);
+            return 0;
+        }
+    }
+    return NUM_SYNTAX;
+}
+
 const char *num_err_word(int rc)
 {
     return rc == NUM_RANGE ? "value out of range" : "invalid syntax";

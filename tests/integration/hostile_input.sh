@@ -76,6 +76,11 @@ assert_status 400 "node update with version ' -1'"
 assert_eq "invalid node version ' -1': strconv.ParseUint: parsing \" -1\": invalid syntax" \
     "$(jqr .message)" "message of version ' -1'"
 
+# rotate flags as strconv.ParseBool: "t" rotates, "yes" is refused
+api POST "/v1.41/swarm/update?version=$ver&rotateWorkerToken=yes" "$spec"
+assert_status 400 "rotateWorkerToken=yes"
+assert_eq "invalid value for rotateWorkerToken: yes" "$(jqr .message)" "message of rotateWorkerToken=yes"
+
 # --- swarm spec values Go or swarmkit refuse -------------------------------------------------------
 api POST "/v1.41/swarm/update?version=$ver" "$(jq -c '.CAConfig.ForceRotate = -1' <<<"$spec")"
 assert_status 400 "ForceRotate -1"
@@ -118,6 +123,18 @@ assert_eq "[\"$node\"]" "$(jqc '[.[].ID]')" "GET /nodes after the restart"
 run dk swarm join-token -q worker
 assert_rc 0 "join-token after the restart"
 assert_match "$OUT" "^$RE_TOKEN\$" "join-token after the restart"
+
+# rotateWorkerToken=t is true for strconv.ParseBool
+api GET /v1.41/swarm
+api POST "/v1.41/swarm/update?version=$(jqr .Version.Index)&rotateWorkerToken=t" "$spec"
+assert_status 200 "swarm update with rotateWorkerToken=t"
+api GET /v1.41/swarm
+assert_ne "$(jqr .JoinTokens.Worker "$before")" "$(jqr .JoinTokens.Worker)" "rotateWorkerToken=t rotated the token"
+# force as httputils.BoolValue: "YES" is true
+api POST "/v1.41/swarm/leave?force=YES"
+assert_status 200 "swarm leave with force=YES"
+api GET /v1.41/info
+assert_eq inactive "$(jqr .Swarm.LocalNodeState)" "state after swarm leave with force=YES"
 check_sanitizer_log
 
 it_finish

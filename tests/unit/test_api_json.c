@@ -121,3 +121,18 @@ TEST(api_json_refuses_nul_in_strings)
                   "character (\\u0000)");
     ASSERT_EQ_STR(decode_err("{\"a\":{\"b\":\"fine\"},\"c\":\"\\u0001\"}"), "(ok)");
 }
+
+TEST(api_bool_value_as_httputils)
+{
+    ASSERT_TRUE(api_bool_value("1"));
+    ASSERT_TRUE(api_bool_value("yes"));
+    ASSERT_TRUE(api_bool_value("TRUE"));
+    ASSERT_TRUE(api_bool_value("anything"));
+    ASSERT_FALSE(api_bool_value(NULL));
+    ASSERT_FALSE(api_bool_value(""));
+    ASSERT_FALSE(api_bool_value(" 0 "));
+    ASSERT_FALSE(api_bool_value("No"));
+    ASSERT_FALSE(api_bool_value("FALSE"));
+    ASSERT_FALSE(api_bool_value("none"));
+    ASSERT_TRUE(api_bool_value("nonE!"));
+}

@@ -125,3 +125,20 @@ TEST(base_time_parse_out_of_range)
     ASSERT_EQ_INT(time_parse_rfc3339(" 2026-11-21T21:10:29Z", &ns), NUM_SYNTAX);
     ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29.Z", &ns), NUM_SYNTAX);
 }
+
+TEST(base_parse_bool_as_go)
+{
+    bool b = false;
+    ASSERT_EQ_INT(num_parse_bool("t", &b), 0);
+    ASSERT_TRUE(b);
+    ASSERT_EQ_INT(num_parse_bool("TRUE", &b), 0);
+    ASSERT_TRUE(b);
+    ASSERT_EQ_INT(num_parse_bool("False", &b), 0);
+    ASSERT_FALSE(b);
+    ASSERT_EQ_INT(num_parse_bool("0", &b), 0);
+    ASSERT_FALSE(b);
+    ASSERT_EQ_INT(num_parse_bool("yes", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool("tRUE", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool(" true", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool("", &b), NUM_SYNTAX);
+}
