@@ -11,10 +11,10 @@ bin=build/fuzz/fuzz_$name log=build/fuzz/$name.log
 mkdir -p "build/fuzz/corpus/$name" build/fuzz/artifacts "tests/fuzz/corpus/$name"
 start=$(date +%s.%N)
 # -timeout: one input taking 10 s is a hang; -rss_limit_mb: a runaway allocation is a bug
-/usr/bin/time -f '%U %S' -o "build/fuzz/$name.cpu" \
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+TIMEFORMAT='%U %S' # bash's own `time`: CPU seconds, user and system
+{ time "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="build/fuzz/artifacts/$name-" \
-    "build/fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
+    "build/fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1; } 2>"build/fuzz/$name.cpu"
 rc=$?
 read -r user sys <"build/fuzz/$name.cpu" 2>/dev/null || { user=?; sys=?; }
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
