@@ -1,4 +1,7 @@
-/* base_time.c — wall-clock time and RFC 3339 formatting/parsing in UTC. Any thread. */
+/* base_time.c — wall-clock time, RFC 3339 formatting/parsing in UTC, and Docker's
+ * "seconds[.fraction]" timestamps. Invariant: a parsed time is int64 nanoseconds since the
+ * epoch or NUM_RANGE, never a wrapped value (years outside 1678..2261 do not fit).
+ * Any thread. */
 #include "base.h"
 
 #include <stdio.h>
@@ -42,12 +45,13 @@ static int to_ns(int64_t sec, int64_t frac, int64_t *ns)
     return 0;
 }
 
-/* Up to 9 digits of a fraction of a second as nanoseconds; further digits are dropped. */
-static const char *fraction(const char *p, int64_t *frac, bool need_digit)
+/* Up to 9 digits of a fraction of a second as nanoseconds (further digits are dropped);
+ * returns the end of the digits, or NULL if there is none. */
+static const char *fraction(const char *p, int64_t *frac)
 {
     int n = 0;
     int64_t f = 0;
-    if (need_digit && (*p < '0' || *p > '9'))
+    if (*p < '0' || *p > '9') /* at least one digit after the point */
         return NULL;
     for (; *p >= '0' && *p <= '9'; p++, n++)
         if (n < 9)
@@ -82,7 +86,7 @@ int time_parse_rfc3339(const char *s, int64_t *ns)
     if (!p || p != s + sizeof(shape) - 1)
         return NUM_SYNTAX;
     int64_t frac = 0;
-    if (*p == '.' && !(p = fraction(p + 1, &frac, true)))
+    if (*p == '.' && !(p = fraction(p + 1, &frac)))
         return NUM_SYNTAX;
     long off = 0;
     int hh, mm;
@@ -111,7 +115,7 @@ int time_parse_unix(const char *s, int64_t *ns)
     if (rc)
         return rc;
     if (dot) {
-        const char *end = fraction(dot + 1, &frac, true);
+        const char *end = fraction(dot + 1, &frac);
         if (!end || *end)
             return NUM_SYNTAX;
         if (neg)
