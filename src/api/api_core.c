@@ -90,78 +90,132 @@ json_t *api_body_json(struct api_req *r, struct err *e)
     return api_json_decode(r->http->body, r->http->body_len, e);
 }
 
+bool api_bool_value(const char *v)
+{
+    /* httputils.BoolValue: lower-cased and trimmed, anything but these is true */
+    static const char *const falsy[] = {"", "0", "no", "false", "none"};
+    if (!v)
+        return false;
+    while (*v == ' ' || (*v >= '\t' && *v <= '\r'))
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || (v[n - 1] >= '\t' && v[n - 1] <= '\r')))
+        n--;
+    for (size_t i = 0; i < ARRAY_SIZE(falsy); i++)
+        if (strlen(falsy[i]) == n && !strncasecmp(v, falsy[i], n))
+            return false;
+    return true;
+}
+
 bool api_query_bool(struct api_req *r, const char *key)
 {
     char *v = http_query_get(r->http, key);
-    bool b = v && (!strcmp(v, "1") || !strcasecmp(v, "true"));
+    bool b = api_bool_value(v);
     free(v);
     return b;
+}
+
+int api_query_parse_bool(struct api_req *r, const char *key, bool *out, struct err *e)
+{
+    char *v = http_query_get(r->http, key);
+    int rc = 0;
+    *out = false;
+    if (v && v[0] && num_parse_bool(v, out) < 0)
+        rc = err_set(e, ERR_INVALID, "invalid value for %s: %s", key, v);
+    free(v);
+    return rc;
 }
 
 int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e)
 {
     char *v = http_query_get(r->http, "version");
     const char *s = v ? v : "";
-    char *end = NULL;
-    unsigned long long n = strtoull(s, &end, 10);
-    int rc = 0;
-    if (!s[0] || *end || s[0] == '-')
+    int rc = num_parse_u64(s, version);
+    if (rc < 0) /* dockerd: strconv.ParseUint(version, 10, 64) */
         rc = err_set(e, ERR_INVALID,
-                     "invalid %s version '%s': strconv.ParseUint: parsing \"%s\": invalid syntax",
-                     what, s, s);
-    else
-        *version = n;
+                     "invalid %s version '%s': strconv.ParseUint: parsing \"%s\": %s", what, s, s,
+                     num_err_word(rc));
     free(v);
     return rc;
 }
 
 /* ---- filters ---- */
 
-int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e)
+/* Go's json.Unmarshal into map[string]map[string]bool: null, or an object whose values are
+ * null or objects of booleans/nulls. Appends the keys of each inner object to out. */
+static bool filters_as_sets(json_t *j, json_t *out)
 {
-    f->map = json_object();
-    char *raw = http_query_get(r->http, "filters");
-    if (!raw || !raw[0]) {
-        free(raw);
-        return 0;
-    }
-    json_error_t je;
-    json_t *j = json_loads(raw, 0, &je);
-    free(raw);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return err_set(e, ERR_INVALID, "invalid filter: %s", j ? "not an object" : je.text);
-    }
-    const char *k;
-    json_t *v;
+    const char *k, *val;
+    json_t *v, *b;
     json_object_foreach(j, k, v)
     {
+        if (!json_is_object(v) && !json_is_null(v))
+            return false;
         json_t *vals = json_array();
-        if (json_is_array(v)) { /* legacy form: {"key":["value"]} */
-            size_t i;
-            json_t *x;
-            json_array_foreach(v, i, x)
-            {
-                if (json_is_string(x))
-                    json_array_append(vals, x);
+        json_object_foreach(v, val, b)
+        {
+            if (!json_is_boolean(b) && !json_is_null(b)) {
+                json_decref(vals);
+                return false;
             }
-        } else if (json_is_object(v)) {
-            const char *val;
-            json_t *b;
-            json_object_foreach(v, val, b)
-            {
-                if (json_is_true(b))
-                    json_array_append_new(vals, json_string(val));
-            }
-        } else {
-            json_decref(vals);
-            json_decref(j);
-            return err_set(e, ERR_INVALID, "Invalid filter '%s'", k);
+            json_array_append_new(vals, json_string(val)); /* Args.Get lists every key */
         }
-        json_object_set_new(f->map, k, vals);
+        json_object_set_new(out, k, vals);
+    }
+    return true;
+}
+
+/* The legacy form, map[string][]string: values are null or arrays of strings. */
+static bool filters_as_lists(json_t *j, json_t *out)
+{
+    const char *k;
+    json_t *v, *x;
+    size_t i;
+    json_object_foreach(j, k, v)
+    {
+        if (!json_is_array(v) && !json_is_null(v))
+            return false;
+        json_t *vals = json_array();
+        json_array_foreach(v, i, x)
+        {
+            if (!json_is_string(x)) {
+                json_decref(vals);
+                return false;
+            }
+            json_array_append(vals, x);
+        }
+        json_object_set_new(out, k, vals);
+    }
+    return true;
+}
+
+int api_filters_decode(const char *raw, size_t n, struct api_filters *f, struct err *e)
+{
+    f->map = json_object();
+    if (!n)
+        return 0;
+    /* As moby's filters.FromJSON: the map-of-sets form, else the legacy map-of-lists form,
+     * else 400 "invalid filter". json.Unmarshal refuses anything after the value. */
+    json_t *j = json_loadb(raw, n, JSON_DECODE_ANY, NULL);
+    bool ok = j && (json_is_object(j) || json_is_null(j));
+    if (ok && !filters_as_sets(j, f->map)) {
+        json_object_clear(f->map);
+        ok = filters_as_lists(j, f->map);
     }
     json_decref(j);
+    if (!ok) {
+        json_object_clear(f->map);
+        return err_set(e, ERR_INVALID, "invalid filter");
+    }
     return 0;
+}
+
+int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e)
+{
+    char *raw = http_query_get(r->http, "filters");
+    int rc = api_filters_decode(raw ? raw : "", raw ? strlen(raw) : 0, f, e);
+    free(raw);
+    return rc;
 }
 
 void api_filters_release(struct api_filters *f)

@@ -202,37 +202,26 @@ void api_events_free(struct api_events *ev)
     free(ev);
 }
 
-/* Docker's timestamps: seconds[.fraction] since the epoch, or RFC 3339. */
-static int parse_time(const char *s, int64_t *ns)
+int api_events_parse_time(const char *key, const char *s, int64_t *ns, struct err *e)
 {
-    char *end;
-    long long sec = strtoll(s, &end, 10);
-    if (end != s && (*end == 0 || *end == '.')) {
-        int64_t frac = 0;
-        if (*end == '.') {
-            int digits = 0;
-            for (const char *p = end + 1; *p; p++) {
-                if (*p < '0' || *p > '9')
-                    return -1;
-                if (digits++ < 9)
-                    frac = frac * 10 + (*p - '0');
-            }
-            while (digits++ < 9)
-                frac *= 10;
-        }
-        *ns = (int64_t)sec * 1000000000LL + frac;
-        return 0;
-    }
-    return time_parse_rfc3339(s, ns);
+    int rc = time_parse_unix(s, ns);
+    if (rc == NUM_SYNTAX)
+        rc = time_parse_rfc3339(s, ns);
+    if (rc == NUM_RANGE)
+        return err_set(e, ERR_INVALID, "invalid value for %s: %s: time out of range", key, s);
+    if (rc < 0)
+        return err_set(e, ERR_INVALID, "invalid value for %s: %s", key, s);
+    return 0;
 }
 
-static int query_time(struct api_req *r, const char *key, int64_t *ns, struct err *e)
+static int query_time(struct api_req *r, const char *key, int64_t *ns, bool *set, struct err *e)
 {
     char *v = http_query_get(r->http, key);
     int rc = 0;
     *ns = 0;
-    if (v && v[0] && parse_time(v, ns) < 0)
-        rc = err_set(e, ERR_INVALID, "invalid value for %s: %s", key, v);
+    *set = v && v[0];
+    if (*set)
+        rc = api_events_parse_time(key, v, ns, e);
     free(v);
     return rc;
 }
@@ -242,9 +231,19 @@ void api_events_handle(struct api_req *r)
     struct api_events *ev = r->api->events;
     struct err e;
     int64_t since = 0, until = 0;
+    bool since_set, until_set;
     struct event_sub *s = xcalloc(1, sizeof(*s));
-    if (query_time(r, "since", &since, &e) < 0 || query_time(r, "until", &until, &e) < 0 ||
-        api_filters_parse(r, &s->f, &e) < 0 || api_filters_validate(&s->f, event_filters, &e) < 0) {
+    int rc = query_time(r, "since", &since, &since_set, &e);
+    if (!rc)
+        rc = query_time(r, "until", &until, &until_set, &e);
+    if (!rc && since_set && until_set && until < since) {
+        char *a = http_query_get(r->http, "since"), *b = http_query_get(r->http, "until");
+        rc = err_set(&e, ERR_INVALID, "`since` time (%s) cannot be after `until` time (%s)", a, b);
+        free(a);
+        free(b);
+    }
+    if (rc < 0 || api_filters_parse(r, &s->f, &e) < 0 ||
+        api_filters_validate(&s->f, event_filters, &e) < 0) {
         api_filters_release(&s->f);
         free(s);
         api_reply_err(r, &e);
@@ -256,7 +255,7 @@ void api_events_handle(struct api_req *r)
     http_stream_begin(r->http, 200, "application/json");
     http_stream_limit(r->http, EVENTS_MAX_QUEUED);
     int64_t now = time_now_ns();
-    if (since || until) {
+    if (since_set || until_set) { /* dockerd: since=0 is 1970, not "no since" */
         for (size_t i = 0; i < ev->count; i++) {
             json_t *x = ev->ring[(ev->head + i) % EVENTS_RING];
             int64_t t = json_integer_value(json_object_get(x, "timeNano"));

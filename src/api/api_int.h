@@ -65,8 +65,13 @@ void api_req_free(struct api_req *r);
 json_t *api_json_decode(const char *p, size_t n, struct err *e);
 /* api_json_decode of the request body. */
 json_t *api_body_json(struct api_req *r, struct err *e);
-/* Query flag: "1", "true", "True" → true. */
+/* A query flag as dockerd's httputils.BoolValue reads it (force=): trimmed, any case; only
+ * "", "0", "no", "false" and "none" are false. api_bool_value is the pure part. */
 bool api_query_bool(struct api_req *r, const char *key);
+bool api_bool_value(const char *v);
+/* A query flag dockerd reads with strconv.ParseBool (rotateWorkerToken=): absent or empty is
+ * false; anything ParseBool refuses is 400 "invalid value for <key>: <v>". */
+int api_query_parse_bool(struct api_req *r, const char *key, bool *out, struct err *e);
 /* ?version= as Docker parses it; fills e with Docker's message on failure. */
 int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e);
 
@@ -74,6 +79,10 @@ int api_query_version(struct api_req *r, const char *what, uint64_t *version, st
 struct api_filters {
     json_t *map; /* key → array of strings */
 };
+/* Decodes a ?filters= value (raw[0..n), n may be 0) as moby's filters.FromJSON; on failure
+ * 400 "invalid filter". f->map is set either way (release it with api_filters_release). */
+int api_filters_decode(const char *raw, size_t n, struct api_filters *f, struct err *e);
+/* api_filters_decode of the request's ?filters=. */
 int api_filters_parse(struct api_req *r, struct api_filters *f, struct err *e);
 void api_filters_release(struct api_filters *f);
 /* Refuses keys outside `allowed` (NULL-terminated) with Docker's "Invalid filter 'x'". */
@@ -92,5 +101,8 @@ void api_events_close_streams(struct api_events *ev);
 void api_events_publish(struct api_events *ev, const char *type, const char *action,
                         const char *actor_id, json_t *attrs, const char *scope);
 void api_events_handle(struct api_req *r);
+/* A since/until value as dockerd takes it ("seconds[.fraction]"; shoal also takes RFC 3339)
+ * into nanoseconds; outside int64 nanoseconds or malformed → 400 naming key. */
+int api_events_parse_time(const char *key, const char *s, int64_t *ns, struct err *e);
 
 #endif

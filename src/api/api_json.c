@@ -242,13 +242,60 @@ static int scan_value(const char *p, size_t n, struct err *e)
     }
 }
 
+/* The first string under v (path so far in path) that holds a NUL: Go's strings can, but
+ * nothing the store writes to etcd may (its reader refuses them), so the API edge refuses
+ * them with the path to the value. */
+static bool find_nul(json_t *v, struct buf *path)
+{
+    size_t mark = path->len;
+    if (json_is_string(v))
+        return memchr(json_string_value(v), 0, json_string_length(v)) != NULL;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            if (path->len)
+                buf_add(path, ".", 1);
+            buf_adds(path, k);
+            if (find_nul(x, path))
+                return true;
+            path->len = mark;
+            path->p[mark] = 0;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            buf_printf(path, "[%zu]", i);
+            if (find_nul(x, path))
+                return true;
+            path->len = mark;
+            path->p[mark] = 0;
+        }
+    }
+    return false;
+}
+
 json_t *api_json_decode(const char *p, size_t n, struct err *e)
 {
     if (scan_value(p, n, e) < 0)
         return NULL;
     json_error_t je;
     json_t *j = json_loadb(p, n, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &je);
-    if (!j)
+    if (!j) {
         err_set(e, ERR_INVALID, "%s", je.text);
+        return NULL;
+    }
+    struct buf path = BUF_INIT;
+    if (find_nul(j, &path)) {
+        err_set(e, ERR_INVALID,
+                "invalid value for %s: strings may not contain the NUL character (\\u0000)",
+                path.len ? path.p : "the request body");
+        json_decref(j);
+        j = NULL;
+    }
+    buf_release(&path);
     return j;
 }

@@ -60,15 +60,15 @@ static void h_swarm_update(struct api_req *r)
     /* dockerd's order: decode the body, then parse the version, then ask the swarm */
     json_t *spec = api_body_json(r, &e);
     if (!spec || api_query_version(r, "swarm", &u.version, &e) < 0 ||
+        api_query_parse_bool(r, "rotateWorkerToken", &u.rotate_worker_token, &e) < 0 ||
+        api_query_parse_bool(r, "rotateManagerToken", &u.rotate_manager_token, &e) < 0 ||
+        api_query_parse_bool(r, "rotateManagerUnlockKey", &u.rotate_unlock_key, &e) < 0 ||
         node_require_manager(r->api->node, &e) < 0) {
         json_decref(spec);
         api_reply_err(r, &e);
         return;
     }
     u.spec = spec;
-    u.rotate_worker_token = api_query_bool(r, "rotateWorkerToken");
-    u.rotate_manager_token = api_query_bool(r, "rotateManagerToken");
-    u.rotate_unlock_key = api_query_bool(r, "rotateManagerUnlockKey");
     node_swarm_update(r->api->node, &u, api_done_empty, r);
     json_decref(spec);
 }

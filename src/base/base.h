@@ -138,8 +138,24 @@ int64_t time_now_ns(void);
 /* Formats ns-since-epoch as Go's RFC3339Nano in UTC: "2026-11-21T21:10:29.12345Z" (trailing
  * zeros of the fraction dropped; no fraction when it is zero). */
 void time_format_rfc3339(int64_t ns, char out[40]);
-/* Parses RFC 3339 (with optional fraction and Z or ±hh:mm); returns 0 or -1. */
+/* Parses RFC 3339 (with optional fraction and Z or ±hh:mm). Returns 0, NUM_SYNTAX, or
+ * NUM_RANGE when the time does not fit int64 nanoseconds (years 1678..2261). */
 int time_parse_rfc3339(const char *s, int64_t *ns);
+/* Parses Docker's "seconds[.fraction]" since the epoch (seconds as strconv.ParseInt takes
+ * them). Returns 0, NUM_SYNTAX or NUM_RANGE (outside int64 nanoseconds). */
+int time_parse_unix(const char *s, int64_t *ns);
+
+/* ---- decimal integers as Go's strconv parses them (base 10, 64 bits) ---- */
+#define NUM_SYNTAX (-1) /* Go: "invalid syntax" (empty, sign on unsigned, spaces, ...) */
+#define NUM_RANGE (-2)  /* Go: "value out of range" */
+/* strconv.ParseUint(s, 10, 64): digits only. Returns 0, NUM_SYNTAX or NUM_RANGE. */
+int num_parse_u64(const char *s, uint64_t *out);
+/* strconv.ParseInt(s, 10, 64): one optional '+' or '-', then digits. */
+int num_parse_i64(const char *s, int64_t *out);
+/* strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False; else NUM_SYNTAX. */
+int num_parse_bool(const char *s, bool *out);
+/* Go's words for a num_parse_* failure: "invalid syntax" or "value out of range". */
+const char *num_err_word(int rc);
 
 /* ---- strings ---- */
 bool str_has_prefix(const char *s, const char *prefix);

@@ -378,12 +378,18 @@ static void ca_name_get(X509_NAME *name, int nid, char *out, size_t outsz)
     OPENSSL_free(utf8);
 }
 
+/* A certificate time in ns since the epoch, saturated to int64 (a Go-duration expiry can
+ * reach 2318, past the last nanosecond int64 holds). */
 static int64_t ca_time_ns(const ASN1_TIME *t)
 {
     struct tm tm;
     if (ASN1_TIME_to_tm(t, &tm) != 1)
         return 0;
-    return (int64_t)timegm(&tm) * 1000000000LL;
+    int64_t ns;
+    int64_t sec = (int64_t)timegm(&tm);
+    if (__builtin_mul_overflow(sec, (int64_t)1000000000, &ns))
+        return sec < 0 ? INT64_MIN : INT64_MAX;
+    return ns;
 }
 
 int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identity *id,

@@ -76,7 +76,14 @@ static void heartbeat_done(void *data, int rc, long status, struct buf *body, st
         agent_schedule(n, AGENT_RETRY_MS);
         return;
     }
-    json_t *j = json_loadb(body->p, body->len, 0, NULL);
+    struct err e2;
+    json_t *j = node_msg_decode(NODE_MSG_BEAT_ANSWER, body->p, body->len, &e2);
+    if (!j) {
+        log_warn("heartbeat to %s: %s",
+                 json_string_value(json_array_get(n->managers, n->agent_idx)) ?: "?", e2.msg);
+        agent_schedule(n, AGENT_RETRY_MS);
+        return;
+    }
     json_int_t period = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
     if (period > 0)
         n->heartbeat_ms = period;

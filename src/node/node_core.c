@@ -334,12 +334,10 @@ static void on_state_event(void *data, const struct state_event *ev)
         buf_release(&plain);
         return;
     }
-    json_error_t je;
-    json_t *obj = json_loadb(plain.p, plain.len, 0, &je);
+    json_t *obj = store_json_decode(plain.p, plain.len, &e);
     buf_release(&plain);
-    if (!obj || !json_is_object(obj)) {
-        log_error("corrupt value at %s: %s", ev->key, obj ? "not an object" : je.text);
-        json_decref(obj);
+    if (!obj) {
+        log_error("corrupt value at %s: %s", ev->key, e.msg);
         return;
     }
     if (priv) {
@@ -622,10 +620,18 @@ static bool store_writable(struct node *n, struct err *e)
     return true;
 }
 
+/* Seals and writes value; one that would not read back (store_json_encode) is refused
+ * before anything is written. */
 static void sealed_put(struct node *n, const char *key, json_t *value, int64_t expect,
                        struct commit_ctx *c)
 {
-    char *plain = json_dumps(value, JSON_COMPACT);
+    struct err e;
+    char *plain = store_json_encode(value, &e);
+    if (!plain) {
+        log_warn("refusing to write %s: %s", key, e.msg);
+        commit_done(c, -e.kind, 0, &e);
+        return;
+    }
     struct buf sealed = BUF_INIT;
     ca_seal(n->dek, plain, strlen(plain), &sealed);
     free(plain);

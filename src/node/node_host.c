@@ -144,9 +144,8 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
         snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr), addr);
     }
     if (colon) {
-        char *end;
-        long p = strtol(colon + 1, &end, 10);
-        if (*end || p < 1 || p > 65535)
+        uint64_t p;
+        if (num_parse_u64(colon + 1, &p) < 0 || p < 1 || p > 65535)
             return err_set(e, ERR_INVALID, "invalid port in address %s", addr);
         *port = (int)p;
     }
@@ -169,12 +168,11 @@ int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e)
 {
     char host[128];
     const char *colon = strrchr(addr, ':');
-    long port = NODE_DEFAULT_PORT;
+    uint64_t port = NODE_DEFAULT_PORT;
     bool v6 = addr[0] == '[';
     if (colon && (!v6 || colon > strchr(addr, ']'))) {
-        char *end;
-        port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65535)
+        /* digits only, as strconv takes them: no sign, no blanks */
+        if (num_parse_u64(colon + 1, &port) < 0 || port < 1 || port > 65535)
             return err_set(e, ERR_INVALID, "invalid listen address %s", addr);
         snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
     } else {
@@ -183,7 +181,7 @@ int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e)
     if (!host[0])
         snprintf(host, sizeof(host), "0.0.0.0");
     if (v6 || is_ip(host)) {
-        snprintf(out, cap, "%s:%ld", host, port);
+        snprintf(out, cap, "%s:%ld", host, (long)port);
         return 0;
     }
     char ip[64];
@@ -194,6 +192,6 @@ int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e)
     int rc = pick_addr(host, ip, sizeof(ip), e);
     if (rc)
         return rc;
-    snprintf(out, cap, strchr(ip, ':') ? "[%s]:%ld" : "%s:%ld", ip, port);
+    snprintf(out, cap, strchr(ip, ':') ? "[%s]:%ld" : "%s:%ld", ip, (long)port);
     return 0;
 }

@@ -237,6 +237,24 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
  * "host:port" (IP "0.0.0.0" kept; default port 2377). */
 int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e);
 
+/* node_msg.c — the bodies of /swarm-rpc/ requests and answers */
+enum node_msg_kind {
+    NODE_MSG_JOIN_REQ,    /* POST /swarm-rpc/join */
+    NODE_MSG_JOIN_ANSWER, /* its answer, and the answer to a promotion */
+    NODE_MSG_BEAT_REQ,    /* POST /swarm-rpc/heartbeat */
+    NODE_MSG_BEAT_ANSWER, /* its answer (200, or 503 naming the leader) */
+    NODE_MSG_RENEW_REQ,   /* POST /swarm-rpc/renew */
+    NODE_MSG_CERT_ANSWER, /* its answer */
+    NODE_MSG_PROMOTE_REQ, /* POST /swarm-rpc/promote */
+    NODE_MSG_CA_ANSWER,   /* the answer to POST /swarm-rpc/ca */
+    NODE_MSG_COUNT
+};
+/* Checks that body is an object of kind k's shape (field types, required fields, ports,
+ * addresses, identities); 0 or ERR_INVALID ("malformed join request: Addr is missing"). */
+int node_msg_check(enum node_msg_kind k, json_t *body, struct err *e);
+/* json_loadb of p[0..n) and node_msg_check: a new reference, or NULL and ERR_INVALID. */
+json_t *node_msg_decode(enum node_msg_kind k, const char *p, size_t n, struct err *e);
+
 /* node_swarm.c */
 /* `swarm init --force-new-cluster` on a manager: restart etcd as a one-member cluster from
  * this member's data (etcd's own --force-new-cluster), keeping every object. */
@@ -244,5 +262,13 @@ void node_force_new_cluster(struct node *n, node_done_cb cb, void *data);
 json_t *node_default_spec(void);
 /* Fills in defaults for zero/missing fields of a cluster spec (in place). */
 void node_spec_defaults(json_t *spec);
+/* The request decoders of swarm update (a swarm.Spec), swarm init (an InitRequest) and
+ * node update (a swarm.NodeSpec) as pure checks: Go's decoder words on a wrong type, then
+ * Docker's bounds; 0 or ERR_INVALID. The handlers run exactly these. */
+int node_spec_check(json_t *spec, struct err *e);
+int node_init_request_check(json_t *req, struct err *e);
+int node_node_spec_check(json_t *spec, struct err *e);
+/* The same for swarm join's JoinRequest (node_join.c): types, RemoteAddrs, token shape. */
+int node_join_request_check(json_t *req, struct err *e);
 
 #endif

@@ -112,6 +112,10 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         return;
     }
     json_t *j = answer(status, body, "the manager refused to join this node", &e2);
+    if (j && node_msg_check(NODE_MSG_JOIN_ANSWER, j, &e2) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (!j) {
         join_finish(c, -e2.kind, &e2);
         return;
@@ -327,10 +331,46 @@ static const char *str_field(json_t *req, const char *key, struct err *e, int *r
     return json_string_value(v);
 }
 
+/* The JoinRequest's fields, type-checked as Go's decoder would (borrowed from the body). */
+struct join_fields {
+    const char *token, *listen, *adv, *dpa, *avail, *remote;
+    char digest[CA_TOKEN_DIGEST_LEN + 1];
+};
+
+static int join_decode(json_t *req, struct join_fields *f, struct err *e)
+{
+    int rc = 0;
+    if (!json_is_object(req))
+        return err_set(e, ERR_INVALID,
+                       "json: cannot unmarshal into Go value of type swarm.JoinRequest");
+    f->token = str_field(req, "JoinToken", e, &rc);
+    f->listen = str_field(req, "ListenAddr", e, &rc);
+    f->adv = str_field(req, "AdvertiseAddr", e, &rc);
+    f->dpa = str_field(req, "DataPathAddr", e, &rc);
+    f->avail = str_field(req, "Availability", e, &rc);
+    json_t *remotes = json_object_get(req, "RemoteAddrs");
+    f->remote = json_string_value(json_array_get(remotes, 0));
+    char secret[CA_TOKEN_SECRET_LEN + 1];
+    if (!rc && (!f->remote || !f->remote[0]))
+        rc = err_set(e, ERR_INVALID, "at least 1 RemoteAddr is required to join");
+    if (!rc)
+        rc = ca_token_parse(f->token, f->digest, secret, e);
+    explicit_bzero(secret, sizeof(secret));
+    if (!rc && f->avail[0] && strcmp(f->avail, "active") && strcmp(f->avail, "pause") &&
+        strcmp(f->avail, "drain"))
+        rc = err_set(e, ERR_INVALID, "invalid Availability: %s", f->avail);
+    return rc;
+}
+
+int node_join_request_check(json_t *req, struct err *e)
+{
+    struct join_fields f = {0};
+    return join_decode(req, &f, e);
+}
+
 void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
 {
     struct err e;
-    int rc = 0;
     if (n->state != NODE_INACTIVE) {
         err_set(&e, ERR_UNAVAILABLE,
                 "This node is already part of a swarm. Use \"docker swarm leave\" to leave this "
@@ -338,29 +378,16 @@ void node_swarm_join(struct node *n, json_t *req, node_done_cb cb, void *data)
         cb(data, -e.kind, &e);
         return;
     }
-    if (!json_is_object(req)) {
-        err_set(&e, ERR_INVALID, "json: cannot unmarshal into Go value of type swarm.JoinRequest");
-        cb(data, -e.kind, &e);
+    struct join_fields f = {0};
+    int rc = join_decode(req, &f, &e);
+    if (rc) {
+        cb(data, rc, &e);
         return;
     }
-    const char *token = str_field(req, "JoinToken", &e, &rc);
-    const char *listen = str_field(req, "ListenAddr", &e, &rc);
-    const char *adv = str_field(req, "AdvertiseAddr", &e, &rc);
-    const char *dpa = str_field(req, "DataPathAddr", &e, &rc);
-    const char *avail = str_field(req, "Availability", &e, &rc);
-    json_t *remotes = json_object_get(req, "RemoteAddrs");
-    const char *remote = json_string_value(json_array_get(remotes, 0));
-    char digest[CA_TOKEN_DIGEST_LEN + 1], secret[CA_TOKEN_SECRET_LEN + 1];
-    if (!rc && (!remote || !remote[0]))
-        rc = err_set(&e, ERR_INVALID, "at least 1 RemoteAddr is required to join");
-    if (!rc)
-        rc = ca_token_parse(token, digest, secret, &e);
-    if (!rc && avail[0] && strcmp(avail, "active") && strcmp(avail, "pause") &&
-        strcmp(avail, "drain"))
-        rc = err_set(&e, ERR_INVALID, "invalid Availability: %s", avail);
-    if (!rc)
-        rc = node_listen_addr(listen[0] ? listen : "0.0.0.0:2377", n->listen_addr,
-                              sizeof(n->listen_addr), &e);
+    const char *listen = f.listen, *adv = f.adv, *dpa = f.dpa, *avail = f.avail;
+    const char *remote = f.remote, *token = f.token, *digest = f.digest;
+    rc = node_listen_addr(listen[0] ? listen : "0.0.0.0:2377", n->listen_addr,
+                          sizeof(n->listen_addr), &e);
     if (!rc) {
         bool specific = listen[0] && !str_has_prefix(listen, "0.0.0.0") && listen[0] != ':';
         int port;

@@ -13,7 +13,7 @@ static int count_managers(json_t *obj, void *data)
     return 0;
 }
 
-static int check_node_spec(json_t *spec, struct err *e)
+int node_node_spec_check(json_t *spec, struct err *e)
 {
     if (!json_is_object(spec))
         return err_set(e, ERR_INVALID,
@@ -58,7 +58,7 @@ void node_node_update(struct node *n, const char *ref, uint64_t version, json_t 
     json_t *cur = NULL;
     int rc = node_require_manager(n, &e);
     if (!rc)
-        rc = check_node_spec(spec, &e);
+        rc = node_node_spec_check(spec, &e);
     if (!rc && !(cur = store_find(n->store, STORE_NODE, ref, &e)))
         rc = -e.kind;
     if (!rc)

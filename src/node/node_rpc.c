@@ -391,6 +391,21 @@ static void rpc_dispatch(struct http_req *req, void *data)
         return;
     }
     const char *peer = peer_node(n, req);
+    /* the body's shape first (node_msg.c): the handlers then read fields they can trust */
+    static const struct {
+        const char *path;
+        enum node_msg_kind kind;
+    } shapes[] = {{"/swarm-rpc/join", NODE_MSG_JOIN_REQ},
+                  {"/swarm-rpc/heartbeat", NODE_MSG_BEAT_REQ},
+                  {"/swarm-rpc/renew", NODE_MSG_RENEW_REQ},
+                  {"/swarm-rpc/promote", NODE_MSG_PROMOTE_REQ}};
+    for (size_t i = 0; i < ARRAY_SIZE(shapes); i++)
+        if (!strcmp(req->path, shapes[i].path) && (peer || shapes[i].kind == NODE_MSG_JOIN_REQ) &&
+            node_msg_check(shapes[i].kind, body, &e) < 0) {
+            json_decref(body);
+            rpc_error(req, &e);
+            return;
+        }
     if (!strcmp(req->path, "/swarm-rpc/join"))
         handle_join(n, req, body);
     else if (!peer)

@@ -36,7 +36,14 @@ static const char *json_type_word(json_t *v)
     }
 }
 
-/* Returns the field if absent/null (NULL) or of the wanted type; else fills e. */
+/* Is v of the wanted JSON type as Go's decoder sees it (integers checked by the caller)? */
+static bool type_ok(json_t *v, json_type want)
+{
+    return json_typeof(v) == want || (want == JSON_TRUE && json_is_boolean(v));
+}
+
+/* Returns the field if absent/null (NULL) or of the wanted type; else fills e with Go's
+ * words. Integer fields go through store_json_go_int (gotype decides the range). */
 static int field(json_t *obj, const char *strct, const char *key, json_type want,
                  const char *gotype, json_t **out, struct err *e)
 {
@@ -44,12 +51,17 @@ static int field(json_t *obj, const char *strct, const char *key, json_type want
     *out = NULL;
     if (!v || json_is_null(v))
         return 0;
-    bool ok = json_typeof(v) == want || (want == JSON_TRUE && json_is_boolean(v)) ||
-              (want == JSON_INTEGER && json_is_integer(v));
-    if (!ok)
+    char where[128];
+    snprintf(where, sizeof(where), "%s.%s", strct, key);
+    int64_t ignored;
+    if (want == JSON_INTEGER) {
+        if (store_json_go_int(v, where, gotype, &ignored, e) < 0)
+            return -ERR_INVALID;
+    } else if (!type_ok(v, want)) {
         return err_set(e, ERR_INVALID,
-                       "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
-                       json_type_word(v), strct, key, gotype);
+                       "json: cannot unmarshal %s into Go struct field %s of type %s",
+                       json_type_word(v), where, gotype);
+    }
     *out = v;
     return 0;
 }
@@ -97,47 +109,68 @@ void node_spec_defaults(json_t *spec)
     json_decref(def);
 }
 
-/* Checks the value types of a cluster spec the way Go's decoder would. */
-static int check_spec(json_t *spec, struct err *e)
+#define MIN_HEARTBEAT_NS 1000000000LL /* shoal's dispatcher works in milliseconds */
+
+/* Checks a cluster spec the way dockerd would: the value types as Go's decoder (integer
+ * fields through store_json_go_int), then swarmkit's validateClusterSpec bounds, plus the
+ * bounds shoal needs (heartbeat at least 1 s, no external CAs). prefix is "Spec." inside an
+ * InitRequest, "" for a bare swarm.Spec: Go names fields by their path from the body. */
+static int check_spec_at(json_t *spec, const char *prefix, struct err *e)
 {
     static const struct {
-        const char *obj, *key;
+        const char *obj, *gostruct; /* the sub-object and its Go type (NULL: Spec itself) */
+        const char *key;
         json_type t;
         const char *gotype;
     } fields[] = {
-        {NULL, "Name", JSON_STRING, "string"},
-        {NULL, "Labels", JSON_OBJECT, "map[string]string"},
-        {"Orchestration", "TaskHistoryRetentionLimit", JSON_INTEGER, "int64"},
-        {"Raft", "SnapshotInterval", JSON_INTEGER, "uint64"},
-        {"Raft", "KeepOldSnapshots", JSON_INTEGER, "uint64"},
-        {"Raft", "LogEntriesForSlowFollowers", JSON_INTEGER, "uint64"},
-        {"Raft", "ElectionTick", JSON_INTEGER, "int"},
-        {"Raft", "HeartbeatTick", JSON_INTEGER, "int"},
-        {"Dispatcher", "HeartbeatPeriod", JSON_INTEGER, "time.Duration"},
-        {"CAConfig", "NodeCertExpiry", JSON_INTEGER, "time.Duration"},
-        {"CAConfig", "ForceRotate", JSON_INTEGER, "uint64"},
-        {"CAConfig", "SigningCACert", JSON_STRING, "string"},
-        {"CAConfig", "SigningCAKey", JSON_STRING, "string"},
-        {"EncryptionConfig", "AutoLockManagers", JSON_TRUE, "bool"},
+        {NULL, "Spec", "Name", JSON_STRING, "string"},
+        {NULL, "Spec", "Labels", JSON_OBJECT, "map[string]string"},
+        {"Orchestration", "OrchestrationConfig", "TaskHistoryRetentionLimit", JSON_INTEGER,
+         "int64"},
+        {"Raft", "RaftConfig", "SnapshotInterval", JSON_INTEGER, "uint64"},
+        {"Raft", "RaftConfig", "KeepOldSnapshots", JSON_INTEGER, "uint64"},
+        {"Raft", "RaftConfig", "LogEntriesForSlowFollowers", JSON_INTEGER, "uint64"},
+        {"Raft", "RaftConfig", "ElectionTick", JSON_INTEGER, "int"},
+        {"Raft", "RaftConfig", "HeartbeatTick", JSON_INTEGER, "int"},
+        {"Dispatcher", "DispatcherConfig", "HeartbeatPeriod", JSON_INTEGER, "time.Duration"},
+        {"CAConfig", "CAConfig", "NodeCertExpiry", JSON_INTEGER, "time.Duration"},
+        {"CAConfig", "CAConfig", "ForceRotate", JSON_INTEGER, "uint64"},
+        {"CAConfig", "CAConfig", "SigningCACert", JSON_STRING, "string"},
+        {"CAConfig", "CAConfig", "SigningCAKey", JSON_STRING, "string"},
+        {"CAConfig", "CAConfig", "ExternalCAs", JSON_ARRAY, "[]*swarm.ExternalCA"},
+        {"EncryptionConfig", "EncryptionConfig", "AutoLockManagers", JSON_TRUE, "bool"},
     };
     if (!json_is_object(spec))
         return err_set(e, ERR_INVALID, "json: cannot unmarshal %s into Go value of type swarm.Spec",
                        json_type_word(spec));
+    int64_t val[ARRAY_SIZE(fields)] = {0};
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
         json_t *o = spec, *v;
         if (fields[i].obj) {
             o = json_object_get(spec, fields[i].obj);
             if (o && !json_is_null(o) && !json_is_object(o))
                 return err_set(e, ERR_INVALID,
-                               "json: cannot unmarshal %s into Go struct field Spec.%s of type "
-                               "swarm.%sConfig",
-                               json_type_word(o), fields[i].obj, fields[i].obj);
+                               "json: cannot unmarshal %s into Go struct field Spec.%s%s of type "
+                               "swarm.%s",
+                               json_type_word(o), prefix, fields[i].obj, fields[i].gostruct);
             if (!o)
                 continue;
         }
-        if (field(o, fields[i].obj ? fields[i].obj : "Spec", fields[i].key, fields[i].t,
-                  fields[i].gotype, &v, e))
-            return -ERR_INVALID;
+        char where[160];
+        snprintf(where, sizeof(where), "%s.%s%s%s%s", fields[i].gostruct, prefix,
+                 fields[i].obj ? fields[i].obj : "", fields[i].obj ? "." : "", fields[i].key);
+        v = json_object_get(o, fields[i].key);
+        if (!v || json_is_null(v))
+            continue;
+        if (fields[i].t == JSON_INTEGER) {
+            if (store_json_go_int(v, where, fields[i].gotype, &val[i], e) < 0)
+                return -ERR_INVALID;
+            continue;
+        }
+        if (!type_ok(v, fields[i].t))
+            return err_set(e, ERR_INVALID,
+                           "json: cannot unmarshal %s into Go struct field %s of type %s",
+                           json_type_word(v), where, fields[i].gotype);
     }
     json_t *labels = json_object_get(spec, "Labels");
     const char *k;
@@ -146,32 +179,45 @@ static int check_spec(json_t *spec, struct err *e)
     {
         if (!json_is_string(v))
             return err_set(e, ERR_INVALID,
-                           "json: cannot unmarshal %s into Go struct field Spec.Labels of type "
+                           "json: cannot unmarshal %s into Go struct field Spec.%sLabels of type "
                            "string",
-                           json_type_word(v));
+                           json_type_word(v), prefix);
     }
-    json_t *hb = json_object_get(json_object_get(spec, "Dispatcher"), "HeartbeatPeriod");
-    if (hb && json_integer_value(hb) < 0)
+    json_t *ca = json_object_get(spec, "CAConfig");
+    int64_t hb = 0, expiry = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        if (!strcmp(fields[i].key, "HeartbeatPeriod"))
+            hb = val[i];
+        if (!strcmp(fields[i].key, "NodeCertExpiry"))
+            expiry = val[i];
+    }
+    if (hb < 0)
         return err_set(e, ERR_INVALID,
                        "rpc error: code = InvalidArgument desc = heartbeat time period cannot be a "
                        "negative duration");
-    json_t *ce = json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry");
-    if (ce && json_integer_value(ce) != 0 && json_integer_value(ce) < 3600LL * 1000000000LL)
+    if (hb > 0 && hb < MIN_HEARTBEAT_NS)
+        return err_set(e, ERR_INVALID,
+                       "rpc error: code = InvalidArgument desc = heartbeat time period must be at "
+                       "least 1s");
+    if (expiry != 0 && expiry < 3600LL * 1000000000LL)
         return err_set(e, ERR_INVALID,
                        "rpc error: code = InvalidArgument desc = minimum certificate expiry time "
                        "is: 1h0m0s");
-    static const char *const raft_fields[] = {"SnapshotInterval", "KeepOldSnapshots",
-                                              "LogEntriesForSlowFollowers", "ElectionTick",
-                                              "HeartbeatTick"};
-    for (size_t i = 0; i < ARRAY_SIZE(raft_fields); i++) {
-        json_t *rv = json_object_get(json_object_get(spec, "Raft"), raft_fields[i]);
-        if (rv && json_integer_value(rv) < 0)
-            return err_set(e, ERR_INVALID,
-                           "json: cannot unmarshal number %lld into Go struct field RaftConfig.%s "
-                           "of type uint64",
-                           (long long)json_integer_value(rv), raft_fields[i]);
-    }
+    if (json_array_size(json_object_get(ca, "ExternalCAs")))
+        return err_set(e, ERR_INVALID,
+                       "rpc error: code = InvalidArgument desc = shoal does not support external "
+                       "CAs: CAConfig.ExternalCAs must be empty");
     return 0;
+}
+
+static int check_spec(json_t *spec, struct err *e)
+{
+    return check_spec_at(spec, "", e);
+}
+
+int node_spec_check(json_t *spec, struct err *e)
+{
+    return check_spec(spec, e);
 }
 
 static bool cidr_valid(const char *s)
@@ -182,9 +228,8 @@ static bool cidr_valid(const char *s)
     char ip[64];
     snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
     unsigned char tmp[16];
-    char *end;
-    long bits = strtol(slash + 1, &end, 10);
-    return inet_pton(AF_INET, ip, tmp) == 1 && !*end && slash[1] && bits >= 0 && bits <= 32;
+    uint64_t bits;
+    return inet_pton(AF_INET, ip, tmp) == 1 && num_parse_u64(slash + 1, &bits) == 0 && bits <= 32;
 }
 
 /* ---- init ---- */
@@ -303,9 +348,15 @@ static int init_decode(json_t *req, struct init_fields *f, struct err *e)
               e) ||
         field(req, "InitRequest", "ForceNewCluster", JSON_TRUE, "bool", &f->fnc, e))
         return -ERR_INVALID;
-    if (f->spec && check_spec(f->spec, e))
+    if (f->spec && check_spec_at(f->spec, "Spec.", e))
         return -ERR_INVALID;
     return 0;
+}
+
+int node_init_request_check(json_t *req, struct err *e)
+{
+    struct init_fields f = {0};
+    return init_decode(req, &f, e);
 }
 
 /* Validates the init request into n's identity fields and the new objects. */

@@ -92,4 +92,19 @@ const char *store_json_str(json_t *obj, const char *dotted);
 /* Version.Index of obj (0 if absent). */
 uint64_t store_obj_version(json_t *obj);
 
+/* The codec of values kept in etcd. decode: the only reader of them (an object, or
+ * ERR_INTERNAL with jansson's words); new reference or NULL. encode: compact JSON that
+ * decode reads back equal to obj (heap string), else NULL and ERR_INVALID — an object
+ * that could not be loaded again (a NUL in a string, say) must never be written. */
+json_t *store_json_decode(const char *p, size_t n, struct err *e);
+char *store_json_encode(json_t *obj, struct err *e);
+
+/* A JSON number for a Go integer field as encoding/json decodes it: gotype is "int",
+ * "int64", "int32", "uint64", "uint32" or "time.Duration"; field names it in Go's error
+ * ("RaftConfig.Raft.SnapshotInterval"). A non-number, a fraction, or a value outside the
+ * type → ERR_INVALID with Go's words ("json: cannot unmarshal number -1 into Go struct field
+ * ... of type uint64"). */
+int store_json_go_int(json_t *v, const char *field, const char *gotype, int64_t *out,
+                      struct err *e);
+
 #endif

@@ -53,7 +53,7 @@ TEST(base_time_roundtrip)
     char out[40];
     time_format_rfc3339(ns, out);
     ASSERT_EQ_STR(out, "2026-11-21T21:10:29.123456789Z");
-    ASSERT_EQ_INT(time_parse_rfc3339("garbage", &ns), -1);
+    ASSERT_EQ_INT(time_parse_rfc3339("garbage", &ns), NUM_SYNTAX);
     time_format_rfc3339(1795295544LL * 1000000000LL + 120000000, out);
     ASSERT_EQ_STR(out, "2026-11-21T21:12:24.12Z");
     time_format_rfc3339(1795295544LL * 1000000000LL, out);
@@ -135,4 +135,79 @@ TEST(base_strmap)
     ASSERT_EQ_INT(seen, 5000 - 1667);
     strmap_free(m);
     strmap_free(NULL);
+}
+
+TEST(base_num_parse_as_go)
+{
+    uint64_t u = 7;
+    int64_t i = 7;
+    ASSERT_EQ_INT(num_parse_u64("18446744073709551615", &u), 0);
+    ASSERT_TRUE(u == UINT64_MAX);
+    ASSERT_EQ_INT(num_parse_u64("18446744073709551616", &u), NUM_RANGE);
+    ASSERT_EQ_INT(num_parse_u64("99999999999999999999999", &u), NUM_RANGE);
+    ASSERT_EQ_INT(num_parse_u64("+5", &u), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_u64(" -1", &u), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_u64("-1", &u), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_u64("", &u), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_u64("5 ", &u), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_u64("0x10", &u), NUM_SYNTAX);
+    ASSERT_TRUE(u == UINT64_MAX); /* untouched on failure */
+    ASSERT_EQ_INT(num_parse_u64("0042", &u), 0);
+    ASSERT_EQ_INT(u, 42);
+    ASSERT_EQ_INT(num_parse_i64("+5", &i), 0);
+    ASSERT_EQ_INT(i, 5);
+    ASSERT_EQ_INT(num_parse_i64("-9223372036854775808", &i), 0);
+    ASSERT_TRUE(i == INT64_MIN);
+    ASSERT_EQ_INT(num_parse_i64("9223372036854775808", &i), NUM_RANGE);
+    ASSERT_EQ_INT(num_parse_i64("-9223372036854775809", &i), NUM_RANGE);
+    ASSERT_EQ_INT(num_parse_i64("-", &i), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_i64("+-1", &i), NUM_SYNTAX);
+    ASSERT_EQ_STR(num_err_word(NUM_RANGE), "value out of range");
+    ASSERT_EQ_STR(num_err_word(NUM_SYNTAX), "invalid syntax");
+}
+
+TEST(base_time_parse_out_of_range)
+{
+    int64_t ns = 0;
+    /* seconds × 10⁹ used to overflow (UBSan abort): now a range error */
+    ASSERT_EQ_INT(time_parse_unix("99999999999", &ns), NUM_RANGE);
+    ASSERT_EQ_INT(time_parse_unix("-99999999999", &ns), NUM_RANGE);
+    ASSERT_EQ_INT(time_parse_unix("9223372036.854775808", &ns), NUM_RANGE);
+    ASSERT_EQ_INT(time_parse_unix("9223372036.854775807", &ns), 0);
+    ASSERT_TRUE(ns == INT64_MAX);
+    ASSERT_EQ_INT(time_parse_unix("1.5", &ns), 0);
+    ASSERT_EQ_INT(ns, 1500000000);
+    ASSERT_EQ_INT(time_parse_unix("-1.5", &ns), 0);
+    ASSERT_EQ_INT(ns, -1500000000);
+    ASSERT_EQ_INT(time_parse_unix("+2", &ns), 0); /* strconv.ParseInt takes a '+' */
+    ASSERT_EQ_INT(ns, 2000000000);
+    ASSERT_EQ_INT(time_parse_unix("1.", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_unix("1.x", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_unix(" 1", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_rfc3339("0001-01-01T00:00:00Z", &ns), NUM_RANGE);
+    ASSERT_EQ_INT(time_parse_rfc3339("9999-12-31T23:59:59Z", &ns), NUM_RANGE);
+    ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29+01:00", &ns), 0);
+    ASSERT_EQ_INT(ns, 1795291829LL * 1000000000LL);
+    /* a short offset used to step past the end of the string */
+    ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29+1:2", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29+01:0", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_rfc3339(" 2026-11-21T21:10:29Z", &ns), NUM_SYNTAX);
+    ASSERT_EQ_INT(time_parse_rfc3339("2026-11-21T21:10:29.Z", &ns), NUM_SYNTAX);
+}
+
+TEST(base_parse_bool_as_go)
+{
+    bool b = false;
+    ASSERT_EQ_INT(num_parse_bool("t", &b), 0);
+    ASSERT_TRUE(b);
+    ASSERT_EQ_INT(num_parse_bool("TRUE", &b), 0);
+    ASSERT_TRUE(b);
+    ASSERT_EQ_INT(num_parse_bool("False", &b), 0);
+    ASSERT_FALSE(b);
+    ASSERT_EQ_INT(num_parse_bool("0", &b), 0);
+    ASSERT_FALSE(b);
+    ASSERT_EQ_INT(num_parse_bool("yes", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool("tRUE", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool(" true", &b), NUM_SYNTAX);
+    ASSERT_EQ_INT(num_parse_bool("", &b), NUM_SYNTAX);
 }

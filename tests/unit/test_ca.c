@@ -964,3 +964,22 @@ TEST(ca_csr_weak_keys_refused)
     ASSERT_EQ_INT(t_issue_key(&ca, EVP_EC_gen("P-384"), &e), 0);
     t_ca_free(&ca);
 }
+
+TEST(ca_verify_far_expiry_saturates)
+{
+    /* --cert-expiry of the longest Go duration (292 years): notAfter in 2318 used to
+     * overflow timegm() x 1e9 in ca_verify (UBSan abort in the renewal timer) */
+    struct t_ca ca;
+    t_ca_new(&ca);
+    char *key = NULL;
+    char *cert = t_issue(&ca, INT64_MAX, NULL, 0, &key);
+    struct ca_identity id;
+    struct err e = {0};
+    if (ca_verify(ca.cert, cert, &id, &e) != 0)
+        FAIL_AT("ca_verify: %s", e.msg);
+    ASSERT_TRUE(id.not_after_ns == INT64_MAX);
+    ASSERT_TRUE(id.not_before_ns > 0 && id.not_before_ns < id.not_after_ns);
+    free(cert);
+    free(key);
+    t_ca_free(&ca);
+}

@@ -797,3 +797,54 @@ TEST(store_prefix_random_small_alphabet)
     }
     store_free(s);
 }
+
+TEST(store_json_codec_refuses_unreadable)
+{
+    struct err e;
+    json_t *ok = json_pack("{s:s, s:{s:i, s:f}}", "ID", "x", "Spec", "n", 5, "r", 0.1);
+    char *s = store_json_encode(ok, &e);
+    ASSERT_TRUE(s != NULL);
+    json_t *back = store_json_decode(s, strlen(s), &e);
+    ASSERT_TRUE(json_equal(back, ok));
+    json_decref(back);
+    free(s);
+    json_decref(ok);
+    /* a label with a NUL encodes, but the reader of etcd values refuses it: never written */
+    json_t *bad = json_pack("{s:s, s:{s:{s:s%}}}", "ID", "x", "Spec", "Labels", "k", "x\0y", 3);
+    ASSERT_TRUE(bad != NULL);
+    ASSERT_TRUE(store_json_encode(bad, &e) == NULL);
+    ASSERT_EQ_INT(e.kind, ERR_INVALID);
+    ASSERT_TRUE(strstr(e.msg, "would not read back") != NULL);
+    json_decref(bad);
+    ASSERT_TRUE(store_json_decode("[1]", 3, &e) == NULL);
+    ASSERT_TRUE(store_json_decode("{\"a\":\"\\u0000\"}", 14, &e) == NULL);
+}
+
+TEST(store_json_go_int_words)
+{
+    struct err e;
+    int64_t v = 0;
+    json_t *j = json_loads("[-1, 1.5, 4294967296, \"x\", 7, 1e3, true]", 0, NULL);
+    ASSERT_EQ_INT(
+        store_json_go_int(json_array_get(j, 0), "CAConfig.CAConfig.ForceRotate", "uint64", &v, &e),
+        -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "json: cannot unmarshal number -1 into Go struct field "
+                         "CAConfig.CAConfig.ForceRotate of type uint64");
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 1), "S.F", "int64", &v, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg,
+                  "json: cannot unmarshal number 1.5 into Go struct field S.F of type int64");
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 2), "S.F", "uint32", &v, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(
+        e.msg, "json: cannot unmarshal number 4294967296 into Go struct field S.F of type uint32");
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 3), "S.F", "int", &v, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "json: cannot unmarshal string into Go struct field S.F of type int");
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 5), "S.F", "int", &v, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg,
+                  "json: cannot unmarshal number 1e+03 into Go struct field S.F of type int");
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 6), "S.F", "int", &v, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 4), "S.F", "uint32", &v, &e), 0);
+    ASSERT_EQ_INT(v, 7);
+    ASSERT_EQ_INT(store_json_go_int(json_array_get(j, 0), "S.F", "time.Duration", &v, &e), 0);
+    ASSERT_EQ_INT(v, -1);
+    json_decref(j);
+}
