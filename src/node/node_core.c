@@ -91,8 +91,12 @@ struct httpc *node_peer_client(struct node *n)
     char *ca = xasprintf("%s/ca.crt", n->certs_dir);
     char *cert = xasprintf("%s/node.crt", n->certs_dir);
     char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct httpc_tls tls = {
-        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
+    struct httpc_tls tls = {.ca_file = ca,
+                            .cert_file = cert,
+                            .key_file = key,
+                            .skip_host_check = true,
+                            .tls13 = true,
+                            .server = "manager"};
     struct httpc *c = httpc_new(n->loop, &tls);
     free(ca);
     free(cert);

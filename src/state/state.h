@@ -169,6 +169,11 @@ void state_move_etcd_leader(struct state *st, const char *to_name, state_done_cb
  * false while etcd is down, starting, or in a minority. */
 bool state_has_leader(const struct state *st);
 
+/* Checks the local etcd's status every 50 ms (instead of once a second) for the next for_ms,
+ * so that state_has_leader() follows an etcd election closely: for a caller that suspects
+ * one (a silent leader). Transactions stuck behind a dead etcd leader do this by themselves. */
+void state_watch_leader(struct state *st, uint64_t for_ms);
+
 /* ---- leader election ----
  * state_campaign() grants a lease of ttl_s seconds (etcd raises it to its minimum, see
  * state_config; TTL 1 fails over fastest, TTL 2 tolerates a 1 s stall of etcd or of this

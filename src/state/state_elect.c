@@ -85,6 +85,14 @@ static bool lease_fresh(const struct state_election *el)
     return el->lease && uv_now(el->st->loop) < el->lease_ok + (uint64_t)el->ttl_ms / 2;
 }
 
+/* Renewed less than one keepalive period ago: what a campaign needs, so that a new leader
+ * starts with at least TTL/4 before its step-down deadline even when the lease was last
+ * renewed before an etcd election stalled the keepalives. */
+static bool lease_recent(const struct state_election *el)
+{
+    return el->lease && uv_now(el->st->loop) < el->lease_ok + ka_interval(el);
+}
+
 static bool gone(const struct state_election *el)
 {
     return el->resigned || el->st->stopping;
@@ -201,6 +209,8 @@ static json_t *answer(int rc, long status, struct buf *body, struct err *ce, str
 
 /* ---- keepalive ---- */
 
+static void on_ka_timer(uv_timer_t *t);
+
 static void on_ka_done(void *data, int rc, long status, struct buf *body, struct err *ce)
 {
     struct state_election *el = data;
@@ -229,11 +239,11 @@ static void on_ka_done(void *data, int rc, long status, struct buf *body, struct
         el->lease_ok = el->ka_sent;
         el->lease_ohr = el->ka_shr;
     }
-    if (ttl * 1000 != el->ttl_ms) {
-        el->ttl_ms = ttl * 1000;
-        uv_timer_set_repeat(&el->ka_timer, ka_interval(el));
-        uv_timer_again(&el->ka_timer);
-    }
+    el->ttl_ms = ttl * 1000;
+    /* The next one period after this one was sent (not after the last tick): a renewal that
+     * was late, or sent out of turn before a campaign, moves the schedule with it. */
+    uint64_t now = uv_now(el->st->loop), next = el->lease_ok + ka_interval(el);
+    uv_timer_start(&el->ka_timer, on_ka_timer, next > now ? next - now : 0, ka_interval(el));
     if (el->leader)
         arm_deadline(el);
     else if (el->need_sync)
@@ -497,8 +507,13 @@ static void el_kick(struct state_election *el)
         return;
     }
     if (el->need_sync) {
-        if (!el->sync_call && lease_fresh(el))
+        /* Campaign only on a lease renewed just now; else renew first (its answer kicks). */
+        if (el->sync_call)
+            return;
+        if (lease_recent(el))
             sync_send(el);
+        else
+            ka_send(el);
         return;
     }
     if (!el->watch_call)
@@ -726,7 +741,9 @@ static void on_holder(struct state_req *r, int rc, long status, struct buf *body
 static void revoke_range(struct state_req *r)
 {
     struct revoke_req *v = (struct revoke_req *)r;
-    json_t *req = json_pack("{s:s}", "key", v->key64);
+    /* Serializable: answered by the local member even while etcd elects. A stale answer can
+     * only name an older holder, whose lease it is right to revoke anyway. */
+    json_t *req = json_pack("{s:s, s:b}", "key", v->key64, "serializable", 1);
     state_req_post(r, "/v3/kv/range", req, REVOKE_CALL_TIMEOUT_MS, on_holder);
     json_decref(req);
 }
@@ -747,6 +764,8 @@ void state_lease_revoke_holder(struct state *st, const char *key, int64_t holder
 {
     struct revoke_req *v =
         (struct revoke_req *)state_req_new(st, sizeof(*v), revoke_complete, revoke_release);
+    v->r.ctl = true;
+    v->r.resend_on_new_leader = true; /* a range and a revoke: both idempotent */
     v->key64 = b64_encode(key, strlen(key), true);
     v->holder_rev = holder_rev;
     v->cb = cb;

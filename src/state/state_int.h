@@ -35,6 +35,9 @@ struct state_etcd_run;
 void state_proc_start(struct state *st);
 /* Terminates etcd (SIGTERM, SIGKILL after 5 s); state_client_etcd_stopped() on exit. */
 void state_proc_stop(struct state *st);
+/* Health-checks every 50 ms (instead of once a second) for the next for_ms, so that a change
+ * of etcd's Raft leader is seen at once; the first check comes within 50 ms. */
+void state_proc_hurry(struct state *st, uint64_t for_ms);
 /* Last bytes of etcd's log file (for error messages); "" if none. Caller frees. */
 char *state_proc_log_tail(const struct state *st, size_t max);
 /* Builds the etcd argv (NULL-terminated, heap strings); exposed for tests. */
@@ -48,6 +51,8 @@ void state_client_etcd_up(struct state *st);
 /* etcd stopped answering (exited false: calls may still complete) or exited (in-flight
  * calls are failed now); reason is for state_unavailable_reason(). */
 void state_client_etcd_down(struct state *st, const char *reason, bool exited);
+/* A status answer came in (st->etcd_leader and st->etcd_term are up to date). */
+void state_client_etcd_status(struct state *st);
 /* The first start failed for good (never answered, could not spawn, exited early). */
 void state_client_start_failed(struct state *st, struct err *e);
 /* etcd has exited after state_proc_stop() (or was not running). */
@@ -64,7 +69,8 @@ int64_t state_header_revision(json_t *obj);
 /* Decodes the base64 string field `name` of obj into out (nothing if absent). */
 int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *e);
 /* A non-200 gateway answer as an error: ERR_UNAVAILABLE for gRPC Unavailable (14),
- * DeadlineExceeded (4), Canceled (1) or HTTP 503; ERR_INTERNAL otherwise. The message is
+ * DeadlineExceeded (4), Canceled (1), HTTP 503 or a proposal that Raft dropped (no leader);
+ * ERR_INTERNAL otherwise. The message is
  * "etcd: <etcd's message> (HTTP <status>)". */
 int state_gateway_error(long status, struct buf *body, struct err *e);
 /* POSTs body as compact JSON to st->client_url + path. */
@@ -97,6 +103,14 @@ struct state_req {
     int rc;
     struct err e;
     uint64_t deadline; /* loop ms: the kind stops retrying here */
+    bool ctl;          /* post on st->ctl_curl (lease calls: never behind big writes) */
+    /* Idempotent calls: one stuck behind a dead etcd leader is sent again as soon as the local
+     * member reports a new one (see state_client_etcd_status). */
+    bool resend_on_new_leader;
+    char *path, *body; /* the current call, kept for that */
+    long timeout_ms;
+    uint64_t sent_at;  /* loop ms */
+    int64_t sent_term; /* etcd's Raft term as known then */
     bool finished;
     struct state_req *prev, *next;
 };
@@ -151,6 +165,8 @@ struct state {
     bool proc_stopping;
     uint64_t etcd_leader; /* Raft leader's member ID at the last status answer (0: none) */
     uint64_t etcd_member; /* the local member's ID (0 until etcd answered) */
+    int64_t etcd_term;    /* highest Raft term a status answer reported */
+    uint64_t hurry_until; /* loop ms: health checks every 50 ms until then */
 
     /* availability */
     bool available;
@@ -178,6 +194,7 @@ struct state {
     struct state_txn_req *deferred; /* completed, callback pending (FIFO) */
     struct state_txn_req *deferred_tail;
     uv_timer_t defer_timer; /* runs deferred callbacks (and a deferred ready failure) */
+    uv_timer_t txn_timer;   /* looks for transactions stuck behind a dead etcd leader */
     bool ready_fail_pending;
     struct err ready_err;
 

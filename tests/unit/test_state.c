@@ -744,7 +744,8 @@ TEST_T(state_start_times_out, 30)
     state_start(c.st, PREFIX, on_ready, on_event, &c);
     ASSERT_TRUE(run_until_flag(&c, &c.ready_done, 10000));
     ASSERT_EQ_INT(c.ready_rc, -ERR_UNAVAILABLE);
-    ASSERT_CONTAINS(c.ready_msg, "etcd did not answer within 0.5 s (etcd unreachable: ");
+    ASSERT_CONTAINS(c.ready_msg, "etcd did not answer within 0.5 s (etcd 127.0.0.1:");
+    ASSERT_CONTAINS(c.ready_msg, " unreachable: ");
     ASSERT_CONTAINS(c.ready_msg, "etcd log: fake etcd is deaf");
     ASSERT_CONTAINS(state_unavailable_reason(c.st), "did not answer");
     /* It was killed: the pid goes away without any stop. */
@@ -797,7 +798,7 @@ TEST_T(state_frozen_etcd_is_unavailable, 60)
         uv_run(&c.loop, UV_RUN_ONCE);
     kill(pid, SIGCONT);
     ASSERT_FALSE(state_available(c.st));
-    ASSERT_CONTAINS(state_unavailable_reason(c.st), "etcd unreachable: ");
+    ASSERT_CONTAINS(state_unavailable_reason(c.st), "etcd 127.0.0.1:");
     end = uv_now(&c.loop) + 10000;
     while (!state_available(c.st) && uv_now(&c.loop) < end)
         uv_run(&c.loop, UV_RUN_ONCE);
