@@ -18,6 +18,7 @@
 #define PROBE_MS 250
 #define PROBE_TIMEOUT_MS 400
 #define PROBE_SUSPECT_WATCH_MS 1000 /* after a silent probe: follow etcd's leader closely */
+#define PROBE_SUSPECT_PROBES 8      /* ... for the first 8 of them */
 
 bool node_is_leader(const struct node *n)
 {
@@ -191,8 +192,9 @@ static void probe_done(void *data, int rc, long status, struct buf *body, struct
     uint64_t now = uv_now(n->loop);
     enum node_probe p = probe_outcome(rc, status, body);
     node_silence_probe(&n->silence, p, now);
-    if (p == NODE_PROBE_SILENT)
-        state_watch_leader(n->st, PROBE_SUSPECT_WATCH_MS); /* state_has_leader() kept fresh */
+    /* state_has_leader() kept fresh while deciding (not forever in a minority) */
+    if (p == NODE_PROBE_SILENT && n->silence.silent <= PROBE_SUSPECT_PROBES)
+        state_watch_leader(n->st, PROBE_SUSPECT_WATCH_MS);
     /* retried while the leader stays silent: etcd may be electing its own leader */
     if (p == NODE_PROBE_SILENT && !n->revoking &&
         node_silence_may_revoke(&n->silence, now, state_has_leader(n->st))) {

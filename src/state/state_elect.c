@@ -8,14 +8,17 @@
  *               not exist, else read it. Either answer says who holds the key at revision
  *               R; then watch the key from R+1. Any doubt (watch failed, key deleted, step
  *               down) sets need_sync again: the transaction is idempotent.
- *   keepalive every TTL/4 while a lease exists; an answer with TTL 0 means the lease is
- *   gone (expired or revoked): step down, grant a new one.
+ *   keepalive every TTL/4 (counted from the last successful one) while a lease exists; an
+ *   answer with TTL 0 means the lease is gone (expired or revoked): step down, grant anew.
  * Invariants:
  *  - leader is true only while the lease is fresh: the last successful keepalive (or the
  *    grant) was SENT less than TTL/2 ago. etcd set the lease's expiry to at least that
  *    send time + TTL, and a Raft leader change only extends leases, so a leader steps down
  *    (dl_timer) at least TTL/2 before anyone else could take the key. We campaign only
- *    with a fresh lease, and a sync answer that arrives stale does not make us leader.
+ *    with a lease renewed less than TTL/4 ago (renewing first if need be: after an etcd
+ *    election the last renewal may be nearly TTL/2 old, and a leader elected on it would
+ *    step down at once and take the lead back, two leader changes), and a sync answer that
+ *    arrives stale does not make us leader.
  *  - One call of each kind at most (grant, keepalive, sync, watch); watch_gen changes
  *    whenever the watch is dropped, so a parse loop notices.
  *  - on_change runs only through report(), which dedupes, and never after state_resign();
