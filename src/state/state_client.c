@@ -423,40 +423,52 @@ static void list_start(struct state *st, bool relist)
 static void watch_drop(struct state *st)
 {
     st->watch_gen++;
+    st->watch_scan = (struct state_json_scan){0};
     httpc_cancel(st->watch_call);
     st->watch_call = NULL;
 }
 
-long state_json_span(const char *p, size_t n)
+long state_json_span_resume(struct state_json_scan *s, const char *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
-        i++;
-    if (i == n)
-        return 0;
-    if (p[i] != '{')
-        return -1;
-    int depth = 0;
-    bool in_str = false, esc = false;
+    size_t i = s->pos;
+    if (!s->started) {
+        while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+            i++;
+        s->pos = i;
+        if (i == n)
+            return 0;
+        if (p[i] != '{')
+            return -1;
+        s->started = true;
+    }
     for (; i < n; i++) {
         char ch = p[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
+        if (s->in_str) {
+            if (s->esc)
+                s->esc = false;
             else if (ch == '\\')
-                esc = true;
+                s->esc = true;
             else if (ch == '"')
-                in_str = false;
+                s->in_str = false;
             continue;
         }
         if (ch == '"')
-            in_str = true;
+            s->in_str = true;
         else if (ch == '{' || ch == '[')
-            depth++;
-        else if ((ch == '}' || ch == ']') && --depth == 0)
+            s->depth++;
+        else if ((ch == '}' || ch == ']') && --s->depth == 0) {
+            *s = (struct state_json_scan){0};
             return (long)(i + 1);
+        }
     }
+    s->pos = n;
     return 0;
+}
+
+long state_json_span(const char *p, size_t n)
+{
+    struct state_json_scan s = {0};
+    return state_json_span_resume(&s, p, n);
 }
 
 static void watch_reopen_later(struct state *st, uint64_t ms)
@@ -550,7 +562,7 @@ static void on_watch_data(void *data, struct buf *body)
     struct state *st = data;
     uint64_t gen = st->watch_gen;
     for (;;) {
-        long span = state_json_span(body->p, body->len);
+        long span = state_json_span_resume(&st->watch_scan, body->p, body->len);
         if (span == 0)
             return;
         if (span < 0) {
@@ -606,6 +618,7 @@ static void watch_open(struct state *st)
     json_t *req = json_object();
     json_object_set_new(req, "create_request", cr);
     st->watch_gen++;
+    st->watch_scan = (struct state_json_scan){0};
     st->watch_call = state_post_json(st, "/v3/watch", req, 0, on_watch_data, on_watch_done, st);
     json_decref(req);
 }

@@ -58,8 +58,10 @@ struct state_election {
     uv_timer_t ka_timer, dl_timer, retry_timer;
     int64_t retry_ms;
     bool need_sync;
+    bool campaign_ka; /* a keepalive was sent out of turn to campaign on (see el_kick) */
     int64_t watch_from;
     uint64_t watch_gen;
+    struct state_json_scan watch_scan; /* how far the watch stream's next message is read */
 
     bool leader;
     int64_t leader_rev;
@@ -135,6 +137,7 @@ static void retry_later(struct state_election *el)
 static void watch_drop(struct state_election *el)
 {
     el->watch_gen++;
+    el->watch_scan = (struct state_json_scan){0};
     httpc_cancel(el->watch_call);
     el->watch_call = NULL;
 }
@@ -180,6 +183,7 @@ static void lease_lost(struct state_election *el, const char *why)
 {
     log_info("state: lease %" PRIx64 " for %s is gone: %s", (uint64_t)el->lease, el->key, why);
     el->lease = 0;
+    el->campaign_ka = false;
     uv_timer_stop(&el->ka_timer);
     httpc_cancel(el->ka_call);
     el->ka_call = NULL;
@@ -253,14 +257,16 @@ static void on_ka_done(void *data, int rc, long status, struct buf *body, struct
         el_kick(el);
 }
 
-static void ka_send(struct state_election *el)
+/* Sends a keepalive unless one sent less than a period ago is still on its way; true if
+ * it sent one. */
+static bool ka_send(struct state_election *el)
 {
     if (!el->lease || gone(el))
-        return;
+        return false;
     uint64_t now = uv_now(el->st->loop);
     if (el->ka_call) {
         if (now - el->ka_sent < ka_interval(el))
-            return;
+            return false;
         /* Stuck (a frozen etcd, a dead connection): try afresh. */
         httpc_cancel(el->ka_call);
         el->ka_call = NULL;
@@ -273,6 +279,7 @@ static void ka_send(struct state_election *el)
     el->ka_call = state_post_ctl_json(el->st, "/v3/lease/keepalive", req, (long)ka_interval(el) * 2,
                                       NULL, on_ka_done, el);
     json_decref(req);
+    return true;
 }
 
 static void on_ka_timer(uv_timer_t *t)
@@ -458,7 +465,7 @@ static void on_watch_data(void *data, struct buf *body)
     struct state_election *el = data;
     uint64_t gen = el->watch_gen;
     for (;;) {
-        long span = state_json_span(body->p, body->len);
+        long span = state_json_span_resume(&el->watch_scan, body->p, body->len);
         if (span == 0)
             return;
         json_t *msg = span > 0 ? json_loadb(body->p, (size_t)span, 0, NULL) : NULL;
@@ -494,6 +501,7 @@ static void watch_open(struct state_election *el)
     json_t *req =
         json_pack("{s:{s:s, s:s}}", "create_request", "key", el->key64, "start_revision", rev);
     el->watch_gen++;
+    el->watch_scan = (struct state_json_scan){0};
     el->watch_call =
         state_post_ctl_json(el->st, "/v3/watch", req, 0, on_watch_data, on_watch_done, el);
     json_decref(req);
@@ -510,13 +518,17 @@ static void el_kick(struct state_election *el)
         return;
     }
     if (el->need_sync) {
-        /* Campaign only on a lease renewed just now; else renew first (its answer kicks). */
+        /* Campaign only on a lease renewed just now; else renew first (its answer kicks).
+         * If even a renewal sent for the campaign comes back late (a slow etcd), a fresh
+         * lease has to do. */
         if (el->sync_call)
             return;
-        if (lease_recent(el))
+        if (lease_recent(el) || (el->campaign_ka && !el->ka_call && lease_fresh(el))) {
+            el->campaign_ka = false;
             sync_send(el);
-        else
-            ka_send(el);
+        } else if (ka_send(el)) {
+            el->campaign_ka = true;
+        }
         return;
     }
     if (!el->watch_call)

@@ -325,7 +325,7 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
     }
 }
 
-/* Polls every PROC_HURRY_MS until `until`, else every PROC_MONITOR_MS. */
+/* Polls every PROC_HURRY_MS until st->hurry_until, else every PROC_MONITOR_MS. */
 static uint64_t monitor_period(const struct state *st)
 {
     return uv_now(st->loop) < st->hurry_until ? PROC_HURRY_MS : PROC_MONITOR_MS;

@@ -26,6 +26,17 @@
  * sequence of objects): returns its length including leading whitespace, 0 if it is not
  * complete yet, -1 if the next non-blank byte is not '{'. */
 long state_json_span(const char *p, size_t n);
+/* The same, resumable: a stream whose buffer grows read by read is scanned once in all, not
+ * once per read from its start (a multi-MB watch event arrives in hundreds of reads: O(n²)
+ * scanning held the loop long enough to cost the leader its lease). s remembers how far p
+ * was scanned; it is reset (zeroed) by a complete span, and must be zeroed by the caller
+ * whenever it drops or consumes the buffer otherwise. */
+struct state_json_scan {
+    size_t pos; /* bytes of the buffer scanned so far */
+    int depth;
+    bool started, in_str, esc;
+};
+long state_json_span_resume(struct state_json_scan *s, const char *p, size_t n);
 
 /* ---- the etcd child (state_etcd_proc.c) ---- */
 
@@ -186,9 +197,10 @@ struct state {
 
     bool relist_needed; /* the watch's start revision was compacted */
     struct httpc_call *watch_call;
-    uint64_t watch_gen;     /* bumped whenever the watch is (re)opened or dropped */
-    uv_timer_t watch_timer; /* delayed listing retry / watch re-open */
-    int64_t retry_ms;       /* their backoff */
+    uint64_t watch_gen;                /* bumped whenever the watch is (re)opened or dropped */
+    struct state_json_scan watch_scan; /* how far the watch stream's next message is read */
+    uv_timer_t watch_timer;            /* delayed listing retry / watch re-open */
+    int64_t retry_ms;                  /* their backoff */
 
     struct state_txn_req *txns;     /* in flight (doubly linked) */
     struct state_txn_req *deferred; /* completed, callback pending (FIFO) */

@@ -13,6 +13,16 @@
 set -euo pipefail
 source "$(dirname "$0")/netns_lib.sh"
 
+KEEP=$NH_TOP/build/test-logs/big_values.d
+on_exit() {
+    local rc=$? i
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$NH_ROOT" ] && [ -d "$NH_ROOT" ]; then
+        rm -rf "$KEEP" && mkdir -p "$KEEP"
+        for ((i = 1; i <= NH_N; i++)); do cp "${NH_LOG[i]}" "$KEEP/h$i.log" 2>/dev/null || true; done
+        echo "# logs kept in $KEEP" >&2
+    fi
+    nh_cleanup
+}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 wait_for() {
     local t0=$SECONDS limit=$1 what=$2
@@ -39,6 +49,7 @@ changes() { # leader changes logged by host $1 after byte offset $2
 
 command -v python3 >/dev/null 2>&1 || _nh_skip "needs python3"
 nh_setup 3
+trap on_exit EXIT
 for i in 1 2 3; do nh_start "$i"; done
 nh_docker 1 swarm init --advertise-addr "${NH_IP[1]}" >/dev/null
 MT=$(nh_docker 1 swarm join-token -q manager)

@@ -224,6 +224,35 @@ TEST(state_json_span_splits_stream)
     ASSERT_EQ_INT(state_json_span("{\"a\":\"\\", 7), 0);
 }
 
+/* Fed a growing buffer read by read (as the watch stream arrives), the resumable scan finds
+ * the same spans as a scan of the whole, whatever the split, escapes included. */
+TEST(state_json_span_resumes_across_reads)
+{
+    const char *s = " {\"a\":\"}{\\\"\"}\n{\"b\":[{}]}{\"c\":";
+    size_t len = strlen(s);
+    for (size_t step = 1; step <= len; step++) {
+        struct state_json_scan sc = {0};
+        size_t have = 0, base = 0;
+        long spans[3];
+        int found = 0;
+        while (have < len) {
+            have = have + step < len ? have + step : len;
+            long sp;
+            while ((sp = state_json_span_resume(&sc, s + base, have - base)) > 0) {
+                ASSERT_TRUE(found < 3);
+                spans[found++] = sp;
+                base += (size_t)sp; /* consumed: the scan restarts at the new front */
+            }
+            ASSERT_EQ_INT(sp, 0);
+        }
+        ASSERT_EQ_INT(found, 2);
+        ASSERT_EQ_INT(spans[0], 13);
+        ASSERT_EQ_INT(spans[1], 11);
+    }
+    struct state_json_scan sc = {0};
+    ASSERT_EQ_INT(state_json_span_resume(&sc, " x{}", 4), -1);
+}
+
 TEST(state_argv_flags)
 {
     struct state_config cfg = {

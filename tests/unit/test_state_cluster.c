@@ -1129,6 +1129,14 @@ static uint64_t failover_round(uv_loop_t *loop, struct node *nodes, struct camp 
         FAIL_AT("no new leader within 20 s");
     uint64_t took = leader_of(&cs)->at_ms - t0;
     ASSERT_TRUE(leader_of(&cs)->rev > dead_rev);
+    /* One leader change: the new leader does not step down (and take the lead back) in the
+     * next TTL, as one that won on a lease renewed before etcd's election would. */
+    struct camp *won = leader_of(&cs);
+    int changes = won->changes;
+    run_for(loop, ttl * 1000 + 500);
+    if (!won->leader || won->changes != changes)
+        FAIL_AT("the new leader changed its mind %d times within %d ms of winning",
+                won->changes - changes, ttl * 1000 + 500);
     ASSERT_TRUE(run_until(loop, &dead->stopped, 10000));
     uint64_t end = now_ms() + 10000;
     while (rv.done < rv.calls && now_ms() < end)
