@@ -21,20 +21,25 @@
  * outlives that by design. */
 #define NODE_SILENCE_WINDOW_MS 500
 #define NODE_SILENT_PROBES 2
+/* A follower whose etcd had no leader this long was cut off (an etcd election takes < 1 s):
+ * what it saw meanwhile does not count once it is back; the window starts over then. */
+#define NODE_ISOLATION_MS 1500
 enum node_probe {
     NODE_PROBE_LEADS,    /* 200: it leads */
     NODE_PROBE_ELECTING, /* it answered, not leading now because its etcd has no leader */
     NODE_PROBE_SILENT,   /* no answer (refused, timed out), or alive but not leading */
 };
 struct node_silence {
-    int64_t rev;    /* the watched leader's election revision (0: none known) */
-    uint64_t since; /* ms: watched since, or heard from last (whichever is later) */
-    int silent;     /* probes in a row without an answer */
+    int64_t rev;                   /* the watched leader's election revision (0: none known) */
+    uint64_t since;                /* ms: watched since, or heard from last (whichever is later) */
+    int silent;                    /* probes in a row without an answer */
+    uint64_t no_etcd_leader_since; /* ms: the local etcd has had no leader since (0: it has) */
 };
 /* Starts watching the leader elected at rev (0: none) at now. */
 void node_silence_reset(struct node_silence *s, int64_t rev, uint64_t now);
-/* Records one probe's outcome, answered at now. */
-void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now);
+/* Records one probe's outcome, answered at now; etcd_has_leader: the local etcd's view then. */
+void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
+                        bool etcd_has_leader);
 /* True if the watched leader's lease may be revoked now. etcd_has_leader: the local etcd is
  * with a majority (a minority never deposes anyone; its revoke would land after a heal). */
 bool node_silence_may_revoke(const struct node_silence *s, uint64_t now, bool etcd_has_leader);

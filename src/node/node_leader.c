@@ -138,8 +138,21 @@ void node_silence_reset(struct node_silence *s, int64_t rev, uint64_t now)
     *s = (struct node_silence){.rev = rev, .since = now};
 }
 
-void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now)
+void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
+                        bool etcd_has_leader)
 {
+    if (!etcd_has_leader) {
+        if (!s->no_etcd_leader_since)
+            s->no_etcd_leader_since = now;
+    } else if (s->no_etcd_leader_since) {
+        /* back with the majority: after a long spell without (an isolation, not an etcd
+         * election), the leader's silence seen from there proves nothing */
+        if (now - s->no_etcd_leader_since >= NODE_ISOLATION_MS) {
+            s->since = now;
+            s->silent = 0;
+        }
+        s->no_etcd_leader_since = 0;
+    }
     if (p == NODE_PROBE_SILENT) {
         s->silent++;
         return;
@@ -191,13 +204,14 @@ static void probe_done(void *data, int rc, long status, struct buf *body, struct
     n->probe_call = NULL;
     uint64_t now = uv_now(n->loop);
     enum node_probe p = probe_outcome(rc, status, body);
-    node_silence_probe(&n->silence, p, now);
+    bool etcd_leader = state_has_leader(n->st);
+    node_silence_probe(&n->silence, p, now, etcd_leader);
     /* state_has_leader() kept fresh while deciding (not forever in a minority) */
     if (p == NODE_PROBE_SILENT && n->silence.silent <= PROBE_SUSPECT_PROBES)
         state_watch_leader(n->st, PROBE_SUSPECT_WATCH_MS);
     /* retried while the leader stays silent: etcd may be electing its own leader */
     if (p == NODE_PROBE_SILENT && !n->revoking &&
-        node_silence_may_revoke(&n->silence, now, state_has_leader(n->st))) {
+        node_silence_may_revoke(&n->silence, now, etcd_leader)) {
         log_warn("leader %s has not answered for %llu ms (%s); revoking its lease", n->leader_id,
                  (unsigned long long)(now - n->silence.since),
                  rc < 0 ? e->msg : "it does not lead");

@@ -29,6 +29,7 @@ extern char **environ;
 #define PROC_START_TIMEOUT_MS 20000
 #define PROC_MONITOR_MS 1000
 #define PROC_HURRY_MS 50 /* the monitor's period while someone waits on etcd's leader */
+#define PROC_HURRY_AFTER_LOSS_MS 2000 /* ... and for this long after a check found none */
 #define PROC_HEALTH_TIMEOUT_MS 2000
 #define PROC_KILL_AFTER_MS 5000
 #define PROC_BACKOFF_MIN_MS 100
@@ -316,10 +317,13 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
         return;
     }
     if (st->proc_mode == PROC_MONITOR) {
-        if (rc == 0 && !st->available)
+        if (rc == 0 && !st->available) {
             state_client_etcd_up(st);
-        else if (rc < 0 && st->available)
+        } else if (rc < 0 && st->available) {
+            /* most often an etcd election: notice its end within 50 ms, not a second */
+            st->hurry_until = uv_now(st->loop) + PROC_HURRY_AFTER_LOSS_MS;
             state_client_etcd_down(st, pe.msg, false);
+        }
         if (!st->proc_stopping && st->run && st->proc_mode == PROC_MONITOR)
             timer_start(st, PROC_MONITOR, monitor_period(st));
     }
