@@ -161,7 +161,12 @@ static void call_fail(struct httpc_call *call, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    call->rc = err_set(&call->e, ERR_UNAVAILABLE, "etcd unreachable: %s", msg);
+    /* say what was unreachable: "etcd 127.0.0.1:2479", "manager 10.1.2.3:2377" */
+    const char *server = call->c->tls.server;
+    bool v6 = strchr(call->url.host, ':') != NULL;
+    call->rc = err_set(&call->e, ERR_UNAVAILABLE, "%s%s%s%s%s:%d unreachable: %s",
+                       server ? server : "", server ? " " : "", v6 ? "[" : "", call->url.host,
+                       v6 ? "]" : "", call->url.port, msg);
     call->state = CALL_FINISHED;
 }
 
@@ -775,6 +780,7 @@ struct httpc *httpc_new(uv_loop_t *loop, const struct httpc_tls *tls)
         c->tls.ca_file = tls->ca_file ? xstrdup(tls->ca_file) : NULL;
         c->tls.cert_file = tls->cert_file ? xstrdup(tls->cert_file) : NULL;
         c->tls.key_file = tls->key_file ? xstrdup(tls->key_file) : NULL;
+        c->tls.server = tls->server ? xstrdup(tls->server) : NULL;
     }
     c->idle_timeout_ms = IDLE_TIMEOUT_MS;
     uv_timer_init(loop, &c->timer);
@@ -866,6 +872,7 @@ static void check_done(struct httpc *c)
     free((char *)c->tls.ca_file);
     free((char *)c->tls.cert_file);
     free((char *)c->tls.key_file);
+    free((char *)c->tls.server);
     free(c);
     if (cb)
         cb(data);

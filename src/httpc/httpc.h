@@ -7,8 +7,9 @@
  * start or cancel calls, or close the client. Connections are kept alive and reused (at
  * most 8 per host and port; further calls wait); a streamed call holds its connection.
  * Transport failures and timeouts (connect 5 s; the call's timeout_ms) fail the call with
- * -ERR_UNAVAILABLE and "etcd unreachable: <what>" (e.g. "Failed to connect to 10.1.2.3
- * port 2377: Connection refused").
+ * -ERR_UNAVAILABLE and "<server> <host>:<port> unreachable: <what>", server as the client was
+ * made with (e.g. "manager 10.1.2.3:2377 unreachable: Failed to connect to 10.1.2.3 port
+ * 2377: Connection refused"; without a server name it starts at the address).
  * Thread: the loop thread only. */
 #ifndef SHOAL_HTTPC_H
 #define SHOAL_HTTPC_H
@@ -27,6 +28,7 @@ struct httpc_tls {
     bool insecure;        /* https without verifying the server (CA bootstrap only) */
     bool skip_host_check; /* verify the chain but not that the name matches the URL */
     bool tls13;           /* refuse anything older than TLS 1.3 */
+    const char *server;   /* what the server is, for errors ("etcd", "manager"); may be NULL */
 };
 
 /* Final result of a call: rc 0 with the HTTP status and the (unconsumed) body, or rc < 0

@@ -93,8 +93,12 @@ struct httpc *node_peer_client(struct node *n)
     char *ca = xasprintf("%s/ca.crt", n->certs_dir);
     char *cert = xasprintf("%s/node.crt", n->certs_dir);
     char *key = xasprintf("%s/node.key", n->certs_dir);
-    struct httpc_tls tls = {
-        .ca_file = ca, .cert_file = cert, .key_file = key, .skip_host_check = true, .tls13 = true};
+    struct httpc_tls tls = {.ca_file = ca,
+                            .cert_file = cert,
+                            .key_file = key,
+                            .skip_host_check = true,
+                            .tls13 = true,
+                            .server = "manager"};
     struct httpc *c = httpc_new(n->loop, &tls);
     free(ca);
     free(cert);
@@ -568,7 +572,15 @@ void node_stop(struct node *n, void (*cb)(void *data), void *data)
     node_stop_store(n, node_free, n);
 }
 
-/* ---- commits ---- */
+/* ---- commits ----
+ * An object is bounded as Docker bounds a store write: swarmkit refuses a Raft proposal larger
+ * than MaxTransactionBytes (1.5 MiB) with ErrRequestTooLarge, which dockerd answers with 500
+ * and these words. Refused before it is sealed and sent: a multi-MB value would hold etcd
+ * and this loop long enough to starve the leader's lease keepalives. etcd's own
+ * --max-request-bytes (state_etcd_proc.c) stays well above it. */
+#define NODE_MAX_OBJECT_BYTES (1536 * 1024)
+#define NODE_MSG_TOO_LARGE                                                                         \
+    "rpc error: code = Unknown desc = raft: raft message is too large and can't be sent"
 
 struct commit_ctx {
     struct node *n;
@@ -620,18 +632,11 @@ static bool store_writable(struct node *n, struct err *e)
     return true;
 }
 
-/* Seals and writes value; one that would not read back (store_json_encode) is refused
- * before anything is written. */
-static void sealed_put(struct node *n, const char *key, json_t *value, int64_t expect,
+/* Seals plain (freed here) and puts it at key. Callers encode with store_json_encode, so
+ * nothing that would not read back is ever written. */
+static void sealed_put(struct node *n, const char *key, char *plain, int64_t expect,
                        struct commit_ctx *c)
 {
-    struct err e;
-    char *plain = store_json_encode(value, &e);
-    if (!plain) {
-        log_warn("refusing to write %s: %s", key, e.msg);
-        commit_done(c, -e.kind, 0, &e);
-        return;
-    }
     struct buf sealed = BUF_INIT;
     ca_seal(n->dek, plain, strlen(plain), &sealed);
     free(plain);
@@ -650,12 +655,29 @@ static void commit_object(struct node *n, enum store_kind k, json_t *obj, uint64
         cb(data, -e.kind, &e);
         return;
     }
+    json_object_del(obj, "Version");
+    /* one that would not read back is refused before anything is written */
+    char *plain = store_json_encode(obj, &e);
+    if (!plain) {
+        log_warn("refusing to write a %s object: %s", store_kind_name(k), e.msg);
+        json_decref(obj);
+        cb(data, -e.kind, &e);
+        return;
+    }
+    if (strlen(plain) > NODE_MAX_OBJECT_BYTES) {
+        log_info("refused a %s object of %zu bytes (the bound is %d)", store_kind_name(k),
+                 strlen(plain), NODE_MAX_OBJECT_BYTES);
+        free(plain);
+        json_decref(obj);
+        err_set(&e, ERR_INTERNAL, NODE_MSG_TOO_LARGE);
+        cb(data, -e.kind, &e);
+        return;
+    }
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct commit_ctx){
         .n = n, .fenced = fenced, .kind = k, .obj = obj, .cb = cb, .data = data};
-    json_object_del(obj, "Version");
     char *key = object_key(k, store_json_str(obj, "ID"));
-    sealed_put(n, key, obj, (int64_t)expect_version, c);
+    sealed_put(n, key, plain, (int64_t)expect_version, c);
     free(key);
 }
 
@@ -703,10 +725,16 @@ void node_commit_private(struct node *n, const char *name, json_t *rec, node_don
         cb(data, -e.kind, &e);
         return;
     }
+    char *plain = store_json_encode(rec, &e);
+    if (!plain) {
+        log_warn("refusing to write %s: %s", name, e.msg);
+        cb(data, -e.kind, &e);
+        return;
+    }
     apply_private(n, name, rec);
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct commit_ctx){.n = n, .cb = cb, .data = data};
     char *key = xasprintf(NODE_PRIVATE_PREFIX "%s", name);
-    sealed_put(n, key, rec, STATE_ANY_REVISION, c);
+    sealed_put(n, key, plain, STATE_ANY_REVISION, c);
     free(key);
 }

@@ -19,6 +19,37 @@
 #define NODE_JOIN_FAIL_BURST 10
 #define NODE_JOIN_FAIL_REFILL_NS 1000000000LL
 
+/* A follower's view of the leader it probes (node_leader.c; pure, so tests drive it with a
+ * fake clock). The leader is deposed (its lease revoked) only when it has been watched for a
+ * whole window, measured from when this follower learned it leads or last heard from it,
+ * without one answer, over at least NODE_SILENT_PROBES probes in a row. An answer that says
+ * "alive, but my etcd has no leader" is not silence: etcd is electing, and the leader's lease
+ * outlives that by design. */
+#define NODE_SILENCE_WINDOW_MS 500
+#define NODE_SILENT_PROBES 2
+/* A follower whose etcd had no leader this long was cut off (an etcd election takes < 1 s):
+ * what it saw meanwhile does not count once it is back; the window starts over then. */
+#define NODE_ISOLATION_MS 1500
+enum node_probe {
+    NODE_PROBE_LEADS,    /* 200: it leads */
+    NODE_PROBE_ELECTING, /* it answered, not leading now because its etcd has no leader */
+    NODE_PROBE_SILENT,   /* no answer (refused, timed out), or alive but not leading */
+};
+struct node_silence {
+    int64_t rev;                   /* the watched leader's election revision (0: none known) */
+    uint64_t since;                /* ms: watched since, or heard from last (whichever is later) */
+    int silent;                    /* probes in a row without an answer */
+    uint64_t no_etcd_leader_since; /* ms: the local etcd has had no leader since (0: it has) */
+};
+/* Starts watching the leader elected at rev (0: none) at now. */
+void node_silence_reset(struct node_silence *s, int64_t rev, uint64_t now);
+/* Records one probe's outcome, answered at now; etcd_has_leader: the local etcd's view then. */
+void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
+                        bool etcd_has_leader);
+/* True if the watched leader's lease may be revoked now. etcd_has_leader: the local etcd is
+ * with a majority (a minority never deposes anyone; its revoke would land after a heal). */
+bool node_silence_may_revoke(const struct node_silence *s, uint64_t now, bool etcd_has_leader);
+
 struct node {
     uv_loop_t *loop;
     struct node_config cfg;
@@ -85,10 +116,10 @@ struct node {
     struct httpc *peer_client; /* manager → manager calls */
     struct httpc_call *probe_call;
     uv_timer_t *probe_timer;
-    int probe_failures;
-    bool revoking;        /* a revoke of the silent leader's lease is in flight */
-    bool leader_isolated; /* leads in etcd but reaches no majority of managers */
-    json_t *reach;        /* leader: manager ID → loop ms it last answered a ping */
+    struct node_silence silence; /* follower: what the probes found out about the leader */
+    bool revoking;               /* a revoke of the silent leader's lease is in flight */
+    bool leader_isolated;        /* leads in etcd but reaches no majority of managers */
+    json_t *reach;               /* leader: manager ID → loop ms it last answered a ping */
     struct reach_call *reach_calls;
     bool promoting, demoting;
     struct store_watch *role_watch;
@@ -175,6 +206,9 @@ void node_leader_stop(struct node *n);
 bool node_is_leader(const struct node *n);
 /* Reconnects manager-to-manager calls with this node's current certificate. */
 void node_leader_reload_tls(struct node *n);
+/* The answer to a manager's POST /swarm-rpc/ping: 200 {} if this manager leads; else 503
+ * {"message", "EtcdHasLeader": whether the local etcd knows a Raft leader}. */
+int node_leader_ping(struct node *n, json_t **reply);
 /* "IP:port" of the current leader, or NULL. */
 const char *node_leader_addr(struct node *n);
 

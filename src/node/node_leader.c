@@ -2,8 +2,12 @@
  * key; the holder runs the leader-only components (the dispatcher's liveness tracking) and
  * fences its writes with a compare on that key, so a deposed leader can never write. The
  * other managers heartbeat the leader like workers do, and probe it four times a second: a
- * leader that stops answering has its lease revoked at once (a minority cannot do that: the
- * revoke needs quorum), so failover does not wait for the lease to expire.
+ * leader that stops answering for NODE_SILENCE_WINDOW_MS (counted from when this follower
+ * learned it leads) has its lease revoked (a minority cannot do that: the revoke needs
+ * quorum), so failover does not wait for the lease to expire. Only that leader's lease
+ * (revoke by its election revision), so a newer leader is never deposed by a late decision;
+ * a leader that answers that its etcd has no leader is not silent (etcd is electing: the
+ * lease outlives that), so one kill makes one leader change.
  * Live manager status for the API (Leader, Reachability) is derived here.
  * Thread: the loop thread. */
 #include "node_int.h"
@@ -13,7 +17,8 @@
 
 #define PROBE_MS 250
 #define PROBE_TIMEOUT_MS 400
-#define PROBE_FAILURES 2
+#define PROBE_SUSPECT_WATCH_MS 1000 /* after a silent probe: follow etcd's leader closely */
+#define PROBE_SUSPECT_PROBES 8      /* ... for the first 8 of them */
 
 bool node_is_leader(const struct node *n)
 {
@@ -126,6 +131,65 @@ const char *node_leader_addr(struct node *n)
 
 static void probe_schedule(struct node *n);
 
+/* ---- the follower's silence window (pure) ---- */
+
+void node_silence_reset(struct node_silence *s, int64_t rev, uint64_t now)
+{
+    *s = (struct node_silence){.rev = rev, .since = now};
+}
+
+void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
+                        bool etcd_has_leader)
+{
+    if (!etcd_has_leader) {
+        if (!s->no_etcd_leader_since)
+            s->no_etcd_leader_since = now;
+    } else if (s->no_etcd_leader_since) {
+        /* back with the majority: after a long spell without (an isolation, not an etcd
+         * election), the leader's silence seen from there proves nothing */
+        if (now - s->no_etcd_leader_since >= NODE_ISOLATION_MS) {
+            s->since = now;
+            s->silent = 0;
+        }
+        s->no_etcd_leader_since = 0;
+    }
+    if (p == NODE_PROBE_SILENT) {
+        s->silent++;
+        return;
+    }
+    s->silent = 0;
+    s->since = now;
+}
+
+bool node_silence_may_revoke(const struct node_silence *s, uint64_t now, bool etcd_has_leader)
+{
+    return s->rev > 0 && etcd_has_leader && s->silent >= NODE_SILENT_PROBES &&
+           now >= s->since + NODE_SILENCE_WINDOW_MS;
+}
+
+int node_leader_ping(struct node *n, json_t **reply)
+{
+    if (node_is_leader(n) && state_election_is_leader(n->election)) {
+        *reply = json_object();
+        return 200;
+    }
+    *reply = json_pack("{s:s, s:b}", "message", "this manager is not the leader", "EtcdHasLeader",
+                       state_has_leader(n->st));
+    return 503;
+}
+
+static enum node_probe probe_outcome(int rc, long status, struct buf *body)
+{
+    if (rc == 0 && status == 200)
+        return NODE_PROBE_LEADS;
+    if (rc < 0 || status != 503)
+        return NODE_PROBE_SILENT;
+    json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
+    bool electing = json_is_false(json_object_get(j, "EtcdHasLeader"));
+    json_decref(j);
+    return electing ? NODE_PROBE_ELECTING : NODE_PROBE_SILENT;
+}
+
 static void revoked(void *data, int rc, struct err *e)
 {
     struct node *n = data;
@@ -138,17 +202,21 @@ static void probe_done(void *data, int rc, long status, struct buf *body, struct
 {
     struct node *n = data;
     n->probe_call = NULL;
-    if (rc == 0 && status == 200) {
-        n->probe_failures = 0;
-    } else if (++n->probe_failures >= PROBE_FAILURES && n->leader_rev && !n->revoking &&
-               state_has_leader(n->st)) {
-        /* only a manager whose etcd is with the majority deposes a silent leader: an
-         * isolated one would otherwise revoke a healthy leader's lease once healed */
-        /* retried while the leader stays silent: etcd may be electing its own leader */
-        log_warn("leader %s does not answer (%s); revoking its lease", n->leader_id,
-                 rc < 0 ? e->msg : "bad answer");
+    uint64_t now = uv_now(n->loop);
+    enum node_probe p = probe_outcome(rc, status, body);
+    bool etcd_leader = state_has_leader(n->st);
+    node_silence_probe(&n->silence, p, now, etcd_leader);
+    /* state_has_leader() kept fresh while deciding (not forever in a minority) */
+    if (p == NODE_PROBE_SILENT && n->silence.silent <= PROBE_SUSPECT_PROBES)
+        state_watch_leader(n->st, PROBE_SUSPECT_WATCH_MS);
+    /* retried while the leader stays silent: etcd may be electing its own leader */
+    if (p == NODE_PROBE_SILENT && !n->revoking &&
+        node_silence_may_revoke(&n->silence, now, etcd_leader)) {
+        log_warn("leader %s has not answered for %llu ms (%s); revoking its lease", n->leader_id,
+                 (unsigned long long)(now - n->silence.since),
+                 rc < 0 ? e->msg : "it does not lead");
         n->revoking = true;
-        state_lease_revoke_holder(n->st, NODE_LEADER_KEY, n->leader_rev, revoked, n);
+        state_lease_revoke_holder(n->st, NODE_LEADER_KEY, n->silence.rev, revoked, n);
     }
     probe_schedule(n);
 }
@@ -190,7 +258,13 @@ static void on_leader_change(void *data, bool leader, int64_t rev, const char *v
     n->is_leader = leader;
     n->leader_rev = rev;
     snprintf(n->leader_id, sizeof(n->leader_id), "%s", value ? value : "");
-    n->probe_failures = 0;
+    /* a probe in flight asked the previous leader: its answer says nothing of this one */
+    if (n->probe_call) {
+        httpc_cancel(n->probe_call);
+        n->probe_call = NULL;
+        probe_schedule(n);
+    }
+    node_silence_reset(&n->silence, leader ? 0 : rev, uv_now(n->loop));
     n->leader_isolated = false;
     json_decref(n->reach);
     n->reach = NULL;

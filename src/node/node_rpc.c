@@ -380,7 +380,11 @@ static void rpc_dispatch(struct http_req *req, void *data)
             rpc_reply(req, 200, json_pack("{s:s}", "RootCA", n->root_cert));
         return;
     }
-    if (node_require_manager(n, &e) < 0) {
+    /* a ping asks "do you lead?": answered also while the local etcd is electing, so that
+     * the caller does not take that for the leader's silence */
+    bool ping = !strcmp(req->path, "/swarm-rpc/ping");
+    if (!(ping && n->state == NODE_ACTIVE && node_is_manager(n)) &&
+        node_require_manager(n, &e) < 0) {
         rpc_error(req, &e);
         return;
     }
@@ -410,12 +414,13 @@ static void rpc_dispatch(struct http_req *req, void *data)
         handle_join(n, req, body);
     else if (!peer)
         rpc_fail(req, ERR_UNAUTHORIZED, "a certificate of this swarm is required");
-    else if (!strcmp(req->path, "/swarm-rpc/ping") &&
-             strcmp(http_req_peer_ou(req) ?: "", "swarm-manager") != 0)
+    else if (ping && strcmp(http_req_peer_ou(req) ?: "", "swarm-manager") != 0)
         rpc_fail(req, ERR_FORBIDDEN, "only managers may call this");
-    else if (!strcmp(req->path, "/swarm-rpc/ping"))
-        rpc_reply(req, node_is_leader(n) ? 200 : 503, json_object());
-    else if (!strcmp(req->path, "/swarm-rpc/renew"))
+    else if (ping) {
+        json_t *reply;
+        int status = node_leader_ping(n, &reply);
+        rpc_reply(req, status, reply);
+    } else if (!strcmp(req->path, "/swarm-rpc/renew"))
         handle_renew(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/promote"))
         handle_promote(n, req, peer, body);

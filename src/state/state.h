@@ -105,7 +105,11 @@ struct state_op {
     int64_t expect_mod_revision;
 };
 /* Applies all ops atomically iff every compare holds. Keys and values are copied before
- * returning. cb runs later on the loop (never inside this call). */
+ * returning. cb runs later on the loop (never inside this call). An attempt stuck behind a
+ * dead etcd leader is sent again once the local member reports a new one (3 attempts at
+ * most, 1.5 s each); a resent transaction whose compare fails but whose every put is found
+ * holding its value counts as applied (values are recognised by their bytes: write unique
+ * ones, as sealed values are); one with a delete then fails with -ERR_UNAVAILABLE. */
 void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_txn_cb cb,
                void *data);
 
@@ -176,6 +180,11 @@ void state_move_etcd_leader(struct state *st, const char *to_name, state_done_cb
  * false while etcd is down, starting, or in a minority. */
 bool state_has_leader(const struct state *st);
 
+/* Checks the local etcd's status every 50 ms (instead of once a second) for the next for_ms,
+ * so that state_has_leader() follows an etcd election closely: for a caller that suspects
+ * one (a silent leader). Transactions stuck behind a dead etcd leader do this by themselves. */
+void state_watch_leader(struct state *st, uint64_t for_ms);
+
 /* ---- leader election ----
  * state_campaign() grants a lease of ttl_s seconds (etcd raises it to its minimum, see
  * state_config; TTL 1 fails over fastest, TTL 2 tolerates a 1 s stall of etcd or of this
@@ -220,6 +229,8 @@ void state_resign(struct state_election *el);
  * take over without waiting for the TTL (a follower that knows the leader is dead).
  * holder_rev > 0: only if the key's create revision is still holder_rev (the leader that
  * was found dead), so a newer leader is never deposed by a late call; 0: whoever holds it.
+ * Runs on the election's own connections; a call stuck behind a dead etcd leader is sent
+ * again as soon as the local member reports a new one.
  * rc 0 also when nobody (or another holder) has the key by then. Retries only briefly
  * (0.6 s): a caller that still finds the holder dead asks again, so a revoke decided during a
  * partition cannot land long after it healed. */

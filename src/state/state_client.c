@@ -22,10 +22,19 @@
 #include <string.h>
 
 #define CLIENT_CALL_TIMEOUT_MS 15000
-/* A write proposed to a member whose Raft leader just died is dropped by etcd and answered
- * only after its request timeout (~6 s). Give up sooner: the caller sees 503 (nothing was
- * acknowledged) and a retry reaches the new etcd leader. Healthy writes take milliseconds. */
+/* A write proposed to a member whose Raft leader just died is lost with that leader and etcd
+ * answers only after its request timeout (~6 s). So a transaction still unanswered after
+ * CLIENT_TXN_STUCK_MS makes the proc layer poll etcd's status every 50 ms; as soon as the
+ * local member reports a leader of a newer term, the attempt is abandoned and the transaction
+ * sent again (CLIENT_TXN_ATTEMPTS in all), with a failure branch that reads back the keys it
+ * puts: if the first attempt made it after all (the dead leader had replicated it), the
+ * resend's compare fails and the values read back are ours (sealed values are unique), which
+ * is success. An attempt that sees no new leader gives up after CLIENT_TXN_TIMEOUT_MS: the
+ * caller sees 503 (nothing was acknowledged). Healthy writes take milliseconds. */
 #define CLIENT_TXN_TIMEOUT_MS 1500
+#define CLIENT_TXN_STUCK_MS 100
+#define CLIENT_TXN_POLL_MS 50
+#define CLIENT_TXN_ATTEMPTS 3
 #define CLIENT_LIST_PAGE 1000
 #define CLIENT_RETRY_MIN_MS 100
 #define CLIENT_RETRY_MAX_MS 5000
@@ -39,6 +48,12 @@ struct state_txn_req {
     int64_t revision;
     struct err e;
     struct state_txn_req *prev, *next;
+    json_t *req;       /* {compare, success}, kept for a resend (NULL once done) */
+    json_t *puts;      /* [[key64, value64], ...] of its PUT ops: recognised on a resend */
+    bool has_delete;   /* a delete cannot be recognised afterwards */
+    int attempts;      /* sent so far */
+    uint64_t sent_at;  /* loop ms of the current attempt */
+    int64_t sent_term; /* etcd's Raft term as known when it was sent */
 };
 
 struct state_kv {
@@ -115,8 +130,10 @@ int state_gateway_error(long status, struct buf *body, struct err *e)
     json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "message"));
     int code = (int)json_integer_value(json_object_get(j, "code"));
-    int kind =
-        (code == 14 || code == 4 || code == 1 || status == 503) ? ERR_UNAVAILABLE : ERR_INTERNAL;
+    /* "raft proposal dropped": the member had no leader to forward the write to */
+    bool dropped = msg && strstr(msg, "proposal dropped");
+    int kind = (code == 14 || code == 4 || code == 1 || status == 503 || dropped) ? ERR_UNAVAILABLE
+                                                                                  : ERR_INTERNAL;
     int rc = err_set(e, kind, "etcd: %s (HTTP %ld)", msg ? msg : "unexpected answer", status);
     json_decref(j);
     return rc;
@@ -155,6 +172,13 @@ struct httpc_call *state_post_ctl_json(struct state *st, const char *path, json_
 
 /* ---- deferred callbacks ---- */
 
+static void txn_free(struct state_txn_req *r)
+{
+    json_decref(r->req);
+    json_decref(r->puts);
+    free(r);
+}
+
 static void on_defer_timer(uv_timer_t *t)
 {
     struct state *st = t->data;
@@ -164,7 +188,7 @@ static void on_defer_timer(uv_timer_t *t)
         if (!st->deferred)
             st->deferred_tail = NULL;
         r->cb(r->data, r->rc, r->revision, r->rc ? &r->e : NULL);
-        free(r);
+        txn_free(r);
     }
     if (st->ready_fail_pending && !st->stopping) {
         st->ready_fail_pending = false;
@@ -399,40 +423,52 @@ static void list_start(struct state *st, bool relist)
 static void watch_drop(struct state *st)
 {
     st->watch_gen++;
+    st->watch_scan = (struct state_json_scan){0};
     httpc_cancel(st->watch_call);
     st->watch_call = NULL;
 }
 
-long state_json_span(const char *p, size_t n)
+long state_json_span_resume(struct state_json_scan *s, const char *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
-        i++;
-    if (i == n)
-        return 0;
-    if (p[i] != '{')
-        return -1;
-    int depth = 0;
-    bool in_str = false, esc = false;
+    size_t i = s->pos;
+    if (!s->started) {
+        while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+            i++;
+        s->pos = i;
+        if (i == n)
+            return 0;
+        if (p[i] != '{')
+            return -1;
+        s->started = true;
+    }
     for (; i < n; i++) {
         char ch = p[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
+        if (s->in_str) {
+            if (s->esc)
+                s->esc = false;
             else if (ch == '\\')
-                esc = true;
+                s->esc = true;
             else if (ch == '"')
-                in_str = false;
+                s->in_str = false;
             continue;
         }
         if (ch == '"')
-            in_str = true;
+            s->in_str = true;
         else if (ch == '{' || ch == '[')
-            depth++;
-        else if ((ch == '}' || ch == ']') && --depth == 0)
+            s->depth++;
+        else if ((ch == '}' || ch == ']') && --s->depth == 0) {
+            *s = (struct state_json_scan){0};
             return (long)(i + 1);
+        }
     }
+    s->pos = n;
     return 0;
+}
+
+long state_json_span(const char *p, size_t n)
+{
+    struct state_json_scan s = {0};
+    return state_json_span_resume(&s, p, n);
 }
 
 static void watch_reopen_later(struct state *st, uint64_t ms)
@@ -526,7 +562,7 @@ static void on_watch_data(void *data, struct buf *body)
     struct state *st = data;
     uint64_t gen = st->watch_gen;
     for (;;) {
-        long span = state_json_span(body->p, body->len);
+        long span = state_json_span_resume(&st->watch_scan, body->p, body->len);
         if (span == 0)
             return;
         if (span < 0) {
@@ -582,6 +618,7 @@ static void watch_open(struct state *st)
     json_t *req = json_object();
     json_object_set_new(req, "create_request", cr);
     st->watch_gen++;
+    st->watch_scan = (struct state_json_scan){0};
     st->watch_call = state_post_json(st, "/v3/watch", req, 0, on_watch_data, on_watch_done, st);
     json_decref(req);
 }
@@ -677,11 +714,14 @@ struct state *state_new(uv_loop_t *loop, const struct state_config *cfg)
 #undef DUP
     st->client_url =
         xasprintf("%s://127.0.0.1:%d", cfg->ca_file ? "https" : "http", cfg->client_port);
-    struct httpc_tls tls = {
-        .ca_file = cfg->ca_file, .cert_file = cfg->cert_file, .key_file = cfg->key_file};
+    struct httpc_tls tls = {.ca_file = cfg->ca_file,
+                            .cert_file = cfg->cert_file,
+                            .key_file = cfg->key_file,
+                            .server = "etcd"};
     st->curl = httpc_new(loop, &tls);
     st->ctl_curl = httpc_new(loop, &tls);
-    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
+    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer,
+                            &st->txn_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = st;
@@ -717,6 +757,12 @@ void state_start(struct state *st, const char *prefix, state_ready_cb ready,
     state_proc_start(st);
 }
 
+void state_watch_leader(struct state *st, uint64_t for_ms)
+{
+    if (st->started && !st->stopping)
+        state_proc_hurry(st, for_ms);
+}
+
 bool state_available(const struct state *st)
 {
     return st->available && !st->stopping;
@@ -728,6 +774,8 @@ const char *state_unavailable_reason(const struct state *st)
         return "shutting down";
     return st->available ? "" : st->reason;
 }
+
+static void txn_send(struct state_txn_req *r);
 
 void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_txn_cb cb,
                void *data)
@@ -745,6 +793,7 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
         return;
     }
     json_t *cmp = json_array(), *succ = json_array();
+    r->puts = json_array();
     char num[32];
     for (size_t i = 0; i < nops; i++) {
         const struct state_op *op = &ops[i];
@@ -761,23 +810,125 @@ void state_txn(struct state *st, const struct state_op *ops, size_t nops, state_
             char *v = b64_of(op->value ? op->value : "", op->value_len);
             json_array_append_new(succ,
                                   json_pack("{s:{s:s, s:s}}", "request_put", "key", k, "value", v));
+            json_array_append_new(r->puts, json_pack("[s, s]", k, v));
             free(v);
         } else if (op->type == STATE_OP_DELETE) {
             json_array_append_new(succ, json_pack("{s:{s:s}}", "request_delete_range", "key", k));
+            r->has_delete = true;
         } else {
             /* A check is its compare alone; without one it would check nothing. */
             BUG_ON(op->type != STATE_OP_CHECK || op->expect_mod_revision == STATE_ANY_REVISION);
         }
         free(k);
     }
-    json_t *req = json_pack("{s:o, s:o}", "compare", cmp, "success", succ);
+    r->req = json_pack("{s:o, s:o}", "compare", cmp, "success", succ);
     r->next = st->txns;
     if (st->txns)
         st->txns->prev = r;
     st->txns = r;
+    txn_send(r);
+}
+
+static void on_txn_timer(uv_timer_t *t);
+
+static void txn_send(struct state_txn_req *r)
+{
+    struct state *st = r->st;
+    json_t *req = r->req;
+    if (r->attempts > 0) {
+        /* A resend: read back what we put, in case the first attempt made it. */
+        req = json_copy(r->req);
+        json_t *fail = json_array();
+        size_t i;
+        json_t *p;
+        json_array_foreach(r->puts, i, p)
+        {
+            json_array_append_new(
+                fail, json_pack("{s:{s:O}}", "request_range", "key", json_array_get(p, 0)));
+        }
+        json_object_set_new(req, "failure", fail);
+    } else {
+        json_incref(req);
+    }
+    r->attempts++;
+    r->sent_at = uv_now(st->loop);
+    r->sent_term = st->etcd_term;
     r->call =
         state_post_json(st, "/v3/kv/txn", req, CLIENT_TXN_TIMEOUT_MS, NULL, state_txn_done, r);
     json_decref(req);
+    if (!uv_is_active((uv_handle_t *)&st->txn_timer))
+        uv_timer_start(&st->txn_timer, on_txn_timer, CLIENT_TXN_STUCK_MS, 0);
+}
+
+static bool txn_stuck(const struct state_txn_req *r, uint64_t now)
+{
+    return now - r->sent_at >= CLIENT_TXN_STUCK_MS;
+}
+
+/* While a transaction is stuck, etcd's status is polled fast (state_client_etcd_status). */
+static void on_txn_timer(uv_timer_t *t)
+{
+    struct state *st = t->data;
+    uint64_t now = uv_now(st->loop);
+    bool stuck = false;
+    for (struct state_txn_req *r = st->txns; r && !stuck; r = r->next)
+        stuck = txn_stuck(r, now);
+    if (stuck)
+        state_proc_hurry(st, 2 * CLIENT_TXN_POLL_MS);
+    if (st->txns)
+        uv_timer_start(&st->txn_timer, on_txn_timer, CLIENT_TXN_POLL_MS, 0);
+}
+
+static void req_send(struct state_req *r);
+
+void state_client_etcd_status(struct state *st)
+{
+    if (st->stopping || !st->etcd_leader)
+        return;
+    uint64_t now = uv_now(st->loop);
+    for (struct state_req *q = st->reqs; q; q = q->next) {
+        if (!q->resend_on_new_leader || !q->call || q->finished || q->sent_term >= st->etcd_term ||
+            now - q->sent_at < CLIENT_TXN_STUCK_MS)
+            continue;
+        httpc_cancel(q->call);
+        q->call = NULL;
+        req_send(q);
+    }
+    for (struct state_txn_req *r = st->txns; r; r = r->next) {
+        if (r->sent_term >= st->etcd_term || !txn_stuck(r, now) ||
+            r->attempts >= CLIENT_TXN_ATTEMPTS)
+            continue;
+        /* Sent before etcd's leader changed and still unanswered: lost with the old leader,
+         * or applied by the new one (the resend recognises that). */
+        log_info("state: etcd has a new leader (term %lld); sending a transaction again",
+                 (long long)st->etcd_term);
+        httpc_cancel(r->call);
+        r->call = NULL;
+        txn_send(r);
+    }
+}
+
+/* After a resend whose compare failed: true (and *rev) if every key it puts holds our value,
+ * i.e. an earlier attempt was applied. */
+static bool txn_recognised(struct state_txn_req *r, json_t *answer, int64_t *rev)
+{
+    if (r->has_delete || !json_array_size(r->puts))
+        return false;
+    json_t *resps = json_object_get(answer, "responses");
+    size_t i;
+    json_t *p;
+    json_array_foreach(r->puts, i, p)
+    {
+        json_t *kv = json_array_get(
+            json_object_get(json_object_get(json_array_get(resps, i), "response_range"), "kvs"), 0);
+        const char *v = json_string_value(json_object_get(kv, "value"));
+        const char *want = json_string_value(json_array_get(p, 1));
+        /* the gateway omits empty values */
+        if (!kv || strcmp(v ? v : "", want))
+            return false;
+        *rev = state_json_int64(json_object_get(kv, "mod_revision"));
+    }
+    return true;
 }
 
 static void state_txn_done(void *data, int rc, long status, struct buf *body, struct err *e)
@@ -785,6 +936,7 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
     struct state_txn_req *r = data;
     struct err te = {0};
     int64_t rev = 0;
+    r->call = NULL;
     txn_unlink(r);
     if (rc < 0) {
         te = *e;
@@ -795,14 +947,20 @@ static void state_txn_done(void *data, int rc, long status, struct buf *body, st
         json_t *j = json_loadb(body->p ? body->p : "", body->len, 0, &je);
         if (!j)
             rc = err_set(&te, ERR_INTERNAL, "etcd txn: bad JSON: %s", je.text);
-        else if (!json_is_true(json_object_get(j, "succeeded")))
-            rc = err_set(&te, ERR_INTERNAL, ERR_MSG_OUT_OF_SEQUENCE);
-        else
+        else if (json_is_true(json_object_get(j, "succeeded")))
             rev = state_header_revision(j);
+        else if (r->attempts > 1 && txn_recognised(r, j, &rev))
+            log_info("state: an earlier attempt of the transaction was applied");
+        else if (r->attempts > 1 && r->has_delete)
+            rc = err_set(&te, ERR_UNAVAILABLE,
+                         "etcd changed its leader while the write was pending; it may or may "
+                         "not have been applied");
+        else
+            rc = err_set(&te, ERR_INTERNAL, ERR_MSG_OUT_OF_SEQUENCE);
         json_decref(j);
     }
     r->cb(r->data, rc, rev, rc < 0 ? &te : NULL);
-    free(r);
+    txn_free(r);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -859,7 +1017,8 @@ static void maybe_finish(struct state *st)
     if (!st->etcd_stopped || st->deferred || st->reqs || state_elect_busy(st))
         return;
     st->closing = true;
-    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer};
+    uv_timer_t *timers[] = {&st->proc_timer, &st->kill_timer, &st->watch_timer, &st->defer_timer,
+                            &st->txn_timer};
     for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         st->pending_closes++;
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
@@ -908,6 +1067,8 @@ static void req_closed(uv_handle_t *h)
         st->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    free(r->path);
+    free(r->body);
     free(r);
     maybe_finish(st);
 }
@@ -957,12 +1118,30 @@ struct state_req *state_req_new(struct state *st, size_t size, state_req_fn comp
     return r;
 }
 
+static void req_send(struct state_req *r)
+{
+    struct state *st = r->st;
+    char *url = url_for(st, r->path);
+    r->sent_at = uv_now(st->loop);
+    r->sent_term = st->etcd_term;
+    r->call = httpc_post(r->ctl ? st->ctl_curl : st->curl, url, r->body, strlen(r->body),
+                         r->timeout_ms, NULL, on_req_answer, r);
+    free(url);
+    if (r->resend_on_new_leader)
+        state_proc_hurry(st, 2 * CLIENT_TXN_POLL_MS + (uint64_t)r->timeout_ms);
+}
+
 void state_req_post(struct state_req *r, const char *path, json_t *body, long timeout_ms,
                     state_req_answer_fn on_answer)
 {
     BUG_ON(r->call || r->finished);
     r->on_answer = on_answer;
-    r->call = state_post_json(r->st, path, body, timeout_ms, NULL, on_req_answer, r);
+    free(r->path);
+    free(r->body);
+    r->path = xstrdup(path);
+    r->body = json_dumps(body, JSON_COMPACT);
+    r->timeout_ms = timeout_ms;
+    req_send(r);
 }
 
 void state_req_later(struct state_req *r, uint64_t ms, state_req_fn fn)

@@ -8,14 +8,17 @@
  *               not exist, else read it. Either answer says who holds the key at revision
  *               R; then watch the key from R+1. Any doubt (watch failed, key deleted, step
  *               down) sets need_sync again: the transaction is idempotent.
- *   keepalive every TTL/4 while a lease exists; an answer with TTL 0 means the lease is
- *   gone (expired or revoked): step down, grant a new one.
+ *   keepalive every TTL/4 (counted from the last successful one) while a lease exists; an
+ *   answer with TTL 0 means the lease is gone (expired or revoked): step down, grant anew.
  * Invariants:
  *  - leader is true only while the lease is fresh: the last successful keepalive (or the
  *    grant) was SENT less than TTL/2 ago. etcd set the lease's expiry to at least that
  *    send time + TTL, and a Raft leader change only extends leases, so a leader steps down
  *    (dl_timer) at least TTL/2 before anyone else could take the key. We campaign only
- *    with a fresh lease, and a sync answer that arrives stale does not make us leader.
+ *    with a lease renewed less than TTL/4 ago (renewing first if need be: after an etcd
+ *    election the last renewal may be nearly TTL/2 old, and a leader elected on it would
+ *    step down at once and take the lead back, two leader changes), and a sync answer that
+ *    arrives stale does not make us leader.
  *  - One call of each kind at most (grant, keepalive, sync, watch); watch_gen changes
  *    whenever the watch is dropped, so a parse loop notices.
  *  - on_change runs only through report(), which dedupes, and never after state_resign();
@@ -55,8 +58,10 @@ struct state_election {
     uv_timer_t ka_timer, dl_timer, retry_timer;
     int64_t retry_ms;
     bool need_sync;
+    bool campaign_ka; /* a keepalive was sent out of turn to campaign on (see el_kick) */
     int64_t watch_from;
     uint64_t watch_gen;
+    struct state_json_scan watch_scan; /* how far the watch stream's next message is read */
 
     bool leader;
     int64_t leader_rev;
@@ -83,6 +88,14 @@ static uint64_t ka_interval(const struct state_election *el)
 static bool lease_fresh(const struct state_election *el)
 {
     return el->lease && uv_now(el->st->loop) < el->lease_ok + (uint64_t)el->ttl_ms / 2;
+}
+
+/* Renewed less than one keepalive period ago: what a campaign needs, so that a new leader
+ * starts with at least TTL/4 before its step-down deadline even when the lease was last
+ * renewed before an etcd election stalled the keepalives. */
+static bool lease_recent(const struct state_election *el)
+{
+    return el->lease && uv_now(el->st->loop) < el->lease_ok + ka_interval(el);
 }
 
 static bool gone(const struct state_election *el)
@@ -124,6 +137,7 @@ static void retry_later(struct state_election *el)
 static void watch_drop(struct state_election *el)
 {
     el->watch_gen++;
+    el->watch_scan = (struct state_json_scan){0};
     httpc_cancel(el->watch_call);
     el->watch_call = NULL;
 }
@@ -169,6 +183,7 @@ static void lease_lost(struct state_election *el, const char *why)
 {
     log_info("state: lease %" PRIx64 " for %s is gone: %s", (uint64_t)el->lease, el->key, why);
     el->lease = 0;
+    el->campaign_ka = false;
     uv_timer_stop(&el->ka_timer);
     httpc_cancel(el->ka_call);
     el->ka_call = NULL;
@@ -201,6 +216,8 @@ static json_t *answer(int rc, long status, struct buf *body, struct err *ce, str
 
 /* ---- keepalive ---- */
 
+static void on_ka_timer(uv_timer_t *t);
+
 static void on_ka_done(void *data, int rc, long status, struct buf *body, struct err *ce)
 {
     struct state_election *el = data;
@@ -229,25 +246,27 @@ static void on_ka_done(void *data, int rc, long status, struct buf *body, struct
         el->lease_ok = el->ka_sent;
         el->lease_ohr = el->ka_shr;
     }
-    if (ttl * 1000 != el->ttl_ms) {
-        el->ttl_ms = ttl * 1000;
-        uv_timer_set_repeat(&el->ka_timer, ka_interval(el));
-        uv_timer_again(&el->ka_timer);
-    }
+    el->ttl_ms = ttl * 1000;
+    /* The next one period after this one was sent (not after the last tick): a renewal that
+     * was late, or sent out of turn before a campaign, moves the schedule with it. */
+    uint64_t now = uv_now(el->st->loop), next = el->lease_ok + ka_interval(el);
+    uv_timer_start(&el->ka_timer, on_ka_timer, next > now ? next - now : 0, ka_interval(el));
     if (el->leader)
         arm_deadline(el);
     else if (el->need_sync)
         el_kick(el);
 }
 
-static void ka_send(struct state_election *el)
+/* Sends a keepalive unless one sent less than a period ago is still on its way; true if
+ * it sent one. */
+static bool ka_send(struct state_election *el)
 {
     if (!el->lease || gone(el))
-        return;
+        return false;
     uint64_t now = uv_now(el->st->loop);
     if (el->ka_call) {
         if (now - el->ka_sent < ka_interval(el))
-            return;
+            return false;
         /* Stuck (a frozen etcd, a dead connection): try afresh. */
         httpc_cancel(el->ka_call);
         el->ka_call = NULL;
@@ -260,6 +279,7 @@ static void ka_send(struct state_election *el)
     el->ka_call = state_post_ctl_json(el->st, "/v3/lease/keepalive", req, (long)ka_interval(el) * 2,
                                       NULL, on_ka_done, el);
     json_decref(req);
+    return true;
 }
 
 static void on_ka_timer(uv_timer_t *t)
@@ -445,7 +465,7 @@ static void on_watch_data(void *data, struct buf *body)
     struct state_election *el = data;
     uint64_t gen = el->watch_gen;
     for (;;) {
-        long span = state_json_span(body->p, body->len);
+        long span = state_json_span_resume(&el->watch_scan, body->p, body->len);
         if (span == 0)
             return;
         json_t *msg = span > 0 ? json_loadb(body->p, (size_t)span, 0, NULL) : NULL;
@@ -481,6 +501,7 @@ static void watch_open(struct state_election *el)
     json_t *req =
         json_pack("{s:{s:s, s:s}}", "create_request", "key", el->key64, "start_revision", rev);
     el->watch_gen++;
+    el->watch_scan = (struct state_json_scan){0};
     el->watch_call =
         state_post_ctl_json(el->st, "/v3/watch", req, 0, on_watch_data, on_watch_done, el);
     json_decref(req);
@@ -497,8 +518,17 @@ static void el_kick(struct state_election *el)
         return;
     }
     if (el->need_sync) {
-        if (!el->sync_call && lease_fresh(el))
+        /* Campaign only on a lease renewed just now; else renew first (its answer kicks).
+         * If even a renewal sent for the campaign comes back late (a slow etcd), a fresh
+         * lease has to do. */
+        if (el->sync_call)
+            return;
+        if (lease_recent(el) || (el->campaign_ka && !el->ka_call && lease_fresh(el))) {
+            el->campaign_ka = false;
             sync_send(el);
+        } else if (ka_send(el)) {
+            el->campaign_ka = true;
+        }
         return;
     }
     if (!el->watch_call)
@@ -726,7 +756,9 @@ static void on_holder(struct state_req *r, int rc, long status, struct buf *body
 static void revoke_range(struct state_req *r)
 {
     struct revoke_req *v = (struct revoke_req *)r;
-    json_t *req = json_pack("{s:s}", "key", v->key64);
+    /* Serializable: answered by the local member even while etcd elects. A stale answer can
+     * only name an older holder, whose lease it is right to revoke anyway. */
+    json_t *req = json_pack("{s:s, s:b}", "key", v->key64, "serializable", 1);
     state_req_post(r, "/v3/kv/range", req, REVOKE_CALL_TIMEOUT_MS, on_holder);
     json_decref(req);
 }
@@ -747,6 +779,8 @@ void state_lease_revoke_holder(struct state *st, const char *key, int64_t holder
 {
     struct revoke_req *v =
         (struct revoke_req *)state_req_new(st, sizeof(*v), revoke_complete, revoke_release);
+    v->r.ctl = true;
+    v->r.resend_on_new_leader = true; /* a range and a revoke: both idempotent */
     v->key64 = b64_encode(key, strlen(key), true);
     v->holder_rev = holder_rev;
     v->cb = cb;

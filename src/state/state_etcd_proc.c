@@ -33,6 +33,8 @@ extern char **environ;
 #define PROC_POLL_MS 50
 #define PROC_START_TIMEOUT_MS 20000
 #define PROC_MONITOR_MS 1000
+#define PROC_HURRY_MS 50 /* the monitor's period while someone waits on etcd's leader */
+#define PROC_HURRY_AFTER_LOSS_MS 2000 /* ... and for this long after a check found none */
 #define PROC_HEALTH_TIMEOUT_MS 2000
 #define PROC_KILL_AFTER_MS 5000
 #define PROC_BACKOFF_MIN_MS 100
@@ -234,6 +236,7 @@ static bool log_tail_has(const struct state *st, const char *needle)
 /* ---- health ---- */
 
 static void timer_start(struct state *st, int mode, uint64_t ms);
+static uint64_t monitor_period(const struct state *st);
 
 /* An answer counts as healthy when it is a status document with a header; in a
  * multi-member cluster the member must also know a leader. Records the leader's and the
@@ -258,6 +261,9 @@ static int parse_status(struct state *st, long status, struct buf *body, bool *a
         st->etcd_member = strtoull(member, NULL, 10);
     if (leader)
         st->etcd_leader = strtoull(leader, NULL, 10);
+    int64_t term = state_json_int64(json_object_get(j, "raftTerm"));
+    if (term > st->etcd_term)
+        st->etcd_term = term;
     if (!st->etcd_leader)
         rc = err_set(e, ERR_UNAVAILABLE, "etcd has no leader (no quorum?)");
     json_decref(j);
@@ -278,6 +284,10 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
     }
     if (st->proc_stopping || !st->run)
         return;
+    if (answered)
+        state_client_etcd_status(st);
+    if (st->proc_stopping || !st->run)
+        return;
     if (st->proc_mode == PROC_POLL) {
         if (rc == 0) {
             st->ever_up = true;
@@ -286,13 +296,13 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
             uv_timer_stop(&st->proc_timer);
             state_client_etcd_up(st);
             if (!st->proc_stopping && st->run && st->proc_mode == PROC_IDLE)
-                timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+                timer_start(st, PROC_MONITOR, monitor_period(st));
             return;
         }
         if (answered && st->ever_up) {
             /* Running but without quorum: killing it would not help; wait for a leader. */
             state_client_etcd_down(st, pe.msg, false);
-            timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+            timer_start(st, PROC_MONITOR, monitor_period(st));
             return;
         }
         if (uv_now(st->loop) >= st->health_deadline) {
@@ -316,13 +326,33 @@ static void on_health_done(void *data, int rc, long status, struct buf *body, st
         return;
     }
     if (st->proc_mode == PROC_MONITOR) {
-        if (rc == 0 && !st->available)
+        if (rc == 0 && !st->available) {
             state_client_etcd_up(st);
-        else if (rc < 0 && st->available)
+        } else if (rc < 0 && st->available) {
+            /* most often an etcd election: notice its end within 50 ms, not a second */
+            st->hurry_until = uv_now(st->loop) + PROC_HURRY_AFTER_LOSS_MS;
             state_client_etcd_down(st, pe.msg, false);
+        }
         if (!st->proc_stopping && st->run && st->proc_mode == PROC_MONITOR)
-            timer_start(st, PROC_MONITOR, PROC_MONITOR_MS);
+            timer_start(st, PROC_MONITOR, monitor_period(st));
     }
+}
+
+/* Polls every PROC_HURRY_MS until st->hurry_until, else every PROC_MONITOR_MS. */
+static uint64_t monitor_period(const struct state *st)
+{
+    return uv_now(st->loop) < st->hurry_until ? PROC_HURRY_MS : PROC_MONITOR_MS;
+}
+
+void state_proc_hurry(struct state *st, uint64_t for_ms)
+{
+    uint64_t now = uv_now(st->loop);
+    if (now + for_ms > st->hurry_until)
+        st->hurry_until = now + for_ms;
+    /* The next check comes within PROC_HURRY_MS (the one in flight answers first). */
+    if (st->proc_mode == PROC_MONITOR && !st->health_call &&
+        uv_timer_get_due_in(&st->proc_timer) > PROC_HURRY_MS)
+        timer_start(st, PROC_MONITOR, PROC_HURRY_MS);
 }
 
 static void health_check(struct state *st, long timeout_ms)

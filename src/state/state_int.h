@@ -26,6 +26,17 @@
  * sequence of objects): returns its length including leading whitespace, 0 if it is not
  * complete yet, -1 if the next non-blank byte is not '{'. */
 long state_json_span(const char *p, size_t n);
+/* The same, resumable: a stream whose buffer grows read by read is scanned once in all, not
+ * once per read from its start (a multi-MB watch event arrives in hundreds of reads: O(n²)
+ * scanning held the loop long enough to cost the leader its lease). s remembers how far p
+ * was scanned; it is reset (zeroed) by a complete span, and must be zeroed by the caller
+ * whenever it drops or consumes the buffer otherwise. */
+struct state_json_scan {
+    size_t pos; /* bytes of the buffer scanned so far */
+    int depth;
+    bool started, in_str, esc;
+};
+long state_json_span_resume(struct state_json_scan *s, const char *p, size_t n);
 
 /* ---- the etcd child (state_etcd_proc.c) ---- */
 
@@ -35,6 +46,9 @@ struct state_etcd_run;
 void state_proc_start(struct state *st);
 /* Terminates etcd (SIGTERM, SIGKILL after 5 s); state_client_etcd_stopped() on exit. */
 void state_proc_stop(struct state *st);
+/* Health-checks every 50 ms (instead of once a second) for the next for_ms, so that a change
+ * of etcd's Raft leader is seen at once; the first check comes within 50 ms. */
+void state_proc_hurry(struct state *st, uint64_t for_ms);
 /* Last bytes of etcd's log file (for error messages); "" if none. Caller frees. */
 char *state_proc_log_tail(const struct state *st, size_t max);
 /* Builds the etcd argv (NULL-terminated, heap strings); exposed for tests. */
@@ -48,6 +62,8 @@ void state_client_etcd_up(struct state *st);
 /* etcd stopped answering (exited false: calls may still complete) or exited (in-flight
  * calls are failed now); reason is for state_unavailable_reason(). */
 void state_client_etcd_down(struct state *st, const char *reason, bool exited);
+/* A status answer came in (st->etcd_leader and st->etcd_term are up to date). */
+void state_client_etcd_status(struct state *st);
 /* The first start failed for good (never answered, could not spawn, exited early). */
 void state_client_start_failed(struct state *st, struct err *e);
 /* etcd has exited after state_proc_stop() (or was not running). */
@@ -64,7 +80,8 @@ int64_t state_header_revision(json_t *obj);
 /* Decodes the base64 string field `name` of obj into out (nothing if absent). */
 int state_field_b64(json_t *obj, const char *name, struct buf *out, struct err *e);
 /* A non-200 gateway answer as an error: ERR_UNAVAILABLE for gRPC Unavailable (14),
- * DeadlineExceeded (4), Canceled (1) or HTTP 503; ERR_INTERNAL otherwise. The message is
+ * DeadlineExceeded (4), Canceled (1), HTTP 503 or a proposal that Raft dropped (no leader);
+ * ERR_INTERNAL otherwise. The message is
  * "etcd: <etcd's message> (HTTP <status>)". */
 int state_gateway_error(long status, struct buf *body, struct err *e);
 /* POSTs body as compact JSON to st->client_url + path. */
@@ -97,6 +114,14 @@ struct state_req {
     int rc;
     struct err e;
     uint64_t deadline; /* loop ms: the kind stops retrying here */
+    bool ctl;          /* post on st->ctl_curl (lease calls: never behind big writes) */
+    /* Idempotent calls: one stuck behind a dead etcd leader is sent again as soon as the local
+     * member reports a new one (see state_client_etcd_status). */
+    bool resend_on_new_leader;
+    char *path, *body; /* the current call, kept for that */
+    long timeout_ms;
+    uint64_t sent_at;  /* loop ms */
+    int64_t sent_term; /* etcd's Raft term as known then */
     bool finished;
     struct state_req *prev, *next;
 };
@@ -151,6 +176,8 @@ struct state {
     bool proc_stopping;
     uint64_t etcd_leader; /* Raft leader's member ID at the last status answer (0: none) */
     uint64_t etcd_member; /* the local member's ID (0 until etcd answered) */
+    int64_t etcd_term;    /* highest Raft term a status answer reported */
+    uint64_t hurry_until; /* loop ms: health checks every 50 ms until then */
 
     /* availability */
     bool available;
@@ -170,14 +197,16 @@ struct state {
 
     bool relist_needed; /* the watch's start revision was compacted */
     struct httpc_call *watch_call;
-    uint64_t watch_gen;     /* bumped whenever the watch is (re)opened or dropped */
-    uv_timer_t watch_timer; /* delayed listing retry / watch re-open */
-    int64_t retry_ms;       /* their backoff */
+    uint64_t watch_gen;                /* bumped whenever the watch is (re)opened or dropped */
+    struct state_json_scan watch_scan; /* how far the watch stream's next message is read */
+    uv_timer_t watch_timer;            /* delayed listing retry / watch re-open */
+    int64_t retry_ms;                  /* their backoff */
 
     struct state_txn_req *txns;     /* in flight (doubly linked) */
     struct state_txn_req *deferred; /* completed, callback pending (FIFO) */
     struct state_txn_req *deferred_tail;
     uv_timer_t defer_timer; /* runs deferred callbacks (and a deferred ready failure) */
+    uv_timer_t txn_timer;   /* looks for transactions stuck behind a dead etcd leader */
     bool ready_fail_pending;
     struct err ready_err;
 
