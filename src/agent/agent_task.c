@@ -74,7 +74,9 @@ bool agent_task_step(struct agent_task *t, enum task_state desired, enum agent_o
 /* A failure before STARTING rejects the task, at or after it fails it (Docker's rule). */
 static void fatal(struct agent_task *t, const char *err)
 {
-    go(t, t->state < TASK_STARTING ? TASK_REJECTED : TASK_FAILED, t->message);
+    char msg[sizeof(t->message)]; /* the message stays: copied, as go() rewrites it */
+    snprintf(msg, sizeof(msg), "%s", t->message);
+    go(t, t->state < TASK_STARTING ? TASK_REJECTED : TASK_FAILED, msg);
     snprintf(t->err, sizeof(t->err), "%s", err && err[0] ? err : "unknown error");
 }
 
