@@ -6,7 +6,7 @@
 #   make bench      run the benchmarks in bench/
 # Variables: SAN=1 (sanitizers), BUILD=dir (out-of-tree build directory).
 
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl libarchive
 CC      ?= cc
 SAN     ?= 0
 ifeq ($(SAN),1)
