@@ -917,3 +917,57 @@ TEST(image_hostile_streams)
     buf_release(&l);
     teardown();
 }
+
+/* The round trip the issue asks for: a docker-save archive of Debian's busybox-static. */
+TEST_T(image_busybox_round_trip, 60)
+{
+    setup();
+    struct buf layer = BUF_INIT;
+    if (!tt_busybox_layer(&layer))
+        NEED_TOOL("busybox-static (/bin/busybox)");
+    struct buf ar = BUF_INIT, out = BUF_INIT;
+    char id[65];
+    docker_save(&ar, &layer, 1, "busybox:latest", false, id);
+    struct image_store *s = open_store();
+    struct err e = {0};
+    if (load_buf(s, &ar, &out, &e) < 0)
+        FAIL_AT("load: %s", e.msg);
+    ASSERT_EQ_STR(out.p, "Loaded image: busybox:latest\n");
+    char **lower = NULL;
+    ASSERT_EQ_INT(image_lower_dirs(s, "busybox", &lower, &e), 0);
+    ASSERT_NULL(lower[1]);
+    char *bb = xasprintf("%s/bin/busybox", lower[0]);
+    struct stat st, host;
+    ASSERT_EQ_INT(stat(bb, &st), 0);
+    ASSERT_EQ_INT(stat("/bin/busybox", &host), 0);
+    ASSERT_EQ_INT(st.st_size, host.st_size);
+    ASSERT_EQ_INT(st.st_mode & 07777, 0755);
+    char *sh = xasprintf("%s/bin/sh", lower[0]), lt[16] = "";
+    ASSERT_EQ_INT(readlink(sh, lt, sizeof(lt)), 7);
+    ASSERT_EQ_STR(lt, "busybox");
+    ASSERT_EQ_INT(image_store_unpacked(s), 1);
+
+    /* again: the layer is reused, nothing unpacked */
+    buf_reset(&out);
+    if (load_buf(s, &ar, &out, &e) < 0)
+        FAIL_AT("second load: %s", e.msg);
+    ASSERT_EQ_INT(image_store_unpacked(s), 1);
+    struct stat again;
+    ASSERT_EQ_INT(stat(bb, &again), 0);
+    ASSERT_EQ_INT(again.st_ino, st.st_ino);
+
+    /* removed: the layer dir and its short link go with it */
+    json_t *rec = NULL;
+    ASSERT_EQ_INT(image_remove(s, "busybox:latest", false, &rec, &e), 0);
+    json_decref(rec);
+    ASSERT_TRUE(stat(bb, &st) < 0);
+    assert_store_empty();
+    image_lower_free(lower);
+    free(sh);
+    free(bb);
+    image_store_free(s);
+    buf_release(&ar);
+    buf_release(&out);
+    buf_release(&layer);
+    teardown();
+}

@@ -11,7 +11,10 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static inline void tt_octal(char *field, size_t width, unsigned long long v)
 {
@@ -119,6 +122,54 @@ static inline void tt_gzip(const void *data, size_t n, struct buf *out)
     archive_write_free(a);
     buf_add(out, mem, used);
     free(mem);
+}
+
+/* A layer holding Debian's static busybox as bin/busybox, a relative symlink per applet, and
+ * the usual top-level dirs. Returns false when /bin/busybox is missing. */
+static inline bool tt_busybox_layer(struct buf *b)
+{
+    char *bin = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    if (file_read("/bin/busybox", &bin, &n, &e) < 0)
+        return false;
+    static const char *const dirs[] = {"bin/", "dev/", "etc/", "proc/", "sys/", "tmp/"};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+        tt_dir(b, dirs[i]);
+    tt_file_n(b, "bin/busybox", bin, n, 0755);
+    free(bin);
+    int p[2];
+    if (pipe(p) < 0)
+        return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execl("/bin/busybox", "busybox", "--list", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    struct buf list = BUF_INIT;
+    char chunk[4096];
+    ssize_t r;
+    while ((r = read(p[0], chunk, sizeof(chunk))) > 0)
+        buf_add(&list, chunk, (size_t)r);
+    close(p[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    buf_add(&list, "", 0);
+    for (char *save = NULL, *a = strtok_r(list.p, "\n", &save); a;
+         a = strtok_r(NULL, "\n", &save)) {
+        if (!strcmp(a, "busybox"))
+            continue;
+        char *name = xasprintf("bin/%s", a);
+        tt_symlink(b, name, "busybox");
+        free(name);
+    }
+    buf_release(&list);
+    tt_end(b);
+    return true;
 }
 
 #endif
