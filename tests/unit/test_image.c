@@ -971,3 +971,128 @@ TEST_T(image_busybox_round_trip, 60)
     buf_release(&layer);
     teardown();
 }
+
+/* Two images in one archive, the second's layer a symlink to the first's (as old docker save
+ * writes shared layers); and the same archive with the second image's layer not matching its
+ * diff_id: all or nothing (the first image's layer, already unpacked, goes again). */
+static void two_image_archive(struct buf *ar, bool break_second, char id1[65], char id2[65])
+{
+    struct buf layer, other;
+    one_layer(&layer, "shared");
+    one_layer(&other, "other");
+    char did[65], odid[65];
+    tt_sha256(layer.p, layer.len, did);
+    tt_sha256(other.p, other.len, odid);
+    if (break_second) /* checked only once the first image's layer is unpacked */
+        odid[5] = odid[5] == 'a' ? 'b' : 'a';
+    const char *dp[2] = {did, odid};
+    char *c1 = config_json(dp, 1, "2026-01-01T00:00:00Z");
+    char *c2 = config_json(dp, break_second ? 2 : 1, "2026-01-01T00:00:01Z");
+    tt_sha256(c1, strlen(c1), id1);
+    tt_sha256(c2, strlen(c2), id2);
+    char *n1 = xasprintf("%s.json", id1), *n2 = xasprintf("%s.json", id2);
+    tt_file(ar, n1, c1);
+    tt_file(ar, n2, c2);
+    tt_file_n(ar, "l0/layer.tar", layer.p, layer.len, 0644);
+    tt_symlink(ar, "l1/layer.tar", "../l0/layer.tar");
+    tt_file_n(ar, "l2/layer.tar", other.p, other.len, 0644);
+    char *m =
+        xasprintf("[{\"Config\":\"%s\",\"RepoTags\":[\"one:1\"],\"Layers\":[\"l0/layer.tar\"]},"
+                  "{\"Config\":\"%s\",\"RepoTags\":[\"two:1\",\"two:latest\"],\"Layers\":["
+                  "\"l1/layer.tar\"%s]}]",
+                  n1, n2, break_second ? ",\"l2/layer.tar\"" : "");
+    tt_file(ar, "manifest.json", m);
+    tt_end(ar);
+    free(m);
+    free(n1);
+    free(n2);
+    free(c1);
+    free(c2);
+    buf_release(&layer);
+    buf_release(&other);
+}
+
+TEST(image_load_two_images_all_or_nothing)
+{
+    setup();
+    struct image_store *s = open_store();
+    struct buf ar = BUF_INIT, out = BUF_INIT;
+    char id1[65], id2[65];
+    two_image_archive(&ar, true, id1, id2);
+    struct err e = {0};
+    ASSERT_EQ_INT(load_buf(s, &ar, &out, &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "diff_id mismatch");
+    ASSERT_EQ_INT(image_store_unpacked(s), 1); /* the first image's layer was unpacked... */
+    assert_store_empty();                      /* ...and removed again */
+    buf_reset(&ar);
+    two_image_archive(&ar, false, id1, id2);
+    ASSERT_EQ_INT(load_buf(s, &ar, &out, &e), 0);
+    ASSERT_EQ_STR(out.p, "Loaded image: one:1\nLoaded image: two:1\nLoaded image: two:latest\n");
+    ASSERT_EQ_INT(image_store_unpacked(s), 2); /* the shared layer once more, not twice */
+    char full[72];
+    ASSERT_EQ_INT(image_resolve(s, "two", full, &e), 0);
+    ASSERT_EQ_STR(full + 7, id2);
+    /* a 1-character prefix is ambiguous only if both IDs start alike */
+    char p1[2] = {id1[0], 0};
+    ASSERT_EQ_INT(image_resolve(s, p1, full, &e), id1[0] == id2[0] ? -ERR_NOT_FOUND : 0);
+    json_t *list = image_list(s);
+    ASSERT_EQ_INT(json_array_size(list), 2);
+    /* newest first */
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(list, 0), "Id")) + 7, id2);
+    json_decref(list);
+    image_store_free(s);
+    buf_release(&ar);
+    buf_release(&out);
+    teardown();
+}
+
+TEST(image_store_open_drops_leftovers)
+{
+    setup();
+    struct image_store *s = open_store();
+    struct buf layer, ar = BUF_INIT, out = BUF_INIT;
+    one_layer(&layer, "keep");
+    char id[65];
+    docker_save(&ar, &layer, 1, "keep:1", false, id);
+    struct err e = {0};
+    ASSERT_EQ_INT(load_buf(s, &ar, &out, &e), 0);
+    image_store_free(s);
+    /* what a crash can leave: a half-unpacked layer, an unreferenced layer, a spool dir, a
+     * lost short link */
+    char *half = xasprintf("%s/store/layers/%064d.tmp/diff", tmp, 0);
+    ASSERT_EQ_INT(dir_make(half, 0755, &e), 0);
+    char *orphan = xasprintf("%s/store/layers/%064d", tmp, 1);
+    ASSERT_EQ_INT(dir_make(orphan, 0755, &e), 0);
+    char *meta = xasprintf("%s/meta.json", orphan);
+    char *mj = xasprintf("{\"chain_id\":\"sha256:%064d\",\"diff_id\":\"sha256:%064d\","
+                         "\"parent\":\"\",\"link\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ\",\"size\":0}",
+                         1, 1);
+    ASSERT_EQ_INT(file_write_atomic(meta, mj, strlen(mj), 0600, &e), 0);
+    char *spool = xasprintf("%s/store/tmp/load-xyz", tmp);
+    ASSERT_EQ_INT(dir_make(spool, 0700, &e), 0);
+    char **lower = NULL;
+    s = open_store();
+    ASSERT_EQ_INT(image_lower_dirs(s, "keep:1", &lower, &e), 0);
+    image_store_free(s);
+    ASSERT_EQ_INT(unlink(lower[0]), 0);
+    s = open_store();
+    struct stat st;
+    ASSERT_TRUE(stat(half, &st) < 0);
+    ASSERT_TRUE(stat(orphan, &st) < 0);
+    ASSERT_TRUE(stat(spool, &st) < 0);
+    ASSERT_EQ_INT(count_dir("store/layers"), 1);
+    char *f = read_in(lower[0], "f"); /* the link is back */
+    ASSERT_EQ_STR(f, "keep");
+    free(f);
+    image_lower_free(lower);
+    image_store_free(s);
+    free(half);
+    free(orphan);
+    free(meta);
+    free(mj);
+    free(spool);
+    buf_release(&layer);
+    buf_release(&ar);
+    buf_release(&out);
+    teardown();
+}
