@@ -534,7 +534,7 @@ TEST(image_shared_layer_and_retag)
 /* Docker 25+ save layout and a pure OCI layout: blobs/sha256/..., index.json; the layer is
  * gzip-compressed in the OCI one. */
 static void oci_archive(struct buf *out, bool with_manifest_json, bool gzip_layer,
-                        bool corrupt_layer, char id_hex[65])
+                        bool corrupt_layer, bool nested, char id_hex[65])
 {
     struct buf layer;
     one_layer(&layer, "oci");
@@ -560,11 +560,29 @@ static void oci_archive(struct buf *out, bool with_manifest_json, bool gzip_laye
                           id_hex, strlen(cfg), gzip_layer ? "+gzip" : "", lhex, blob.len);
     char mhex[65];
     tt_sha256(man, strlen(man), mhex);
+    char *nidx = NULL, nhex[65] = "";
+    if (nested) { /* a multi-platform index: arm64 (absent), amd64, an attestation */
+        nidx = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index."
+                         "v1+json\",\"manifests\":[{\"digest\":\"sha256:%064d\",\"platform\":"
+                         "{\"os\":\"linux\",\"architecture\":\"arm64\"}},{\"digest\":\"sha256:"
+                         "%s\",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+                         "{\"digest\":\"sha256:%064d\",\"platform\":{\"os\":\"unknown\","
+                         "\"architecture\":\"unknown\"}}]}",
+                         7, mhex, 8);
+        tt_sha256(nidx, strlen(nidx), nhex);
+    }
     char *index = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/"
-                            "vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:%s\",\"size\":"
+                            "vnd.oci.image.%s.v1+json\",\"digest\":\"sha256:%s\",\"size\":"
                             "%zu,\"annotations\":{\"io.containerd.image.name\":\"docker.io/"
                             "library/oci:v1\",\"org.opencontainers.image.ref.name\":\"v1\"}}]}",
-                            mhex, strlen(man));
+                            nested ? "index" : "manifest", nested ? nhex : mhex,
+                            nested ? strlen(nidx) : strlen(man));
+    if (nested) {
+        char *np = xasprintf("blobs/sha256/%s", nhex);
+        tt_file(out, np, nidx);
+        free(np);
+        free(nidx);
+    }
     tt_file(out, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
     tt_dir(out, "blobs/");
     tt_dir(out, "blobs/sha256/");
@@ -597,10 +615,10 @@ TEST(image_load_oci_layouts)
 {
     setup();
     struct image_store *s = open_store();
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 3; variant++) {
         struct buf ar = BUF_INIT, out = BUF_INIT;
         char id[65];
-        oci_archive(&ar, variant == 0, variant == 1, false, id);
+        oci_archive(&ar, variant == 0, variant >= 1, false, variant == 2, id);
         struct err e = {0};
         if (load_buf(s, &ar, &out, &e) < 0)
             FAIL_AT("variant %d: %s", variant, e.msg);
@@ -625,7 +643,7 @@ TEST(image_load_oci_layouts)
     for (int variant = 0; variant < 2; variant++) {
         struct buf ar = BUF_INIT, out = BUF_INIT;
         char id[65];
-        oci_archive(&ar, variant == 0, true, true, id);
+        oci_archive(&ar, variant == 0, true, true, false, id);
         struct err e = {0};
         ASSERT_EQ_INT(load_buf(s, &ar, &out, &e), -ERR_INVALID);
         ASSERT_CONTAINS(e.msg, "digest mismatch");
@@ -647,8 +665,11 @@ TEST(image_load_untagged_and_diff_id_mismatch)
     struct buf ar = BUF_INIT, out = BUF_INIT;
     char id[65];
     docker_save(&ar, &layer, 1, NULL, false, id);
+    struct buf gz = BUF_INIT; /* `docker save | gzip`: docker load takes it as it is */
+    tt_gzip(ar.p, ar.len, &gz);
     struct err e = {0};
-    ASSERT_EQ_INT(load_buf(s, &ar, &out, &e), 0);
+    ASSERT_EQ_INT(load_buf(s, &gz, &out, &e), 0);
+    buf_release(&gz);
     char *want = xasprintf("Loaded image ID: sha256:%s\n", id);
     ASSERT_EQ_STR(out.p, want);
     free(want);
