@@ -738,6 +738,21 @@ TEST(image_import_rootfs)
     free(h);
     image_lower_free(lower);
     ASSERT_EQ_INT(count_dir("store/tmp"), 0);
+    /* the same rootfs zstd-compressed: the same layer (diff_id of the tar) */
+    buf_reset(&gz);
+    tt_compress(rootfs.p, rootfs.len, ARCHIVE_FILTER_ZSTD, &gz);
+    ASSERT_TRUE(gz.len > 4 && !memcmp(gz.p, "\x28\xb5\x2f\xfd", 4));
+    ASSERT_EQ_INT(file_write_atomic(p, gz.p, gz.len, 0600, &e), 0);
+    fd = open(p, O_RDONLY);
+    ASSERT_TRUE(fd >= 0);
+    char id2[72];
+    if (image_import(s, fd, NULL, "zstd", NULL, id2, &e) < 0)
+        FAIL_AT("import zstd: %s", e.msg);
+    close(fd);
+    ASSERT_EQ_INT(image_store_unpacked(s), 1);
+    json_t *list = image_list(s);
+    ASSERT_EQ_INT(json_array_size(list), 2);
+    json_decref(list);
     free(p);
     image_store_free(s);
     buf_release(&rootfs);

@@ -102,11 +102,11 @@ static inline void tt_sha256(const void *d, size_t n, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* gzip of data (a raw gzip stream) */
-static inline void tt_gzip(const void *data, size_t n, struct buf *out)
+/* data compressed with a libarchive filter (ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD) */
+static inline void tt_compress(const void *data, size_t n, int filter, struct buf *out)
 {
     struct archive *a = archive_write_new();
-    archive_write_add_filter_gzip(a);
+    archive_write_add_filter(a, filter);
     archive_write_set_format_raw(a);
     size_t cap = n + 65536, used = 0;
     char *mem = xmalloc(cap);
@@ -122,6 +122,11 @@ static inline void tt_gzip(const void *data, size_t n, struct buf *out)
     archive_write_free(a);
     buf_add(out, mem, used);
     free(mem);
+}
+
+static inline void tt_gzip(const void *data, size_t n, struct buf *out)
+{
+    tt_compress(data, n, ARCHIVE_FILTER_GZIP, out);
 }
 
 /* A layer holding Debian's static busybox as bin/busybox, a relative symlink per applet, and
