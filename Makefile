@@ -9,7 +9,7 @@
 #                   crash, a leak or a sanitizer report (the input is kept in build/fuzz/)
 # Variables: SAN=1 (sanitizers), BUILD=dir (out-of-tree build directory).
 
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl libarchive
 CC      ?= cc
 SAN     ?= 0
 ifeq ($(SAN),1)

@@ -20,7 +20,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev
+pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libarchive-dev
       etcd-server clang clang-format libclang-rt-14-dev
       curl jq python3 openssl iproute2 procps nftables iputils-ping util-linux faketime bc
       docker.io conmon runc crun busybox-static tini)

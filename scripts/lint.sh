@@ -14,7 +14,7 @@ if ! clang-format --dry-run --Werror $files 2>/tmp/shoal-lint.$$; then
 fi
 rm -f /tmp/shoal-lint.$$
 # Lowest first. A file in module M may include modules at or below M's rank.
-order=(base http httpc store ca state manager spec exec agent node hollow api daemon)
+order=(base http httpc store ca state manager spec exec image agent node hollow api daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
 for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)
