@@ -10,13 +10,13 @@
 # Variables: SAN=1 (sanitizers), BUILD=dir (out-of-tree build directory).
 
 PKGS    := libuv jansson openssl libarchive
-# The daemon links only the modules it calls. Not yet wired into it: manager, spec, exec,
-# image, agent (libraries with their tests, awaiting the services work); linking them unused
-# cost 0.2 MB of idle RSS, and libarchive (src/image) ~3 MB more, over the 8 MB target. When
+# The daemon links only the modules it calls. Not yet wired into it: exec, image, agent
+# (libraries with their tests, awaiting the services work); linking unused modules cost idle
+# RSS, and libarchive (src/image) ~3 MB of it, over the 8 MB target. When
 # image loads are wired they run in a helper process (issue 9's rule). Tests, fuzzers and
 # benches link everything.
 DAEMON_PKGS := libuv jansson openssl
-UNWIRED     := manager spec exec image agent
+UNWIRED     := exec image agent
 CC      ?= cc
 SAN     ?= 0
 ifeq ($(SAN),1)

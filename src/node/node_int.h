@@ -301,7 +301,9 @@ void node_spec_defaults(json_t *spec);
  * Docker's bounds; 0 or ERR_INVALID. The handlers run exactly these. */
 int node_spec_check(json_t *spec, struct err *e);
 int node_init_request_check(json_t *req, struct err *e);
-int node_node_spec_check(json_t *spec, struct err *e);
+/* A NodeSpec from an update body: decoded as dockerd decodes it (known fields only) and
+ * checked; *out gets the spec to store (the caller owns it). */
+int node_node_spec_check(json_t *spec, json_t **out, struct err *e);
 /* The same for swarm join's JoinRequest (node_join.c): types, RemoteAddrs, token shape. */
 int node_join_request_check(json_t *req, struct err *e);
 

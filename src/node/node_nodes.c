@@ -1,7 +1,10 @@
 /* node_nodes.c — changes to node objects through the API: update (availability, role,
- * labels, name) and removal, with swarmkit's preconditions and Docker's messages.
+ * labels, name; the spec decoded by src/spec as dockerd decodes it) and removal, with
+ * swarmkit's preconditions and Docker's messages.
  * Thread: the loop thread. */
 #include "node_int.h"
+
+#include "spec/spec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,71 +16,41 @@ static int count_managers(json_t *obj, void *data)
     return 0;
 }
 
-int node_node_spec_check(json_t *spec, struct err *e)
+int node_node_spec_check(json_t *spec, json_t **out, struct err *e)
 {
-    if (!json_is_object(spec))
-        return err_set(e, ERR_INVALID,
-                       "json: cannot unmarshal into Go value of type swarm.NodeSpec");
-    json_t *name = json_object_get(spec, "Name");
-    if (name && !json_is_null(name) && !json_is_string(name))
-        return err_set(e, ERR_INVALID,
-                       "json: cannot unmarshal non-string into Go struct field NodeSpec.Name of "
-                       "type string");
-    json_t *labels = json_object_get(spec, "Labels");
-    if (labels && !json_is_null(labels)) {
-        if (!json_is_object(labels))
-            return err_set(e, ERR_INVALID,
-                           "json: cannot unmarshal into Go struct field NodeSpec.Labels of type "
-                           "map[string]string");
-        const char *k;
-        json_t *v;
-        json_object_foreach(labels, k, v)
-        {
-            if (!json_is_string(v))
-                return err_set(e, ERR_INVALID,
-                               "json: cannot unmarshal non-string into Go struct field "
-                               "NodeSpec.Labels of type string");
-        }
-    }
-    json_t *role = json_object_get(spec, "Role");
-    const char *r = json_string_value(role);
-    if (role && !json_is_null(role) && (!r || (strcmp(r, "manager") && strcmp(r, "worker"))))
-        return err_set(e, ERR_INVALID, "invalid Role: %s", r ? r : "(non-string)");
-    json_t *av = json_object_get(spec, "Availability");
-    const char *a = json_string_value(av);
-    if (av && !json_is_null(av) &&
-        (!a || (strcmp(a, "active") && strcmp(a, "pause") && strcmp(a, "drain"))))
-        return err_set(e, ERR_INVALID, "invalid Availability: %s", a ? a : "(non-string)");
-    return 0;
+    /* decoded as dockerd decodes a swarm.NodeSpec: known fields only (a stray field such as
+     * `version` is dropped, not echoed back in Spec), Go's words for wrong types, then
+     * dockerd's Role/Availability checks */
+    struct spec_node sn;
+    int rc = spec_node_decode_json(spec, &sn, e);
+    if (rc)
+        return rc;
+    rc = spec_node_validate(&sn, e);
+    if (!rc)
+        *out = spec_node_encode(&sn);
+    spec_node_release(&sn);
+    return rc;
 }
 
 void node_node_update(struct node *n, const char *ref, uint64_t version, json_t *spec,
                       node_done_cb cb, void *data)
 {
     struct err e;
-    json_t *cur = NULL;
+    json_t *cur = NULL, *sp = NULL;
     int rc = node_require_manager(n, &e);
     if (!rc)
-        rc = node_node_spec_check(spec, &e);
+        rc = node_node_spec_check(spec, &sp, &e);
     if (!rc && !(cur = store_find(n->store, STORE_NODE, ref, &e)))
         rc = -e.kind;
     if (!rc)
         rc = store_check_version(n->store, STORE_NODE, store_json_str(cur, "ID"), version, &e);
     if (rc) {
+        json_decref(sp);
         cb(data, rc, &e);
         return;
     }
-    json_t *sp = json_deep_copy(spec);
-    if (!json_is_object(json_object_get(sp, "Labels")))
-        json_object_set_new(sp, "Labels", json_object());
-    const char *role = json_string_value(json_object_get(sp, "Role"));
-    if (!role || !role[0])
-        json_object_set_new(sp, "Role", json_string(store_json_str(cur, "Spec.Role") ?: "worker"));
-    const char *av = json_string_value(json_object_get(sp, "Availability"));
-    if (!av || !av[0])
-        json_object_set_new(sp, "Availability", json_string("active"));
     const char *old_role = store_json_str(cur, "Spec.Role") ?: "";
-    role = json_string_value(json_object_get(sp, "Role"));
+    const char *role = json_string_value(json_object_get(sp, "Role")) ?: "";
     if (!strcmp(old_role, "manager") && !strcmp(role, "worker")) {
         int managers = 0;
         store_foreach(n->store, STORE_NODE, count_managers, &managers);

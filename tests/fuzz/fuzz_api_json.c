@@ -29,8 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         (void)node_join_request_check(j, &e);
         break;
-    default:
-        (void)node_node_spec_check(j, &e);
+    default: {
+        json_t *out = NULL;
+        if (node_node_spec_check(j, &out, &e) == 0)
+            json_decref(out);
+    }
     }
     json_decref(j);
     return 0;

@@ -245,4 +245,21 @@ assert_status 400 "a task filter Docker does not know"
 api GET /v1.41/tasks/nosuchtask
 assert_status 404 "inspect of a missing task"
 
+# --- a body with fields NodeSpec does not have: dropped, as dockerd's decoder drops them -------
+# (a client library that sends `version` in the body must not get it echoed in Spec, or its next
+# read-modify-write would carry it again)
+api GET "/v1.41/nodes/$id"
+ver=$(jqr .Version.Index)
+api POST "/v1.41/nodes/$id/update?version=$ver" \
+    '{"Labels":{"k":"v"},"Role":"manager","Availability":"active","version":5,"Bogus":{"x":1}}'
+assert_status 200 "node update with unknown fields"
+api GET "/v1.41/nodes/$id"
+assert_eq '["Availability","Labels","Role"]' "$(jqc '.Spec | keys')" "Spec keeps only NodeSpec's fields"
+assert_eq v "$(jqr .Spec.Labels.k)" "the known fields are kept"
+# keys match as Go's decoder matches them: case-insensitively
+ver=$(jqr .Version.Index)
+api POST "/v1.41/nodes/$id/update?version=$ver" '{"labels":{"k":"w"},"role":"manager","AVAILABILITY":"active"}'
+assert_status 200 "node update with lower-case keys"
+api GET "/v1.41/nodes/$id"
+assert_eq w "$(jqr .Spec.Labels.k)" "lower-case keys are NodeSpec's fields"
 it_finish
