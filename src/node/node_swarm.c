@@ -4,6 +4,7 @@
 #include "node_int.h"
 
 #include "ca/ca.h"
+#include "spec/spec.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -215,6 +216,19 @@ static int check_spec(json_t *spec, struct err *e)
     return check_spec_at(spec, "", e);
 }
 
+/* The spec as stored: only the fields swarm.Spec has (decoded and encoded by src/spec, as
+ * dockerd's decoder drops the others), so a stray field in a body is never echoed back by
+ * GET /swarm. Call after check_spec; NULL with e set if the body does not decode. */
+static json_t *known_fields(json_t *spec, struct err *e)
+{
+    struct spec_swarm w;
+    if (spec_swarm_decode_json(spec, &w, e) < 0)
+        return NULL;
+    json_t *out = spec_swarm_encode(&w);
+    spec_swarm_release(&w);
+    return out;
+}
+
 int node_spec_check(json_t *spec, struct err *e)
 {
     return check_spec(spec, e);
@@ -395,9 +409,12 @@ static int init_prepare(struct node *n, const struct init_fields *f, struct init
     if (!json_array_size(pools))
         json_array_append_new(pools, json_string("10.0.0.0/8"));
 
-    json_t *sp = spec ? json_deep_copy(spec) : json_object();
-    if (check_spec(sp, e)) {
-        json_decref(sp);
+    json_t *sp = NULL;
+    if (spec && check_spec(spec, e)) {
+        json_decref(pools);
+        return -ERR_INVALID;
+    }
+    if (!(sp = spec ? known_fields(spec, e) : json_object())) {
         json_decref(pools);
         return -ERR_INVALID;
     }
@@ -733,12 +750,14 @@ void node_swarm_update(struct node *n, const struct node_swarm_update *u, node_d
         rc = store_check_version(n->store, STORE_CLUSTER, n->cluster_id, u->version, &e);
     if (!rc)
         rc = check_spec(u->spec, &e);
+    json_t *sp = rc ? NULL : known_fields(u->spec, &e);
+    if (!rc && !sp)
+        rc = -e.kind;
     if (rc) {
         cb(data, rc, &e);
         return;
     }
     json_t *obj = json_deep_copy(cur);
-    json_t *sp = json_deep_copy(u->spec);
     json_object_set_new(sp, "Name", json_string("default"));
     node_spec_defaults(sp);
     json_object_set_new(obj, "Spec", sp);

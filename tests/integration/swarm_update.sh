@@ -107,4 +107,14 @@ assert_rc 0 "swarm update back to the defaults"
 info_has $'\n  Orchestration:\n   Task History Retention Limit: 5\n  Raft:\n   Snapshot Interval: 10000\n   Number of Old Snapshots to Retain: 0\n   Heartbeat Tick: 1\n   Election Tick: 10\n  Dispatcher:\n   Heartbeat Period: 5 seconds\n  CA Configuration:\n   Expiry Duration: 3 months\n' \
     "docker info after restoring the defaults"
 
+# --- fields swarm.Spec does not have are dropped, not stored and echoed back ------------------
+api GET /v1.41/swarm
+ver=$(jqr .Version.Index)
+spec=$(jqc '.Spec + {"version": 7, "Bogus": {"x": 1}} | .Dispatcher += {"Extra": true}')
+api POST "/v1.41/swarm/update?version=$ver" "$spec"
+assert_status 200 "swarm update with unknown fields"
+api GET /v1.41/swarm
+assert_eq null "$(jqc '.Spec.version')" "a stray version is not echoed"
+assert_eq null "$(jqc '.Spec.Bogus')" "an unknown field is not echoed"
+assert_eq null "$(jqc '.Spec.Dispatcher.Extra')" "an unknown nested field is not echoed"
 it_finish
