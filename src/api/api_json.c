@@ -5,6 +5,8 @@
  * Pure function; any thread. */
 #include "api_int.h"
 
+#include "spec/spec.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,31 +20,10 @@ enum ctx {
     CTX_ARR_NEXT
 };
 
-/* Go's quoteChar: 'x', '\'' and escapes for control bytes. */
-static void quote_char(unsigned char c, char out[16])
-{
-    if (c == '\'')
-        snprintf(out, 16, "'\\''");
-    else if (c == '"')
-        snprintf(out, 16, "'\"'");
-    else if (c == '\n')
-        snprintf(out, 16, "'\\n'");
-    else if (c == '\r')
-        snprintf(out, 16, "'\\r'");
-    else if (c == '\t')
-        snprintf(out, 16, "'\\t'");
-    else if (c < 0x20 || c == 0x7f)
-        snprintf(out, 16, "'\\x%02x'", c);
-    else if (c >= 0x80) /* Go decodes runes: a stray byte is the replacement character */
-        snprintf(out, 16, "'\\ufffd'");
-    else
-        snprintf(out, 16, "'%c'", c);
-}
-
 static int bad(struct err *e, unsigned char c, const char *where)
 {
     char q[16];
-    quote_char(c, q);
+    spec_go_quote_byte(c, q);
     return err_set(e, ERR_INVALID, "invalid character %s %s", q, where);
 }
 

@@ -471,4 +471,9 @@ struct spec_swarm_unlock {
 };
 extern const struct spec_type spec_type_swarm_unlock;
 
+/* A byte as Go's scanner quotes it in a syntax error ("invalid character 'x' ..."): 'x',
+ * '\'', '"', '\n', '\x01' for control bytes, '\ufffd' for a stray byte >= 0x80. Shared by
+ * this module's reader and the API's body decoder. */
+void spec_go_quote_byte(unsigned char c, char out[16]);
+
 #endif

@@ -17,7 +17,7 @@ struct rd {
     struct err *e;
 };
 
-static void quote_byte(unsigned char c, char out[16])
+void spec_go_quote_byte(unsigned char c, char out[16])
 {
     if (c == '\'')
         snprintf(out, 16, "'\\''");
@@ -42,7 +42,7 @@ static int bad(struct rd *r, const char *where)
     if (r->i >= r->n)
         return err_set(r->e, ERR_INVALID, "unexpected EOF");
     char q[16];
-    quote_byte((unsigned char)r->p[r->i], q);
+    spec_go_quote_byte((unsigned char)r->p[r->i], q);
     return err_set(r->e, ERR_INVALID, "invalid character %s %s", q, where);
 }
 

@@ -8,34 +8,10 @@
  * dir; a guardian process does it however the test ends. Waits are event-driven, each with a
  * generous deadline. Set EXEC_TEST_RUNTIME=/usr/bin/crun to run them through crun. */
 #include "exec/exec.h"
+#include "exec_guard.h"
 #include "harness.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-static char tmp[256];
-static char cg_parent[64];
-static char root[300];
 static char lower[300];
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool have(const char *path)
-{
-    return access(path, X_OK) == 0;
-}
 
 /* Runs argv, returns its stdout (heap) or NULL. Only for building the rootfs. */
 static char *capture(char *const argv[])
@@ -77,11 +53,6 @@ static void copy_file(const char *from, const char *to, int mode)
     free(d);
 }
 
-static const char *cg_controllers[] = {"memory",     "cpu",     "cpuacct", "pids",    "devices",
-                                       "freezer",    "blkio",   "cpuset",  "net_cls", "net_prio",
-                                       "perf_event", "hugetlb", "rdma",    "misc",    "systemd",
-                                       "unified",    ""};
-
 static bool cgroup_dirs_exist(const char *sub)
 {
     for (size_t i = 0; i < ARRAY_SIZE(cg_controllers); i++) {
@@ -107,113 +78,10 @@ static bool mounted_under(const char *prefix)
     return r;
 }
 
-static void kill_pidfile(const char *path, const char *want_comm)
-{
-    char *d = NULL;
-    size_t n;
-    if (file_read(path, &d, &n, NULL) < 0)
-        return;
-    int pid = atoi(d);
-    free(d);
-    if (pid <= 1)
-        return;
-    if (want_comm) {
-        char *cp = xasprintf("/proc/%d/comm", pid);
-        char *c = NULL;
-        bool ok = file_read(cp, &c, &n, NULL) == 0 && str_has_prefix(c, want_comm);
-        free(c);
-        free(cp);
-        if (!ok)
-            return;
-    }
-    kill(pid, SIGKILL);
-}
-
-static void cleanup(void)
-{
-    if (!tmp[0] || getenv("EXEC_TEST_KEEP"))
-        return;
-    char *cr = xasprintf("%s/containers", root);
-    DIR *d = opendir(cr);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char *p = xasprintf("%s/%s/conmon.pid", cr, de->d_name);
-            kill_pidfile(p, "conmon");
-            free(p);
-            p = xasprintf("%s/%s/ctr.pid", cr, de->d_name);
-            kill_pidfile(p, NULL);
-            free(p);
-            p = xasprintf("%s/%s/rootfs", cr, de->d_name);
-            umount2(p, MNT_DETACH);
-            free(p);
-        }
-        closedir(d);
-    }
-    free(cr);
-    /* cgroups empty out once the killed processes are gone */
-    int64_t deadline = mono_ms() + 10000;
-    for (;;) {
-        bool left = false;
-        for (size_t i = 0; i < ARRAY_SIZE(cg_controllers); i++) {
-            char *p = xasprintf("/sys/fs/cgroup/%s%s%s", cg_controllers[i],
-                                *cg_controllers[i] ? "/" : "", cg_parent + 1);
-            DIR *cd = opendir(p);
-            if (cd) {
-                struct dirent *de;
-                while ((de = readdir(cd)))
-                    if (de->d_type == DT_DIR && de->d_name[0] != '.') {
-                        char *s = xasprintf("%s/%s", p, de->d_name);
-                        rmdir(s);
-                        free(s);
-                    }
-                closedir(cd);
-                if (rmdir(p) < 0 && errno != ENOENT)
-                    left = true;
-            }
-            free(p);
-        }
-        if (!left || mono_ms() > deadline)
-            break;
-        usleep(50000); /* cleanup only: waiting for killed processes to leave their cgroup */
-    }
-    struct err e = {0};
-    dir_remove_all(tmp, &e);
-}
-
 static void setup(void)
 {
-    if (geteuid() != 0)
-        NEED_TOOL("root (real containers)");
-    if (!have("/usr/bin/conmon"))
-        NEED_TOOL("conmon");
-    if (!have("/usr/sbin/runc") && !have("/usr/bin/runc") && !have("/usr/bin/crun"))
-        NEED_TOOL("runc or crun");
-    if (!have("/bin/busybox"))
-        NEED_TOOL("busybox-static");
-    snprintf(tmp, sizeof(tmp), "/tmp/shoal-exec-test-XXXXXX");
-    ASSERT_NOT_NULL(mkdtemp(tmp));
-    snprintf(cg_parent, sizeof(cg_parent), "/shoal-test-%d", (int)getpid());
-    snprintf(root, sizeof(root), "%s/exec", tmp);
+    guard_setup("/tmp/shoal-exec-test-XXXXXX", "/shoal-test");
     snprintf(lower, sizeof(lower), "%s/base", tmp);
-    /* A guardian cleans up however this process ends (a failed assertion, a sanitizer
-     * report, a crash, the harness's timeout): it waits for EOF on a pipe whose only write
-     * end we hold (close-on-exec, so no conmon keeps it). */
-    int gp[2];
-    ASSERT_EQ_INT(pipe2(gp, O_CLOEXEC), 0);
-    pid_t g = fork();
-    ASSERT_TRUE(g >= 0);
-    if (g == 0) {
-        char c;
-        close(gp[1]);
-        while (read(gp[0], &c, 1) < 0 && errno == EINTR)
-            ;
-        cleanup();
-        _exit(0);
-    }
-    close(gp[0]);
     struct err e = {0};
     static const char *const dirs[] = {"bin", "proc", "sys", "dev", "tmp", "etc", "sbin"};
     for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
