@@ -584,6 +584,10 @@ static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
     c->st.finished_ns = stat(path, &st) == 0
                             ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
                             : time_now_ns();
+    /* file times are coarse (a clock tick behind the precise clock): a container that ends
+     * within a few ms of its start must not seem to finish before it started */
+    if (c->st.started_ns && c->st.finished_ns < c->st.started_ns)
+        c->st.finished_ns = c->st.started_ns;
     free(path);
     char *oom = xasprintf("%s/persist/oom", c->dir);
     c->st.oom_killed = path_exists(oom) || cgroup_oom_kills(c) > 0;
