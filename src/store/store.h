@@ -84,6 +84,45 @@ struct store_watch *store_watch_add(struct store *s, unsigned kinds_mask, store_
 /* Safe to call from inside a watch callback. */
 void store_watch_remove(struct store *s, struct store_watch *w);
 
+/* ---- writes: the contract between the logic that decides writes (the leader's loops, the
+ * API) and the replication layer that makes them durable (node_commit_batch). ----
+ * One call is one transaction: every write applies, or none does. */
+struct store_write {
+    enum store_kind kind;
+    json_t *obj;    /* PUT: the new object with its "ID" (borrowed: encoded during the call;
+                       its "Version" is ignored); NULL: delete `id` */
+    const char *id; /* DELETE: the object's ID (ignored for PUT) */
+    /* Compare before applying: 0 = the object must not exist (create; for a delete: no
+     * compare), else its Version.Index must still be this ("update out of sequence"). */
+    uint64_t expect_version;
+};
+/* rc 0: applied, and the store already holds the result; rc < 0 with e (ERR_INTERNAL
+ * "update out of sequence" when a compare failed, ERR_UNAVAILABLE when the store cannot
+ * write or this manager stopped leading). Always runs later on the loop, never inside the
+ * commit call. */
+typedef void (*store_commit_cb)(void *arg, int rc, struct err *e);
+/* A committer: the replication layer's entry point, passed to the logic as ctx + function so
+ * that tests can commit into a plain store (store_commit_local). */
+typedef void (*store_commit_fn)(void *ctx, const struct store_write *w, size_t n,
+                                store_commit_cb cb, void *arg);
+
+/* A committer into a plain store, for unit tests and simulations: commits queue up and apply
+ * (compares checked then, each commit at the next revision) when store_local_run() runs them,
+ * as etcd answers later; then their callbacks run. */
+struct store_local;
+struct store_local *store_local_new(struct store *s);
+void store_local_free(struct store_local *l); /* pending commits are dropped; NULL: no-op */
+/* A store_commit_fn; ctx is the struct store_local. */
+void store_local_commit(void *ctx, const struct store_write *w, size_t n, store_commit_cb cb,
+                        void *arg);
+/* Applies the queued commits in order and runs their callbacks (commits made by those
+ * callbacks run too); returns how many ran. */
+size_t store_local_run(struct store_local *l);
+/* The next n commits fail with ERR_UNAVAILABLE and change nothing. */
+void store_local_fail_next(struct store_local *l, int n);
+/* Commits that have run (for tests that count transactions). */
+size_t store_local_commits(const struct store_local *l);
+
 /* ---- small JSON helpers shared by store users ---- */
 /* Borrowed value at a dotted path ("Spec.Name", "Version.Index"), or NULL. */
 json_t *store_json_path(json_t *obj, const char *dotted);

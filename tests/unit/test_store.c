@@ -848,3 +848,50 @@ TEST(store_json_go_int_words)
     ASSERT_EQ_INT(v, -1);
     json_decref(j);
 }
+
+static void test_store_local_cb(void *arg, int rc, struct err *e)
+{
+    (void)e;
+    int **p = arg;
+    (*p[0])++;
+    *p[1] = rc;
+}
+
+TEST(store_local_commit_applies_later_and_checks_compares)
+{
+    struct store *s = store_new();
+    struct store_local *l = store_local_new(s);
+    json_t *a = json_pack("{s:s, s:{s:s}}", "ID", "t1", "Spec", "Name", "x");
+    int calls = 0, last_rc = 1;
+    struct cbx {
+        int *calls, *rc;
+    } cx = {&calls, &last_rc};
+    struct store_write w = {STORE_TASK, a, NULL, 0};
+    store_local_commit(l, &w, 1, test_store_local_cb, &cx);
+    json_decref(a);
+    ASSERT_EQ_INT(calls, 0);                      /* never inside the call */
+    ASSERT_TRUE(!store_get(s, STORE_TASK, "t1")); /* applied when it runs */
+    ASSERT_EQ_INT((int)store_local_run(l), 1);
+    ASSERT_EQ_INT(calls, 1);
+    ASSERT_EQ_INT(last_rc, 0);
+    json_t *got = store_get(s, STORE_TASK, "t1");
+    ASSERT_TRUE(got != NULL);
+    uint64_t v = store_obj_version(got);
+    /* a second create of the same ID and a stale update both fail, all-or-nothing */
+    json_t *b = json_pack("{s:s}", "ID", "t2");
+    json_t *a2 = json_pack("{s:s}", "ID", "t1");
+    struct store_write two[2] = {{STORE_TASK, b, NULL, 0}, {STORE_TASK, a2, NULL, v + 7}};
+    store_local_commit(l, two, 2, test_store_local_cb, &cx);
+    store_local_run(l);
+    ASSERT_TRUE(last_rc < 0);
+    ASSERT_TRUE(!store_get(s, STORE_TASK, "t2"));
+    struct store_write del = {STORE_TASK, NULL, "t1", v};
+    store_local_commit(l, &del, 1, test_store_local_cb, &cx);
+    store_local_run(l);
+    ASSERT_EQ_INT(last_rc, 0);
+    ASSERT_TRUE(!store_get(s, STORE_TASK, "t1"));
+    json_decref(b);
+    json_decref(a2);
+    store_local_free(l);
+    store_free(s);
+}
