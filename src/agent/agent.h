@@ -50,4 +50,43 @@ void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const cha
 /* The container exited with this code (while RUNNING; ignored otherwise). */
 void agent_task_exited(struct agent_task *t, int exit_code);
 
+/* ---- the executor interface: what the agent's session asks of the node's containers ----
+ * The session drives each assigned task with agent_task_step and hands the operations to
+ * these calls; the real implementation runs containers with src/exec and the local image
+ * store (agent_exec.c), tests use a fake. Every callback runs later on the loop, never
+ * inside the call. Containers are keyed by task ID; err is Docker's words. */
+#include <jansson.h>
+
+typedef void (*agent_done_cb)(void *arg, int rc, const char *err);
+typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code);
+
+/* What Status.ContainerStatus reports. */
+struct agent_ctr {
+    char id[65]; /* the container ID (64 hex) */
+    int pid;     /* 0 unless running */
+    int exit_code;
+};
+
+struct agent_exec_ops {
+    /* Resolves the task's image in the local store (missing: rc < 0, "No such image:
+     * busybox:latest") and creates its container, not started: name
+     * <service>.<slot>.<task id> (global: <service>.<node id>.<task id>), the labels
+     * com.docker.swarm.* that Docker sets. task is the task object (borrowed for the call).
+     * on_exit is called once when the container's process exits. */
+    void (*prepare)(void *ctx, json_t *task, const char *service_name, agent_exit_cb on_exit,
+                    void *exit_arg, agent_done_cb done, void *arg);
+    void (*start)(void *ctx, const char *task_id, agent_done_cb done, void *arg);
+    /* Stops within grace_ns (< 0: the task's StopGracePeriod, else 10 s); no-op unless running. */
+    void (*stop)(void *ctx, const char *task_id, int64_t grace_ns, agent_done_cb done, void *arg);
+    /* Removes the container (killing it if it still runs). */
+    void (*remove)(void *ctx, const char *task_id, agent_done_cb done, void *arg);
+    /* 0 and *out, or -ERR_NOT_FOUND when the task has no container. */
+    int (*status)(void *ctx, const char *task_id, struct agent_ctr *out);
+    /* At the agent's start: found() for every task container on disk (running ones get
+     * on_exit registered, so a daemon restart re-attaches to them), then done. */
+    void (*restore)(void *ctx,
+                    void (*found)(void *arg, const char *task_id, bool running, int exit_code),
+                    agent_exit_cb on_exit, void *exit_arg, agent_done_cb done, void *arg);
+};
+
 #endif
