@@ -17,8 +17,10 @@ rm -f /tmp/shoal-lint.$$
 # src/manager/<part>/ folders (scheduler, orchestrator, dispatcher: pure logic) rank below
 # spec, which reads their types; src/manager/ itself (the leader's loop, which reads specs)
 # ranks above it.
-order=(base http httpc store ca state manager/scheduler manager/orchestrator manager/dispatcher
-       spec msg manager exec image agent node hollow api daemon)
+# msg (the node-to-node message codec) sits below them all, so the dispatcher and the agent
+# both read it.
+order=(base http httpc store ca state msg manager/scheduler manager/orchestrator
+       manager/dispatcher spec manager exec image agent node hollow api daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
 for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)
