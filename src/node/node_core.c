@@ -572,15 +572,7 @@ void node_stop(struct node *n, void (*cb)(void *data), void *data)
     node_stop_store(n, node_free, n);
 }
 
-/* ---- commits ----
- * An object is bounded as Docker bounds a store write: swarmkit refuses a Raft proposal larger
- * than MaxTransactionBytes (1.5 MiB) with ErrRequestTooLarge, which dockerd answers with 500
- * and these words. Refused before it is sealed and sent: a multi-MB value would hold etcd
- * and this loop long enough to starve the leader's lease keepalives. etcd's own
- * --max-request-bytes (state_etcd_proc.c) stays well above it. */
-#define NODE_MAX_OBJECT_BYTES (1536 * 1024)
-#define NODE_MSG_TOO_LARGE                                                                         \
-    "rpc error: code = Unknown desc = raft: raft message is too large and can't be sent"
+/* ---- commits (sizes bounded as node_int.h says) ---- */
 
 struct commit_ctx {
     struct node *n;
@@ -592,7 +584,7 @@ struct commit_ctx {
     void *data;
 };
 
-static char *object_key(enum store_kind k, const char *id)
+char *node_object_key(enum store_kind k, const char *id)
 {
     return xasprintf(NODE_ETCD_PREFIX "%s/%s", store_kind_name(k), id);
 }
@@ -618,7 +610,7 @@ static void commit_done(void *data, int rc, int64_t revision, struct err *e)
     free(c);
 }
 
-static bool store_writable(struct node *n, struct err *e)
+bool node_store_writable(struct node *n, struct err *e)
 {
     if (!n->st || !n->have_dek) {
         err_set(e, ERR_UNAVAILABLE, "the swarm's store is not running");
@@ -650,7 +642,7 @@ static void commit_object(struct node *n, enum store_kind k, json_t *obj, uint64
                           bool fenced, node_done_cb cb, void *data)
 {
     struct err e;
-    if (!store_writable(n, &e)) {
+    if (!node_store_writable(n, &e)) {
         json_decref(obj);
         cb(data, -e.kind, &e);
         return;
@@ -676,7 +668,7 @@ static void commit_object(struct node *n, enum store_kind k, json_t *obj, uint64
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct commit_ctx){
         .n = n, .fenced = fenced, .kind = k, .obj = obj, .cb = cb, .data = data};
-    char *key = object_key(k, store_json_str(obj, "ID"));
+    char *key = node_object_key(k, store_json_str(obj, "ID"));
     sealed_put(n, key, plain, (int64_t)expect_version, c);
     free(key);
 }
@@ -704,14 +696,14 @@ void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint6
                         node_done_cb cb, void *data)
 {
     struct err e;
-    if (!store_writable(n, &e)) {
+    if (!node_store_writable(n, &e)) {
         cb(data, -e.kind, &e);
         return;
     }
     struct commit_ctx *c = xcalloc(1, sizeof(*c));
     *c = (struct commit_ctx){.n = n, .kind = k, .cb = cb, .data = data};
     snprintf(c->id, sizeof(c->id), "%s", id);
-    char *key = object_key(k, id);
+    char *key = node_object_key(k, id);
     struct state_op op = {STATE_OP_DELETE, key, NULL, 0,
                           expect_version ? (int64_t)expect_version : STATE_ANY_REVISION};
     state_txn(n->st, &op, 1, commit_done, c);
@@ -721,7 +713,7 @@ void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint6
 void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb, void *data)
 {
     struct err e;
-    if (!store_writable(n, &e)) {
+    if (!node_store_writable(n, &e)) {
         cb(data, -e.kind, &e);
         return;
     }
