@@ -5,6 +5,7 @@
 #include "http/http.h"
 #include "httpc/httpc.h"
 #include "node.h"
+#include "repl/repl.h"
 #include "state/state.h"
 
 #define NODE_ETCD_PREFIX "/shoal/"
@@ -73,6 +74,7 @@ struct node {
 
     struct store *store;
     struct state *st;
+    struct repl *repl; /* commits and the etcd feed, while st runs */
 
     /* private records loaded from etcd */
     char *root_cert, *root_key;         /* PEM */
@@ -143,22 +145,10 @@ int node_save_state(struct node *n, struct err *e);
 void node_start_store(struct node *n, node_done_cb cb, void *data);
 void node_stop_store(struct node *n, void (*cb)(void *data), void *data);
 void node_forget(struct node *n); /* back to inactive in memory */
-/* The etcd key of a store object. Heap string. */
-char *node_object_key(enum store_kind k, const char *id);
 /* True if a commit may be attempted now; else e says why (ERR_UNAVAILABLE). */
 bool node_store_writable(struct node *n, struct err *e);
-/* An object is bounded as Docker bounds a store write: swarmkit refuses a Raft proposal larger
- * than MaxTransactionBytes (1.5 MiB) with ErrRequestTooLarge, which dockerd answers with 500
- * and these words. Refused before it is sealed and sent: a multi-MB value would hold etcd
- * and this loop long enough to starve the leader's lease keepalives. etcd's own
- * --max-request-bytes (state_etcd_proc.c) stays well above it. */
-#define NODE_MAX_OBJECT_BYTES (1536 * 1024)
-#define NODE_MSG_TOO_LARGE                                                                         \
-    "rpc error: code = Unknown desc = raft: raft message is too large and can't be sent"
-/* node_commit_batch: the leader's store_commit_fn (ctx: the node). One etcd transaction,
- * fenced with the election key, for at most NODE_BATCH_MAX writes (etcd's --max-txn-ops is
- * 128, one op goes to the fence); more is ERR_INVALID. */
-#define NODE_BATCH_MAX 127
+/* node_commit_batch: the leader's store_commit_fn (ctx: the node): one etcd transaction of
+ * at most REPL_BATCH_MAX writes, fenced with the election key. */
 void node_commit_batch(void *ctx, const struct store_write *w, size_t nw, store_commit_cb cb,
                        void *arg);
 /* node_commit for leader-only writes: fenced with a compare on the election key. */
