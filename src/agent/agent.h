@@ -56,6 +56,7 @@ void agent_task_exited(struct agent_task *t, int exit_code);
  * store (agent_exec.c), tests use a fake. Every callback runs later on the loop, never
  * inside the call. Containers are keyed by task ID; err is Docker's words. */
 #include <jansson.h>
+#include <uv.h>
 
 typedef void (*agent_done_cb)(void *arg, int rc, const char *err);
 typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code);
@@ -88,5 +89,44 @@ struct agent_exec_ops {
                     void (*found)(void *arg, const char *task_id, bool running, int exit_code),
                     agent_exit_cb on_exit, void *exit_arg, agent_done_cb done, void *arg);
 };
+
+/* ---- logs: the worker's side of the leader's log broker (agent_logs.c) ----
+ * Keeps a long poll open on /swarm-rpc/logs/listen (see manager/logbroker/logbroker.h for
+ * the bodies); for every subscription it is given, opens the logs of its tasks through
+ * agent_log_ops and publishes them to /swarm-rpc/logs/publish in batches, one publication
+ * in flight per subscription (so they arrive in order), Close once every task's log has
+ * ended (without follow: after what was there; with follow: once the container exited and
+ * everything was read). A subscription the broker says is closed is dropped at once. */
+struct agent_log_opts {
+    bool follow, want_stdout, want_stderr;
+    long tail; /* < 0: all */
+    int64_t since_ns, until_ns;
+};
+typedef void (*agent_log_data_cb)(void *arg, int stream, int64_t time_ns, const char *data,
+                                  size_t len);
+typedef void (*agent_log_end_cb)(void *arg);
+struct agent_log_ops {
+    /* Opens a task's container log: data per message, then end once. NULL with e when the
+     * task has no container here. Callbacks never run inside the call. */
+    void *(*open)(void *ctx, const char *task_id, const struct agent_log_opts *o,
+                  agent_log_data_cb data, agent_log_end_cb end, void *arg, struct err *e);
+    /* Stops a log opened above: no callback runs afterwards. */
+    void (*close)(void *ctx, void *handle);
+};
+/* A call to the leader: POST path with body (borrowed); cb gets the HTTP status (0 when no
+ * manager could be reached) and the answer (borrowed for the call, may be NULL). */
+typedef void (*agent_call_cb)(void *arg, int status, json_t *answer);
+typedef void (*agent_call_fn)(void *ctx, const char *path, json_t *body, agent_call_cb cb,
+                              void *arg);
+
+struct agent_logs;
+struct agent_logs *agent_logs_new(uv_loop_t *loop, agent_call_fn call, void *call_ctx,
+                                  const struct agent_log_ops *ops, void *ops_ctx);
+/* Starts polling. */
+void agent_logs_start(struct agent_logs *l);
+/* Closes every log and frees l once its calls have answered (their answers are ignored). */
+void agent_logs_free(struct agent_logs *l);
+/* Subscriptions being served (tests). */
+size_t agent_logs_serving(const struct agent_logs *l);
 
 #endif
