@@ -44,6 +44,7 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_swarm_routes[];
 extern const struct api_route api_node_routes[];
 extern const struct api_route api_task_routes[];
+extern const struct api_route api_log_routes[];
 
 /* ---- responses (each ends the request and frees r) ---- */
 /* Sends body (takes the reference) as JSON with a trailing newline. */

@@ -100,7 +100,8 @@ struct node {
     json_t *last_seen; /* node ID → loop ms of its last heartbeat */
     json_t *marking;   /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
-    int64_t disp_period; /* heartbeat period the windows were measured with */
+    struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
+    int64_t disp_period;         /* heartbeat period the windows were measured with */
 
     /* every node: the session with a manager */
     json_t *managers; /* array of "IP:port" to fail over between */
@@ -207,6 +208,11 @@ void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
 int64_t node_heartbeat_period_ms(struct node *n);
+
+/* node_logs.c: the log broker while this manager leads, and the peer calls to it */
+void node_logs_start(struct node *n);
+void node_logs_stop(struct node *n);
+void node_logs_rpc(struct node *n, struct http_req *req, const char *peer, json_t *body);
 
 /* node_leader.c */
 void node_leader_start(struct node *n);
