@@ -53,6 +53,10 @@ struct ae_op {
     void (*found)(void *arg, const char *task_id, bool running, int exit_code);
     agent_exit_cb on_exit; /* restore */
     void *exit_arg;
+    agent_exit_cb exit_cb; /* remove: on_exit to run (later, from op_fire) */
+    void *exit_cb_arg;
+    char *exit_task;
+    int exit_code;
 };
 
 struct agent_exec {
@@ -449,6 +453,7 @@ static void op_closed(uv_handle_t *h)
 {
     struct ae_op *op = h->data;
     free(op->ctr_id);
+    free(op->exit_task);
     free(op);
 }
 
@@ -491,6 +496,8 @@ static void op_fire(uv_timer_t *h)
     op_unlink(op);
     if (op->kind == AE_RESTORE && op->rc == 0)
         restore_report(op);
+    if (op->exit_cb) /* a removal the agent had not seen as an exit */
+        op->exit_cb(op->exit_cb_arg, op->exit_task, op->exit_code);
     if (op->done)
         op->done(op->arg, op->rc, op->rc < 0 ? op->err : NULL);
     (void)ae;
@@ -702,12 +709,13 @@ static void remove_done(void *arg, int rc, const struct err *e)
     if (rc == 0 && t) {
         /* removed by hand before its exit was seen (a created container, or an exit that
          * raced the delete): the agent must still learn that it is gone */
-        if (!t->exited) {
-            t->exited = true;
-            t->exit_code = op->was_running ? 137 : -1;
-            if (t->on_exit)
-                t->on_exit(t->exit_arg, t->task_id, t->exit_code);
+        if (!t->exited && t->on_exit) {
+            op->exit_cb = t->on_exit;
+            op->exit_cb_arg = t->exit_arg;
+            op->exit_task = xstrdup(t->task_id);
+            op->exit_code = op->was_running ? 137 : -1;
         }
+        t->exited = true;
         task_forget(ae, t);
     }
     op_finish(op, rc, e ? e->msg : NULL);

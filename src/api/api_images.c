@@ -34,7 +34,8 @@ static bool have_images(struct api_req *r)
 static bool wait_turn(struct api_req *r, api_handler fn)
 {
     struct api *a = r->api;
-    if (!a->image_job && !a->image_waiting)
+    /* run_waiting calls the oldest queued handler only when no helper runs: it goes now */
+    if (a->image_draining || (!a->image_job && !a->image_waiting))
         return false;
     struct api_image_wait *w = xcalloc(1, sizeof(*w)), **pp = &a->image_waiting;
     w->r = r;
@@ -45,8 +46,12 @@ static bool wait_turn(struct api_req *r, api_handler fn)
     return true;
 }
 
+/* Runs the queued handlers in order until one starts a helper (the rest keep waiting). */
 static void run_waiting(struct api *a)
 {
+    if (a->image_draining)
+        return;
+    a->image_draining = true;
     while (!a->image_job && a->image_waiting) {
         struct api_image_wait *w = a->image_waiting;
         a->image_waiting = w->next;
@@ -55,6 +60,7 @@ static void run_waiting(struct api *a)
         free(w);
         fn(r);
     }
+    a->image_draining = false;
 }
 
 /* ---- load and import through the helper ---- */

@@ -21,6 +21,7 @@ struct api {
     /* image changes run one at a time (the helper process and the store's files): */
     struct image_job *image_job;          /* the helper running, or NULL */
     struct api_image_wait *image_waiting; /* requests queued behind it, oldest first */
+    bool image_draining;                  /* run_waiting is calling queued handlers */
     bool closing;
     void (*images_closed)(struct api *a); /* api_images_close's cb, once the helper ended */
     void (*close_cb)(void *data);

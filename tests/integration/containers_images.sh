@@ -76,6 +76,29 @@ assert_contains "$ERR" "invalid archive" "load error words"
 run dk images --format '{{.Repository}}:{{.Tag}}'
 assert_eq "$(printf 'imported:1\nbusybox:latest')" "$OUT" "images after import and a failed load"
 
+# --- changes queue behind a running load: three loads and a tag at once, all answered -------
+make_busybox_tar "$T/bb2.tar" second:v2 >/dev/null
+make_busybox_tar "$T/bb3.tar" third:v3 >/dev/null
+pids=()
+for f in bb2 bb3 bb; do
+    dk load -i "$T/$f.tar" >"$T/$f.out" 2>&1 &
+    pids+=($!)
+done
+dk tag busybox queued:1 >"$T/tag.out" 2>&1 &
+pids+=($!)
+for p in "${pids[@]}"; do
+    wait "$p" || fail "a concurrent load or tag failed" "$(cat "$T"/*.out)"
+done
+assert_eq "Loaded image: second:v2" "$(cat "$T/bb2.out")" "concurrent load 2"
+assert_eq "Loaded image: third:v3" "$(cat "$T/bb3.out")" "concurrent load 3"
+run dk images --format '{{.Repository}}:{{.Tag}}'
+for ref in second:v2 third:v3 queued:1 busybox:latest imported:1; do
+    assert_contains "$OUT" "$ref" "image $ref after concurrent changes"
+done
+for ref in second:v2 third:v3 queued:1; do
+    dk rmi "$ref" >/dev/null
+done
+
 # --- the store survives a restart -------------------------------------------------------------
 stop_daemon
 start_daemon
