@@ -129,4 +129,57 @@ void agent_logs_free(struct agent_logs *l);
 /* Subscriptions being served (tests). */
 size_t agent_logs_serving(const struct agent_logs *l);
 
+/* ---- the real executor (agent_exec.c): src/exec containers from the local image store ----
+ * Task containers get a random 64-hex ID, Docker's name and com.docker.swarm.* labels; the
+ * ContainerSpec is merged with the image config as dockerd does (Command replaces the
+ * image's Entrypoint and drops its Cmd; Args replace its Cmd; the spec's Env first, then the
+ * image's variables it does not set; Dir and User default to the image's; user and group
+ * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
+ * clear error, until they are built: networks, published ports (ingress and host mode),
+ * named volumes, secrets, configs, cap-add/drop, sysctls, ulimits, groups, TTY.
+ * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
+ * exec, in the same loop turn (pending calls are dropped without their callbacks). */
+#include "exec/exec.h"
+#include "image/image.h"
+
+#include <uv.h>
+
+struct agent_exec;
+/* node_id (may be NULL: the task's NodeID is used) names global tasks' containers. */
+struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_store *images,
+                                  const char *node_id);
+void agent_exec_free(struct agent_exec *ae); /* NULL is a no-op; containers keep running */
+void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
+extern const struct agent_exec_ops agent_exec_real_ops;
+
+/* Finds the task containers already on disk (exec_restore) without an agent attached yet, so
+ * the API sees them at once; the agent's restore later reports them too. */
+void agent_exec_restore(struct agent_exec *ae, agent_done_cb done, void *arg);
+/* `docker rm [-f]` of a container by its ID: removed through exec; a task container's agent
+ * learns of it through on_exit (its exit code, or 137 / -1 if no exit had been seen). */
+void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool force,
+                                 agent_done_cb done, void *arg);
+/* The container ID of a task (borrowed), or NULL. */
+const char *agent_exec_container(struct agent_exec *ae, const char *task_id);
+/* An image_user_cb (arg: the adapter) for image_store_set_user_cb: a container of this
+ * adapter uses image_id; a running one is preferred. */
+bool agent_exec_image_user(void *arg, const char *image_id, char *container, size_t cap,
+                           bool *running);
+
+/* The pure translation (for tests): task + image config → exec spec. ctr_id and lower are
+ * borrowed by s->spec; everything else s owns (release with agent_exec_spec_release). */
+struct agent_exec_spec {
+    struct exec_spec spec;
+    char *name;    /* <service>.<slot>.<task id> or <service>.<node id>.<task id> */
+    json_t *extra; /* {"name","image","image_id","task_id","service_id","command","path",
+                      "args","config" (Docker's Config shape),"mounts"} */
+    char **args, **env, **labels;
+    struct exec_mount *mounts;
+    char *user, *workdir, *hostname, *stop_signal;
+};
+int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
+                          const char *ctr_id, const json_t *image_config, const char *image_id,
+                          char *const *lower, struct agent_exec_spec *s, struct err *e);
+void agent_exec_spec_release(struct agent_exec_spec *s);
+
 #endif

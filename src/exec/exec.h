@@ -94,6 +94,7 @@ struct exec_spec {
     const char *stop_signal; /* "SIGTERM", "TERM", "15"; NULL: SIGTERM */
     int64_t stop_grace_ns;   /* default for exec_stop with grace < 0; 0: 10 s */
     const char *netns_path;  /* NULL: a new netns with only lo */
+    json_t *extra;           /* caller's facts (name, image...) kept in meta.json; may be NULL */
 };
 
 /* ---- container state ---- */
@@ -146,9 +147,13 @@ void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, 
 /* Current state (from memory, kept in step with the files). ERR_NOT_FOUND if unknown. */
 int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct err *e);
 /* What was kept of the spec in meta.json, for inspect and after a restore: {"id", "created"
- * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay"}. New reference in *out;
+ * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay", "extra" (spec.extra,
+ * when it was set)}. New reference in *out;
  * ERR_NOT_FOUND if the container is unknown. */
 int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e);
+/* The IDs of the containers this exec knows (created or restored, not being deleted), oldest
+ * first: a new NULL-terminated array (free each and the array). */
+char **exec_list(struct exec *x);
 /* Paths inside the container's state dir (heap strings). */
 char *exec_log_path(const struct exec *x, const char *id);
 char *exec_dir_path(const struct exec *x, const char *id);
