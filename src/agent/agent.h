@@ -161,6 +161,11 @@ void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool
                                  agent_done_cb done, void *arg);
 /* The container ID of a task (borrowed), or NULL. */
 const char *agent_exec_container(struct agent_exec *ae, const char *task_id);
+/* The executor the adapter drives. */
+struct exec *agent_exec_exec(struct agent_exec *ae);
+/* Task logs from the adapter's containers (agent_exec_logs.c; ctx: the struct agent_exec),
+ * for agent_logs_new. */
+extern const struct agent_log_ops agent_exec_log_ops;
 /* An image_user_cb (arg: the adapter) for image_store_set_user_cb: a container of this
  * adapter uses image_id; a running one is preferred. */
 bool agent_exec_image_user(void *arg, const char *image_id, char *container, size_t cap,

@@ -764,6 +764,11 @@ static int ae_status(void *ctx, const char *task_id, struct agent_ctr *out)
     return 0;
 }
 
+struct exec *agent_exec_exec(struct agent_exec *ae)
+{
+    return ae->x;
+}
+
 const char *agent_exec_container(struct agent_exec *ae, const char *task_id)
 {
     struct ae_task *t = strmap_get(ae->by_task, task_id);

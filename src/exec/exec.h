@@ -179,6 +179,7 @@ struct exec_log_opts {
     int64_t until_ns; /* keep messages at or before it; 0: no end */
     long tail;        /* last N messages (counted before the filters, as Docker); < 0: all */
     bool timestamps;  /* prefix "2006-01-02T15:04:05.000000000Z " as docker logs -t */
+    bool once;        /* exec_logs_follow: end after what is there now (no following) */
 };
 /* Converts the k8s-file text data[0..len) to stdcopy frames appended to out: one frame per
  * message ([stream 1|2, 0, 0, 0, big-endian u32 length] + payload); a run of partial (P)

@@ -265,7 +265,7 @@ static void follower_tick(uv_timer_t *t)
 {
     struct exec_logs_follower *f = t->data;
     struct err e = {0};
-    bool exited = exec_ctr_exited(f->x, f->id);
+    bool exited = exec_ctr_exited(f->x, f->id) || f->o.once;
     if (follower_read(f, exited, &e) < 0) {
         follower_finish(f, -e.kind, &e);
         return;

@@ -297,6 +297,23 @@ static char *log_text(struct exec *x, const char *ctr)
     return raw;
 }
 
+struct logs_got {
+    struct buf text; /* "stream:message" per message */
+    int64_t first_ns;
+    bool ended;
+};
+static void log_data(void *arg, int stream, int64_t t, const char *data, size_t len)
+{
+    struct logs_got *g = arg;
+    if (!g->first_ns)
+        g->first_ns = t;
+    buf_printf(&g->text, "%d:%.*s", stream, (int)len, data);
+}
+static void log_end(void *arg)
+{
+    ((struct logs_got *)arg)->ended = true;
+}
+
 TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
 {
     guard_setup("/tmp/shoal-agent-exec-XXXXXX", "/shoal-aetest");
@@ -395,6 +412,19 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     }
     ASSERT_CONTAINS(lt, "started as 1234:2345 env=1");
     free(lt);
+
+    /* the task's log as the log broker gets it: messages with their times, then the end */
+    struct logs_got lg = {0};
+    struct agent_log_opts lo = {.want_stdout = true, .want_stderr = true, .tail = -1};
+    void *lh = agent_exec_log_ops.open(ae, tid, &lo, log_data, log_end, &lg, &e);
+    ASSERT_NOT_NULL(lh);
+    ASSERT_FALSE(lg.ended); /* never inside the call */
+    run_until(&loop, &lg.ended, 10000, "the end of a task log without follow");
+    ASSERT_EQ_STR(lg.text.p, "1:started as 1234:2345 env=1\n");
+    ASSERT_TRUE(lg.first_ns > 1600000000000000000LL);
+    buf_release(&lg.text);
+    ASSERT_NULL(agent_exec_log_ops.open(ae, "nosuchtask", &lo, log_data, log_end, &lg, &e));
+    ASSERT_EQ_INT(e.kind, ERR_NOT_FOUND);
 
     /* removed by hand (docker rm -f): the agent learns it through on_exit */
     ASSERT_EQ_INT(ex.n, 0);
