@@ -147,7 +147,8 @@ static void dechunk(struct reply *r)
     buf_release(&out);
 }
 
-static void request(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
+/* Starts the exchange in a child; request_finish runs the loop until the answer is in. */
+static pid_t request_start(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     int p[2];
@@ -180,6 +181,11 @@ static void request(uv_loop_t *loop, const char *method, const char *target, str
     r->pipe.data = r;
     uv_pipe_open(&r->pipe, p[0]);
     uv_read_start((uv_stream_t *)&r->pipe, r_alloc, r_read);
+    return pid;
+}
+
+static void request_finish(uv_loop_t *loop, pid_t pid, const char *target, struct reply *r)
+{
     run_until(loop, &r->closed, 30000, target);
     int st;
     waitpid(pid, &st, 0);
@@ -193,6 +199,11 @@ static void request(uv_loop_t *loop, const char *method, const char *target, str
     if (strcasestr(r->raw.p, "Transfer-Encoding: chunked") &&
         strcasestr(r->raw.p, "Transfer-Encoding: chunked") < hdr_end)
         dechunk(r);
+}
+
+static void request(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
+{
+    request_finish(loop, request_start(loop, method, target, r), target, r);
 }
 
 static json_t *reply_json(struct reply *r)
@@ -384,12 +395,27 @@ TEST_T(api_containers_task_container, 180)
     ASSERT_EQ_INT(rep.status, 400);
     buf_release(&rep.raw);
 
-    /* kill with TERM, then wait gives its code */
+    /* logs -f with timestamps and tail: the last line, then the stream ends with the
+     * container; kill with TERM meanwhile, then wait gives its code */
+    struct reply frep;
+    char *ftarget =
+        xasprintf("/v1.41/containers/%s/logs?stderr=1&follow=1&timestamps=1&tail=1", id);
+    pid_t fpid = request_start(&loop, "GET", ftarget, &frep);
     target = xasprintf("/v1.41/containers/%s/kill?signal=TERM", id);
     request(&loop, "POST", target, &rep);
     free(target);
     ASSERT_EQ_INT(rep.status, 204);
     buf_release(&rep.raw);
+    request_finish(&loop, fpid, ftarget, &frep);
+    free(ftarget);
+    ASSERT_EQ_INT(frep.status, 200);
+    ASSERT_CONTAINS(frep.raw.p, "Content-Type: application/vnd.docker.raw-stream");
+    /* one stderr frame: "2026-...Z oops\n" (30-character timestamp, a space) */
+    ASSERT_EQ_INT(frep.body_len, 8 + 31 + 5);
+    ASSERT_EQ_INT(memcmp(frep.body, "\2\0\0\0\0\0\0\x24", 8), 0);
+    ASSERT_EQ_INT(frep.body[8 + 30], ' ');
+    ASSERT_EQ_INT(memcmp(frep.body + 8 + 31, "oops\n", 5), 0);
+    buf_release(&frep.raw);
     target = xasprintf("/v1.41/containers/%s/wait", id);
     request(&loop, "POST", target, &rep);
     free(target);
