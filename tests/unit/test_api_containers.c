@@ -339,6 +339,29 @@ TEST_T(api_containers_task_container, 180)
     ASSERT_EQ_INT(json_array_size(j), 1);
     json_decref(j);
     buf_release(&rep.raw);
+    /* ancestor: by the image's name; no networks, so a network filter matches nothing; a
+     * container is not created before itself */
+    request(&loop, "GET",
+            "/v1.41/containers/json?filters=%7B%22ancestor%22%3A%5B%22busybox%22%5D%7D", &rep);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 1);
+    json_decref(j);
+    buf_release(&rep.raw);
+    request(&loop, "GET", "/v1.41/containers/json?filters=%7B%22network%22%3A%5B%22bridge%22%5D%7D",
+            &rep);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 0);
+    json_decref(j);
+    buf_release(&rep.raw);
+    char *bt = xasprintf(
+        "/v1.41/containers/json?filters=%%7B%%22before%%22%%3A%%5B%%22%s%%22%%5D%%7D", name);
+    request(&loop, "GET", bt, &rep);
+    free(bt);
+    ASSERT_EQ_INT(rep.status, 200);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 0);
+    json_decref(j);
+    buf_release(&rep.raw);
     request(&loop, "GET", "/v1.41/containers/json?filters=%7B%22name%22%3A%5B%22nope%22%5D%7D",
             &rep);
     j = reply_json(&rep);
