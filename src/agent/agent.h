@@ -137,6 +137,8 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
  * clear error, until they are built: networks, published ports (ingress and host mode),
  * named volumes, secrets, configs, cap-add/drop, sysctls, ulimits, groups, TTY.
+ * restore's found() gives running, or the exit code; a container created but never started
+ * gives running false and -1 (a prepare of its task reuses it), never a clean 0.
  * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
  * exec, in the same loop turn (pending calls are dropped without their callbacks). */
 #include "exec/exec.h"

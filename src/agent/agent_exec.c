@@ -853,9 +853,11 @@ static void restore_report(struct ae_op *op)
         struct exec_state st;
         if (!t || !op->found)
             continue;
-        bool running = exec_state_get(ae->x, t->ctr_id, &st, NULL) == 0 &&
-                       st.status == EXEC_RUNNING && !t->exited;
-        op->found(op->arg, t->task_id, running, t->exited ? t->exit_code : 0);
+        bool known = exec_state_get(ae->x, t->ctr_id, &st, NULL) == 0;
+        bool running = known && st.status == EXEC_RUNNING && !t->exited;
+        /* exited: its code; created but never started (or gone): -1, never a clean 0 */
+        int code = t->exited ? t->exit_code : running ? 0 : -1;
+        op->found(op->arg, t->task_id, running, code);
     }
     strv_free(ids);
 }

@@ -136,6 +136,14 @@ static bool match_any(json_t *vals, const char *s, bool prefix, bool substring)
     return false;
 }
 
+/* ancestor=: the image as the task names it, or its ID (a prefix, with or without sha256:) */
+static bool ancestor_match(json_t *vals, json_t *meta)
+{
+    const char *img = extra_str(meta, "image"), *id = extra_str(meta, "image_id");
+    return !vals || match_any(vals, img, false, false) || match_any(vals, id, true, false) ||
+           (strlen(id) > 7 && match_any(vals, id + 7, true, false));
+}
+
 static json_t *list_item(const char *id, json_t *meta, const struct exec_state *st, int64_t now)
 {
     char status[96];
@@ -189,6 +197,22 @@ static void h_containers_list(struct api_req *r)
     bool all = api_query_bool(r, "all") || limit > 0 || api_filters_get(&f, "status") ||
                api_filters_get(&f, "exited");
     struct exec *x = r->api->cfg.exec;
+    int64_t before_ns = 0, since_ns = 0;
+    const char *const bs[] = {"before", "since"};
+    for (size_t b = 0; b < 2; b++) {
+        json_t *vals = api_filters_get(&f, bs[b]);
+        char ref[72];
+        struct exec_state rs;
+        if (!vals)
+            continue;
+        if (resolve(x, json_string_value(json_array_get(vals, 0)) ?: "", ref, &e) < 0 ||
+            exec_state_get(x, ref, &rs, &e) < 0) {
+            api_filters_release(&f);
+            api_reply_err(r, &e);
+            return;
+        }
+        *(b ? &since_ns : &before_ns) = rs.created_ns;
+    }
     char **ids = exec_list(x);
     json_t *out = json_array();
     int64_t now = time_now_ns();
@@ -215,7 +239,14 @@ static void h_containers_list(struct api_req *r)
              (st.status == EXEC_EXITED &&
               match_any(api_filters_get(&f, "exited"), code, false, false))) &&
             (!tasks || match_any(tasks, is_task ? "true" : "false", false, false)) &&
-            api_filters_match_labels(&f, "label", json_object_get(meta, "labels"));
+            api_filters_match_labels(&f, "label", json_object_get(meta, "labels")) &&
+            ancestor_match(api_filters_get(&f, "ancestor"), meta) &&
+            match_any(api_filters_get(&f, "health"), "none", false, false) &&
+            match_any(api_filters_get(&f, "isolation"), "default", false, false) &&
+            /* task containers have no networks, published or exposed ports, volumes yet */
+            !api_filters_get(&f, "network") && !api_filters_get(&f, "publish") &&
+            !api_filters_get(&f, "expose") && !api_filters_get(&f, "volume") &&
+            (!before_ns || st.created_ns < before_ns) && (!since_ns || st.created_ns > since_ns);
         if (keep && (limit <= 0 || (long)json_array_size(out) < limit))
             json_array_append_new(out, list_item(ids[k], meta, &st, now));
         json_decref(meta);

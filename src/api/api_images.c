@@ -249,10 +249,35 @@ static void h_images_list(struct api_req *r)
     json_t *all = image_list(r->api->cfg.images), *out = json_array();
     size_t i;
     json_t *img;
+    /* before= / since=: images created before / after the named one */
+    json_int_t bound[2] = {0, 0};
+    const char *const keys[] = {"before", "since"};
+    for (int b = 0; b < 2; b++) {
+        json_t *vals = api_filters_get(&f, keys[b]);
+        char id[72];
+        if (!vals)
+            continue;
+        if (image_resolve(r->api->cfg.images, json_string_value(json_array_get(vals, 0)) ?: "", id,
+                          &e) < 0) {
+            json_decref(all);
+            json_decref(out);
+            api_filters_release(&f);
+            api_reply_err(r, &e);
+            return;
+        }
+        json_array_foreach(all, i, img)
+        {
+            if (!strcmp(json_string_value(json_object_get(img, "Id")) ?: "", id))
+                bound[b] = json_integer_value(json_object_get(img, "Created"));
+        }
+    }
     json_array_foreach(all, i, img)
     {
+        json_int_t created = json_integer_value(json_object_get(img, "Created"));
         if (list_match(img, api_filters_get(&f, "reference"), api_filters_get(&f, "dangling")) &&
-            api_filters_match_labels(&f, "label", json_object_get(img, "Labels")))
+            api_filters_match_labels(&f, "label", json_object_get(img, "Labels")) &&
+            (!api_filters_get(&f, "before") || created < bound[0]) &&
+            (!api_filters_get(&f, "since") || created > bound[1]))
             json_array_append(out, img);
     }
     json_decref(all);

@@ -75,6 +75,11 @@ assert_rc 1 "docker load of garbage"
 assert_contains "$ERR" "invalid archive" "load error words"
 run dk images --format '{{.Repository}}:{{.Tag}}'
 assert_eq "$(printf 'imported:1\nbusybox:latest')" "$OUT" "images after import and a failed load"
+# since= / before=: the import is newer than busybox (made in 2023)
+run dk images --filter since=busybox --format '{{.Repository}}:{{.Tag}}'
+assert_eq "imported:1" "$OUT" "images --filter since"
+run dk images --filter before=imported:1 --format '{{.Repository}}:{{.Tag}}'
+assert_eq "busybox:latest" "$OUT" "images --filter before"
 
 # --- changes queue behind a running load: three loads and a tag at once, all answered -------
 make_busybox_tar "$T/bb2.tar" second:v2 >/dev/null

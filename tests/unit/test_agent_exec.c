@@ -458,6 +458,30 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     call_ok(&loop, &r, "remove 2");
     ASSERT_EQ_INT(ex.n, 1); /* once per container */
     json_decref(t);
+
+    /* created, never started, then a restart: reported not running with -1, not a clean 0 */
+    t = task_json(",\"Command\":[\"true\"]");
+    json_object_set_new(t, "ID", json_string("task000000000000000000003"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 3");
+    json_decref(t);
+    agent_exec_free(ae);
+    exec_free(x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    x = exec_new(&loop, &xc, &e);
+    if (!x)
+        FAIL_AT("exec_new a third time: %s", e.msg);
+    ae = agent_exec_new(&loop, x, images, "node1");
+    image_store_set_user_cb(images, agent_exec_image_user, ae);
+    memset(&f, 0, sizeof(f));
+    ops->restore(ae, found_cb, on_exit_cb, &ex, done_cb, &f);
+    run_until(&loop, &f.r.done, 30000, "restore 3");
+    ASSERT_EQ_INT(f.n, 1);
+    ASSERT_FALSE(f.running);
+    ASSERT_EQ_INT(f.code, -1);
+    ops->remove(ae, "task000000000000000000003", done_cb, &r);
+    call_ok(&loop, &r, "remove 3");
+
     ASSERT_EQ_INT(image_remove(images, "bb:agent", false, &rec, &e), 0);
     json_decref(rec);
 

@@ -147,7 +147,8 @@ static void dechunk(struct reply *r)
     buf_release(&out);
 }
 
-static void request(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
+/* Starts the exchange in a child; request_finish runs the loop until the answer is in. */
+static pid_t request_start(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     int p[2];
@@ -180,6 +181,11 @@ static void request(uv_loop_t *loop, const char *method, const char *target, str
     r->pipe.data = r;
     uv_pipe_open(&r->pipe, p[0]);
     uv_read_start((uv_stream_t *)&r->pipe, r_alloc, r_read);
+    return pid;
+}
+
+static void request_finish(uv_loop_t *loop, pid_t pid, const char *target, struct reply *r)
+{
     run_until(loop, &r->closed, 30000, target);
     int st;
     waitpid(pid, &st, 0);
@@ -193,6 +199,11 @@ static void request(uv_loop_t *loop, const char *method, const char *target, str
     if (strcasestr(r->raw.p, "Transfer-Encoding: chunked") &&
         strcasestr(r->raw.p, "Transfer-Encoding: chunked") < hdr_end)
         dechunk(r);
+}
+
+static void request(uv_loop_t *loop, const char *method, const char *target, struct reply *r)
+{
+    request_finish(loop, request_start(loop, method, target, r), target, r);
 }
 
 static json_t *reply_json(struct reply *r)
@@ -328,6 +339,29 @@ TEST_T(api_containers_task_container, 180)
     ASSERT_EQ_INT(json_array_size(j), 1);
     json_decref(j);
     buf_release(&rep.raw);
+    /* ancestor: by the image's name; no networks, so a network filter matches nothing; a
+     * container is not created before itself */
+    request(&loop, "GET",
+            "/v1.41/containers/json?filters=%7B%22ancestor%22%3A%5B%22busybox%22%5D%7D", &rep);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 1);
+    json_decref(j);
+    buf_release(&rep.raw);
+    request(&loop, "GET", "/v1.41/containers/json?filters=%7B%22network%22%3A%5B%22bridge%22%5D%7D",
+            &rep);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 0);
+    json_decref(j);
+    buf_release(&rep.raw);
+    char *bt = xasprintf(
+        "/v1.41/containers/json?filters=%%7B%%22before%%22%%3A%%5B%%22%s%%22%%5D%%7D", name);
+    request(&loop, "GET", bt, &rep);
+    free(bt);
+    ASSERT_EQ_INT(rep.status, 200);
+    j = reply_json(&rep);
+    ASSERT_EQ_INT(json_array_size(j), 0);
+    json_decref(j);
+    buf_release(&rep.raw);
     request(&loop, "GET", "/v1.41/containers/json?filters=%7B%22name%22%3A%5B%22nope%22%5D%7D",
             &rep);
     j = reply_json(&rep);
@@ -384,12 +418,27 @@ TEST_T(api_containers_task_container, 180)
     ASSERT_EQ_INT(rep.status, 400);
     buf_release(&rep.raw);
 
-    /* kill with TERM, then wait gives its code */
+    /* logs -f with timestamps and tail: the last line, then the stream ends with the
+     * container; kill with TERM meanwhile, then wait gives its code */
+    struct reply frep;
+    char *ftarget =
+        xasprintf("/v1.41/containers/%s/logs?stderr=1&follow=1&timestamps=1&tail=1", id);
+    pid_t fpid = request_start(&loop, "GET", ftarget, &frep);
     target = xasprintf("/v1.41/containers/%s/kill?signal=TERM", id);
     request(&loop, "POST", target, &rep);
     free(target);
     ASSERT_EQ_INT(rep.status, 204);
     buf_release(&rep.raw);
+    request_finish(&loop, fpid, ftarget, &frep);
+    free(ftarget);
+    ASSERT_EQ_INT(frep.status, 200);
+    ASSERT_CONTAINS(frep.raw.p, "Content-Type: application/vnd.docker.raw-stream");
+    /* one stderr frame: "2026-...Z oops\n" (30-character timestamp, a space) */
+    ASSERT_EQ_INT(frep.body_len, 8 + 31 + 5);
+    ASSERT_EQ_INT(memcmp(frep.body, "\2\0\0\0\0\0\0\x24", 8), 0);
+    ASSERT_EQ_INT(frep.body[8 + 30], ' ');
+    ASSERT_EQ_INT(memcmp(frep.body + 8 + 31, "oops\n", 5), 0);
+    buf_release(&frep.raw);
     target = xasprintf("/v1.41/containers/%s/wait", id);
     request(&loop, "POST", target, &rep);
     free(target);
