@@ -189,4 +189,24 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
                           char *const *lower, struct agent_exec_spec *s, struct err *e);
 void agent_exec_spec_release(struct agent_exec_spec *s);
 
+/* ---- the session: this node's tasks from the leader's dispatcher (agent_session.c) ----
+ * Keeps a long poll open on /swarm-rpc/assignments (manager/dispatcher/disp.h has the
+ * bodies), applies the changes (Full replaces the set), drives every task with the state
+ * machine above over an agent_exec_ops, and reports every transition through
+ * /swarm-rpc/status, coalesced per task and batched (at most every AGENT_REPORT_MS, one
+ * report in flight, resent until accepted). A task no longer assigned is stopped and its
+ * container removed. At start it restores the containers on disk: those of tasks still
+ * assigned are adopted as they are (a running one is not restarted), the others removed
+ * once the first full set has arrived. Every node runs one, managers included. */
+#define AGENT_REPORT_MS 10
+struct agent_session;
+struct agent_session *agent_session_new(uv_loop_t *loop, agent_call_fn call, void *call_ctx,
+                                        const struct agent_exec_ops *ops, void *ops_ctx);
+void agent_session_start(struct agent_session *s);
+/* Drops the session: containers keep running (a restart re-adopts them); calls in flight
+ * answer into nothing. */
+void agent_session_free(struct agent_session *s);
+/* Tasks held (tests). */
+size_t agent_session_tasks(const struct agent_session *s);
+
 #endif

@@ -323,6 +323,8 @@ static int strip_version(struct api_req *r, const char **path)
     if (*end != '/' && *end != 0)
         return 0;
     *path = *end ? end : "/";
+    r->vmajor = (int)major;
+    r->vminor = (int)minor;
     if (major > 1 || (major == 1 && minor > 41)) {
         api_reply_error(
             r, ERR_INVALID,

@@ -35,6 +35,7 @@ struct api_req {
     struct api *api;
     struct http_req *http;
     const char *params[API_MAX_PARAMS]; /* {id}-style path segments, percent-decoded */
+    int vmajor, vminor;                 /* the path's /vX.Y (0.0 when unversioned) */
     char *param_store;
 };
 

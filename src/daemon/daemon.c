@@ -456,8 +456,13 @@ int daemon_main(int argc, char **argv)
         .engine_version = SHOAL_VERSION,
         .peer_max_conns = caps.peer_max_conns,
     };
-    d.node = node_new(&d.loop, &nc);
     engine_start(&d);
+    if (d.agent_exec) {
+        nc.exec_ops = &agent_exec_real_ops;
+        nc.log_ops = &agent_exec_log_ops;
+        nc.exec_ctx = d.agent_exec;
+    }
+    d.node = node_new(&d.loop, &nc);
     struct api_config ac = {.data_root = d.o.data_root,
                             .engine_version = SHOAL_VERSION,
                             .labels = d.o.labels,

@@ -39,9 +39,16 @@ struct node_config {
     const char *const *labels; /* engine labels "k=v" from --label; NULL-terminated */
     const char *engine_version;
     size_t peer_max_conns; /* connection cap of the peer listener; 0: the http default */
+    /* This node's containers (NULL: it runs no tasks): the agent session's executor and the
+     * task logs source, both with exec_ctx. */
+    const struct agent_exec_ops *exec_ops;
+    const struct agent_log_ops *log_ops;
+    void *exec_ctx;
 };
 
 struct node;
+struct agent_exec_ops;
+struct agent_log_ops;
 
 /* Result callback of asynchronous operations: rc 0 or negative with e filled. */
 typedef void (*node_done_cb)(void *data, int rc, struct err *e);

@@ -150,6 +150,7 @@ void node_agent_start(struct node *n)
 
 void node_agent_reload_tls(struct node *n)
 {
+    node_session_reload_tls(n);
     if (!n->agent_timer)
         return;
     node_agent_stop(n);

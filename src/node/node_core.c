@@ -240,6 +240,7 @@ static int load_state(struct node *n, struct err *e)
 
 void node_forget(struct node *n)
 {
+    node_session_stop(n);
     n->state = NODE_INACTIVE;
     n->error[0] = 0;
     n->id[0] = n->cluster_id[0] = n->role[0] = n->advertise_ip[0] = 0;
@@ -360,6 +361,7 @@ static void on_state_ready(void *data, int rc, struct err *e)
         refresh_self(n);
         node_etcd_ready(n);
         node_leader_start(n);
+        node_session_start(n);
     }
     if (cb)
         cb(cbdata, rc, e);
@@ -482,6 +484,7 @@ void node_start(struct node *n, node_done_cb cb, void *data)
     if (!node_is_manager(n)) {
         n->state = NODE_ACTIVE;
         node_agent_start(n);
+        node_session_start(n);
         cb(data, 0, NULL);
         return;
     }
@@ -536,6 +539,7 @@ static void node_free(void *data)
 
 void node_stop(struct node *n, void (*cb)(void *data), void *data)
 {
+    node_session_stop(n);
     node_certs_stop(n);
     node_agent_stop(n);
     n->stop_cb = cb;

@@ -124,6 +124,7 @@ void node_dispatch_start(struct node *n)
     n->disp_timer->data = n;
     uv_timer_start(n->disp_timer, on_tick, tick_ms(n), 0);
     node_logs_start(n);
+    node_tasks_lead(n);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -139,6 +140,7 @@ void node_dispatch_stop(struct node *n)
     uv_close((uv_handle_t *)n->disp_timer, timer_closed);
     n->disp_timer = NULL;
     node_logs_stop(n);
+    node_tasks_unlead(n);
     json_decref(n->last_seen);
     json_decref(n->marking);
     n->last_seen = n->marking = NULL;

@@ -101,7 +101,14 @@ struct node {
     json_t *marking;   /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
     struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
-    int64_t disp_period;         /* heartbeat period the windows were measured with */
+    struct mgr *mgr;             /* leader: the reconciliation loop */
+    struct disp_server *disp;    /* leader: assignments and status intake */
+    /* every node: tasks and logs from the leader (node_session.c) */
+    struct agent_session *session;
+    struct agent_logs *logs;
+    struct httpc *sess_client;
+    struct sess_call *sess_calls;
+    int64_t disp_period; /* heartbeat period the windows were measured with */
 
     /* every node: the session with a manager */
     json_t *managers; /* array of "IP:port" to fail over between */
@@ -208,6 +215,15 @@ void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
 int64_t node_heartbeat_period_ms(struct node *n);
+
+/* node_session.c: the agent session and log publisher (every node), the dispatcher's server
+ * and the reconciliation loop (the leader) */
+void node_session_start(struct node *n);
+void node_session_stop(struct node *n);
+void node_session_reload_tls(struct node *n);
+void node_tasks_lead(struct node *n);
+void node_tasks_unlead(struct node *n);
+void node_tasks_rpc(struct node *n, struct http_req *req, const char *peer, json_t *body);
 
 /* node_logs.c: the log broker while this manager leads, and the peer calls to it */
 void node_logs_start(struct node *n);

@@ -191,6 +191,7 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
     }
     n->state = NODE_ACTIVE;
     node_agent_start(n);
+    node_session_start(n);
     join_finish(c, 0, NULL);
 }
 

@@ -138,6 +138,7 @@ static void demote_stopped(void *data)
     n->state = NODE_ACTIVE;
     n->demoting = false;
     node_agent_start(n);
+    node_session_reload_tls(n);
     log_info("this node is now a worker");
     free(c->cert);
     free(c->key);

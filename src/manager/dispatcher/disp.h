@@ -50,4 +50,42 @@ void disp_session_ack(struct disp_session *s, uint64_t ack);
 void disp_session_changes(struct disp_session *s, const struct disp_item *cur, size_t n,
                           struct disp_changes *out);
 
+/* ---- the dispatcher's server side on the leader (disp_server.c) ----
+ * POST /swarm-rpc/assignments {"Session": s, "Ack": seq} (a long poll; the caller's node ID
+ * from its certificate) → {"Seq", "Full", "Changes": [{"Task": <task>, "ServiceName"} |
+ * {"Removed": id}]}: the node's tasks (every task object with its NodeID, until it is
+ * deleted), as changes from what the node acknowledged; answered at once when there are
+ * changes, else when the node's tasks change or after DISP_POLL_MS with none. A task counts
+ * as changed for the node when its desired state or its spec changes (not for its own status
+ * reports). A new Session value (a restarted worker) or a new leader starts with Full.
+ * POST /swarm-rpc/status {"Updates": [{"TaskID", "Status"}]}: checked (the task is the
+ * caller's, its state known and not going backwards) and written in batches (at most
+ * DISP_BATCH tasks per transaction, one transaction in flight, conflicts retried against the
+ * store's current objects). Thread: the loop thread. */
+#include "store/store.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+#define DISP_POLL_MS 20000
+#define DISP_BATCH 100
+
+struct disp_server;
+/* A poll's answer: status 200 and body (owned by the callee), or 503 (body NULL) when the
+ * server goes away. */
+typedef void (*disp_reply_cb)(void *arg, int status, json_t *body);
+struct disp_server *disp_server_new(uv_loop_t *loop, struct store *s, store_commit_fn commit,
+                                    void *commit_ctx);
+/* Answers parked polls with 503 and frees d (status writes in flight finish into nothing). */
+void disp_server_free(struct disp_server *d);
+void disp_server_assignments(struct disp_server *d, const char *node_id, json_t *req,
+                             disp_reply_cb cb, void *arg);
+/* The HTTP request of a parked poll went away (matched by arg): forget it. */
+void disp_server_cancel(struct disp_server *d, void *arg);
+/* 0, or ERR_INVALID for a malformed body (nothing of it is taken then); updates that do not
+ * apply (another node's task, an older state) are dropped one by one. */
+int disp_server_status(struct disp_server *d, const char *node_id, json_t *req, struct err *e);
+/* Status updates taken and not written yet (tests). */
+size_t disp_server_pending(const struct disp_server *d);
+
 #endif
