@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 struct api_events;
+struct api_filters;
 
 struct api {
     uv_loop_t *loop;
@@ -44,6 +45,22 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_swarm_routes[];
 extern const struct api_route api_node_routes[];
 extern const struct api_route api_task_routes[];
+extern const struct api_route api_service_routes[];
+
+/* ---- services (api_services.c): the pure parts ---- */
+/* ServiceStatus as dockerd computes it for GET /services?status=true, from the tasks (an
+ * array of task objects, any services): Running = tasks in state running, Completed = in
+ * state complete, among the tasks desired running or complete; Desired = Replicas
+ * (replicated), MaxConcurrent (replicated job), or the tasks desired running (global modes). */
+struct api_service_status {
+    uint64_t running, desired, completed;
+};
+void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_status *out);
+/* Filters of GET /services: keys id, label, mode, name ("Invalid filter 'x'"); mode values
+ * replicated, global, replicated-job, global-job ("Invalid filter: 'mode'='x'"). */
+int api_service_filters_check(const struct api_filters *f, struct err *e);
+/* id: ID prefix; name: name prefix; label: Spec.Labels; mode. */
+bool api_service_filters_match(const struct api_filters *f, json_t *svc);
 
 /* ---- responses (each ends the request and frees r) ---- */
 /* Sends body (takes the reference) as JSON with a trailing newline. */
