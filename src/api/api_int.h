@@ -109,6 +109,14 @@ json_t *api_filters_get(const struct api_filters *f, const char *key);
 /* Label filter: every "k" or "k=v" value of filter `key` matches labels (an object). */
 bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels);
 
+/* ---- tasks (api_tasks.c) ---- */
+/* A task's name as swarmkit's naming.Task gives it (the name filter matches its prefix):
+ * <service name>.<slot>.<task ID>, or <service name>.<node ID>.<task ID> for global modes.
+ * Caller frees. */
+char *api_task_name(struct store *st, json_t *task);
+/* The `_up-to-date` filter: the task's Spec is its service's current Spec.TaskTemplate. */
+bool api_task_up_to_date(struct store *st, json_t *task);
+
 /* ---- events (api_events.c) ---- */
 struct api_events *api_events_new(struct api *a);
 void api_events_free(struct api_events *ev);

@@ -87,6 +87,16 @@ run dk service ls
 assert_rc 0 "service ls"
 assert_match "$OUT" 'web +replicated +0/1 +busybox:latest' "service ls row"
 
+# --- tasks: the CLI's filters are accepted (no task runs here: the lists are empty) ---------
+api GET '/v1.41/tasks?filters='"$(urlq '{"_up-to-date":["true"],"service":["web"],"name":["web"]}')"
+assert_status 200 "tasks with _up-to-date, service and name filters"
+assert_eq '[]' "$(jqc .)" "no tasks yet"
+api GET '/v1.41/tasks?filters='"$(urlq '{"desired-state":["bogus"]}')"
+assert_status 400 "bad desired-state"
+run dk service ps web
+assert_rc 0 "service ps"
+assert_match "$OUT" '^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS$' "service ps header"
+
 api GET "/v1.41/services/web?insertDefaults=true"
 assert_eq 10000000000 "$(jqr .Spec.TaskTemplate.ContainerSpec.StopGracePeriod)" "insertDefaults"
 run dk service inspect --pretty web

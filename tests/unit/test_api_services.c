@@ -91,3 +91,29 @@ TEST(api_service_filters)
     api_filters_release(&f);
     json_decref(svc);
 }
+
+TEST(api_task_name_and_up_to_date)
+{
+    struct store *st = store_new();
+    store_apply_put(st, STORE_SERVICE,
+                    J("{\"ID\":\"svc1\",\"Version\":{\"Index\":1},\"Spec\":{\"Name\":\"web\","
+                      "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"}}}}"));
+    json_t *t1 = J("{\"ID\":\"t1\",\"ServiceID\":\"svc1\",\"Slot\":2,\"Spec\":{\"ContainerSpec\":"
+                   "{\"Image\":\"busybox\"}}}");
+    json_t *t2 = J("{\"ID\":\"t2\",\"ServiceID\":\"svc1\",\"NodeID\":\"n1\",\"Spec\":{"
+                   "\"ContainerSpec\":{\"Image\":\"old\"}}}");
+    json_t *t3 = J("{\"ID\":\"t3\",\"ServiceID\":\"gone\",\"Slot\":1,\"Spec\":{}}");
+    char *n = api_task_name(st, t1);
+    ASSERT_EQ_STR(n, "web.2.t1");
+    free(n);
+    n = api_task_name(st, t2);
+    ASSERT_EQ_STR(n, "web.n1.t2");
+    free(n);
+    ASSERT_TRUE(api_task_up_to_date(st, t1));
+    ASSERT_FALSE(api_task_up_to_date(st, t2));
+    ASSERT_FALSE(api_task_up_to_date(st, t3));
+    json_decref(t1);
+    json_decref(t2);
+    json_decref(t3);
+    store_free(st);
+}
