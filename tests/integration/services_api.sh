@@ -97,6 +97,14 @@ run dk service ps web
 assert_rc 0 "service ps"
 assert_match "$OUT" '^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS$' "service ps header"
 
+if has_docker20; then
+    run dk20 service ls
+    assert_rc 0 "service ls (CLI 20.10)"
+    assert_match "$OUT" 'web +replicated +0/1 +busybox:latest' "service ls row (CLI 20.10)"
+    run dk20 service inspect --pretty web
+    assert_rc 0 "inspect --pretty (CLI 20.10)"
+fi
+
 api GET "/v1.41/services/web?insertDefaults=true"
 assert_eq 10000000000 "$(jqr .Spec.TaskTemplate.ContainerSpec.StopGracePeriod)" "insertDefaults"
 run dk service inspect --pretty web
