@@ -1,8 +1,10 @@
 /* main.c — entry point: `shoal daemon [flags]` runs the daemon; `shoal hollow` runs simulated
- * workers (hollow.h); `shoal version` prints the version. */
+ * workers (hollow.h); `shoal version` prints the version; `shoal image-helper` (hidden) is
+ * the child process in which the daemon reads image archives (image.h). */
 #include "base/base.h"
 #include "daemon/daemon.h"
 #include "hollow/hollow.h"
+#include "image/image.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,9 @@ int main(int argc, char **argv)
         return daemon_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "hollow"))
         return hollow_main(argc - 1, argv + 1);
+    /* hidden: the daemon's own helper for reading image archives (image_helper.c) */
+    if (argc >= 2 && !strcmp(argv[1], "image-helper"))
+        return image_helper_main(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
         printf("shoal version %s\n", SHOAL_VERSION);
         return 0;

@@ -56,6 +56,7 @@ void agent_task_exited(struct agent_task *t, int exit_code);
  * store (agent_exec.c), tests use a fake. Every callback runs later on the loop, never
  * inside the call. Containers are keyed by task ID; err is Docker's words. */
 #include <jansson.h>
+#include <uv.h>
 
 typedef void (*agent_done_cb)(void *arg, int rc, const char *err);
 typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code);
@@ -88,5 +89,104 @@ struct agent_exec_ops {
                     void (*found)(void *arg, const char *task_id, bool running, int exit_code),
                     agent_exit_cb on_exit, void *exit_arg, agent_done_cb done, void *arg);
 };
+
+/* ---- logs: the worker's side of the leader's log broker (agent_logs.c) ----
+ * Keeps a long poll open on /swarm-rpc/logs/listen (see manager/logbroker/logbroker.h for
+ * the bodies); for every subscription it is given, opens the logs of its tasks through
+ * agent_log_ops and publishes them to /swarm-rpc/logs/publish in batches, one publication
+ * in flight per subscription (so they arrive in order), Close once every task's log has
+ * ended (without follow: after what was there; with follow: once the container exited and
+ * everything was read). A subscription the broker says is closed is dropped at once. */
+struct agent_log_opts {
+    bool follow, want_stdout, want_stderr;
+    long tail; /* < 0: all */
+    int64_t since_ns, until_ns;
+};
+typedef void (*agent_log_data_cb)(void *arg, int stream, int64_t time_ns, const char *data,
+                                  size_t len);
+typedef void (*agent_log_end_cb)(void *arg);
+struct agent_log_ops {
+    /* Opens a task's container log: data per message, then end once. NULL with e when the
+     * task has no container here. Callbacks never run inside the call. */
+    void *(*open)(void *ctx, const char *task_id, const struct agent_log_opts *o,
+                  agent_log_data_cb data, agent_log_end_cb end, void *arg, struct err *e);
+    /* Stops a log opened above: no callback runs afterwards. */
+    void (*close)(void *ctx, void *handle);
+};
+/* A call to the leader: POST path with body (borrowed); cb gets the HTTP status (0 when no
+ * manager could be reached) and the answer (borrowed for the call, may be NULL). */
+typedef void (*agent_call_cb)(void *arg, int status, json_t *answer);
+typedef void (*agent_call_fn)(void *ctx, const char *path, json_t *body, agent_call_cb cb,
+                              void *arg);
+
+struct agent_logs;
+struct agent_logs *agent_logs_new(uv_loop_t *loop, agent_call_fn call, void *call_ctx,
+                                  const struct agent_log_ops *ops, void *ops_ctx);
+/* Starts polling. */
+void agent_logs_start(struct agent_logs *l);
+/* Closes every log and frees l once its calls have answered (their answers are ignored). */
+void agent_logs_free(struct agent_logs *l);
+/* Subscriptions being served (tests). */
+size_t agent_logs_serving(const struct agent_logs *l);
+
+/* ---- the real executor (agent_exec.c): src/exec containers from the local image store ----
+ * Task containers get a random 64-hex ID, Docker's name and com.docker.swarm.* labels; the
+ * ContainerSpec is merged with the image config as dockerd does (Command replaces the
+ * image's Entrypoint and drops its Cmd; Args replace its Cmd; the spec's Env first, then the
+ * image's variables it does not set; Dir and User default to the image's; user and group
+ * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
+ * clear error, until they are built: networks, published ports (ingress and host mode),
+ * named volumes, secrets, configs, cap-add/drop, sysctls, ulimits, groups, TTY.
+ * restore's found() gives running, or the exit code; a container created but never started
+ * gives running false and -1 (a prepare of its task reuses it), never a clean 0.
+ * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
+ * exec, in the same loop turn (pending calls are dropped without their callbacks). */
+#include "exec/exec.h"
+#include "image/image.h"
+
+#include <uv.h>
+
+struct agent_exec;
+/* node_id (may be NULL: the task's NodeID is used) names global tasks' containers. */
+struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_store *images,
+                                  const char *node_id);
+void agent_exec_free(struct agent_exec *ae); /* NULL is a no-op; containers keep running */
+void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
+extern const struct agent_exec_ops agent_exec_real_ops;
+
+/* Finds the task containers already on disk (exec_restore) without an agent attached yet, so
+ * the API sees them at once; the agent's restore later reports them too. */
+void agent_exec_restore(struct agent_exec *ae, agent_done_cb done, void *arg);
+/* `docker rm [-f]` of a container by its ID: removed through exec; a task container's agent
+ * learns of it through on_exit (its exit code, or 137 / -1 if no exit had been seen). */
+void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool force,
+                                 agent_done_cb done, void *arg);
+/* The container ID of a task (borrowed), or NULL. */
+const char *agent_exec_container(struct agent_exec *ae, const char *task_id);
+/* The executor the adapter drives. */
+struct exec *agent_exec_exec(struct agent_exec *ae);
+/* Task logs from the adapter's containers (agent_exec_logs.c; ctx: the struct agent_exec),
+ * for agent_logs_new. */
+extern const struct agent_log_ops agent_exec_log_ops;
+/* An image_user_cb (arg: the adapter) for image_store_set_user_cb: a container of this
+ * adapter uses image_id; a running one is preferred. */
+bool agent_exec_image_user(void *arg, const char *image_id, char *container, size_t cap,
+                           bool *running);
+
+/* The pure translation (for tests): task + image config → exec spec. ctr_id and lower are
+ * borrowed by s->spec; everything else s owns (release with agent_exec_spec_release). */
+struct agent_exec_spec {
+    struct exec_spec spec;
+    char *name;    /* <service>.<slot>.<task id> or <service>.<node id>.<task id> */
+    json_t *extra; /* {"name","image","image_id","task_id","service_id","command","path",
+                      "args","config" (Docker's Config shape),"mounts"} */
+    char **args, **env, **labels;
+    struct exec_mount *mounts;
+    char *user, *workdir, *hostname, *stop_signal;
+};
+int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
+                          const char *ctr_id, const json_t *image_config, const char *image_id,
+                          char *const *lower, struct agent_exec_spec *s, struct err *e);
+void agent_exec_spec_release(struct agent_exec_spec *s);
 
 #endif

@@ -5,7 +5,10 @@
 #ifndef SHOAL_API_H
 #define SHOAL_API_H
 
+#include "agent/agent.h"
+#include "exec/exec.h"
 #include "http/http.h"
+#include "image/image.h"
 #include "node/node.h"
 
 #define API_VERSION "1.41"
@@ -17,6 +20,12 @@ struct api_config {
     const char *const *labels; /* --label values, NULL-terminated */
     bool debug;
     size_t max_conns; /* connection cap of each listener; 0: the http default */
+    /* this node's engine (borrowed; each may be NULL: the endpoints then answer why) */
+    struct exec *exec;
+    struct image_store *images;
+    struct agent_exec *agent_exec;
+    /* the image helper's executable; NULL: /proc/self/exe (tests name the shoal binary) */
+    const char *helper_exe;
 };
 
 struct api;

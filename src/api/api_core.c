@@ -7,14 +7,15 @@
 #include <string.h>
 
 static const struct api_route *const route_tables[] = {
-    api_system_routes, api_swarm_routes, api_node_routes, api_task_routes, api_service_routes};
+    api_system_routes, api_swarm_routes, api_node_routes,      api_task_routes,
+    api_log_routes,    api_image_routes, api_container_routes, api_service_routes};
 
 /* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
  * learns the truth. Matched by path prefix after the version. */
 static const char *const unbuilt_prefixes[] = {
-    "/services",  "/secrets", "/configs", "/networks", "/containers",   "/images",
-    "/volumes",   "/exec",    "/build",   "/plugins",  "/distribution", "/session",
-    "/system/df", "/auth",    "/commit",  "/grpc",
+    "/services", "/secrets",   "/configs", "/networks", "/containers",
+    "/images",   "/volumes",   "/exec",    "/build",    "/plugins",
+    "/session",  "/system/df", "/auth",    "/commit",   "/grpc",
 };
 
 /* ---- responses ---- */
@@ -271,7 +272,18 @@ static bool route_match(const char *pattern, const char *path, struct api_req *r
     struct buf store = BUF_INIT;
     size_t offs[API_MAX_PARAMS];
     while (*p && *s) {
-        if (*p == '{') {
+        if (*p == '{' && strchr(p, '}')[-1] == '*') {
+            /* {name*}: as much as leaves the rest of the pattern (literal) as the path's end */
+            const char *rest = strchr(p, '}') + 1;
+            size_t sl = strlen(s), rl = strlen(rest);
+            if (sl <= rl || strcmp(s + sl - rl, rest) || np == API_MAX_PARAMS)
+                goto no;
+            offs[np++] = store.len;
+            buf_add(&store, s, sl - rl);
+            buf_add(&store, "", 1);
+            p = rest + rl;
+            s += sl;
+        } else if (*p == '{') {
             const char *pe = strchr(p, '}');
             const char *se = strchr(s, '/');
             if (!se)
@@ -377,6 +389,7 @@ struct api *api_new(uv_loop_t *loop, struct node *node, const struct api_config 
     a->cfg = *cfg;
     a->cfg.data_root = xstrdup(cfg->data_root);
     a->cfg.engine_version = xstrdup(cfg->engine_version);
+    a->cfg.helper_exe = xstrdup(cfg->helper_exe ? cfg->helper_exe : "/proc/self/exe");
     a->started_ns = time_now_ns();
     struct http_limits lim = {.max_conns = cfg->max_conns};
     a->http = http_server_new(loop, &lim, dispatch, a);
@@ -403,15 +416,22 @@ static void http_closed(void *data)
     api_events_free(a->events);
     free((char *)a->cfg.data_root);
     free((char *)a->cfg.engine_version);
+    free((char *)a->cfg.helper_exe);
     free(a);
     if (cb)
         cb(cbdata);
+}
+
+static void images_closed(struct api *a)
+{
+    http_server_close(a->http, http_closed, a);
 }
 
 void api_close(struct api *a, void (*cb)(void *data), void *data)
 {
     a->close_cb = cb;
     a->close_data = data;
+    a->closing = true;
     api_events_close_streams(a->events);
-    http_server_close(a->http, http_closed, a);
+    api_images_close(a, images_closed);
 }

@@ -10,6 +10,7 @@
 
 struct api_events;
 struct api_filters;
+struct api_image_wait;
 
 struct api {
     uv_loop_t *loop;
@@ -18,6 +19,12 @@ struct api {
     struct http_server *http;
     struct api_events *events;
     int64_t started_ns;
+    /* image changes run one at a time (the helper process and the store's files): */
+    struct image_job *image_job;          /* the helper running, or NULL */
+    struct api_image_wait *image_waiting; /* requests queued behind it, oldest first */
+    bool image_draining;                  /* run_waiting is calling queued handlers */
+    bool closing;
+    void (*images_closed)(struct api *a); /* api_images_close's cb, once the helper ended */
     void (*close_cb)(void *data);
     void *close_data;
 };
@@ -36,7 +43,7 @@ typedef void (*api_handler)(struct api_req *r);
 
 struct api_route {
     const char *method;
-    const char *pattern; /* "/nodes/{id}/update" */
+    const char *pattern; /* "/nodes/{id}/update"; {x*} spans slashes ("/images/{name*}/json") */
     api_handler fn;
 };
 
@@ -61,6 +68,9 @@ void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_sta
 int api_service_filters_check(const struct api_filters *f, struct err *e);
 /* id: ID prefix; name: name prefix; label: Spec.Labels; mode. */
 bool api_service_filters_match(const struct api_filters *f, json_t *svc);
+extern const struct api_route api_log_routes[];
+extern const struct api_route api_image_routes[];
+extern const struct api_route api_container_routes[];
 
 /* ---- responses (each ends the request and frees r) ---- */
 /* Sends body (takes the reference) as JSON with a trailing newline. */
@@ -116,6 +126,16 @@ bool api_filters_match_labels(const struct api_filters *f, const char *key, json
 char *api_task_name(struct store *st, json_t *task);
 /* The `_up-to-date` filter: the task's Spec is its service's current Spec.TaskTemplate. */
 bool api_task_up_to_date(struct store *st, json_t *task);
+/* ---- images (api_images.c) ---- */
+/* At close: answers queued image requests and kills a running helper; then calls cb(a)
+ * (at once when no helper runs, else once it has ended). */
+void api_images_close(struct api *a, void (*cb)(struct api *a));
+
+/* ---- containers (api_containers.c): pure helpers ---- */
+/* go-units' HumanDuration ("Less than a second", "3 seconds", "About a minute", ...). */
+void api_human_duration(int64_t ns, char *out, size_t cap);
+/* `docker ps`'s Status: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+void api_container_status_text(const struct exec_state *st, int64_t now_ns, char *out, size_t cap);
 
 /* ---- events (api_events.c) ---- */
 struct api_events *api_events_new(struct api *a);

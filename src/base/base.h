@@ -138,6 +138,9 @@ int64_t time_now_ns(void);
 /* Formats ns-since-epoch as Go's RFC3339Nano in UTC: "2026-11-21T21:10:29.12345Z" (trailing
  * zeros of the fraction dropped; no fraction when it is zero). */
 void time_format_rfc3339(int64_t ns, char out[40]);
+/* The same with 9 fraction digits always (Go's RFC3339NanoFixed, as `docker logs -t` prints):
+ * "2026-11-21T21:10:29.123450000Z". */
+void time_format_rfc3339_fixed(int64_t ns, char out[40]);
 /* Parses RFC 3339 (with optional fraction and Z or ±hh:mm). Returns 0, NUM_SYNTAX, or
  * NUM_RANGE when the time does not fit int64 nanoseconds (years 1678..2261). */
 int time_parse_rfc3339(const char *s, int64_t *ns);

@@ -16,6 +16,20 @@ int64_t time_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void time_format_rfc3339_fixed(int64_t ns, char out[40])
+{
+    time_t sec = (time_t)(ns / 1000000000);
+    long frac = (long)(ns % 1000000000);
+    if (frac < 0) {
+        frac += 1000000000;
+        sec--;
+    }
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
 void time_format_rfc3339(int64_t ns, char out[40])
 {
     time_t sec = (time_t)(ns / 1000000000LL);

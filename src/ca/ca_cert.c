@@ -395,6 +395,12 @@ static int64_t ca_time_ns(const ASN1_TIME *t)
 int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identity *id,
               struct err *e)
 {
+    return ca_verify_at(root_cert_pem, cert_pem, time_now_ns(), id, e);
+}
+
+int ca_verify_at(const char *root_cert_pem, const char *cert_pem, int64_t now_ns,
+                 struct ca_identity *id, struct err *e)
+{
     int rc = 0;
     X509 *root = NULL, *x = NULL;
     X509_STORE *store = NULL;
@@ -420,6 +426,7 @@ int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identit
     BIO_free(bio);
     BUG_ON(X509_STORE_CTX_init(ctx, store, x, NULL) != 1);
     X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+    X509_STORE_CTX_set_time(ctx, 0, (time_t)(now_ns / 1000000000LL));
     if (X509_verify_cert(ctx) != 1) {
         int verr = X509_STORE_CTX_get_error(ctx);
         switch (verr) {

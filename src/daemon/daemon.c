@@ -4,8 +4,11 @@
  * Thread: the main thread runs the loop. */
 #include "daemon.h"
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "base/base.h"
+#include "exec/exec.h"
+#include "image/image.h"
 #include "node/node.h"
 
 #include <errno.h>
@@ -24,7 +27,7 @@
 #define PEER_CONNS_MAX 16384
 
 struct daemon_opts {
-    const char *data_root, *pidfile, *log_level, *etcd_bin;
+    const char *data_root, *pidfile, *log_level, *etcd_bin, *runtime;
     const char *hosts[MAX_LIST];
     int nhosts;
     const char *labels[MAX_LIST + 1];
@@ -39,6 +42,12 @@ struct daemon {
     struct daemon_opts o;
     struct node *node;
     struct api *api;
+    /* this node's containers and images: every node has them (managers run tasks too). The
+     * agent session drives tasks through agent_exec_real_ops with agent_exec as its ctx; exec
+     * is NULL when the host cannot run containers (no conmon or runtime, not root). */
+    struct exec *exec;
+    struct image_store *images;
+    struct agent_exec *agent_exec;
     uv_signal_t sigterm, sigint;
     int lock_fd;
     int exit_code;
@@ -65,6 +74,8 @@ static void usage(FILE *f)
                "  -l, --log-level string        Set the logging level (\"debug\"|\"info\"|\"warn\"|"
                "\"error\"|\"fatal\") (default \"info\")\n"
                "  -p, --pidfile string          Path to use for daemon PID file\n"
+               "      --runtime string          OCI runtime of task containers: auto, or the path "
+               "of runc or crun (default \"auto\")\n"
                "      --tls                     Use TLS; implied by --tlsverify\n"
                "      --tlscacert string        Trust certs signed only by this CA\n"
                "      --tlscert string          Path to TLS certificate file\n"
@@ -95,7 +106,8 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
         O_ETCD_BIN,
         O_ETCD_CPORT,
         O_ETCD_PPORT,
-        O_INSECURE
+        O_INSECURE,
+        O_RUNTIME
     };
     static const struct option longopts[] = {
         {"data-root", required_argument, NULL, O_DATA_ROOT},
@@ -113,6 +125,7 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
         {"etcd-client-port", required_argument, NULL, O_ETCD_CPORT},
         {"etcd-peer-port", required_argument, NULL, O_ETCD_PPORT},
         {"insecure-tcp", no_argument, NULL, O_INSECURE},
+        {"runtime", required_argument, NULL, O_RUNTIME},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -175,6 +188,9 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
             break;
         case O_INSECURE:
             o->insecure_tcp = true;
+            break;
+        case O_RUNTIME:
+            o->runtime = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -264,10 +280,51 @@ static void api_closed(void *data)
     node_stop(d->node, node_stopped, d);
 }
 
+/* Live restore: the containers keep running under their conmon; a new daemon finds them. */
+static void engine_free(struct daemon *d)
+{
+    agent_exec_free(d->agent_exec); /* before its exec, in the same loop turn */
+    exec_free(d->exec);
+    image_store_free(d->images);
+    d->agent_exec = NULL;
+    d->exec = NULL;
+    d->images = NULL;
+}
+
 static void node_stopped(void *data)
 {
     struct daemon *d = data;
     d->node = NULL;
+    engine_free(d);
+}
+
+static void engine_restored(void *arg, int rc, const char *err)
+{
+    if (rc < 0)
+        log_warn("containers: restore: %s", err);
+}
+
+/* Opens the image store and the executor under the data root. Failing to run containers is
+ * not fatal: the node still serves the swarm (and refuses tasks with the reason). */
+static void engine_start(struct daemon *d)
+{
+    struct err e = {0};
+    char *iroot = xasprintf("%s/image", d->o.data_root);
+    char *xroot = xasprintf("%s/exec", d->o.data_root);
+    d->images = image_store_open(iroot, &e);
+    if (!d->images)
+        log_warn("images: %s: %s", iroot, e.msg);
+    struct exec_config xc = {.root = xroot, .runtime = d->o.runtime, .cgroup_parent = "/shoal"};
+    d->exec = d->images ? exec_new(&d->loop, &xc, &e) : NULL;
+    if (d->images && !d->exec)
+        log_warn("containers cannot run on this node: %s", e.msg);
+    if (d->exec) {
+        d->agent_exec = agent_exec_new(&d->loop, d->exec, d->images, NULL);
+        image_store_set_user_cb(d->images, agent_exec_image_user, d->agent_exec);
+        agent_exec_restore(d->agent_exec, engine_restored, d);
+    }
+    free(iroot);
+    free(xroot);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -400,11 +457,15 @@ int daemon_main(int argc, char **argv)
         .peer_max_conns = caps.peer_max_conns,
     };
     d.node = node_new(&d.loop, &nc);
+    engine_start(&d);
     struct api_config ac = {.data_root = d.o.data_root,
                             .engine_version = SHOAL_VERSION,
                             .labels = d.o.labels,
                             .debug = d.o.debug,
-                            .max_conns = caps.api_max_conns};
+                            .max_conns = caps.api_max_conns,
+                            .exec = d.exec,
+                            .images = d.images,
+                            .agent_exec = d.agent_exec};
     d.api = api_new(&d.loop, d.node, &ac);
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);

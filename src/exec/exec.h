@@ -94,6 +94,7 @@ struct exec_spec {
     const char *stop_signal; /* "SIGTERM", "TERM", "15"; NULL: SIGTERM */
     int64_t stop_grace_ns;   /* default for exec_stop with grace < 0; 0: 10 s */
     const char *netns_path;  /* NULL: a new netns with only lo */
+    json_t *extra;           /* caller's facts (name, image...) kept in meta.json; may be NULL */
 };
 
 /* ---- container state ---- */
@@ -146,9 +147,13 @@ void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, 
 /* Current state (from memory, kept in step with the files). ERR_NOT_FOUND if unknown. */
 int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct err *e);
 /* What was kept of the spec in meta.json, for inspect and after a restore: {"id", "created"
- * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay"}. New reference in *out;
+ * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay", "extra" (spec.extra,
+ * when it was set)}. New reference in *out;
  * ERR_NOT_FOUND if the container is unknown. */
 int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e);
+/* The IDs of the containers this exec knows (created or restored, not being deleted), oldest
+ * first: a new NULL-terminated array (free each and the array). */
+char **exec_list(struct exec *x);
 /* Paths inside the container's state dir (heap strings). */
 char *exec_log_path(const struct exec *x, const char *id);
 char *exec_dir_path(const struct exec *x, const char *id);
@@ -174,6 +179,7 @@ struct exec_log_opts {
     int64_t until_ns; /* keep messages at or before it; 0: no end */
     long tail;        /* last N messages (counted before the filters, as Docker); < 0: all */
     bool timestamps;  /* prefix "2006-01-02T15:04:05.000000000Z " as docker logs -t */
+    bool once;        /* exec_logs_follow: end after what is there now (no following) */
 };
 /* Converts the k8s-file text data[0..len) to stdcopy frames appended to out: one frame per
  * message ([stream 1|2, 0, 0, 0, big-endian u32 length] + payload); a run of partial (P)

@@ -860,6 +860,24 @@ int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e)
     return 0;
 }
 
+char **exec_list(struct exec *x)
+{
+    size_t n = 0;
+    for (struct exec_ctr *c = x->ctrs; c; c = c->next)
+        n++;
+    char **ids = xcalloc(n + 1, sizeof(*ids));
+    size_t i = n;
+    /* the list is newest first */
+    for (struct exec_ctr *c = x->ctrs; c; c = c->next)
+        if (!c->closing && !c->deleting)
+            ids[--i] = xstrdup(c->id);
+    if (i) { /* skipped ones: close the gap */
+        memmove(ids, ids + i, (n - i) * sizeof(*ids));
+        ids[n - i] = NULL;
+    }
+    return ids;
+}
+
 static void fail_now(exec_done_cb done, void *arg, struct err *e)
 {
     if (done)
@@ -889,6 +907,8 @@ static void meta_write(struct exec_ctr *c, const struct exec_spec *s)
         free(k);
     }
     json_object_set_new(m, "labels", l);
+    if (s->extra)
+        json_object_set(m, "extra", s->extra);
     char *txt = json_dumps(m, JSON_COMPACT);
     char *path = xasprintf("%s/meta.json", c->dir);
     struct err e = {0};

@@ -20,16 +20,7 @@
 
 void exec_logs_time_fixed(int64_t ns, char out[40])
 {
-    time_t sec = (time_t)(ns / 1000000000);
-    long frac = (long)(ns % 1000000000);
-    if (frac < 0) {
-        frac += 1000000000;
-        sec--;
-    }
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    time_format_rfc3339_fixed(ns, out);
 }
 
 int exec_logs_parse_line(const char *line, size_t n, int64_t *ts, int *stream, bool *partial,
@@ -274,7 +265,7 @@ static void follower_tick(uv_timer_t *t)
 {
     struct exec_logs_follower *f = t->data;
     struct err e = {0};
-    bool exited = exec_ctr_exited(f->x, f->id);
+    bool exited = exec_ctr_exited(f->x, f->id) || f->o.once;
     if (follower_read(f, exited, &e) < 0) {
         follower_finish(f, -e.kind, &e);
         return;

@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 /* ---- references (image_ref.c; pure) ----
  * Docker's local-name rules: "busybox" is docker.io/library/busybox:latest, "localhost:5000/x:1"
@@ -120,5 +121,34 @@ int image_config_get(struct image_store *s, const char *name, const json_t **con
  * (<root>/l/<26 chars>): a new NULL-terminated array (free with image_lower_free). */
 int image_lower_dirs(struct image_store *s, const char *name, char ***lower, struct err *e);
 void image_lower_free(char **lower);
+
+/* Re-reads the whole store from disk (after an image helper changed it), in place: the
+ * pointer stays valid, borrowed configs and lists taken before do not. Same work as
+ * image_store_open; on error the store is left as it was. */
+int image_store_reload(struct image_store *s, struct err *e);
+/* The store's root directory (borrowed). */
+const char *image_store_root(const struct image_store *s);
+
+/* ---- archive reading in a child process (image_helper.c) ----
+ * `shoal image-helper --root DIR [--ref R] [--comment C] [--config JSON] load|import`: reads
+ * the archive from stdin into the store at DIR and writes Docker's JSON messages to stdout,
+ * one per line ("\r\n"): {"stream":"Loaded image: x\n"} per image loaded, {"status":
+ * "sha256:..."} for an import, {"errorDetail":{"message":m},"error":m} on failure (exit 1). */
+int image_helper_main(int argc, char **argv);
+
+/* Runs argv (the helper, normally /proc/self/exe image-helper ...) with input (borrowed until
+ * done) on its stdin; on_line gets each line of its stdout with its newline; done once the
+ * child has exited and its pipes are closed (rc < 0 when it failed: its own error message
+ * came as a line before). On a spawn failure returns < 0 with e filled and never calls done.
+ * The loop thread. Run one job per store at a time, with no other change to the store
+ * meanwhile, and image_store_reload after it. */
+typedef void (*image_job_line_cb)(void *arg, const char *line, size_t n);
+typedef void (*image_job_done_cb)(void *arg, int rc, const struct err *e);
+struct image_job;
+struct image_job *image_job_start(uv_loop_t *loop, char *const *argv, const void *input, size_t len,
+                                  image_job_line_cb on_line, image_job_done_cb done, void *arg,
+                                  struct err *e);
+/* SIGKILLs the helper (shutdown); done still follows. */
+void image_job_kill(struct image_job *j);
 
 #endif

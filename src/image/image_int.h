@@ -5,6 +5,8 @@
 
 #include "image.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #define IMAGE_DIGEST_LEN 71 /* "sha256:" + 64 hex */
@@ -53,5 +55,40 @@ int image_store_commit(struct image_store *s, struct image_pending *p, size_t n,
                        struct err *e);
 /* The store's scratch directory (<root>/tmp). */
 const char *image_store_tmp(const struct image_store *s);
+
+/* ---- libarchive, loaded at run time (image_archive.c) ----
+ * The functions this module reads archives with, through dlopen: the daemon never maps the
+ * library (it reads archives only in its image helper process). Call image_ar_load first;
+ * after it returned 0 every member is set. Types and constants come from archive.h. */
+struct image_ar_fns {
+    bool loaded;
+    struct archive *(*read_new)(void);
+    int (*read_free)(struct archive *);
+    int (*read_support_filter_all)(struct archive *);
+    int (*read_support_format_tar)(struct archive *);
+    int (*read_support_format_raw)(struct archive *);
+    int (*read_support_format_empty)(struct archive *);
+    int (*read_open_fd)(struct archive *, int, size_t);
+    int (*read_open_filename)(struct archive *, const char *, size_t);
+    int (*read_next_header)(struct archive *, struct archive_entry **);
+    la_ssize_t (*read_data)(struct archive *, void *, size_t);
+    const char *(*error_string)(struct archive *);
+    const char *(*entry_pathname)(struct archive_entry *);
+    const char *(*entry_hardlink)(struct archive_entry *);
+    const char *(*entry_symlink)(struct archive_entry *);
+    __LA_MODE_T (*entry_filetype)(struct archive_entry *);
+    __LA_MODE_T (*entry_perm)(struct archive_entry *);
+    la_int64_t (*entry_uid)(struct archive_entry *);
+    la_int64_t (*entry_gid)(struct archive_entry *);
+    time_t (*entry_atime)(struct archive_entry *);
+    time_t (*entry_mtime)(struct archive_entry *);
+    la_int64_t (*entry_size)(struct archive_entry *);
+    dev_t (*entry_rdev)(struct archive_entry *);
+    int (*entry_xattr_reset)(struct archive_entry *);
+    int (*entry_xattr_next)(struct archive_entry *, const char **, const void **, size_t *);
+};
+extern struct image_ar_fns image_ar;
+/* Loads libarchive once per process; ERR_INTERNAL naming the cause if it cannot. */
+int image_ar_load(struct err *e);
 
 #endif

@@ -112,18 +112,18 @@ static void spool_release(struct spool *sp)
 static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry *ent,
                        struct err *e)
 {
-    const char *raw = archive_entry_pathname(ent);
+    const char *raw = image_ar.entry_pathname(ent);
     if (!raw)
         return err_set(e, ERR_INVALID, "invalid archive: an entry has no name");
     char *name = clean_name(NULL, raw);
     if (!name)
         return err_set(e, ERR_INVALID, "invalid archive: %s is outside of the archive", raw);
     int rc = 0;
-    const char *hl = archive_entry_hardlink(ent);
-    mode_t type = archive_entry_filetype(ent);
+    const char *hl = image_ar.entry_hardlink(ent);
+    mode_t type = image_ar.entry_filetype(ent);
     if (hl || type == AE_IFLNK) {
         char *d = dir_of(name);
-        char *to = hl ? clean_name(NULL, hl) : clean_name(d, archive_entry_symlink(ent));
+        char *to = hl ? clean_name(NULL, hl) : clean_name(d, image_ar.entry_symlink(ent));
         free(d);
         if (to)
             free(strmap_put(sp->links, name, to));
@@ -141,9 +141,9 @@ static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry
     }
     char chunk[65536];
     for (;;) {
-        la_ssize_t r = archive_read_data(a, chunk, sizeof(chunk));
+        la_ssize_t r = image_ar.read_data(a, chunk, sizeof(chunk));
         if (r < 0) {
-            rc = err_set(e, ERR_INVALID, "invalid archive: %s: %s", name, archive_error_string(a));
+            rc = err_set(e, ERR_INVALID, "invalid archive: %s: %s", name, image_ar.error_string(a));
             break;
         }
         if (r == 0)
@@ -175,28 +175,30 @@ out:
 
 static int spool_archive(struct spool *sp, int fd, struct err *e)
 {
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
+    if (image_ar_load(e) < 0)
+        return -e->kind;
+    struct archive *a = image_ar.read_new();
+    image_ar.read_support_filter_all(a);
+    image_ar.read_support_format_tar(a);
     int rc = 0;
-    if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INVALID, "invalid archive: %s", archive_error_string(a));
+    if (image_ar.read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+        rc = err_set(e, ERR_INVALID, "invalid archive: %s", image_ar.error_string(a));
         goto out;
     }
     for (;;) {
         struct archive_entry *ent;
-        int h = archive_read_next_header(a, &ent);
+        int h = image_ar.read_next_header(a, &ent);
         if (h == ARCHIVE_EOF)
             break;
         if (h != ARCHIVE_OK && h != ARCHIVE_WARN) {
-            rc = err_set(e, ERR_INVALID, "invalid archive: %s", archive_error_string(a));
+            rc = err_set(e, ERR_INVALID, "invalid archive: %s", image_ar.error_string(a));
             goto out;
         }
         if ((rc = spool_entry(sp, a, ent, e)) < 0)
             goto out;
     }
 out:
-    archive_read_free(a);
+    image_ar.read_free(a);
     return rc;
 }
 

@@ -352,6 +352,26 @@ void image_store_free(struct image_store *s)
     free(s);
 }
 
+const char *image_store_root(const struct image_store *s)
+{
+    return s->root;
+}
+
+int image_store_reload(struct image_store *s, struct err *e)
+{
+    struct image_store *n = image_store_open(s->root, e);
+    if (!n)
+        return -e->kind;
+    struct image_store old = *s;
+    *s = *n;
+    s->user_cb = old.user_cb;
+    s->user_arg = old.user_arg;
+    s->unpacked = old.unpacked;
+    *n = old;
+    image_store_free(n);
+    return 0;
+}
+
 /* ---- commit of loaded or imported images ---- */
 
 /* Unpacks one layer if its chainID is not there yet. */

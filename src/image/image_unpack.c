@@ -86,30 +86,32 @@ int image_sha256_file(const char *path, char out[IMAGE_DIGEST_LEN + 1], struct e
 int image_diff_id_file(const char *path, char out[IMAGE_DIGEST_LEN + 1], int64_t *size,
                        struct err *e)
 {
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_raw(a);
+    if (image_ar_load(e) < 0)
+        return -e->kind;
+    struct archive *a = image_ar.read_new();
+    image_ar.read_support_filter_all(a);
+    image_ar.read_support_format_raw(a);
     int rc = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     BUG_ON(!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL));
     int64_t total = 0;
     struct archive_entry *ent;
-    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INVALID, "invalid layer: %s", archive_error_string(a));
+    if (image_ar.read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        rc = err_set(e, ERR_INVALID, "invalid layer: %s", image_ar.error_string(a));
         goto out;
     }
-    int h = archive_read_next_header(a, &ent);
+    int h = image_ar.read_next_header(a, &ent);
     if (h == ARCHIVE_EOF) /* an empty file: the raw format reports no entry */
         goto out;
     if (h != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INVALID, "invalid layer: %s", archive_error_string(a));
+        rc = err_set(e, ERR_INVALID, "invalid layer: %s", image_ar.error_string(a));
         goto out;
     }
     char chunk[65536];
     for (;;) {
-        la_ssize_t r = archive_read_data(a, chunk, sizeof(chunk));
+        la_ssize_t r = image_ar.read_data(a, chunk, sizeof(chunk));
         if (r < 0) {
-            rc = err_set(e, ERR_INVALID, "invalid layer: %s", archive_error_string(a));
+            rc = err_set(e, ERR_INVALID, "invalid layer: %s", image_ar.error_string(a));
             goto out;
         }
         if (r == 0)
@@ -122,7 +124,7 @@ out:;
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
-    archive_read_free(a);
+    image_ar.read_free(a);
     if (rc == 0) {
         hex_out(md, out);
         *size = total;
@@ -228,9 +230,9 @@ static int write_data(struct archive *a, int fd, const char *name, struct err *e
 {
     char chunk[65536];
     for (;;) {
-        la_ssize_t r = archive_read_data(a, chunk, sizeof(chunk));
+        la_ssize_t r = image_ar.read_data(a, chunk, sizeof(chunk));
         if (r < 0)
-            return err_set(e, ERR_INVALID, "invalid layer: %s: %s", name, archive_error_string(a));
+            return err_set(e, ERR_INVALID, "invalid layer: %s: %s", name, image_ar.error_string(a));
         if (r == 0)
             return 0;
         for (la_ssize_t off = 0; off < r;) {
@@ -249,8 +251,8 @@ static void apply_xattrs(struct archive_entry *ent, int fd)
     const char *xname;
     const void *xval;
     size_t xlen;
-    archive_entry_xattr_reset(ent);
-    while (archive_entry_xattr_next(ent, &xname, &xval, &xlen) == ARCHIVE_OK)
+    image_ar.entry_xattr_reset(ent);
+    while (image_ar.entry_xattr_next(ent, &xname, &xval, &xlen) == ARCHIVE_OK)
         if (fsetxattr(fd, xname, xval, xlen, 0) < 0)
             log_debug("image: xattr %s not set: %s", xname, strerror(errno));
 }
@@ -258,7 +260,7 @@ static void apply_xattrs(struct archive_entry *ent, int fd)
 static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd, int64_t *size,
                         struct err *e)
 {
-    const char *name = archive_entry_pathname(ent);
+    const char *name = image_ar.entry_pathname(ent);
     if (!name)
         return err_set(e, ERR_INVALID, "invalid layer: an entry has no name");
     char *store = NULL, *comps[UNPACK_MAX_DEPTH];
@@ -276,10 +278,10 @@ static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd
         rc = pfd;
         goto out;
     }
-    mode_t type = archive_entry_filetype(ent);
-    mode_t perm = archive_entry_perm(ent);
-    uid_t uid = (uid_t)archive_entry_uid(ent);
-    gid_t gid = (gid_t)archive_entry_gid(ent);
+    mode_t type = image_ar.entry_filetype(ent);
+    mode_t perm = image_ar.entry_perm(ent);
+    uid_t uid = (uid_t)image_ar.entry_uid(ent);
+    gid_t gid = (gid_t)image_ar.entry_gid(ent);
     if (str_has_prefix(leaf, ".wh.")) {
         const char *hidden = leaf + 4;
         if (!strcmp(hidden, ".wh..opq")) {
@@ -302,7 +304,7 @@ static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd
             rc = err_set(e, ERR_INTERNAL, "whiteout %s: %s", name, strerror(errno));
         goto out;
     }
-    const char *hl = archive_entry_hardlink(ent);
+    const char *hl = image_ar.entry_hardlink(ent);
     if (hl) {
         char *hstore = NULL, *hcomps[UNPACK_MAX_DEPTH];
         int hn = split_path(hl, &hstore, hcomps);
@@ -330,7 +332,7 @@ static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd
         close(tfd);
         goto out;
     }
-    struct timespec ts[2] = {{archive_entry_atime(ent), 0}, {archive_entry_mtime(ent), 0}};
+    struct timespec ts[2] = {{image_ar.entry_atime(ent), 0}, {image_ar.entry_mtime(ent), 0}};
     switch (type) {
     case AE_IFDIR:
         if ((rc = clear_leaf(pfd, leaf, true, e)) < 0)
@@ -355,10 +357,10 @@ static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd
         }
         if ((rc = write_data(a, fd, name, e)) < 0)
             goto out;
-        *size += archive_entry_size(ent);
+        *size += image_ar.entry_size(ent);
         break;
     case AE_IFLNK: {
-        const char *target = archive_entry_symlink(ent);
+        const char *target = image_ar.entry_symlink(ent);
         if ((rc = clear_leaf(pfd, leaf, false, e)) < 0)
             goto out;
         if (!target || symlinkat(target, pfd, leaf) < 0) {
@@ -376,7 +378,7 @@ static int unpack_entry(struct archive *a, struct archive_entry *ent, int rootfd
     case AE_IFIFO:
         if ((rc = clear_leaf(pfd, leaf, false, e)) < 0)
             goto out;
-        if (mknodat(pfd, leaf, type | perm, archive_entry_rdev(ent)) < 0) {
+        if (mknodat(pfd, leaf, type | perm, image_ar.entry_rdev(ent)) < 0) {
             rc = err_set(e, ERR_INTERNAL, "mknod %s: %s", name, strerror(errno));
             goto out;
         }
@@ -409,26 +411,28 @@ out:
 
 int image_unpack_layer(const char *path, const char *dir, int64_t *size, struct err *e)
 {
+    if (image_ar_load(e) < 0)
+        return -e->kind;
     int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return err_set(e, ERR_INTERNAL, "open %s: %s", dir, strerror(errno));
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_format_empty(a);
+    struct archive *a = image_ar.read_new();
+    image_ar.read_support_filter_all(a);
+    image_ar.read_support_format_tar(a);
+    image_ar.read_support_format_empty(a);
     int rc = 0;
     int64_t total = 0;
-    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INVALID, "invalid layer: %s", archive_error_string(a));
+    if (image_ar.read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        rc = err_set(e, ERR_INVALID, "invalid layer: %s", image_ar.error_string(a));
         goto out;
     }
     for (;;) {
         struct archive_entry *ent;
-        int h = archive_read_next_header(a, &ent);
+        int h = image_ar.read_next_header(a, &ent);
         if (h == ARCHIVE_EOF)
             break;
         if (h != ARCHIVE_OK && h != ARCHIVE_WARN) {
-            rc = err_set(e, ERR_INVALID, "invalid layer: %s", archive_error_string(a));
+            rc = err_set(e, ERR_INVALID, "invalid layer: %s", image_ar.error_string(a));
             goto out;
         }
         if ((rc = unpack_entry(a, ent, rootfd, &total, e)) < 0)
@@ -436,7 +440,7 @@ int image_unpack_layer(const char *path, const char *dir, int64_t *size, struct 
     }
     *size = total;
 out:
-    archive_read_free(a);
+    image_ar.read_free(a);
     close(rootfd);
     return rc;
 }

@@ -107,6 +107,12 @@ void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect
 void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint64_t expect_version,
                         node_done_cb cb, void *data);
 
+/* The leader's log broker, or NULL when this node does not lead. */
+struct logbroker;
+struct logbroker *node_logbroker(struct node *n);
+/* "IP:port" of the leader as this node knows it, or NULL. */
+const char *node_leader_address(struct node *n);
+
 /* ---- cluster-level events for /events (node and swarm changes come from the store) ---- */
 /* PID of the supervised etcd (0 if none), for benchmarks. */
 int node_etcd_pid(const struct node *n);

@@ -263,19 +263,7 @@ void node_forget(struct node *n)
     n->manager_list = NULL;
 }
 
-/* ---- etcd feed ---- */
-
-static int kind_from_key(const char *key, char *id, size_t idcap)
-{
-    const char *rest = key + strlen(NODE_ETCD_PREFIX);
-    const char *slash = strchr(rest, '/');
-    if (!slash)
-        return -1;
-    char kind[32];
-    snprintf(kind, sizeof(kind), "%.*s", (int)(slash - rest), rest);
-    snprintf(id, idcap, "%s", slash + 1);
-    return store_kind_parse(kind);
-}
+/* ---- private records from the feed ---- */
 
 static void apply_private(struct node *n, const char *name, json_t *rec)
 {
@@ -314,43 +302,15 @@ static void apply_private(struct node *n, const char *name, json_t *rec)
     }
 }
 
+static void on_private(void *ctx, const char *name, json_t *rec)
+{
+    apply_private(ctx, name, rec);
+}
+
 static void on_state_event(void *data, const struct state_event *ev)
 {
     struct node *n = data;
-    if (!str_has_prefix(ev->key, NODE_ETCD_PREFIX))
-        return;
-    bool priv = str_has_prefix(ev->key, NODE_PRIVATE_PREFIX);
-    char id[128];
-    int kind = priv ? -1 : kind_from_key(ev->key, id, sizeof(id));
-    if (!priv && kind < 0) {
-        log_warn("ignoring unknown etcd key %s", ev->key);
-        return;
-    }
-    if (ev->type == STATE_DELETE) {
-        if (!priv)
-            store_apply_delete(n->store, kind, id, (uint64_t)ev->mod_revision);
-        return;
-    }
-    struct buf plain = BUF_INIT;
-    struct err e;
-    if (ca_unseal(n->dek, ev->value, ev->value_len, &plain, &e) < 0) {
-        log_error("cannot unseal %s: %s", ev->key, e.msg);
-        buf_release(&plain);
-        return;
-    }
-    json_t *obj = store_json_decode(plain.p, plain.len, &e);
-    buf_release(&plain);
-    if (!obj) {
-        log_error("corrupt value at %s: %s", ev->key, e.msg);
-        return;
-    }
-    if (priv) {
-        apply_private(n, ev->key + strlen(NODE_PRIVATE_PREFIX), obj);
-        json_decref(obj);
-        return;
-    }
-    json_object_set_new(obj, "Version", json_pack("{s:I}", "Index", (json_int_t)ev->mod_revision));
-    store_apply_put(n->store, kind, obj);
+    repl_feed(n->repl, ev);
 }
 
 static void refresh_done(void *data, int rc, struct err *e)
@@ -452,6 +412,15 @@ void node_start_store(struct node *n, node_done_cb cb, void *data)
     n->start_cb = cb;
     n->start_data = data;
     n->st = state_new(n->loop, &sc);
+    struct repl_config rc = {.st = n->st,
+                             .store = n->store,
+                             .dek = n->dek,
+                             .prefix = NODE_ETCD_PREFIX,
+                             .private_prefix = NODE_PRIVATE_PREFIX,
+                             .fence_key = NODE_LEADER_KEY,
+                             .on_private = on_private,
+                             .ctx = n};
+    n->repl = repl_new(n->loop, &rc);
     free(n->initial_cluster);
     n->initial_cluster = NULL;
     free(ca);
@@ -472,6 +441,8 @@ static void store_stopped(void *data)
 {
     struct stop_ctx *c = data;
     c->n->st = NULL;
+    repl_free(c->n->repl);
+    c->n->repl = NULL;
     if (c->cb)
         c->cb(c->data);
     free(c);
@@ -572,55 +543,11 @@ void node_stop(struct node *n, void (*cb)(void *data), void *data)
     node_stop_store(n, node_free, n);
 }
 
-/* ---- commits ----
- * An object is bounded as Docker bounds a store write: swarmkit refuses a Raft proposal larger
- * than MaxTransactionBytes (1.5 MiB) with ErrRequestTooLarge, which dockerd answers with 500
- * and these words. Refused before it is sealed and sent: a multi-MB value would hold etcd
- * and this loop long enough to starve the leader's lease keepalives. etcd's own
- * --max-request-bytes (state_etcd_proc.c) stays well above it. */
-#define NODE_MAX_OBJECT_BYTES (1536 * 1024)
-#define NODE_MSG_TOO_LARGE                                                                         \
-    "rpc error: code = Unknown desc = raft: raft message is too large and can't be sent"
+/* ---- commits: through the replication module (src/repl) ---- */
 
-struct commit_ctx {
-    struct node *n;
-    bool fenced; /* a leader-only write: refused unless this manager still leads */
-    enum store_kind kind;
-    json_t *obj; /* NULL for deletes and private records */
-    char id[128];
-    node_done_cb cb;
-    void *data;
-};
-
-static char *object_key(enum store_kind k, const char *id)
+bool node_store_writable(struct node *n, struct err *e)
 {
-    return xasprintf(NODE_ETCD_PREFIX "%s/%s", store_kind_name(k), id);
-}
-
-static void commit_done(void *data, int rc, int64_t revision, struct err *e)
-{
-    struct commit_ctx *c = data;
-    if (rc == -ERR_UNAVAILABLE && !state_has_leader(c->n->st)) /* Docker's words */
-        err_set(e, ERR_UNAVAILABLE,
-                "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
-                "that too few managers are online. Make sure more than half of the managers are "
-                "online.");
-    if (rc == 0 && c->obj) {
-        json_object_set_new(c->obj, "Version", json_pack("{s:I}", "Index", (json_int_t)revision));
-        store_apply_put(c->n->store, c->kind, c->obj);
-        c->obj = NULL;
-    } else if (rc == 0 && c->id[0]) {
-        store_apply_delete(c->n->store, c->kind, c->id, (uint64_t)revision);
-    }
-    json_decref(c->obj);
-    if (c->cb)
-        c->cb(c->data, rc, e);
-    free(c);
-}
-
-static bool store_writable(struct node *n, struct err *e)
-{
-    if (!n->st || !n->have_dek) {
+    if (!n->st || !n->repl || !n->have_dek) {
         err_set(e, ERR_UNAVAILABLE, "the swarm's store is not running");
         return false;
     }
@@ -632,109 +559,91 @@ static bool store_writable(struct node *n, struct err *e)
     return true;
 }
 
-/* Seals plain (freed here) and puts it at key. Callers encode with store_json_encode, so
- * nothing that would not read back is ever written. */
-static void sealed_put(struct node *n, const char *key, char *plain, int64_t expect,
-                       struct commit_ctx *c)
+/* A refusal before the replication module exists (not in a swarm, locked): delivered later
+ * from a zero timer, as every commit callback is. */
+struct refusal {
+    uv_timer_t timer;
+    store_commit_cb cb;
+    void *arg;
+    struct err e;
+};
+
+static void refusal_closed(uv_handle_t *h)
 {
-    struct buf sealed = BUF_INIT;
-    ca_seal(n->dek, plain, strlen(plain), &sealed);
-    free(plain);
-    struct state_op ops[2] = {{STATE_OP_PUT, key, sealed.p, sealed.len, expect},
-                              {STATE_OP_CHECK, NODE_LEADER_KEY, NULL, 0, n->leader_rev}};
-    state_txn(n->st, ops, c->fenced ? 2 : 1, commit_done, c);
-    buf_release(&sealed);
+    free(h->data);
 }
 
-static void commit_object(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
-                          bool fenced, node_done_cb cb, void *data)
+static void refusal_fire(uv_timer_t *t)
+{
+    struct refusal *f = t->data;
+    f->cb(f->arg, -f->e.kind, &f->e);
+    uv_close((uv_handle_t *)t, refusal_closed);
+}
+
+static void refuse_later(struct node *n, const struct err *e, store_commit_cb cb, void *arg)
+{
+    struct refusal *f = xcalloc(1, sizeof(*f));
+    f->cb = cb;
+    f->arg = arg;
+    f->e = *e;
+    uv_timer_init(n->loop, &f->timer);
+    f->timer.data = f;
+    uv_timer_start(&f->timer, refusal_fire, 0, 0);
+}
+
+static void commit_writes(struct node *n, bool fenced, const struct store_write *w, size_t nw,
+                          store_commit_cb cb, void *arg)
 {
     struct err e;
-    if (!store_writable(n, &e)) {
-        json_decref(obj);
-        cb(data, -e.kind, &e);
+    if (!node_store_writable(n, &e)) {
+        refuse_later(n, &e, cb, arg);
         return;
     }
-    json_object_del(obj, "Version");
-    /* one that would not read back is refused before anything is written */
-    char *plain = store_json_encode(obj, &e);
-    if (!plain) {
-        log_warn("refusing to write a %s object: %s", store_kind_name(k), e.msg);
-        json_decref(obj);
-        cb(data, -e.kind, &e);
+    if (!fenced) {
+        repl_commit(n->repl, w, nw, cb, arg);
         return;
     }
-    if (strlen(plain) > NODE_MAX_OBJECT_BYTES) {
-        log_info("refused a %s object of %zu bytes (the bound is %d)", store_kind_name(k),
-                 strlen(plain), NODE_MAX_OBJECT_BYTES);
-        free(plain);
-        json_decref(obj);
-        err_set(&e, ERR_INTERNAL, NODE_MSG_TOO_LARGE);
-        cb(data, -e.kind, &e);
-        return;
-    }
-    struct commit_ctx *c = xcalloc(1, sizeof(*c));
-    *c = (struct commit_ctx){
-        .n = n, .fenced = fenced, .kind = k, .obj = obj, .cb = cb, .data = data};
-    char *key = object_key(k, store_json_str(obj, "ID"));
-    sealed_put(n, key, plain, (int64_t)expect_version, c);
-    free(key);
+    /* the election is checked against the clock here; the fence makes etcd check it too */
+    int64_t rev = node_is_leader(n) ? n->leader_rev : 0;
+    repl_commit_fenced(n->repl, rev, w, nw, cb, arg);
+}
+
+void node_commit_batch(void *ctx, const struct store_write *w, size_t nw, store_commit_cb cb,
+                       void *arg)
+{
+    commit_writes(ctx, true, w, nw, cb, arg);
 }
 
 void node_commit_leader(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
                         node_done_cb cb, void *data)
 {
-    struct err e;
-    if (!node_is_leader(n) || !n->leader_rev) {
-        json_decref(obj);
-        err_set(&e, ERR_UNAVAILABLE, "this manager is not the leader");
-        cb(data, -e.kind, &e);
-        return;
-    }
-    commit_object(n, k, obj, expect_version, true, cb, data);
+    struct store_write w = {k, obj, NULL, expect_version};
+    commit_writes(n, true, &w, 1, cb, data);
+    json_decref(obj);
 }
 
 void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
                  node_done_cb cb, void *data)
 {
-    commit_object(n, k, obj, expect_version, false, cb, data);
+    struct store_write w = {k, obj, NULL, expect_version};
+    commit_writes(n, false, &w, 1, cb, data);
+    json_decref(obj);
 }
 
 void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint64_t expect_version,
                         node_done_cb cb, void *data)
 {
-    struct err e;
-    if (!store_writable(n, &e)) {
-        cb(data, -e.kind, &e);
-        return;
-    }
-    struct commit_ctx *c = xcalloc(1, sizeof(*c));
-    *c = (struct commit_ctx){.n = n, .kind = k, .cb = cb, .data = data};
-    snprintf(c->id, sizeof(c->id), "%s", id);
-    char *key = object_key(k, id);
-    struct state_op op = {STATE_OP_DELETE, key, NULL, 0,
-                          expect_version ? (int64_t)expect_version : STATE_ANY_REVISION};
-    state_txn(n->st, &op, 1, commit_done, c);
-    free(key);
+    struct store_write w = {k, NULL, id, expect_version};
+    commit_writes(n, false, &w, 1, cb, data);
 }
 
 void node_commit_private(struct node *n, const char *name, json_t *rec, node_done_cb cb, void *data)
 {
     struct err e;
-    if (!store_writable(n, &e)) {
-        cb(data, -e.kind, &e);
-        return;
-    }
-    char *plain = store_json_encode(rec, &e);
-    if (!plain) {
-        log_warn("refusing to write %s: %s", name, e.msg);
-        cb(data, -e.kind, &e);
+    if (!node_store_writable(n, &e)) {
+        refuse_later(n, &e, cb, data);
         return;
     }
     apply_private(n, name, rec);
-    struct commit_ctx *c = xcalloc(1, sizeof(*c));
-    *c = (struct commit_ctx){.n = n, .cb = cb, .data = data};
-    char *key = xasprintf(NODE_PRIVATE_PREFIX "%s", name);
-    sealed_put(n, key, plain, STATE_ANY_REVISION, c);
-    free(key);
+    repl_put_private(n->repl, name, rec, cb, data);
 }

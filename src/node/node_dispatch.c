@@ -123,6 +123,7 @@ void node_dispatch_start(struct node *n)
     uv_timer_init(n->loop, n->disp_timer);
     n->disp_timer->data = n;
     uv_timer_start(n->disp_timer, on_tick, tick_ms(n), 0);
+    node_logs_start(n);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -137,6 +138,7 @@ void node_dispatch_stop(struct node *n)
     uv_timer_stop(n->disp_timer);
     uv_close((uv_handle_t *)n->disp_timer, timer_closed);
     n->disp_timer = NULL;
+    node_logs_stop(n);
     json_decref(n->last_seen);
     json_decref(n->marking);
     n->last_seen = n->marking = NULL;

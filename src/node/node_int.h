@@ -5,6 +5,7 @@
 #include "http/http.h"
 #include "httpc/httpc.h"
 #include "node.h"
+#include "repl/repl.h"
 #include "state/state.h"
 
 #define NODE_ETCD_PREFIX "/shoal/"
@@ -73,6 +74,7 @@ struct node {
 
     struct store *store;
     struct state *st;
+    struct repl *repl; /* commits and the etcd feed, while st runs */
 
     /* private records loaded from etcd */
     char *root_cert, *root_key;         /* PEM */
@@ -98,7 +100,8 @@ struct node {
     json_t *last_seen; /* node ID → loop ms of its last heartbeat */
     json_t *marking;   /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
-    int64_t disp_period; /* heartbeat period the windows were measured with */
+    struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
+    int64_t disp_period;         /* heartbeat period the windows were measured with */
 
     /* every node: the session with a manager */
     json_t *managers; /* array of "IP:port" to fail over between */
@@ -143,6 +146,12 @@ int node_save_state(struct node *n, struct err *e);
 void node_start_store(struct node *n, node_done_cb cb, void *data);
 void node_stop_store(struct node *n, void (*cb)(void *data), void *data);
 void node_forget(struct node *n); /* back to inactive in memory */
+/* True if a commit may be attempted now; else e says why (ERR_UNAVAILABLE). */
+bool node_store_writable(struct node *n, struct err *e);
+/* node_commit_batch: the leader's store_commit_fn (ctx: the node): one etcd transaction of
+ * at most REPL_BATCH_MAX writes, fenced with the election key. */
+void node_commit_batch(void *ctx, const struct store_write *w, size_t nw, store_commit_cb cb,
+                       void *arg);
 /* node_commit for leader-only writes: fenced with a compare on the election key. */
 void node_commit_leader(struct node *n, enum store_kind k, json_t *obj, uint64_t expect_version,
                         node_done_cb cb, void *data);
@@ -199,6 +208,11 @@ void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
 int64_t node_heartbeat_period_ms(struct node *n);
+
+/* node_logs.c: the log broker while this manager leads, and the peer calls to it */
+void node_logs_start(struct node *n);
+void node_logs_stop(struct node *n);
+void node_logs_rpc(struct node *n, struct http_req *req, const char *peer, json_t *body);
 
 /* node_leader.c */
 void node_leader_start(struct node *n);

@@ -428,6 +428,8 @@ static void rpc_dispatch(struct http_req *req, void *data)
         handle_heartbeat(n, req, peer, body);
     else if (!strcmp(req->path, "/swarm-rpc/leave"))
         handle_leave(n, req, peer);
+    else if (str_has_prefix(req->path, "/swarm-rpc/logs/"))
+        node_logs_rpc(n, req, peer, body);
     else
         rpc_fail(req, ERR_NOT_FOUND, "page not found");
     json_decref(body);

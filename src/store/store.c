@@ -23,9 +23,10 @@
 #include <string.h>
 
 struct store_ent {
-    json_t *obj;        /* one reference; NULL once removed (a tombstone) */
-    const char *name;   /* borrowed from obj; NULL when the object has no name */
-    int64_t created_ns; /* CreatedAt; INT64_MAX when absent or unparsable (sorts last) */
+    json_t *obj;             /* one reference; NULL once removed (a tombstone) */
+    const char *name;        /* borrowed from obj; NULL when the object has no name */
+    struct store_task *task; /* tasks only: the typed view (strings borrowed from obj) */
+    int64_t created_ns;      /* CreatedAt; INT64_MAX when absent or unparsable (sorts last) */
     char id[];
 };
 
@@ -278,9 +279,10 @@ static void store_cb_free(void *p)
 
 /* ---- tables ---- */
 struct store_table {
-    struct store_map ids;   /* id → entry */
-    struct store_map names; /* name → entries (several objects may share a name) */
-    void *cbroot;           /* crit-bit tree of ids */
+    struct store_map ids;                 /* id → entry */
+    struct store_map names;               /* name → entries (several objects may share a name) */
+    struct store_map by_service, by_node; /* tasks only: ServiceID / NodeID → entries */
+    void *cbroot;                         /* crit-bit tree of ids */
     struct store_ent **order;
     size_t norder, order_cap, ndead;
     bool sorted;
@@ -387,6 +389,68 @@ static void store_table_maybe_compact(struct store_table *t)
         store_table_compact(t);
 }
 
+static const char *const task_state_names[] = {
+    "new",     "pending",  "assigned", "accepted", "preparing", "ready",  "starting",
+    "running", "complete", "shutdown", "failed",   "rejected",  "remove", "orphaned",
+};
+
+const char *task_state_name(enum task_state st)
+{
+    return (unsigned)st < ARRAY_SIZE(task_state_names) ? task_state_names[st] : NULL;
+}
+
+int task_state_parse(const char *name)
+{
+    for (size_t i = 0; name && i < ARRAY_SIZE(task_state_names); i++)
+        if (!strcmp(task_state_names[i], name))
+            return (int)i;
+    return -1;
+}
+
+static enum task_state task_state_of(json_t *obj, const char *path)
+{
+    int v = task_state_parse(store_json_str(obj, path));
+    return v < 0 ? TASK_NEW : (enum task_state)v;
+}
+
+/* Fills the typed view of a task object and adds it to the task indexes. */
+static void store_task_index(struct store_table *t, struct store_ent *ent)
+{
+    json_t *obj = ent->obj;
+    if (!ent->task)
+        ent->task = xcalloc(1, sizeof(*ent->task));
+    struct store_task *v = ent->task;
+    const char *svc = store_json_str(obj, "ServiceID");
+    const char *node = store_json_str(obj, "NodeID");
+    json_t *slot = json_object_get(obj, "Slot");
+    *v = (struct store_task){
+        .id = ent->id,
+        .service_id = svc ? svc : "",
+        .node_id = node ? node : "",
+        .slot = json_is_integer(slot) && json_integer_value(slot) > 0
+                    ? (uint64_t)json_integer_value(slot)
+                    : 0,
+        .desired = task_state_of(obj, "DesiredState"),
+        .observed = task_state_of(obj, "Status.State"),
+        .obj = obj,
+    };
+    if (*v->service_id)
+        store_map_add(&t->by_service, v->service_id, ent);
+    if (*v->node_id)
+        store_map_add(&t->by_node, v->node_id, ent);
+}
+
+/* Takes a task out of the task indexes (its view stays allocated). */
+static void store_task_unindex(struct store_table *t, struct store_ent *ent)
+{
+    if (!ent->task)
+        return;
+    if (*ent->task->service_id)
+        store_map_del(&t->by_service, ent->task->service_id, ent);
+    if (*ent->task->node_id)
+        store_map_del(&t->by_node, ent->task->node_id, ent);
+}
+
 /* Takes the entry out of every index; its object reference moves to the caller. */
 static json_t *store_table_unlink(struct store_table *t, struct store_ent *ent)
 {
@@ -395,6 +459,9 @@ static json_t *store_table_unlink(struct store_table *t, struct store_ent *ent)
     if (ent->name)
         store_map_del(&t->names, ent->name, ent);
     store_cb_del(&t->cbroot, ent->id);
+    store_task_unindex(t, ent);
+    free(ent->task);
+    ent->task = NULL;
     ent->obj = NULL;
     ent->name = NULL;
     t->count--;
@@ -407,11 +474,14 @@ static void store_table_release(struct store_table *t)
     BUG_ON(t->iterating);
     for (size_t i = 0; i < t->norder; i++) {
         json_decref(t->order[i]->obj);
+        free(t->order[i]->task);
         free(t->order[i]);
     }
     free(t->order);
     store_map_release(&t->ids);
     store_map_release(&t->names);
+    store_map_release(&t->by_service);
+    store_map_release(&t->by_node);
     store_cb_free(t->cbroot);
     memset(t, 0, sizeof(*t));
     t->sorted = true;
@@ -477,10 +547,13 @@ void store_apply_put(struct store *s, enum store_kind k, json_t *obj)
         json_t *old = ent->obj;
         if (ent->name)
             store_map_del(&t->names, ent->name, ent);
+        store_task_unindex(t, ent);
         ent->obj = obj;
         ent->name = store_obj_name(k, obj);
         if (ent->name)
             store_map_add(&t->names, ent->name, ent);
+        if (k == STORE_TASK)
+            store_task_index(t, ent);
         int64_t created = store_obj_created(obj);
         if (created != ent->created_ns) {
             ent->created_ns = created;
@@ -496,8 +569,11 @@ void store_apply_put(struct store *s, enum store_kind k, json_t *obj)
     memcpy(ent->id, id, idlen + 1);
     ent->obj = obj;
     ent->name = store_obj_name(k, obj);
+    ent->task = NULL;
     ent->created_ns = store_obj_created(obj);
     store_map_add(&t->ids, ent->id, ent);
+    if (k == STORE_TASK)
+        store_task_index(t, ent);
     if (ent->name)
         store_map_add(&t->names, ent->name, ent);
     store_cb_add(&t->cbroot, ent);
@@ -613,4 +689,58 @@ int store_check_version(const struct store *s, enum store_kind k, const char *id
     if (store_obj_version(obj) != version)
         return err_set(e, ERR_INTERNAL, ERR_MSG_OUT_OF_SEQUENCE);
     return 0;
+}
+
+/* ---- task views ---- */
+
+const struct store_task *store_task_view(const struct store *s, const char *id)
+{
+    struct store_ent *ent = store_map_get(&store_table(s, STORE_TASK)->ids, id);
+    return ent ? ent->task : NULL;
+}
+
+struct task_each {
+    store_task_cb fn;
+    void *data;
+    int rc;
+};
+
+static void task_each_cb(struct store_ent *ent, void *data)
+{
+    struct task_each *c = data;
+    if (!c->rc)
+        c->rc = c->fn(ent->task, c->data);
+}
+
+static int tasks_each(const struct store_map *m, const char *key, store_task_cb fn, void *data)
+{
+    struct task_each c = {fn, data, 0};
+    if (key && *key)
+        store_map_each(m, key, task_each_cb, &c);
+    return c.rc;
+}
+
+int store_tasks_of_service(const struct store *s, const char *service_id, store_task_cb fn,
+                           void *data)
+{
+    return tasks_each(&store_table(s, STORE_TASK)->by_service, service_id, fn, data);
+}
+
+int store_tasks_of_node(const struct store *s, const char *node_id, store_task_cb fn, void *data)
+{
+    return tasks_each(&store_table(s, STORE_TASK)->by_node, node_id, fn, data);
+}
+
+size_t store_count_tasks_of_service(const struct store *s, const char *service_id)
+{
+    if (!service_id || !*service_id)
+        return 0;
+    return store_map_each(&store_table(s, STORE_TASK)->by_service, service_id, NULL, NULL);
+}
+
+size_t store_count_tasks_of_node(const struct store *s, const char *node_id)
+{
+    if (!node_id || !*node_id)
+        return 0;
+    return store_map_each(&store_table(s, STORE_TASK)->by_node, node_id, NULL, NULL);
 }

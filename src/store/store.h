@@ -84,6 +84,51 @@ struct store_watch *store_watch_add(struct store *s, unsigned kinds_mask, store_
 /* Safe to call from inside a watch callback. */
 void store_watch_remove(struct store *s, struct store_watch *w);
 
+/* ---- typed views and indexes of tasks ----
+ * Every task object gets a typed view of the fields the leader's loops read, kept in step
+ * as the object changes, and the tasks are indexed by service and by node. */
+
+/* Docker's task states, in their order (observed state only moves forward). */
+enum task_state {
+    TASK_NEW = 0,
+    TASK_PENDING,
+    TASK_ASSIGNED,
+    TASK_ACCEPTED,
+    TASK_PREPARING,
+    TASK_READY,
+    TASK_STARTING,
+    TASK_RUNNING,
+    TASK_COMPLETE,
+    TASK_SHUTDOWN,
+    TASK_FAILED,
+    TASK_REJECTED,
+    TASK_REMOVE,
+    TASK_ORPHANED,
+};
+/* "new", "pending", ... as Docker spells them; NULL for out-of-range values. */
+const char *task_state_name(enum task_state s);
+/* The state for a name; -1 if unknown. */
+int task_state_parse(const char *name);
+
+struct store_task {
+    const char *id;
+    const char *service_id;            /* "" when absent; borrowed from obj */
+    const char *node_id;               /* "" until scheduled */
+    uint64_t slot;                     /* 0 for global tasks */
+    enum task_state desired, observed; /* TASK_NEW when absent or unknown */
+    json_t *obj;                       /* the task object (borrowed) */
+};
+/* The view of task id, or NULL. Valid until the task changes. */
+const struct store_task *store_task_view(const struct store *s, const char *id);
+/* Calls fn for every task of the service / on the node (in no particular order) until it
+ * returns non-zero, which is returned. Changing the store from fn is not allowed. */
+typedef int (*store_task_cb)(const struct store_task *t, void *data);
+int store_tasks_of_service(const struct store *s, const char *service_id, store_task_cb fn,
+                           void *data);
+int store_tasks_of_node(const struct store *s, const char *node_id, store_task_cb fn, void *data);
+size_t store_count_tasks_of_service(const struct store *s, const char *service_id);
+size_t store_count_tasks_of_node(const struct store *s, const char *node_id);
+
 /* ---- writes: the contract between the logic that decides writes (the leader's loops, the
  * API) and the replication layer that makes them durable (node_commit_batch). ----
  * One call is one transaction: every write applies, or none does. */

@@ -895,3 +895,61 @@ TEST(store_local_commit_applies_later_and_checks_compares)
     store_local_free(l);
     store_free(s);
 }
+
+static int count_task_cb(const struct store_task *t, void *data)
+{
+    (void)t;
+    (*(int *)data)++;
+    return 0;
+}
+
+static json_t *mk_task(const char *id, uint64_t ver, const char *svc, const char *node, int slot,
+                       const char *desired, const char *state)
+{
+    json_t *o = json_pack("{s:s, s:{s:I}, s:s, s:s, s:{s:s}}", "ID", id, "Version", "Index",
+                          (json_int_t)ver, "ServiceID", svc, "DesiredState", desired, "Status",
+                          "State", state);
+    if (node)
+        json_object_set_new(o, "NodeID", json_string(node));
+    if (slot)
+        json_object_set_new(o, "Slot", json_integer(slot));
+    return o;
+}
+
+TEST(store_task_views_and_indexes_follow_changes)
+{
+    struct store *s = store_new();
+    store_apply_put(s, STORE_TASK, mk_task("t1", 1, "svcA", NULL, 1, "running", "pending"));
+    store_apply_put(s, STORE_TASK, mk_task("t2", 2, "svcA", "n1", 2, "running", "running"));
+    store_apply_put(s, STORE_TASK, mk_task("t3", 3, "svcB", "n1", 0, "shutdown", "bogus"));
+    ASSERT_EQ_INT((int)store_count_tasks_of_service(s, "svcA"), 2);
+    ASSERT_EQ_INT((int)store_count_tasks_of_service(s, "svcB"), 1);
+    ASSERT_EQ_INT((int)store_count_tasks_of_node(s, "n1"), 2);
+    const struct store_task *v = store_task_view(s, "t1");
+    ASSERT_TRUE(v != NULL);
+    ASSERT_EQ_STR(v->node_id, "");
+    ASSERT_EQ_INT((int)v->slot, 1);
+    ASSERT_EQ_INT(v->observed, TASK_PENDING);
+    ASSERT_EQ_INT(store_task_view(s, "t3")->observed, TASK_NEW); /* unknown name */
+    ASSERT_EQ_INT(store_task_view(s, "t3")->desired, TASK_SHUTDOWN);
+    /* scheduling moves t1 onto n2; an older replay changes nothing */
+    store_apply_put(s, STORE_TASK, mk_task("t1", 4, "svcA", "n2", 1, "running", "assigned"));
+    store_apply_put(s, STORE_TASK, mk_task("t1", 2, "svcA", "n9", 1, "running", "failed"));
+    ASSERT_EQ_STR(store_task_view(s, "t1")->node_id, "n2");
+    ASSERT_EQ_INT(store_task_view(s, "t1")->observed, TASK_ASSIGNED);
+    ASSERT_EQ_INT((int)store_count_tasks_of_node(s, "n2"), 1);
+    ASSERT_EQ_INT((int)store_count_tasks_of_node(s, "n9"), 0);
+    int n = 0;
+    store_tasks_of_node(s, "n1", count_task_cb, &n);
+    ASSERT_EQ_INT(n, 2);
+    store_apply_delete(s, STORE_TASK, "t2", 5);
+    ASSERT_TRUE(store_task_view(s, "t2") == NULL);
+    ASSERT_EQ_INT((int)store_count_tasks_of_service(s, "svcA"), 1);
+    n = 0;
+    store_tasks_of_service(s, "svcA", count_task_cb, &n);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT((int)store_count_tasks_of_node(s, "n1"), 1);
+    ASSERT_EQ_STR(task_state_name(TASK_ORPHANED), "orphaned");
+    ASSERT_EQ_INT(task_state_parse("complete"), TASK_COMPLETE);
+    store_free(s);
+}

@@ -13,24 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {
-    "new",     "pending",  "assigned", "accepted", "preparing", "ready",  "starting",
-    "running", "complete", "shutdown", "failed",   "rejected",  "remove", "orphaned",
-};
-
-const char *task_state_name(enum task_state s)
-{
-    return (unsigned)s < ARRAY_SIZE(state_names) ? state_names[s] : NULL;
-}
-
-int task_state_parse(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
-        if (!strcmp(state_names[i], name))
-            return (int)i;
-    return -1;
-}
-
 /* ---- per-service memory ---- */
 
 struct orch *orch_new(void)

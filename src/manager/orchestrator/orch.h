@@ -26,28 +26,9 @@
 #define SHOAL_ORCH_H
 
 #include "base/base.h"
+#include "store/store.h"
 
-/* Docker's task states, in their order (observed state only moves forward). */
-enum task_state {
-    TASK_NEW = 0,
-    TASK_PENDING,
-    TASK_ASSIGNED,
-    TASK_ACCEPTED,
-    TASK_PREPARING,
-    TASK_READY,
-    TASK_STARTING,
-    TASK_RUNNING,
-    TASK_COMPLETE,
-    TASK_SHUTDOWN,
-    TASK_FAILED,
-    TASK_REJECTED,
-    TASK_REMOVE,
-    TASK_ORPHANED,
-};
-/* "new", "pending", ... as Docker spells them; NULL for out-of-range values. */
-const char *task_state_name(enum task_state s);
-/* The state for a name; -1 if unknown. */
-int task_state_parse(const char *name);
+/* Task states (enum task_state, task_state_name, task_state_parse) are the store's. */
 
 enum orch_mode { ORCH_REPLICATED = 0, ORCH_GLOBAL, ORCH_REPLICATED_JOB, ORCH_GLOBAL_JOB };
 enum orch_restart_cond { ORCH_RESTART_ANY = 0, ORCH_RESTART_ON_FAILURE, ORCH_RESTART_NONE };

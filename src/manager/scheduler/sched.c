@@ -603,3 +603,38 @@ size_t sched_place(struct sched *s, const struct sched_group *g, size_t n, const
     free(p.all);
     return p.placed;
 }
+
+bool sched_node_matches(const struct sched *s, const char *node_id, const struct sched_group *g)
+{
+    const struct snode *nd = node_find(s, node_id, NULL);
+    if (!nd)
+        return false;
+    for (size_t i = 0; i < g->nconstraints; i++)
+        if (!sched_constraint_matches(&g->constraints[i], nd))
+            return false;
+    return !g->nplatforms || platform_ok(g, nd);
+}
+
+bool sched_place_on(struct sched *s, const struct sched_group *g, const char *node_id,
+                    char *explain, size_t cap)
+{
+    struct snode *nd = node_find(s, node_id, NULL);
+    if (!nd) {
+        snprintf(explain, cap, "no suitable node");
+        return false;
+    }
+    struct sched_svc *sv = svc_find(nd, g->service_id);
+    nd->svc_count = sv ? sv->count : 0;
+    enum sched_filter f = check(g, nd);
+    if (f != SCHED_F_PASS) {
+        struct buf b = BUF_INIT;
+        buf_adds(&b, "no suitable node (");
+        explain_part(&b, f, 1);
+        buf_adds(&b, ")");
+        snprintf(explain, cap, "%s", b.p);
+        buf_release(&b);
+        return false;
+    }
+    account(nd, g, 1);
+    return true;
+}

@@ -106,6 +106,14 @@ void sched_task_remove(struct sched *s, const char *node_id, const struct sched_
 size_t sched_place(struct sched *s, const struct sched_group *g, size_t n, const char **node_ids,
                    char *explain, size_t cap);
 
+/* The filters that do not depend on what runs where: constraints and platforms (the global
+ * orchestrator's eligibility). False for an unknown node. */
+bool sched_node_matches(const struct sched *s, const char *node_id, const struct sched_group *g);
+/* Whether a task of g pre-assigned to node_id (a global task) fits there now: every filter.
+ * False with explain (cap bytes) set to Docker's words when not. Accounts it when it fits. */
+bool sched_place_on(struct sched *s, const struct sched_group *g, const char *node_id,
+                    char *explain, size_t cap);
+
 /* Counts, for tests and the API: tasks accounted on a node (all / of one service). */
 size_t sched_node_tasks(const struct sched *s, const char *node_id);
 size_t sched_node_service_tasks(const struct sched *s, const char *node_id, const char *service_id);

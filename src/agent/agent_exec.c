@@ -1,0 +1,889 @@
+/* agent_exec.c — the real executor behind struct agent_exec_ops: a task's Spec becomes a
+ * container of src/exec on an overlay of the local image store's layers.
+ *
+ * A task's container gets a random 64-hex ID (the exec ID, ContainerStatus.ContainerID), the
+ * name <service>.<slot>.<task id> (global: <service>.<node id>.<task id>), Docker's labels for
+ * task containers, and the facts `docker ps` / inspect show (name, image, command, config)
+ * kept in exec's meta.json as "extra"; the task ID is found again from the label
+ * com.docker.swarm.task.id after a restart. The ContainerSpec is merged with the image config
+ * as dockerd merges them: Command replaces the image's Entrypoint (and drops its Cmd), Args
+ * replace its Cmd, the spec's Env comes first and the image's variables it does not set
+ * follow, Dir and User default to the image's.
+ *
+ * Invariants: each task has at most one container here (tasks → containers and containers →
+ * tasks maps, both kept in step); every done callback runs later on the loop, never inside
+ * the call (exec's own immediate failures are deferred through a zero timer); an on_exit
+ * callback runs once per container, also when the container is removed by hand.
+ * Lifetime: agent_exec_free drops pending calls without their callbacks; free the exec right
+ * after it, in the same loop turn, so exec never calls back into a freed adapter.
+ * Thread: the loop thread. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define LABEL_PREFIX "com.docker.swarm."
+
+struct ae_task {
+    char *task_id, *ctr_id, *image_id;
+    agent_exit_cb on_exit;
+    void *exit_arg;
+    bool exited; /* on_exit ran (or the container was found exited) */
+    int exit_code;
+};
+
+enum ae_kind { AE_PREPARE = 1, AE_START, AE_STOP, AE_REMOVE, AE_RESTORE, AE_FAIL };
+
+struct ae_op {
+    struct agent_exec *ae;
+    struct ae_op *next, *prev;
+    enum ae_kind kind;
+    uv_timer_t timer;
+    bool timer_started;
+    agent_done_cb done;
+    void *arg;
+    int rc;
+    char err[ERR_MSG_MAX];
+    struct ae_task *t; /* prepare: the task being created */
+    char *ctr_id;      /* remove by container */
+    bool was_running;  /* remove: the container ran when asked */
+    void (*found)(void *arg, const char *task_id, bool running, int exit_code);
+    agent_exit_cb on_exit; /* restore */
+    void *exit_arg;
+    agent_exit_cb exit_cb; /* remove: on_exit to run (later, from op_fire) */
+    void *exit_cb_arg;
+    char *exit_task;
+    int exit_code;
+};
+
+struct agent_exec {
+    uv_loop_t *loop;
+    struct exec *x;
+    struct image_store *images;
+    char *node_id;
+    struct strmap *by_task; /* task ID → struct ae_task */
+    struct strmap *by_ctr;  /* container ID → the same struct ae_task */
+    struct ae_op *ops;
+};
+
+/* ---- the pure part: task → exec spec ---- */
+
+static void strv_push(char ***v, size_t *n, char *s)
+{
+    *v = xrealloc(*v, (*n + 2) * sizeof(**v));
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Appends the strings of a JSON array; false if it is not an array of strings. */
+static bool strv_add_json(char ***v, size_t *n, const json_t *a)
+{
+    size_t i;
+    json_t *x;
+    if (a && !json_is_array(a) && !json_is_null(a))
+        return false;
+    json_array_foreach(a, i, x)
+    {
+        if (!json_is_string(x))
+            return false;
+        strv_push(v, n, xstrdup(json_string_value(x)));
+    }
+    return true;
+}
+
+static bool nonempty(const json_t *j)
+{
+    return (json_is_array(j) && json_array_size(j)) || (json_is_object(j) && json_object_size(j)) ||
+           json_is_true(j) || (json_is_string(j) && json_string_value(j)[0]);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && s[0] ? s : NULL;
+}
+
+/* Looks name up in the first <lower>/etc/<file> found (top layer first): the third field
+ * (passwd: uid, group: gid), or -1. */
+static long db_lookup(char *const *lower, const char *file, const char *name, long *gid)
+{
+    for (size_t i = 0; lower && lower[i]; i++) {
+        char *path = xasprintf("%s/etc/%s", lower[i], file), *d = NULL;
+        size_t n;
+        int rc = file_read(path, &d, &n, NULL);
+        free(path);
+        if (rc == -ERR_NOT_FOUND)
+            continue;
+        long found = -1;
+        for (char *save = NULL, *l = rc == 0 ? strtok_r(d, "\n", &save) : NULL; l && found < 0;
+             l = strtok_r(NULL, "\n", &save)) {
+            char *f[4] = {0};
+            char *p = l;
+            for (int k = 0; k < 4 && p; k++) {
+                f[k] = p;
+                p = strchr(p, ':');
+                if (p)
+                    *p++ = 0;
+            }
+            if (f[0] && f[2] && !strcmp(f[0], name)) {
+                found = strtol(f[2], NULL, 10);
+                if (gid)
+                    *gid = f[3] ? strtol(f[3], NULL, 10) : 0;
+            }
+        }
+        free(d);
+        return found;
+    }
+    return -1;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* "name", "uid", "name:group", "uid:gid" → "uid:gid" (names from the image's files). */
+static int user_resolve(const char *user, char *const *lower, char **out, struct err *e)
+{
+    const char *colon = strchr(user, ':');
+    size_t ul = colon ? (size_t)(colon - user) : strlen(user);
+    char *u = xstrndup(user, ul);
+    long uid, gid = 0;
+    if (all_digits(u, ul)) {
+        uid = strtol(u, NULL, 10);
+        if (!colon) /* Docker: the primary group of that uid, when the image knows it; else 0 */
+            gid = 0;
+    } else if ((uid = db_lookup(lower, "passwd", u, &gid)) < 0) {
+        err_set(e, ERR_INVALID, "unable to find user %s: no matching entries in passwd file", u);
+        free(u);
+        return -ERR_INVALID;
+    }
+    if (colon) {
+        const char *g = colon + 1;
+        if (all_digits(g, strlen(g))) {
+            gid = strtol(g, NULL, 10);
+        } else if ((gid = db_lookup(lower, "group", g, NULL)) < 0) {
+            err_set(e, ERR_INVALID, "unable to find group %s: no matching entries in group file",
+                    g);
+            free(u);
+            return -ERR_INVALID;
+        }
+    }
+    free(u);
+    *out = xasprintf("%ld:%ld", uid, gid);
+    return 0;
+}
+
+/* Docker's shell-ish display of a command for `docker ps`: args joined by spaces, an arg
+ * with a space or quote in single quotes. */
+static char *command_text(char *const *args)
+{
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; args && args[i]; i++) {
+        if (i)
+            buf_adds(&b, " ");
+        if (strpbrk(args[i], " \t'\"") || !args[i][0]) {
+            buf_adds(&b, "'");
+            for (const char *p = args[i]; *p; p++)
+                *p == '\'' ? buf_adds(&b, "'\\''") : buf_add(&b, p, 1);
+            buf_adds(&b, "'");
+        } else {
+            buf_adds(&b, args[i]);
+        }
+    }
+    if (!b.p)
+        buf_adds(&b, "");
+    return buf_detach(&b, NULL);
+}
+
+static json_t *strv_json(char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* ContainerSpec fields exec cannot honour yet: refused rather than silently ignored. */
+static const struct {
+    const char *field, *what;
+} unsupported[] = {
+    {"Secrets", "secrets"},          {"Configs", "configs"}, {"CapabilityAdd", "cap-add"},
+    {"CapabilityDrop", "cap-drop"},  {"Sysctls", "sysctls"}, {"Ulimits", "ulimits"},
+    {"Groups", "additional groups"}, {"TTY", "a TTY"},
+};
+
+void agent_exec_spec_release(struct agent_exec_spec *s)
+{
+    strv_free(s->args);
+    strv_free(s->env);
+    strv_free(s->labels);
+    for (size_t i = 0; i < s->spec.n_mounts; i++) {
+        free((char *)s->mounts[i].type);
+        free((char *)s->mounts[i].source);
+        free((char *)s->mounts[i].target);
+    }
+    free(s->mounts);
+    free(s->name);
+    free(s->user);
+    free(s->workdir);
+    free(s->hostname);
+    free(s->stop_signal);
+    json_decref(s->extra);
+    memset(s, 0, sizeof(*s));
+}
+
+static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct err *e)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(mounts, i, m)
+    {
+        const char *type = jstr(m, "Type") ?: "volume", *src = jstr(m, "Source"),
+                   *dst = jstr(m, "Target");
+        if (!dst)
+            return err_set(e, ERR_INVALID, "invalid mount config: Target must not be empty");
+        if (!strcmp(type, "volume"))
+            return err_set(e, ERR_INVALID,
+                           "invalid mount config for type \"volume\": named volumes are not "
+                           "supported by shoal yet (use a bind or tmpfs mount)");
+        if (strcmp(type, "bind") && strcmp(type, "tmpfs"))
+            return err_set(e, ERR_INVALID,
+                           "invalid mount config: mount type \"%s\" is not "
+                           "supported by shoal yet",
+                           type);
+        struct exec_mount em = {0};
+        if (!strcmp(type, "bind")) {
+            struct stat st;
+            if (!src)
+                return err_set(e, ERR_INVALID,
+                               "invalid mount config for type \"bind\": field Source must not "
+                               "be empty");
+            if (stat(src, &st) < 0)
+                return err_set(e, ERR_INVALID,
+                               "invalid mount config for type \"bind\": bind source path does "
+                               "not exist: %s",
+                               src);
+            em.source = xstrdup(src);
+        } else {
+            const json_t *to = json_object_get(m, "TmpfsOptions");
+            em.tmpfs_size = json_integer_value(json_object_get(to, "SizeBytes"));
+            em.tmpfs_mode = (int)json_integer_value(json_object_get(to, "Mode"));
+        }
+        em.type = xstrdup(type);
+        em.target = xstrdup(dst);
+        em.readonly = json_is_true(json_object_get(m, "ReadOnly"));
+        s->mounts = xrealloc(s->mounts, (s->spec.n_mounts + 1) * sizeof(*s->mounts));
+        s->mounts[s->spec.n_mounts++] = em;
+    }
+    return 0;
+}
+
+int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
+                          const char *ctr_id, const json_t *image_config, const char *image_id,
+                          char *const *lower, struct agent_exec_spec *s, struct err *e)
+{
+    memset(s, 0, sizeof(*s));
+    const char *task_id = jstr(task, "ID");
+    json_t *tspec = json_object_get(task, "Spec");
+    json_t *cs = json_object_get(tspec, "ContainerSpec");
+    json_t *ic = json_object_get(image_config, "config"); /* the image's run config */
+    size_t n;
+    int rc = 0;
+    if (!task_id || !json_is_object(cs))
+        return err_set(e, ERR_INVALID, "task has no ID or no ContainerSpec");
+    if (nonempty(json_object_get(tspec, "Networks")) || nonempty(json_object_get(task, "Networks")))
+        return err_set(e, ERR_INVALID,
+                       "networks are not supported by shoal yet: the task is "
+                       "attached to a network (overlay networking comes later)");
+    if (nonempty(json_object_get(json_object_get(task, "Endpoint"), "Ports")) ||
+        nonempty(
+            json_object_get(json_object_get(json_object_get(task, "Endpoint"), "Spec"), "Ports")))
+        return err_set(e, ERR_INVALID,
+                       "published ports are not supported by shoal yet (ingress "
+                       "and host-mode publishing come with networking)");
+    for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+        if (nonempty(json_object_get(cs, unsupported[i].field)))
+            return err_set(e, ERR_INVALID, "%s (ContainerSpec.%s) not supported by shoal yet",
+                           unsupported[i].what, unsupported[i].field);
+
+    /* name and labels */
+    json_t *slot = json_object_get(task, "Slot");
+    const char *tnode = jstr(task, "NodeID") ?: node_id ?: "";
+    if (json_integer_value(slot) > 0)
+        s->name =
+            xasprintf("%s.%lld.%s", service_name, (long long)json_integer_value(slot), task_id);
+    else
+        s->name = xasprintf("%s.%s.%s", service_name, tnode, task_id);
+    json_t *labels = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(cs, "Labels"), k, v) json_object_set(labels, k, v);
+    json_object_foreach(json_object_get(task, "Labels"), k, v) json_object_set(labels, k, v);
+    json_object_set_new(labels, LABEL_PREFIX "task", json_string(""));
+    json_object_set_new(labels, LABEL_PREFIX "task.id", json_string(task_id));
+    json_object_set_new(labels, LABEL_PREFIX "task.name", json_string(s->name));
+    json_object_set_new(labels, LABEL_PREFIX "node.id", json_string(tnode));
+    json_object_set_new(labels, LABEL_PREFIX "service.id",
+                        json_string(jstr(task, "ServiceID") ?: ""));
+    json_object_set_new(labels, LABEL_PREFIX "service.name", json_string(service_name));
+    n = 0;
+    json_object_foreach(labels, k, v)
+        strv_push(&s->labels, &n, xasprintf("%s=%s", k, json_string_value(v) ?: ""));
+
+    /* entrypoint + cmd, as dockerd merges a container config with its image's */
+    char **ep = NULL, **cmd = NULL;
+    size_t nep = 0, ncmd = 0;
+    const json_t *ucmd = json_object_get(cs, "Command"), *uargs = json_object_get(cs, "Args");
+    bool ok = strv_add_json(&ep, &nep, ucmd) && strv_add_json(&cmd, &ncmd, uargs);
+    if (ok && !nep) {
+        if (!ncmd)
+            ok = strv_add_json(&cmd, &ncmd, json_object_get(ic, "Cmd"));
+        ok = ok && strv_add_json(&ep, &nep, json_object_get(ic, "Entrypoint"));
+    }
+    n = 0;
+    for (size_t i = 0; ok && i < nep; i++)
+        strv_push(&s->args, &n, xstrdup(ep[i]));
+    for (size_t i = 0; ok && i < ncmd; i++)
+        strv_push(&s->args, &n, xstrdup(cmd[i]));
+    if (!ok)
+        rc = err_set(e, ERR_INVALID, "invalid command in the task or the image config");
+    else if (!n)
+        rc = err_set(e, ERR_INVALID, "No command specified");
+
+    /* env: the spec's, then the image's variables the spec does not set */
+    n = 0;
+    if (!rc && !strv_add_json(&s->env, &n, json_object_get(cs, "Env")))
+        rc = err_set(e, ERR_INVALID, "invalid Env in the task");
+    size_t nuser = n, i;
+    json_array_foreach(json_object_get(ic, "Env"), i, v)
+    {
+        const char *ie = json_string_value(v);
+        if (rc || !ie)
+            continue;
+        size_t kl = strcspn(ie, "=");
+        bool set = false;
+        for (size_t j = 0; j < nuser && !set; j++)
+            set = strlen(s->env[j]) >= kl && !strncmp(s->env[j], ie, kl) &&
+                  (s->env[j][kl] == '=' || s->env[j][kl] == 0);
+        if (!set)
+            strv_push(&s->env, &n, xstrdup(ie));
+    }
+
+    const char *dir = jstr(cs, "Dir") ?: jstr(ic, "WorkingDir");
+    const char *user = jstr(cs, "User") ?: jstr(ic, "User");
+    if (!rc && user)
+        rc = user_resolve(user, lower, &s->user, e);
+    s->workdir = dir ? xstrdup(dir) : NULL;
+    s->hostname = jstr(cs, "Hostname") ? xstrdup(jstr(cs, "Hostname")) : NULL;
+    const char *sig = jstr(cs, "StopSignal") ?: jstr(ic, "StopSignal");
+    s->stop_signal = sig ? xstrdup(sig) : NULL;
+    if (!rc && sig && exec_signal_parse(sig) < 0)
+        rc = err_set(e, ERR_INVALID, "Invalid signal: %s", sig);
+    if (!rc)
+        rc = mounts_build(json_object_get(cs, "Mounts"), s, e);
+
+    json_t *lim = json_object_get(json_object_get(tspec, "Resources"), "Limits");
+    s->spec = (struct exec_spec){
+        .id = ctr_id,
+        .lower = (const char *const *)lower,
+        .args = (const char *const *)s->args,
+        .env = (const char *const *)s->env,
+        .workdir = s->workdir,
+        .user = s->user,
+        .hostname = s->hostname,
+        .labels = (const char *const *)s->labels,
+        .memory = json_integer_value(json_object_get(lim, "MemoryBytes")),
+        .nano_cpus = json_integer_value(json_object_get(lim, "NanoCPUs")),
+        .pids_limit = json_integer_value(json_object_get(lim, "Pids")),
+        .readonly_rootfs = json_is_true(json_object_get(cs, "ReadOnly")),
+        .init = json_is_true(json_object_get(cs, "Init")),
+        .mounts = s->mounts,
+        .n_mounts = s->spec.n_mounts,
+        .stop_signal = s->stop_signal,
+        .stop_grace_ns = json_integer_value(json_object_get(cs, "StopGracePeriod")),
+    };
+
+    /* what ps / inspect show, kept by exec in meta.json */
+    const char *image = jstr(cs, "Image") ?: "";
+    json_t *config = json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:O}", "Hostname",
+                               s->hostname ?: "", "User", user ?: "", "Env", strv_json(s->env),
+                               "Cmd", strv_json(cmd), "Image", image, "WorkingDir", dir ?: "",
+                               "Entrypoint", nep ? strv_json(ep) : json_null(), "Labels", labels);
+    if (sig)
+        json_object_set_new(config, "StopSignal", json_string(sig));
+    char *cmdtxt = command_text(s->args);
+    s->extra = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name", s->name, "image", image,
+        "image_id", image_id ?: "", "task_id", task_id, "service_id", jstr(task, "ServiceID") ?: "",
+        "command", cmdtxt, "path", json_string(s->args ? s->args[0] : ""), "args",
+        strv_json(s->args ? s->args + (s->args[0] ? 1 : 0) : NULL), "config", config, "mounts",
+        json_is_array(json_object_get(cs, "Mounts")) ? json_deep_copy(json_object_get(cs, "Mounts"))
+                                                     : json_array());
+    s->spec.extra = s->extra;
+    free(cmdtxt);
+    json_decref(labels);
+    strv_free(ep);
+    strv_free(cmd);
+    if (rc) {
+        agent_exec_spec_release(s);
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- the adapter ---- */
+
+static void op_closed(uv_handle_t *h)
+{
+    struct ae_op *op = h->data;
+    free(op->ctr_id);
+    free(op->exit_task);
+    free(op);
+}
+
+static void op_unlink(struct ae_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        op->ae->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    op->next = op->prev = NULL;
+}
+
+static void task_free(struct ae_task *t)
+{
+    if (!t)
+        return;
+    free(t->task_id);
+    free(t->ctr_id);
+    free(t->image_id);
+    free(t);
+}
+
+static void task_forget(struct agent_exec *ae, struct ae_task *t)
+{
+    if (strmap_get(ae->by_task, t->task_id) == t)
+        strmap_del(ae->by_task, t->task_id);
+    if (strmap_get(ae->by_ctr, t->ctr_id) == t)
+        strmap_del(ae->by_ctr, t->ctr_id);
+    task_free(t);
+}
+
+static void restore_report(struct ae_op *op);
+
+static void op_fire(uv_timer_t *h)
+{
+    struct ae_op *op = h->data;
+    struct agent_exec *ae = op->ae;
+    op_unlink(op);
+    if (op->kind == AE_RESTORE && op->rc == 0)
+        restore_report(op);
+    if (op->exit_cb) /* a removal the agent had not seen as an exit */
+        op->exit_cb(op->exit_cb_arg, op->exit_task, op->exit_code);
+    if (op->done)
+        op->done(op->arg, op->rc, op->rc < 0 ? op->err : NULL);
+    (void)ae;
+    uv_close((uv_handle_t *)&op->timer, op_closed);
+}
+
+/* Ends op: its callback runs from a zero timer, so never inside the call that started it. */
+static void op_finish(struct ae_op *op, int rc, const char *err)
+{
+    op->rc = rc;
+    if (rc < 0)
+        snprintf(op->err, sizeof(op->err), "%s", err && err[0] ? err : "executor error");
+    op->timer_started = true;
+    uv_timer_start(&op->timer, op_fire, 0, 0);
+}
+
+static struct ae_op *op_new(struct agent_exec *ae, enum ae_kind kind, agent_done_cb done, void *arg)
+{
+    struct ae_op *op = xcalloc(1, sizeof(*op));
+    op->ae = ae;
+    op->kind = kind;
+    op->done = done;
+    op->arg = arg;
+    uv_timer_init(ae->loop, &op->timer);
+    op->timer.data = op;
+    op->next = ae->ops;
+    if (ae->ops)
+        ae->ops->prev = op;
+    ae->ops = op;
+    return op;
+}
+
+static void fail_later(struct agent_exec *ae, agent_done_cb done, void *arg, const struct err *e)
+{
+    op_finish(op_new(ae, AE_FAIL, done, arg), -(e->kind ? e->kind : ERR_INTERNAL), e->msg);
+}
+
+/* exec's exit callback for every container of this adapter. */
+static void ctr_exited(void *arg, const char *ctr_id, const struct exec_state *st)
+{
+    struct agent_exec *ae = arg;
+    struct ae_task *t = strmap_get(ae->by_ctr, ctr_id);
+    if (!t || t->exited)
+        return;
+    t->exited = true;
+    t->exit_code = st->exit_code;
+    if (t->on_exit)
+        t->on_exit(t->exit_arg, t->task_id, st->exit_code);
+}
+
+struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_store *images,
+                                  const char *node_id)
+{
+    struct agent_exec *ae = xcalloc(1, sizeof(*ae));
+    ae->loop = loop;
+    ae->x = x;
+    ae->images = images;
+    ae->node_id = node_id ? xstrdup(node_id) : NULL;
+    ae->by_task = strmap_new();
+    ae->by_ctr = strmap_new();
+    return ae;
+}
+
+void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id)
+{
+    free(ae->node_id);
+    ae->node_id = node_id ? xstrdup(node_id) : NULL;
+}
+
+void agent_exec_free(struct agent_exec *ae)
+{
+    if (!ae)
+        return;
+    while (ae->ops) {
+        struct ae_op *op = ae->ops;
+        op_unlink(op);
+        if (op->kind == AE_PREPARE && op->t)
+            task_forget(ae, op->t);
+        op->done = NULL;
+        uv_close((uv_handle_t *)&op->timer, op_closed);
+    }
+    const char *k;
+    void *v;
+    size_t it = 0;
+    while (strmap_next(ae->by_task, &it, &k, &v))
+        task_free(v);
+    strmap_free(ae->by_task);
+    strmap_free(ae->by_ctr);
+    free(ae->node_id);
+    free(ae);
+}
+
+/* ---- prepare ---- */
+
+static void prepare_created(void *arg, int rc, const struct err *e)
+{
+    struct ae_op *op = arg;
+    struct agent_exec *ae = op->ae;
+    if (rc < 0) {
+        task_forget(ae, op->t);
+        op->t = NULL;
+        return op_finish(op, rc, e ? e->msg : NULL);
+    }
+    op->t = NULL; /* the maps own it now */
+    op_finish(op, 0, NULL);
+}
+
+static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_exit_cb on_exit,
+                       void *exit_arg, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct err e = {0};
+    const char *task_id = jstr(task, "ID");
+    const char *image =
+        jstr(json_object_get(json_object_get(task, "Spec"), "ContainerSpec"), "Image");
+    if (!task_id) {
+        err_set(&e, ERR_INVALID, "task has no ID");
+        return fail_later(ae, done, arg, &e);
+    }
+    struct ae_task *old = strmap_get(ae->by_task, task_id);
+    if (old) { /* prepared before (or found at restore): the same container */
+        struct exec_state st;
+        if (exec_state_get(ae->x, old->ctr_id, &st, NULL) == 0) {
+            old->on_exit = on_exit;
+            old->exit_arg = exit_arg;
+            return op_finish(op_new(ae, AE_PREPARE, done, arg), 0, NULL);
+        }
+        task_forget(ae, old);
+    }
+    if (!image) {
+        err_set(&e, ERR_INVALID, "task %s has no image", task_id);
+        return fail_later(ae, done, arg, &e);
+    }
+    char image_id[72];
+    const json_t *config = NULL;
+    char **lower = NULL;
+    if (image_resolve(ae->images, image, image_id, &e) < 0 ||
+        image_config_get(ae->images, image_id, &config, &e) < 0 ||
+        image_lower_dirs(ae->images, image_id, &lower, &e) < 0)
+        return fail_later(ae, done, arg, &e);
+    unsigned char rnd[32];
+    char ctr_id[65];
+    rand_bytes(rnd, sizeof(rnd));
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(ctr_id + 2 * i, 3, "%02x", rnd[i]);
+    struct agent_exec_spec s;
+    if (agent_exec_spec_build(task, service_name ? service_name : "", ae->node_id, ctr_id, config,
+                              image_id, lower, &s, &e) < 0) {
+        image_lower_free(lower);
+        return fail_later(ae, done, arg, &e);
+    }
+    struct ae_task *t = xcalloc(1, sizeof(*t));
+    t->task_id = xstrdup(task_id);
+    t->ctr_id = xstrdup(ctr_id);
+    t->image_id = xstrdup(image_id);
+    t->on_exit = on_exit;
+    t->exit_arg = exit_arg;
+    strmap_put(ae->by_task, t->task_id, t);
+    strmap_put(ae->by_ctr, t->ctr_id, t);
+    struct ae_op *op = op_new(ae, AE_PREPARE, done, arg);
+    op->t = t;
+    exec_create(ae->x, &s.spec, ctr_exited, ae, prepare_created, op);
+    agent_exec_spec_release(&s);
+    image_lower_free(lower);
+}
+
+/* ---- start, stop, remove, status ---- */
+
+static void op_exec_done(void *arg, int rc, const struct err *e)
+{
+    op_finish(arg, rc, e ? e->msg : NULL);
+}
+
+static void ae_start(void *ctx, const char *task_id, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_task *t = strmap_get(ae->by_task, task_id);
+    if (!t) {
+        struct err e;
+        err_set(&e, ERR_NOT_FOUND, "no container for task %s", task_id);
+        return fail_later(ae, done, arg, &e);
+    }
+    exec_start(ae->x, t->ctr_id, op_exec_done, op_new(ae, AE_START, done, arg));
+}
+
+static void stop_done(void *arg, int rc, const struct err *e)
+{
+    /* a container that is gone is stopped */
+    op_finish(arg, rc == -ERR_NOT_FOUND ? 0 : rc, e ? e->msg : NULL);
+}
+
+static void ae_stop(void *ctx, const char *task_id, int64_t grace_ns, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_task *t = strmap_get(ae->by_task, task_id);
+    struct ae_op *op = op_new(ae, AE_STOP, done, arg);
+    if (!t)
+        return op_finish(op, 0, NULL);
+    exec_stop(ae->x, t->ctr_id, grace_ns, stop_done, op);
+}
+
+static void remove_done(void *arg, int rc, const struct err *e)
+{
+    struct ae_op *op = arg;
+    struct agent_exec *ae = op->ae;
+    struct ae_task *t = strmap_get(ae->by_ctr, op->ctr_id);
+    if (rc == -ERR_NOT_FOUND)
+        rc = 0;
+    if (rc == 0 && t) {
+        /* removed by hand before its exit was seen (a created container, or an exit that
+         * raced the delete): the agent must still learn that it is gone */
+        if (!t->exited && t->on_exit) {
+            op->exit_cb = t->on_exit;
+            op->exit_cb_arg = t->exit_arg;
+            op->exit_task = xstrdup(t->task_id);
+            op->exit_code = op->was_running ? 137 : -1;
+        }
+        t->exited = true;
+        task_forget(ae, t);
+    }
+    op_finish(op, rc, e ? e->msg : NULL);
+}
+
+static void remove_ctr(struct agent_exec *ae, const char *ctr_id, bool force, agent_done_cb done,
+                       void *arg)
+{
+    struct ae_op *op = op_new(ae, AE_REMOVE, done, arg);
+    op->ctr_id = xstrdup(ctr_id);
+    struct exec_state st;
+    op->was_running = exec_state_get(ae->x, ctr_id, &st, NULL) == 0 && st.status == EXEC_RUNNING;
+    exec_delete(ae->x, ctr_id, force, remove_done, op);
+}
+
+static void ae_remove(void *ctx, const char *task_id, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_task *t = strmap_get(ae->by_task, task_id);
+    if (!t)
+        return op_finish(op_new(ae, AE_REMOVE, done, arg), 0, NULL);
+    remove_ctr(ae, t->ctr_id, true, done, arg);
+}
+
+void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool force,
+                                 agent_done_cb done, void *arg)
+{
+    struct exec_state st;
+    struct err e = {0};
+    if (exec_state_get(ae->x, ctr_id, &st, &e) < 0)
+        return fail_later(ae, done, arg, &e);
+    remove_ctr(ae, ctr_id, force, done, arg);
+}
+
+static int ae_status(void *ctx, const char *task_id, struct agent_ctr *out)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_task *t = strmap_get(ae->by_task, task_id);
+    struct exec_state st;
+    if (!t || exec_state_get(ae->x, t->ctr_id, &st, NULL) < 0)
+        return -ERR_NOT_FOUND;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", t->ctr_id);
+    out->pid = st.status == EXEC_RUNNING ? st.pid : 0;
+    out->exit_code = st.status == EXEC_EXITED ? st.exit_code : 0;
+    return 0;
+}
+
+struct exec *agent_exec_exec(struct agent_exec *ae)
+{
+    return ae->x;
+}
+
+const char *agent_exec_container(struct agent_exec *ae, const char *task_id)
+{
+    struct ae_task *t = strmap_get(ae->by_task, task_id);
+    return t ? t->ctr_id : NULL;
+}
+
+bool agent_exec_image_user(void *arg, const char *image_id, char *container, size_t cap,
+                           bool *running)
+{
+    struct agent_exec *ae = arg;
+    const char *k;
+    void *v;
+    size_t it = 0;
+    bool found = false;
+    while (strmap_next(ae->by_ctr, &it, &k, &v)) {
+        struct ae_task *t = v;
+        struct exec_state st;
+        if (!t->image_id || strcmp(t->image_id, image_id) ||
+            exec_state_get(ae->x, t->ctr_id, &st, NULL) < 0)
+            continue;
+        bool run = st.status == EXEC_RUNNING;
+        if (!found || run) {
+            snprintf(container, cap, "%.12s", t->ctr_id);
+            *running = run;
+        }
+        found = true;
+        if (run)
+            break;
+    }
+    return found;
+}
+
+/* ---- restore ---- */
+
+static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
+                          const struct exec_state *st)
+{
+    struct ae_op *op = arg;
+    struct agent_exec *ae = op->ae;
+    if (what == EXEC_FOUND_REMOVED || strmap_get(ae->by_ctr, ctr_id))
+        return;
+    json_t *meta = NULL;
+    if (exec_meta_get(ae->x, ctr_id, &meta, NULL) < 0)
+        return;
+    const char *task_id =
+        json_string_value(json_object_get(json_object_get(meta, "labels"), LABEL_PREFIX "task.id"));
+    if (task_id && task_id[0] && !strmap_get(ae->by_task, task_id)) {
+        struct ae_task *t = xcalloc(1, sizeof(*t));
+        t->task_id = xstrdup(task_id);
+        t->ctr_id = xstrdup(ctr_id);
+        const char *img =
+            json_string_value(json_object_get(json_object_get(meta, "extra"), "image_id"));
+        t->image_id = img && img[0] ? xstrdup(img) : NULL;
+        t->exited = what == EXEC_FOUND_EXITED;
+        t->exit_code = st->exit_code;
+        strmap_put(ae->by_task, t->task_id, t);
+        strmap_put(ae->by_ctr, t->ctr_id, t);
+    }
+    json_decref(meta);
+}
+
+/* Runs from op_fire: every task container known, to the caller's found. */
+static void restore_report(struct ae_op *op)
+{
+    struct agent_exec *ae = op->ae;
+    const char *k;
+    void *v;
+    size_t it = 0;
+    char **ids = NULL;
+    size_t n = 0;
+    while (strmap_next(ae->by_task, &it, &k, &v)) {
+        struct ae_task *t = v;
+        if (op->on_exit) {
+            t->on_exit = op->on_exit;
+            t->exit_arg = op->exit_arg;
+        }
+        strv_push(&ids, &n, xstrdup(k));
+    }
+    /* found() may call back into the adapter: walk a copy of the IDs */
+    for (size_t i = 0; i < n; i++) {
+        struct ae_task *t = strmap_get(ae->by_task, ids[i]);
+        struct exec_state st;
+        if (!t || !op->found)
+            continue;
+        bool known = exec_state_get(ae->x, t->ctr_id, &st, NULL) == 0;
+        bool running = known && st.status == EXEC_RUNNING && !t->exited;
+        /* exited: its code; created but never started (or gone): -1, never a clean 0 */
+        int code = t->exited ? t->exit_code : running ? 0 : -1;
+        op->found(op->arg, t->task_id, running, code);
+    }
+    strv_free(ids);
+}
+
+static void ae_restore(void *ctx,
+                       void (*found)(void *arg, const char *task_id, bool running, int exit_code),
+                       agent_exit_cb on_exit, void *exit_arg, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_op *op = op_new(ae, AE_RESTORE, done, arg);
+    op->found = found;
+    op->on_exit = on_exit;
+    op->exit_arg = exit_arg;
+    exec_restore(ae->x, restore_found, ctr_exited, ae, op_exec_done, op);
+}
+
+void agent_exec_restore(struct agent_exec *ae, agent_done_cb done, void *arg)
+{
+    ae_restore(ae, NULL, NULL, NULL, done, arg);
+}
+
+const struct agent_exec_ops agent_exec_real_ops = {
+    .prepare = ae_prepare,
+    .start = ae_start,
+    .stop = ae_stop,
+    .remove = ae_remove,
+    .status = ae_status,
+    .restore = ae_restore,
+};

@@ -1,0 +1,453 @@
+/* logbroker.c — the leader's log broker (see logbroker.h).
+ *
+ * Invariants: a subscription is in lb->subs until it ends or is cancelled; after that no
+ * callback of its subscriber runs, and it is freed once its timer handle has closed. Each
+ * part (the tasks of one node) is picked (sent to its node by a listen answer), then closed
+ * (the node said so) — or never picked. A parked listener is in lb->listeners until it is
+ * answered or cancelled; answering removes it first, so an answer callback may listen again.
+ * Timers: one per subscription (pickup deadline, then inactivity), one per parked listener. */
+#include "logbroker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lb_part {
+    char node_id[ID_LEN + 1];
+    char **task_ids;
+    size_t ntasks;
+    bool picked, closed;
+    bool lost; /* never picked before the pickup deadline */
+};
+
+struct lb_sub {
+    struct logbroker *lb;
+    char id[ID_LEN + 1];
+    struct lb_opts o;
+    struct lb_part *parts;
+    size_t nparts;
+    lb_msg_cb on_msg;
+    lb_end_cb on_end;
+    void *arg;
+    uv_timer_t timer;
+    bool dead;        /* ended or cancelled: waiting for the timer to close */
+    bool ending;      /* the end callback is due on the next timer tick */
+    bool pickup_done; /* the pickup deadline has passed (or every part was picked) */
+    struct lb_sub *next;
+};
+
+struct lb_listener {
+    struct logbroker *lb;
+    char node_id[ID_LEN + 1];
+    json_t *serving; /* set: subscription ID → true */
+    lb_reply_cb cb;
+    void *arg;
+    uv_timer_t timer;
+    struct lb_listener *next;
+};
+
+struct logbroker {
+    uv_loop_t *loop;
+    uint64_t pickup_ms, idle_ms, poll_ms;
+    struct lb_sub *subs;
+    struct lb_listener *listeners;
+};
+
+struct logbroker *logbroker_new(uv_loop_t *loop)
+{
+    struct logbroker *lb = xcalloc(1, sizeof(*lb));
+    lb->loop = loop;
+    logbroker_set_timing(lb, 0, 0, 0);
+    return lb;
+}
+
+void logbroker_set_timing(struct logbroker *lb, uint64_t pickup_ms, uint64_t idle_ms,
+                          uint64_t poll_ms)
+{
+    lb->pickup_ms = pickup_ms ? pickup_ms : LB_PICKUP_MS;
+    lb->idle_ms = idle_ms ? idle_ms : LB_IDLE_MS;
+    lb->poll_ms = poll_ms ? poll_ms : LB_POLL_MS;
+}
+
+size_t logbroker_count(const struct logbroker *lb)
+{
+    size_t n = 0;
+    for (const struct lb_sub *s = lb->subs; s; s = s->next)
+        n++;
+    return n;
+}
+
+/* ---- subscriptions ---- */
+
+static void sub_closed(uv_handle_t *h)
+{
+    struct lb_sub *s = h->data;
+    for (size_t i = 0; i < s->nparts; i++) {
+        for (size_t j = 0; j < s->parts[i].ntasks; j++)
+            free(s->parts[i].task_ids[j]);
+        free(s->parts[i].task_ids);
+    }
+    free(s->parts);
+    free(s);
+}
+
+static void listener_answer(struct lb_listener *l);
+
+/* Takes s out of the broker (no more callbacks) and frees it once its timer closed; the
+ * nodes still serving it hear so from their parked listens. */
+static void sub_unlink(struct lb_sub *s)
+{
+    struct logbroker *lb = s->lb;
+    for (struct lb_sub **pp = &lb->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    s->dead = true;
+    uv_close((uv_handle_t *)&s->timer, sub_closed);
+    for (struct lb_listener *l = lb->listeners, *next; l; l = next) {
+        next = l->next;
+        if (json_object_get(l->serving, s->id))
+            listener_answer(l);
+    }
+}
+
+/* Ends s now: the end callback, then unlink. */
+static void sub_end(struct lb_sub *s)
+{
+    if (s->dead)
+        return;
+    struct buf missing = BUF_INIT;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (!s->parts[i].closed) {
+            if (missing.len)
+                buf_adds(&missing, ", ");
+            buf_adds(&missing, s->parts[i].node_id);
+        }
+    lb_end_cb cb = s->on_end;
+    void *arg = s->arg;
+    sub_unlink(s);
+    cb(arg, missing.len ? missing.p : "");
+    buf_release(&missing);
+}
+
+static bool sub_complete(const struct lb_sub *s)
+{
+    if (s->o.follow)
+        return false;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (!s->parts[i].closed && !s->parts[i].lost)
+            return false;
+    return true;
+}
+
+static void sub_timer(uv_timer_t *t)
+{
+    struct lb_sub *s = t->data;
+    if (s->ending || s->o.follow) {
+        if (s->ending)
+            sub_end(s);
+        return;
+    }
+    if (!s->pickup_done) { /* the parts nobody picked up are lost */
+        s->pickup_done = true;
+        for (size_t i = 0; i < s->nparts; i++)
+            if (!s->parts[i].picked)
+                s->parts[i].lost = true;
+        if (!sub_complete(s)) {
+            uv_timer_start(&s->timer, sub_timer, s->lb->idle_ms, 0);
+            return;
+        }
+    }
+    /* complete, or the nodes serving it fell silent */
+    sub_end(s);
+}
+
+/* Activity: once every part was picked up, the inactivity deadline starts over. */
+static void sub_touch(struct lb_sub *s)
+{
+    if (s->o.follow || s->ending)
+        return;
+    if (!s->pickup_done) {
+        for (size_t i = 0; i < s->nparts; i++)
+            if (!s->parts[i].picked)
+                return; /* the pickup deadline still runs */
+        s->pickup_done = true;
+    }
+    uv_timer_start(&s->timer, sub_timer, s->lb->idle_ms, 0);
+}
+
+static void sub_end_later(struct lb_sub *s)
+{
+    s->ending = true;
+    uv_timer_start(&s->timer, sub_timer, 0, 0);
+}
+
+struct lb_sub *logbroker_subscribe(struct logbroker *lb, const struct lb_target *t, size_t n,
+                                   const struct lb_opts *o, lb_msg_cb on_msg, lb_end_cb on_end,
+                                   void *arg)
+{
+    struct lb_sub *s = xcalloc(1, sizeof(*s));
+    s->lb = lb;
+    id_new(s->id);
+    s->o = *o;
+    s->on_msg = on_msg;
+    s->on_end = on_end;
+    s->arg = arg;
+    s->parts = xcalloc(n ? n : 1, sizeof(*s->parts));
+    for (size_t i = 0; i < n; i++) {
+        struct lb_part *p = NULL;
+        for (size_t j = 0; j < s->nparts; j++)
+            if (!strcmp(s->parts[j].node_id, t[i].node_id))
+                p = &s->parts[j];
+        if (!p) {
+            p = &s->parts[s->nparts++];
+            snprintf(p->node_id, sizeof(p->node_id), "%s", t[i].node_id);
+            p->task_ids = xcalloc(n, sizeof(*p->task_ids));
+        }
+        p->task_ids[p->ntasks++] = xstrdup(t[i].task_id);
+    }
+    uv_timer_init(lb->loop, &s->timer);
+    s->timer.data = s;
+    s->next = lb->subs;
+    lb->subs = s;
+    if (s->nparts == 0) {
+        sub_end_later(s);
+        return s;
+    }
+    if (!s->o.follow)
+        uv_timer_start(&s->timer, sub_timer, lb->pickup_ms, 0);
+    for (struct lb_listener *l = lb->listeners, *next; l; l = next) {
+        next = l->next;
+        for (size_t i = 0; i < s->nparts; i++)
+            if (!strcmp(s->parts[i].node_id, l->node_id)) {
+                listener_answer(l);
+                break;
+            }
+    }
+    return s;
+}
+
+void logbroker_cancel(struct lb_sub *s)
+{
+    if (s && !s->dead)
+        sub_unlink(s);
+}
+
+static struct lb_sub *sub_find(struct logbroker *lb, const char *id)
+{
+    for (struct lb_sub *s = lb->subs; s; s = s->next)
+        if (!strcmp(s->id, id))
+            return s;
+    return NULL;
+}
+
+static struct lb_part *part_of(struct lb_sub *s, const char *node_id)
+{
+    for (size_t i = 0; i < s->nparts; i++)
+        if (!strcmp(s->parts[i].node_id, node_id))
+            return &s->parts[i];
+    return NULL;
+}
+
+/* ---- listens ---- */
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct lb_listener *l = h->data;
+    json_decref(l->serving);
+    free(l);
+}
+
+static void listener_unlink(struct lb_listener *l)
+{
+    for (struct lb_listener **pp = &l->lb->listeners; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    uv_close((uv_handle_t *)&l->timer, listener_closed);
+}
+
+/* What node_id must learn, given what it serves: new parts (marked picked) and closed IDs.
+ * NULL if nothing. */
+static json_t *news_for(struct logbroker *lb, const char *node_id, json_t *serving)
+{
+    json_t *subs = json_array(), *closed = json_array();
+    for (struct lb_sub *s = lb->subs; s; s = s->next) {
+        struct lb_part *p = part_of(s, node_id);
+        if (!p || p->closed || json_object_get(serving, s->id))
+            continue;
+        json_t *ids = json_array();
+        for (size_t j = 0; j < p->ntasks; j++)
+            json_array_append_new(ids, json_string(p->task_ids[j]));
+        json_array_append_new(
+            subs, json_pack("{s:s, s:o, s:b, s:I, s:I, s:I, s:b, s:b}", "ID", s->id, "TaskIDs", ids,
+                            "Follow", s->o.follow, "Tail", (json_int_t)s->o.tail, "Since",
+                            (json_int_t)s->o.since_ns, "Until", (json_int_t)s->o.until_ns, "Stdout",
+                            s->o.want_stdout, "Stderr", s->o.want_stderr));
+        p->picked = true;
+        sub_touch(s);
+    }
+    const char *id;
+    json_t *v;
+    json_object_foreach(serving, id, v)
+    {
+        struct lb_sub *s = sub_find(lb, id);
+        struct lb_part *p = s ? part_of(s, node_id) : NULL;
+        if (!p || p->closed)
+            json_array_append_new(closed, json_string(id));
+    }
+    if (!json_array_size(subs) && !json_array_size(closed)) {
+        json_decref(subs);
+        json_decref(closed);
+        return NULL;
+    }
+    return json_pack("{s:o, s:o}", "Subscriptions", subs, "Closed", closed);
+}
+
+/* Answers a parked listener with its news (or empty) and drops it. */
+static void listener_answer(struct lb_listener *l)
+{
+    json_t *body = news_for(l->lb, l->node_id, l->serving);
+    if (!body)
+        body = json_pack("{s:[], s:[]}", "Subscriptions", "Closed");
+    lb_reply_cb cb = l->cb;
+    void *arg = l->arg;
+    listener_unlink(l);
+    cb(arg, 200, body);
+}
+
+static void listener_timeout(uv_timer_t *t)
+{
+    listener_answer(t->data);
+}
+
+void logbroker_listen(struct logbroker *lb, const char *node_id, json_t *req, lb_reply_cb cb,
+                      void *arg)
+{
+    for (struct lb_listener *l = lb->listeners; l; l = l->next)
+        if (!strcmp(l->node_id, node_id)) {
+            listener_answer(l);
+            break;
+        }
+    json_t *serving = json_object();
+    json_t *arr = json_is_object(req) ? json_object_get(req, "Serving") : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v))
+            json_object_set_new(serving, json_string_value(v), json_true());
+    }
+    json_t *news = news_for(lb, node_id, serving);
+    if (news) {
+        json_decref(serving);
+        cb(arg, 200, news);
+        return;
+    }
+    struct lb_listener *l = xcalloc(1, sizeof(*l));
+    l->lb = lb;
+    snprintf(l->node_id, sizeof(l->node_id), "%s", node_id);
+    l->serving = serving;
+    l->cb = cb;
+    l->arg = arg;
+    uv_timer_init(lb->loop, &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, listener_timeout, lb->poll_ms, 0);
+    l->next = lb->listeners;
+    lb->listeners = l;
+}
+
+void logbroker_listen_cancel(struct logbroker *lb, void *arg)
+{
+    for (struct lb_listener *l = lb->listeners; l; l = l->next)
+        if (l->arg == arg) {
+            listener_unlink(l);
+            return;
+        }
+}
+
+/* ---- publish ---- */
+
+static bool part_has_task(const struct lb_part *p, const char *task_id)
+{
+    for (size_t i = 0; i < p->ntasks; i++)
+        if (!strcmp(p->task_ids[i], task_id))
+            return true;
+    return false;
+}
+
+int logbroker_publish(struct logbroker *lb, const char *node_id, json_t *req, struct err *e)
+{
+    const char *sid = json_string_value(json_object_get(req, "SubscriptionID"));
+    json_t *msgs = json_object_get(req, "Messages");
+    json_t *close = json_object_get(req, "Close");
+    if (!json_is_object(req) || !sid || (msgs && !json_is_array(msgs)) ||
+        (close && !json_is_boolean(close)))
+        return err_set(e, ERR_INVALID, "malformed log publication");
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *stream = json_object_get(m, "Stream"), *t = json_object_get(m, "Time");
+        if (!json_is_string(json_object_get(m, "TaskID")) || !json_is_integer(stream) ||
+            (json_integer_value(stream) != 1 && json_integer_value(stream) != 2) ||
+            !json_is_integer(t) || !json_is_string(json_object_get(m, "Data")))
+            return err_set(e, ERR_INVALID, "malformed log message %zu", i);
+    }
+    struct lb_sub *s = sub_find(lb, sid);
+    struct lb_part *p = s ? part_of(s, node_id) : NULL;
+    if (!p || p->closed)
+        return 0; /* gone: the node hears so from its next listen */
+    json_array_foreach(msgs, i, m)
+    {
+        if (!part_has_task(p, json_string_value(json_object_get(m, "TaskID"))))
+            return err_set(e, ERR_INVALID, "task %s is not this node's in subscription %s",
+                           json_string_value(json_object_get(m, "TaskID")), sid);
+    }
+    sub_touch(s);
+    json_array_foreach(msgs, i, m)
+    {
+        const char *b64 = json_string_value(json_object_get(m, "Data"));
+        struct buf data = BUF_INIT;
+        struct err de;
+        if (b64_decode(b64, strlen(b64), &data, &de) < 0) {
+            buf_release(&data);
+            continue;
+        }
+        struct lb_msg lm = {
+            .task_id = json_string_value(json_object_get(m, "TaskID")),
+            .node_id = p->node_id,
+            .stream = (int)json_integer_value(json_object_get(m, "Stream")),
+            .time_ns = json_integer_value(json_object_get(m, "Time")),
+            .data = data.p ? data.p : "",
+            .len = data.len,
+        };
+        s->on_msg(s->arg, &lm);
+        buf_release(&data);
+        if (s->dead) /* the subscriber cancelled from its callback */
+            return 0;
+    }
+    if (json_is_true(close)) {
+        p->closed = true;
+        if (sub_complete(s))
+            sub_end_later(s);
+    }
+    return 0;
+}
+
+void logbroker_free(struct logbroker *lb)
+{
+    if (!lb)
+        return;
+    while (lb->subs)
+        sub_end(lb->subs);
+    while (lb->listeners) {
+        struct lb_listener *l = lb->listeners;
+        lb_reply_cb cb = l->cb;
+        void *arg = l->arg;
+        listener_unlink(l);
+        cb(arg, 503, NULL);
+    }
+    free(lb);
+}

@@ -1,0 +1,493 @@
+/* test_agent_exec.c — the real executor adapter (src/agent/agent_exec.c): the pure
+ * translation of a task into an exec spec (image config merge, name, labels, refusals), and,
+ * where the machine allows real containers (root, conmon, runc/crun, busybox-static; see
+ * exec_guard.h), prepare/start/stop/remove of a task from a loaded image, restore by a new
+ * adapter over a new exec (same PID), a container removed by hand reported through on_exit,
+ * and a missing image refused with Docker's words. */
+#include "agent/agent.h"
+#include "harness.h"
+#include "test_image_tar.h"
+
+#include "exec_guard.h"
+
+static json_t *task_json(const char *extra_cs)
+{
+    char *txt = xasprintf("{\"ID\":\"task000000000000000000001\",\"ServiceID\":\"svc1\","
+                          "\"NodeID\":\"node1\",\"Slot\":3,\"Labels\":{\"tl\":\"t\"},"
+                          "\"Spec\":{\"ContainerSpec\":{\"Image\":\"bb:agent\","
+                          "\"Labels\":{\"clabel\":\"x\"}%s}}}",
+                          extra_cs);
+    json_t *j = json_loads(txt, 0, NULL);
+    free(txt);
+    BUG_ON(!j);
+    return j;
+}
+
+static json_t *image_cfg(void)
+{
+    return json_loads("{\"config\":{\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo img\"],"
+                      "\"Env\":[\"PATH=/bin\",\"FROM_IMAGE=1\",\"OVERRIDE=image\"],"
+                      "\"WorkingDir\":\"/tmp\",\"User\":\"7\"}}",
+                      0, NULL);
+}
+
+static bool has(char *const *v, const char *s)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (!strcmp(v[i], s))
+            return true;
+    return false;
+}
+
+TEST(agent_exec_spec_merge_image_config)
+{
+    json_t *cfg = image_cfg();
+    struct agent_exec_spec s;
+    struct err e = {0};
+    /* no Command, no Args: the image's Entrypoint + Cmd */
+    json_t *t = task_json(",\"Env\":[\"OVERRIDE=spec\",\"ONLY_SPEC=2\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", cfg, "sha256:abc", NULL, &s, &e),
+                  0);
+    ASSERT_EQ_STR(s.args[0], "/bin/sh");
+    ASSERT_EQ_STR(s.args[1], "-c");
+    ASSERT_EQ_STR(s.args[2], "echo img");
+    ASSERT_TRUE(s.args[3] == NULL);
+    /* the spec's env first, then what the image has and the spec does not */
+    ASSERT_EQ_STR(s.env[0], "OVERRIDE=spec");
+    ASSERT_EQ_STR(s.env[1], "ONLY_SPEC=2");
+    ASSERT_EQ_STR(s.env[2], "PATH=/bin");
+    ASSERT_EQ_STR(s.env[3], "FROM_IMAGE=1");
+    ASSERT_TRUE(s.env[4] == NULL);
+    ASSERT_EQ_STR(s.spec.workdir, "/tmp");
+    ASSERT_EQ_STR(s.spec.user, "7:0");
+    ASSERT_EQ_STR(s.name, "web.3.task000000000000000000001");
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.task="));
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.task.id=task000000000000000000001"));
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.task.name=web.3.task000000000000000000001"));
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.node.id=node1"));
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.service.id=svc1"));
+    ASSERT_TRUE(has(s.labels, "com.docker.swarm.service.name=web"));
+    ASSERT_TRUE(has(s.labels, "clabel=x"));
+    ASSERT_TRUE(has(s.labels, "tl=t"));
+    ASSERT_EQ_STR(json_string_value(json_object_get(s.extra, "command")), "/bin/sh -c 'echo img'");
+    ASSERT_EQ_STR(json_string_value(json_object_get(s.extra, "image")), "bb:agent");
+    agent_exec_spec_release(&s);
+    json_decref(t);
+
+    /* Args only: the image's Entrypoint stays, its Cmd is replaced */
+    t = task_json(",\"Args\":[\"echo args\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", cfg, NULL, NULL, &s, &e), 0);
+    ASSERT_EQ_STR(s.args[0], "/bin/sh");
+    ASSERT_EQ_STR(s.args[2], "echo args");
+    agent_exec_spec_release(&s);
+    json_decref(t);
+
+    /* Command: replaces the Entrypoint and drops the image's Cmd; Dir and User win */
+    t = task_json(",\"Command\":[\"sleep\"],\"Dir\":\"/w\",\"User\":\"5:6\"");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", cfg, NULL, NULL, &s, &e), 0);
+    ASSERT_EQ_STR(s.args[0], "sleep");
+    ASSERT_TRUE(s.args[1] == NULL);
+    ASSERT_EQ_STR(s.spec.workdir, "/w");
+    ASSERT_EQ_STR(s.spec.user, "5:6");
+    agent_exec_spec_release(&s);
+    json_decref(t);
+
+    /* global task (no Slot): <service>.<node id>.<task id> */
+    t = task_json("");
+    json_object_del(t, "Slot");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "g", NULL, "c0ffee", cfg, NULL, NULL, &s, &e), 0);
+    ASSERT_EQ_STR(s.name, "g.node1.task000000000000000000001");
+    agent_exec_spec_release(&s);
+    json_decref(t);
+
+    /* nothing to run */
+    json_t *empty = json_loads("{\"config\":{}}", 0, NULL);
+    t = task_json("");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", empty, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "No command specified");
+    json_decref(t);
+    json_decref(empty);
+    json_decref(cfg);
+}
+
+TEST(agent_exec_spec_refusals)
+{
+    json_t *cfg = image_cfg();
+    struct agent_exec_spec s;
+    struct err e = {0};
+    json_t *t = task_json(",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"v\",\"Target\":\"/v\"}]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "named volumes are not supported by shoal yet");
+    json_decref(t);
+    t = task_json(
+        ",\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/no/such/dir\",\"Target\":\"/v\"}]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "invalid mount config for type \"bind\": bind source path does not exist: "
+                         "/no/such/dir");
+    json_decref(t);
+    t = task_json("");
+    json_object_set_new(json_object_get(t, "Spec"), "Networks",
+                        json_loads("[{\"Target\":\"net1\"}]", 0, NULL));
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "networks are not supported by shoal yet");
+    json_decref(t);
+    t = task_json(",\"CapabilityAdd\":[\"CAP_NET_ADMIN\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "cap-add");
+    json_decref(t);
+    /* a user name needs the image's passwd file */
+    t = task_json(",\"User\":\"nobody\"");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "unable to find user nobody: no matching entries in passwd file");
+    json_decref(t);
+    json_decref(cfg);
+}
+
+/* ---- real containers ---- */
+
+struct res {
+    bool done;
+    int rc;
+    char msg[ERR_MSG_MAX];
+};
+static void done_cb(void *arg, int rc, const char *err)
+{
+    struct res *r = arg;
+    r->done = true;
+    r->rc = rc;
+    snprintf(r->msg, sizeof(r->msg), "%s", err ? err : "");
+}
+
+struct exits {
+    int n;
+    char task[64];
+    int code;
+};
+static void on_exit_cb(void *arg, const char *task_id, int code)
+{
+    struct exits *x = arg;
+    x->n++;
+    snprintf(x->task, sizeof(x->task), "%s", task_id);
+    x->code = code;
+}
+
+struct founds {
+    struct res r; /* first: done_cb fills it (found and done share their arg) */
+    int n;
+    bool running;
+    int code;
+};
+static void found_cb(void *arg, const char *task_id, bool running, int exit_code)
+{
+    struct founds *f = arg;
+    f->n++;
+    f->running = running;
+    f->code = exit_code;
+}
+
+static void wake(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void run_until(uv_loop_t *loop, bool *flag, int64_t ms, const char *what)
+{
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    uv_timer_start(&t, wake, 50, 50);
+    int64_t end = mono_ms() + ms;
+    while (!*flag && mono_ms() < end)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (!*flag)
+        FAIL_AT("timed out after %lld ms waiting for %s", (long long)ms, what);
+}
+
+static void set_flag(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+static bool exit_seen(struct exits *x)
+{
+    return x->n > 0;
+}
+
+static void run_until_exit(uv_loop_t *loop, struct exits *x, const char *what)
+{
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    uv_timer_start(&t, wake, 50, 50);
+    int64_t end = mono_ms() + 30000;
+    while (!exit_seen(x) && mono_ms() < end)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (!exit_seen(x))
+        FAIL_AT("timed out waiting for %s", what);
+}
+
+static void call_ok(uv_loop_t *loop, struct res *r, const char *what)
+{
+    run_until(loop, &r->done, 60000, what);
+    if (r->rc != 0)
+        FAIL_AT("%s: rc %d: %s", what, r->rc, r->msg);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Loads a two-layer image "bb:agent": busybox, then /etc/passwd with user app (1234:2345). */
+static struct image_store *load_image(void)
+{
+    struct buf l0 = BUF_INIT, l1 = BUF_INIT, ar = BUF_INIT, out = BUF_INIT;
+    ASSERT_TRUE(tt_busybox_layer(&l0));
+    tt_file(&l1, "etc/passwd", "root:x:0:0::/:/bin/sh\napp:x:1234:2345::/:/bin/sh\n");
+    tt_end(&l1);
+    char d0[65], d1[65], id[65];
+    tt_sha256(l0.p, l0.len, d0);
+    tt_sha256(l1.p, l1.len, d1);
+    char *cfg = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+                          "\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo image-cmd\"],"
+                          "\"Env\":[\"FROM_IMAGE=1\"]},\"rootfs\":{\"type\":\"layers\","
+                          "\"diff_ids\":[\"sha256:%s\",\"sha256:%s\"]}}",
+                          d0, d1);
+    tt_sha256(cfg, strlen(cfg), id);
+    char *cname = xasprintf("%s.json", id);
+    tt_file(&ar, cname, cfg);
+    tt_file_n(&ar, "a/layer.tar", l0.p, l0.len, 0644);
+    tt_file_n(&ar, "b/layer.tar", l1.p, l1.len, 0644);
+    char *man = xasprintf("[{\"Config\":\"%s\",\"RepoTags\":[\"bb:agent\"],\"Layers\":["
+                          "\"a/layer.tar\",\"b/layer.tar\"]}]",
+                          cname);
+    tt_file(&ar, "manifest.json", man);
+    tt_end(&ar);
+    char *arp = xasprintf("%s/bb.tar", tmp), *sroot = xasprintf("%s/image", tmp);
+    struct err e = {0};
+    ASSERT_EQ_INT(file_write_atomic(arp, ar.p, ar.len, 0600, &e), 0);
+    struct image_store *s = image_store_open(sroot, &e);
+    if (!s)
+        FAIL_AT("open: %s", e.msg);
+    if (image_load_path(s, arp, &out, &e) < 0)
+        FAIL_AT("load: %s", e.msg);
+    free(arp);
+    free(sroot);
+    free(man);
+    free(cname);
+    free(cfg);
+    buf_release(&ar);
+    buf_release(&out);
+    buf_release(&l0);
+    buf_release(&l1);
+    return s;
+}
+
+static char *log_text(struct exec *x, const char *ctr)
+{
+    char *lp = exec_log_path(x, ctr), *raw = NULL;
+    size_t n = 0;
+    if (file_read(lp, &raw, &n, NULL) < 0)
+        raw = xstrdup("");
+    free(lp);
+    return raw;
+}
+
+struct logs_got {
+    struct buf text; /* "stream:message" per message */
+    int64_t first_ns;
+    bool ended;
+};
+static void log_data(void *arg, int stream, int64_t t, const char *data, size_t len)
+{
+    struct logs_got *g = arg;
+    if (!g->first_ns)
+        g->first_ns = t;
+    buf_printf(&g->text, "%d:%.*s", stream, (int)len, data);
+}
+static void log_end(void *arg)
+{
+    ((struct logs_got *)arg)->ended = true;
+}
+
+TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
+{
+    guard_setup("/tmp/shoal-agent-exec-XXXXXX", "/shoal-aetest");
+    struct image_store *images = load_image();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec_config xc = {
+        .root = root, .runtime = getenv("EXEC_TEST_RUNTIME"), .cgroup_parent = cg_parent};
+    struct err e = {0};
+    struct exec *x = exec_new(&loop, &xc, &e);
+    if (!x)
+        FAIL_AT("exec_new: %s", e.msg);
+    struct agent_exec *ae = agent_exec_new(&loop, x, images, "node1");
+    image_store_set_user_cb(images, agent_exec_image_user, ae);
+    const struct agent_exec_ops *ops = &agent_exec_real_ops;
+    struct res r = {0};
+    struct exits ex = {0};
+
+    /* a missing image: Docker's words, and later */
+    json_t *t = task_json(",\"Args\":[\"true\"]");
+    json_object_set_new(json_object_get(json_object_get(t, "Spec"), "ContainerSpec"), "Image",
+                        json_string("busybox"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    ASSERT_FALSE(r.done); /* never inside the call */
+    run_until(&loop, &r.done, 10000, "prepare of a missing image");
+    ASSERT_EQ_INT(r.rc, -ERR_NOT_FOUND);
+    ASSERT_EQ_STR(r.msg, "No such image: busybox:latest");
+    json_decref(t);
+    memset(&r, 0, sizeof(r));
+
+    /* a long-running task: the image's entrypoint, the spec's args, a user by name */
+    t = task_json(",\"Args\":[\"echo started as $(id -u):$(id -g) env=$FROM_IMAGE; exec sleep "
+                  "300\"],\"User\":\"app\"");
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare");
+    const char *tid = "task000000000000000000001";
+    struct agent_ctr c1;
+    ASSERT_EQ_INT(ops->status(ae, tid, &c1), 0);
+    ASSERT_EQ_INT(strlen(c1.id), 64);
+    ASSERT_EQ_INT(c1.pid, 0);
+    json_t *meta = NULL;
+    ASSERT_EQ_INT(exec_meta_get(x, c1.id, &meta, &e), 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(meta, "extra"), "name")),
+                  "web.3.task000000000000000000001");
+    ASSERT_EQ_STR(json_string_value(
+                      json_object_get(json_object_get(meta, "labels"), "com.docker.swarm.task.id")),
+                  tid);
+    json_decref(meta);
+    ops->start(ae, tid, done_cb, &r);
+    call_ok(&loop, &r, "start");
+    ASSERT_EQ_INT(ops->status(ae, tid, &c1), 0);
+    ASSERT_TRUE(c1.pid > 0);
+    /* the image cannot go while its container runs */
+    json_t *rec = NULL;
+    ASSERT_EQ_INT(image_remove(images, "bb:agent", false, &rec, &e), -ERR_CONFLICT);
+    char want[128];
+    snprintf(want, sizeof(want), "container %.12s is using its referenced image", c1.id);
+    ASSERT_CONTAINS(e.msg, want);
+
+    /* the daemon restarts: adapter and exec dropped, the container keeps running */
+    agent_exec_free(ae);
+    exec_free(x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ_INT(kill(c1.pid, 0), 0);
+    x = exec_new(&loop, &xc, &e);
+    if (!x)
+        FAIL_AT("exec_new again: %s", e.msg);
+    ae = agent_exec_new(&loop, x, images, "node1");
+    image_store_set_user_cb(images, agent_exec_image_user, ae);
+    struct founds f = {0};
+    ops->restore(ae, found_cb, on_exit_cb, &ex, done_cb, &f);
+    ASSERT_FALSE(f.r.done);
+    run_until(&loop, &f.r.done, 30000, "restore");
+    ASSERT_EQ_INT(f.r.rc, 0);
+    ASSERT_EQ_INT(f.n, 1);
+    ASSERT_TRUE(f.running);
+    struct agent_ctr c2;
+    ASSERT_EQ_INT(ops->status(ae, tid, &c2), 0);
+    ASSERT_EQ_STR(c2.id, c1.id);
+    ASSERT_EQ_INT(c2.pid, c1.pid);
+    /* the container's first output line: the image's entrypoint, a user looked up by name */
+    char *lt = NULL;
+    for (int64_t end = mono_ms() + 30000; mono_ms() < end;) {
+        free(lt);
+        lt = log_text(x, c1.id);
+        if (strstr(lt, "started as"))
+            break;
+        uv_timer_t tw;
+        bool fired = false;
+        uv_timer_init(&loop, &tw);
+        tw.data = &fired;
+        uv_timer_start(&tw, set_flag, 50, 0);
+        while (!fired)
+            uv_run(&loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&tw, NULL);
+    }
+    ASSERT_CONTAINS(lt, "started as 1234:2345 env=1");
+    free(lt);
+
+    /* the task's log as the log broker gets it: messages with their times, then the end */
+    struct logs_got lg = {0};
+    struct agent_log_opts lo = {.want_stdout = true, .want_stderr = true, .tail = -1};
+    void *lh = agent_exec_log_ops.open(ae, tid, &lo, log_data, log_end, &lg, &e);
+    ASSERT_NOT_NULL(lh);
+    ASSERT_FALSE(lg.ended); /* never inside the call */
+    run_until(&loop, &lg.ended, 10000, "the end of a task log without follow");
+    ASSERT_EQ_STR(lg.text.p, "1:started as 1234:2345 env=1\n");
+    ASSERT_TRUE(lg.first_ns > 1600000000000000000LL);
+    buf_release(&lg.text);
+    ASSERT_NULL(agent_exec_log_ops.open(ae, "nosuchtask", &lo, log_data, log_end, &lg, &e));
+    ASSERT_EQ_INT(e.kind, ERR_NOT_FOUND);
+
+    /* removed by hand (docker rm -f): the agent learns it through on_exit */
+    ASSERT_EQ_INT(ex.n, 0);
+    memset(&r, 0, sizeof(r));
+    agent_exec_remove_container(ae, c1.id, true, done_cb, &r);
+    call_ok(&loop, &r, "rm -f");
+    run_until_exit(&loop, &ex, "on_exit after rm -f");
+    ASSERT_EQ_INT(ex.n, 1);
+    ASSERT_EQ_STR(ex.task, tid);
+    ASSERT_NE_INT(ex.code, 0);
+    ASSERT_EQ_INT(ops->status(ae, tid, &c2), -ERR_NOT_FOUND);
+    /* the agent's own remove of a container already gone is fine */
+    ops->remove(ae, tid, done_cb, &r);
+    call_ok(&loop, &r, "remove after rm -f");
+    json_decref(t);
+
+    /* a task that stops within its grace period, then is removed */
+    memset(&ex, 0, sizeof(ex));
+    t = task_json(",\"Command\":[\"sh\",\"-c\",\"trap 'exit 143' TERM; sleep 300 & wait\"],"
+                  "\"StopGracePeriod\":20000000000");
+    json_object_set_new(t, "ID", json_string("task000000000000000000002"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 2");
+    ops->start(ae, "task000000000000000000002", done_cb, &r);
+    call_ok(&loop, &r, "start 2");
+    ops->stop(ae, "task000000000000000000002", -1, done_cb, &r);
+    call_ok(&loop, &r, "stop 2");
+    ASSERT_EQ_INT(ex.n, 1);
+    ASSERT_EQ_INT(ex.code, 143);
+    ops->remove(ae, "task000000000000000000002", done_cb, &r);
+    call_ok(&loop, &r, "remove 2");
+    ASSERT_EQ_INT(ex.n, 1); /* once per container */
+    json_decref(t);
+
+    /* created, never started, then a restart: reported not running with -1, not a clean 0 */
+    t = task_json(",\"Command\":[\"true\"]");
+    json_object_set_new(t, "ID", json_string("task000000000000000000003"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 3");
+    json_decref(t);
+    agent_exec_free(ae);
+    exec_free(x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    x = exec_new(&loop, &xc, &e);
+    if (!x)
+        FAIL_AT("exec_new a third time: %s", e.msg);
+    ae = agent_exec_new(&loop, x, images, "node1");
+    image_store_set_user_cb(images, agent_exec_image_user, ae);
+    memset(&f, 0, sizeof(f));
+    ops->restore(ae, found_cb, on_exit_cb, &ex, done_cb, &f);
+    run_until(&loop, &f.r.done, 30000, "restore 3");
+    ASSERT_EQ_INT(f.n, 1);
+    ASSERT_FALSE(f.running);
+    ASSERT_EQ_INT(f.code, -1);
+    ops->remove(ae, "task000000000000000000003", done_cb, &r);
+    call_ok(&loop, &r, "remove 3");
+
+    ASSERT_EQ_INT(image_remove(images, "bb:agent", false, &rec, &e), 0);
+    json_decref(rec);
+
+    agent_exec_free(ae);
+    exec_free(x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+    image_store_free(images);
+}
