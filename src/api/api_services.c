@@ -164,6 +164,22 @@ static void now_str(char out[40])
     time_format_rfc3339(time_now_ns(), out);
 }
 
+/* Networking is a later issue: say so instead of storing a service that would never be
+ * reachable as asked (create and update alike). */
+static int refuse_networking(const struct spec_service *sp, struct err *e)
+{
+    if (sp->task.nnetworks || sp->nnetworks)
+        return err_set(e, ERR_NOT_IMPLEMENTED,
+                       "service networks are not supported by shoal yet (overlay networking "
+                       "comes in a later release)");
+    for (size_t i = 0; i < sp->endpoint.nports; i++)
+        if (!str_is(sp->endpoint.ports[i].publish_mode, "host"))
+            return err_set(e, ERR_NOT_IMPLEMENTED,
+                           "ingress published ports (routing mesh) are not supported by shoal "
+                           "yet: publish with mode=host");
+    return 0;
+}
+
 struct create_ctx {
     struct api_req *r;
     char id[ID_LEN + 1];
@@ -188,23 +204,11 @@ static void h_service_create(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    /* Networking is a later issue: say so instead of creating a service that would never
-     * be reachable as asked. */
-    if (sp->task.nnetworks || sp->nnetworks) {
+    if (refuse_networking(sp, &e) < 0) {
         spec_service_free(sp);
-        api_reply_error(r, ERR_NOT_IMPLEMENTED,
-                        "service networks are not supported by shoal yet (overlay networking "
-                        "comes in a later release)");
+        api_reply_err(r, &e);
         return;
     }
-    for (size_t i = 0; i < sp->endpoint.nports; i++)
-        if (!str_is(sp->endpoint.ports[i].publish_mode, "host")) {
-            spec_service_free(sp);
-            api_reply_error(r, ERR_NOT_IMPLEMENTED,
-                            "ingress published ports (routing mesh) are not supported by shoal "
-                            "yet: publish with mode=host");
-            return;
-        }
     struct store *st = node_store(r->api->node);
     struct name_ctx nc = {sp->name, NULL, false};
     store_foreach(st, STORE_SERVICE, name_taken, &nc);
@@ -334,6 +338,8 @@ static void h_service_update(struct api_req *r)
     json_t *cur = NULL;
     char *rollback = http_query_get(r->http, "rollback");
     int rc = prepare_body(r, &sp, &e);
+    if (!rc)
+        rc = refuse_networking(sp, &e);
     if (!rc)
         rc = api_query_version(r, "service", &version, &e);
     if (!rc)

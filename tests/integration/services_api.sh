@@ -124,6 +124,9 @@ assert_eq null "$(jqc .PreviousSpec.TaskTemplate.ContainerSpec.Env)" "PreviousSp
 api POST "/v1.41/services/$sid/update?version=$v0" "$spec"
 assert_status 500 "stale version"
 assert_eq "rpc error: code = Unknown desc = update out of sequence" "$(jqr .message)" "stale words"
+run dk service update -d --publish-add 8080:80 web
+assert_ne 0 "$RC" "update adding an ingress port refused"
+assert_contains "$ERR" "mode=host" "update ingress refusal words"
 run dk service scale -d web=3
 assert_rc 0 "scale -d"
 api GET "/v1.41/services/$sid"
