@@ -155,6 +155,31 @@ static void attr_change(json_t *attrs, json_t *old, json_t *cur, const char *pat
     }
 }
 
+/* What dockerd adds to a service update event: image.old/new, replicas.old/new (both
+ * replicated), updatestate.new (and .old when there was one) when the update state moved. */
+static void service_update_attrs(json_t *attrs, json_t *old, json_t *cur)
+{
+    attr_change(attrs, old, cur, "Spec.TaskTemplate.ContainerSpec.Image", "image");
+    json_t *a = store_json_path(old, "Spec.Mode.Replicated.Replicas");
+    json_t *b = store_json_path(cur, "Spec.Mode.Replicated.Replicas");
+    if (store_json_path(old, "Spec.Mode.Replicated") &&
+        store_json_path(cur, "Spec.Mode.Replicated")) {
+        json_int_t x = json_integer_value(a), y = json_integer_value(b);
+        if (x != y) {
+            json_object_set_new(attrs, "replicas.old", json_sprintf("%lld", (long long)x));
+            json_object_set_new(attrs, "replicas.new", json_sprintf("%lld", (long long)y));
+        }
+    }
+    const char *us_old = store_json_str(old, "UpdateStatus.State");
+    const char *us_new = store_json_str(cur, "UpdateStatus.State");
+    if (us_new && !us_old)
+        json_object_set_new(attrs, "updatestate.new", json_string(us_new));
+    else if (us_new && strcmp(us_old, us_new)) {
+        json_object_set_new(attrs, "updatestate.old", json_string(us_old));
+        json_object_set_new(attrs, "updatestate.new", json_string(us_new));
+    }
+}
+
 static void on_store_change(void *data, enum store_kind k, enum store_action act, json_t *old,
                             json_t *cur)
 {
@@ -170,6 +195,11 @@ static void on_store_change(void *data, enum store_kind k, enum store_action act
             attr_change(attrs, old, cur, "Spec.Role", "role");
             attr_change(attrs, old, cur, "Status.State", "state");
         }
+    } else if (k == STORE_SERVICE) {
+        const char *name = store_json_str(obj, "Spec.Name");
+        json_object_set_new(attrs, "name", json_string(name ? name : ""));
+        if (act == STORE_UPDATE)
+            service_update_attrs(attrs, old, cur);
     } else {
         const char *name = store_json_str(obj, "Spec.Name");
         json_object_set_new(attrs, "name", json_string(name ? name : ""));
@@ -182,7 +212,8 @@ struct api_events *api_events_new(struct api *a)
 {
     struct api_events *ev = xcalloc(1, sizeof(*ev));
     ev->api = a;
-    ev->watch = store_watch_add(node_store(a->node), (1u << STORE_NODE) | (1u << STORE_CLUSTER),
+    ev->watch = store_watch_add(node_store(a->node),
+                                (1u << STORE_NODE) | (1u << STORE_CLUSTER) | (1u << STORE_SERVICE),
                                 on_store_change, ev);
     return ev;
 }

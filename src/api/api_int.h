@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 struct api_events;
+struct api_filters;
 struct api_image_wait;
 
 struct api {
@@ -52,6 +53,22 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_swarm_routes[];
 extern const struct api_route api_node_routes[];
 extern const struct api_route api_task_routes[];
+extern const struct api_route api_service_routes[];
+
+/* ---- services (api_services.c): the pure parts ---- */
+/* ServiceStatus as dockerd computes it for GET /services?status=true, from the tasks (an
+ * array of task objects, any services): Running = tasks in state running, Completed = in
+ * state complete, among the tasks desired running or complete; Desired = Replicas
+ * (replicated), MaxConcurrent (replicated job), or the tasks desired running (global modes). */
+struct api_service_status {
+    uint64_t running, desired, completed;
+};
+void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_status *out);
+/* Filters of GET /services: keys id, label, mode, name ("Invalid filter 'x'"); mode values
+ * replicated, global, replicated-job, global-job ("Invalid filter: 'mode'='x'"). */
+int api_service_filters_check(const struct api_filters *f, struct err *e);
+/* id: ID prefix; name: name prefix; label: Spec.Labels; mode. */
+bool api_service_filters_match(const struct api_filters *f, json_t *svc);
 extern const struct api_route api_log_routes[];
 extern const struct api_route api_image_routes[];
 extern const struct api_route api_container_routes[];
@@ -103,6 +120,13 @@ json_t *api_filters_get(const struct api_filters *f, const char *key);
 /* Label filter: every "k" or "k=v" value of filter `key` matches labels (an object). */
 bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels);
 
+/* ---- tasks (api_tasks.c) ---- */
+/* A task's name as swarmkit's naming.Task gives it (the name filter matches its prefix):
+ * <service name>.<slot>.<task ID>, or <service name>.<node ID>.<task ID> for global modes.
+ * Caller frees. */
+char *api_task_name(struct store *st, json_t *task);
+/* The `_up-to-date` filter: the task's Spec is its service's current Spec.TaskTemplate. */
+bool api_task_up_to_date(struct store *st, json_t *task);
 /* ---- images (api_images.c) ---- */
 /* At close: answers queued image requests and kills a running helper; then calls cb(a)
  * (at once when no helper runs, else once it has ended). */

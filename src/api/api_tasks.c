@@ -10,6 +10,7 @@ static const char *const task_filters[] = {"_up-to-date", "desired-state", "id",
                                            "name",        "node",          "service", NULL};
 
 struct list_ctx {
+    struct store *st;
     struct api_filters *f;
     json_t *nodes;    /* node IDs the node filter resolved to, or NULL */
     json_t *services; /* service IDs the service filter resolved to, or NULL */
@@ -36,9 +37,40 @@ static bool matches_any(json_t *vals, const char *v, bool prefix)
     return false;
 }
 
+/* swarmkit's naming.Task: <service name>.<slot or node ID>.<task ID>. */
+char *api_task_name(struct store *st, json_t *t)
+{
+    json_t *svc = store_get(st, STORE_SERVICE, store_json_str(t, "ServiceID") ?: "");
+    const char *sname = svc ? store_json_str(svc, "Spec.Name") : NULL;
+    json_t *slot = json_object_get(t, "Slot");
+    const char *id = store_json_str(t, "ID") ?: "";
+    if (json_is_integer(slot) && json_integer_value(slot) > 0)
+        return xasprintf("%s.%lld.%s", sname ? sname : "", (long long)json_integer_value(slot), id);
+    return xasprintf("%s.%s.%s", sname ? sname : "", store_json_str(t, "NodeID") ?: "", id);
+}
+
+/* `_up-to-date`: the task runs its service's current template (swarmkit compares spec
+ * versions; the template itself is what they version). A task of a removed service is not. */
+bool api_task_up_to_date(struct store *st, json_t *t)
+{
+    json_t *svc = store_get(st, STORE_SERVICE, store_json_str(t, "ServiceID") ?: "");
+    return svc && json_equal(json_object_get(t, "Spec"), store_json_path(svc, "Spec.TaskTemplate"));
+}
+
 static int list_one(json_t *obj, void *data)
 {
     struct list_ctx *c = data;
+    json_t *names = api_filters_get(c->f, "name");
+    if (names) {
+        char *n = api_task_name(c->st, obj);
+        bool ok = matches_any(names, n, true);
+        free(n);
+        if (!ok)
+            return 0;
+    }
+    json_t *utd = api_filters_get(c->f, "_up-to-date");
+    if (utd && json_array_size(utd) && !api_task_up_to_date(c->st, obj))
+        return 0;
     if (matches_any(api_filters_get(c->f, "id"), store_json_str(obj, "ID"), true) &&
         matches_any(api_filters_get(c->f, "desired-state"), store_json_str(obj, "DesiredState"),
                     false) &&
@@ -84,13 +116,14 @@ static void h_tasks_list(struct api_req *r)
     {
         const char *s = json_string_value(v);
         if (strcmp(s, "running") && strcmp(s, "shutdown") && strcmp(s, "accepted")) {
-            api_filters_release(&f);
+            /* s belongs to f: answer before releasing it */
             api_reply_error(r, ERR_INVALID, "Invalid task desired state: %s", s);
+            api_filters_release(&f);
             return;
         }
     }
     struct store *st = node_store(r->api->node);
-    struct list_ctx c = {&f, resolve(st, STORE_NODE, api_filters_get(&f, "node")),
+    struct list_ctx c = {st, &f, resolve(st, STORE_NODE, api_filters_get(&f, "node")),
                          resolve(st, STORE_SERVICE, api_filters_get(&f, "service")), json_array()};
     store_foreach(st, STORE_TASK, list_one, &c);
     json_decref(c.nodes);

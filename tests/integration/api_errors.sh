@@ -97,12 +97,12 @@ for req in "GET /v1.41/nonexistent" "GET /nonexistent" "PUT /v1.41/services" "DE
 done
 
 # --- an endpoint that is not built yet: 501 with a JSON message ------------------------------------
-api GET /v1.41/services
-assert_status 501 "GET /services (not built yet)"
+api GET /v1.41/secrets
+assert_status 501 "GET /secrets (not built yet)"
 assert_eq application/json "$(header Content-Type)" "501 Content-Type"
 assert_ne "" "$(jqr .message)" "501 message"
-api GET /services
-assert_status 501 "GET /services unversioned (not built yet)"
+api GET /secrets
+assert_status 501 "GET /secrets unversioned (not built yet)"
 
 # --- malformed JSON ---------------------------------------------------------------------------------
 api GET /v1.41/swarm
