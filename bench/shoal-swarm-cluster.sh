@@ -47,7 +47,7 @@
 #      SHOAL_BIN (build/shoal of this tree), SSW_DAEMON_FLAGS (extra `shoal daemon` flags).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd) # also when run through a symlink
 DSW=${DSW:-/tmp/ssw}
 SUBNET=${SSW_SUBNET:-10.78.0}
 SWNS=ssw-sw
@@ -120,7 +120,8 @@ start_host() {
     fi
     mkdir -p "$d/root"
     for c in pids unified cpuacct; do mkdir -p "$CGROOT/$c/$CG/host$k/daemon" 2>/dev/null || true; done
-    local flags="--data-root $d/root -H unix://$(sock "$k") --pidfile $d/shoal.pid"
+    local flags
+    flags="--data-root $d/root -H unix://$DSW/host$k.sock --pidfile $d/shoal.pid"
     flags+=" --cgroup-parent /$CG/host$k/ctr ${SSW_DAEMON_FLAGS:-}"
     (
         echo "$BASHPID" >"$CGROOT/pids/$CG/host$k/daemon/cgroup.procs"
