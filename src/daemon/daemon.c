@@ -11,6 +11,7 @@
 #include "image/image.h"
 #include "node/node.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,7 +28,7 @@
 #define PEER_CONNS_MAX 16384
 
 struct daemon_opts {
-    const char *data_root, *pidfile, *log_level, *etcd_bin, *runtime;
+    const char *data_root, *pidfile, *log_level, *etcd_bin, *runtime, *cgroup_parent;
     const char *hosts[MAX_LIST];
     int nhosts;
     const char *labels[MAX_LIST + 1];
@@ -59,6 +60,8 @@ static void usage(FILE *f)
     fprintf(f, "Usage: shoal daemon [OPTIONS]\n\n"
                "A self-sufficient runtime for swarms of containers\n\n"
                "Options:\n"
+               "      --cgroup-parent string    Set parent cgroup for all containers (default "
+               "\"/shoal\")\n"
                "      --data-root string        Root directory of persistent state (default "
                "\"/var/lib/shoal\")\n"
                "  -D, --debug                   Enable debug mode\n"
@@ -107,7 +110,8 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
         O_ETCD_CPORT,
         O_ETCD_PPORT,
         O_INSECURE,
-        O_RUNTIME
+        O_RUNTIME,
+        O_CGROUP_PARENT
     };
     static const struct option longopts[] = {
         {"data-root", required_argument, NULL, O_DATA_ROOT},
@@ -126,6 +130,7 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
         {"etcd-peer-port", required_argument, NULL, O_ETCD_PPORT},
         {"insecure-tcp", no_argument, NULL, O_INSECURE},
         {"runtime", required_argument, NULL, O_RUNTIME},
+        {"cgroup-parent", required_argument, NULL, O_CGROUP_PARENT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -192,6 +197,15 @@ static int parse_opts(int argc, char **argv, struct daemon_opts *o)
         case O_RUNTIME:
             o->runtime = optarg;
             break;
+        case O_CGROUP_PARENT: {
+            struct err e = {0};
+            if (daemon_cgroup_parent_check(optarg, &e) < 0) {
+                fprintf(stderr, "shoal: invalid --cgroup-parent %s: %s\n", optarg, e.msg);
+                return -1;
+            }
+            o->cgroup_parent = optarg;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);
@@ -314,7 +328,9 @@ static void engine_start(struct daemon *d)
     d->images = image_store_open(iroot, &e);
     if (!d->images)
         log_warn("images: %s: %s", iroot, e.msg);
-    struct exec_config xc = {.root = xroot, .runtime = d->o.runtime, .cgroup_parent = "/shoal"};
+    struct exec_config xc = {.root = xroot,
+                             .runtime = d->o.runtime,
+                             .cgroup_parent = d->o.cgroup_parent ? d->o.cgroup_parent : "/shoal"};
     d->exec = d->images ? exec_new(&d->loop, &xc, &e) : NULL;
     if (d->images && !d->exec)
         log_warn("containers cannot run on this node: %s", e.msg);
@@ -335,6 +351,31 @@ static void on_signal(uv_signal_t *h, int sig)
 }
 
 static int start_listeners(struct daemon *d, struct err *e);
+
+int daemon_cgroup_parent_check(const char *path, struct err *e)
+{
+    if (path[0] != '/')
+        return err_set(e, ERR_INVALID, "must be an absolute path (cgroupfs), such as /shoal");
+    if (!path[1])
+        return err_set(e, ERR_INVALID, "must name a cgroup below the root");
+    size_t n = strlen(path);
+    if (n > DAEMON_CGROUP_PARENT_MAX)
+        return err_set(e, ERR_INVALID, "longer than %d characters", DAEMON_CGROUP_PARENT_MAX);
+    for (const char *c = path + 1, *seg = c;; c++) {
+        if (*c == '/' || !*c) {
+            if (c == seg)
+                return err_set(e, ERR_INVALID, "empty path component");
+            if ((c - seg == 1 && seg[0] == '.') || (c - seg == 2 && !strncmp(seg, "..", 2)))
+                return err_set(e, ERR_INVALID, "\".\" and \"..\" components are not allowed");
+            if (!*c)
+                break;
+            seg = c + 1;
+        } else if (!isalnum((unsigned char)*c) && !strchr("._-:@+", *c)) {
+            return err_set(e, ERR_INVALID, "character '%c' is not allowed", *c);
+        }
+    }
+    return 0;
+}
 
 void daemon_size_caps(uint64_t nofile, int napi, struct daemon_caps *out)
 {

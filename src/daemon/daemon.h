@@ -5,6 +5,8 @@
 
 #define SHOAL_VERSION "0.1.0"
 
+#include "base/base.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +25,12 @@ struct daemon_caps {
 };
 /* Pure: caps for a soft RLIMIT_NOFILE of nofile and napi API listeners (>= 1). */
 void daemon_size_caps(uint64_t nofile, int napi, struct daemon_caps *out);
+
+/* Pure: checks a --cgroup-parent value: an absolute cgroupfs path below the root ("/shoal",
+ * "/dsw/host1/ctr"), components of [A-Za-z0-9._-:@+] other than "." and "..", no empty
+ * component (so no "//" and no trailing '/'), at most DAEMON_CGROUP_PARENT_MAX characters.
+ * Task containers then go to <path>/<container id> in every hierarchy. 0 or -ERR_INVALID. */
+#define DAEMON_CGROUP_PARENT_MAX 200
+int daemon_cgroup_parent_check(const char *path, struct err *e);
 
 #endif

@@ -42,3 +42,45 @@ TEST(daemon_caps_from_nofile)
         for (int napi = 1; napi <= 32; napi++)
             check_caps(limits[i], napi);
 }
+
+/* --cgroup-parent: absolute cgroupfs paths below the root; anything runc or the executor's
+ * "<parent>/<id>" paths would resolve elsewhere is refused with the reason. */
+TEST(daemon_cgroup_parent_check)
+{
+    static const char *const good[] = {"/shoal", "/dsw/host1/ctr", "/a.b/c-d_e/f:g@h+i", "/x"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct err e = {0};
+        if (daemon_cgroup_parent_check(good[i], &e) != 0)
+            FAIL_AT("%s refused: %s", good[i], e.msg);
+    }
+    static const struct {
+        const char *path, *why;
+    } bad[] = {
+        {"", "must be an absolute path (cgroupfs), such as /shoal"},
+        {"shoal", "must be an absolute path (cgroupfs), such as /shoal"},
+        {"/", "must name a cgroup below the root"},
+        {"/a//b", "empty path component"},
+        {"/a/", "empty path component"},
+        {"/a/../b", "\".\" and \"..\" components are not allowed"},
+        {"/..", "\".\" and \"..\" components are not allowed"},
+        {"/a/.", "\".\" and \"..\" components are not allowed"},
+        {"/a b", "character ' ' is not allowed"},
+        {"/a%s", "character '%' is not allowed"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct err e = {0};
+        if (daemon_cgroup_parent_check(bad[i].path, &e) != -ERR_INVALID)
+            FAIL_AT("\"%s\" accepted", bad[i].path);
+        ASSERT_EQ_STR(e.msg, bad[i].why);
+    }
+    /* dot-prefixed names are names, not "." or ".." */
+    struct err e = {0};
+    ASSERT_EQ_INT(daemon_cgroup_parent_check("/.a/..b/...", &e), 0);
+    char longp[DAEMON_CGROUP_PARENT_MAX + 2];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = 0;
+    ASSERT_EQ_INT(daemon_cgroup_parent_check(longp, &e), -ERR_INVALID);
+    longp[sizeof(longp) - 2] = 0;
+    ASSERT_EQ_INT(daemon_cgroup_parent_check(longp, &e), 0);
+}
