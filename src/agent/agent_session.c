@@ -186,7 +186,10 @@ static void on_exit_cb(void *arg, const char *task_id, int code)
     struct stask *t = strmap_get(s->tasks, task_id);
     if (!t)
         return;
+    enum task_state before = t->sm.state;
     agent_task_exited(&t->sm, code);
+    if (t->sm.state != before)
+        report(t);
     drive(t);
 }
 
@@ -203,12 +206,15 @@ static void op_done(void *arg, int rc, const char *err)
         maybe_free(s);
         return;
     }
+    enum task_state before = t->sm.state;
     agent_task_result(&t->sm, op, rc, err);
     if (t->removing) {
         report(t);
         start_remove(t);
         return;
     }
+    if (t->sm.state != before)
+        report(t); /* the outcome moved it (STARTING -> RUNNING): drive sees no change */
     drive(t);
 }
 

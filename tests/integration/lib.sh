@@ -43,6 +43,7 @@ ETCD_CPORT=""
 ETCD_PPORT=""
 IT_PIDS=()      # every PID this test started (daemons, helper processes)
 IT_ETCD_PIDS=() # etcd children seen under our daemons (for cleanup after a SIGKILL)
+IT_CLEANUP_HOOKS=() # functions run by the cleanup trap after the daemons are gone, before $T goes
 
 skip()
 {
@@ -401,6 +402,10 @@ _it_cleanup()
     done
     for p in "${IT_PIDS[@]}"; do
         wait "$p" 2>/dev/null
+    done
+    local h
+    for h in "${IT_CLEANUP_HOOKS[@]}"; do
+        "$h"
     done
     if [ -n "$T" ] && [ -d "$T" ]; then
         rm -rf -- "$T"
