@@ -33,6 +33,8 @@ struct agent_task {
     int exit_code;
     bool op_running; /* an operation handed out by agent_task_step has not finished */
     enum agent_op op;
+    bool exit_early; /* the container exited before its start was confirmed: */
+    int early_code;  /* applied once it is RUNNING */
 };
 
 /* Initialises a task the dispatcher just assigned. */
@@ -47,7 +49,8 @@ bool agent_task_step(struct agent_task *t, enum task_state desired, enum agent_o
  * executor's words). */
 void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const char *err);
 
-/* The container exited with this code (while RUNNING; ignored otherwise). */
+/* The container exited with this code: while RUNNING; while STARTING (a container that ends
+ * before its start is confirmed) it is kept and applied at RUNNING; ignored otherwise. */
 void agent_task_exited(struct agent_task *t, int exit_code);
 
 /* ---- the executor interface: what the agent's session asks of the node's containers ----

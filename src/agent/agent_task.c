@@ -80,6 +80,8 @@ static void fatal(struct agent_task *t, const char *err)
     snprintf(t->err, sizeof(t->err), "%s", err && err[0] ? err : "unknown error");
 }
 
+static void exited(struct agent_task *t, int exit_code);
+
 void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const char *err)
 {
     if (!t->op_running || t->op != op)
@@ -99,6 +101,10 @@ void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const cha
     case AGENT_OP_START:
         if (t->state == TASK_STARTING)
             go(t, TASK_RUNNING, "started");
+        if (t->exit_early) {
+            t->exit_early = false;
+            exited(t, t->early_code);
+        }
         break;
     case AGENT_OP_SHUTDOWN:
         go(t, TASK_SHUTDOWN, "shutdown");
@@ -110,8 +116,18 @@ void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const cha
 
 void agent_task_exited(struct agent_task *t, int exit_code)
 {
+    if (t->state == TASK_STARTING) {
+        t->exit_early = true;
+        t->early_code = exit_code;
+        return;
+    }
     if (t->state != TASK_RUNNING)
         return;
+    exited(t, exit_code);
+}
+
+static void exited(struct agent_task *t, int exit_code)
+{
     if (t->op_running && t->op == AGENT_OP_SHUTDOWN)
         return; /* our own stop: its outcome reports SHUTDOWN */
     if (t->op_running && t->op == AGENT_OP_WAIT)

@@ -59,6 +59,32 @@ TEST(agent_task_to_running_and_exit)
     ASSERT_EQ_STR(t.err, "");
 }
 
+/* A container that ends before its start is confirmed (sh -c 'exit 3' is that fast): the
+ * exit, seen while STARTING, is applied once the start succeeds; the task is not left
+ * RUNNING for ever. */
+TEST(agent_task_exit_before_start_confirmed)
+{
+    struct agent_task t;
+    agent_task_init(&t);
+    settle(&t, TASK_RUNNING);
+    agent_task_result(&t, AGENT_OP_PREPARE, 0, NULL);
+    ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_START);
+    agent_task_exited(&t, 3);
+    ASSERT_EQ_INT(t.state, TASK_STARTING);
+    agent_task_result(&t, AGENT_OP_START, 0, NULL);
+    ASSERT_EQ_INT(t.state, TASK_FAILED);
+    ASSERT_EQ_STR(t.err, "task: non-zero exit (3)");
+    ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_NONE);
+
+    agent_task_init(&t);
+    settle(&t, TASK_RUNNING);
+    agent_task_result(&t, AGENT_OP_PREPARE, 0, NULL);
+    settle(&t, TASK_RUNNING);
+    agent_task_exited(&t, 0);
+    agent_task_result(&t, AGENT_OP_START, 0, NULL);
+    ASSERT_EQ_INT(t.state, TASK_COMPLETE);
+}
+
 TEST(agent_task_refusals)
 {
     struct agent_task t;

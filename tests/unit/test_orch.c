@@ -594,6 +594,53 @@ TEST(orch_update_stop_first)
     orch_free(o);
 }
 
+/* docker service rollback after a completed update: the previous template comes back with
+ * its version, so the slots' retired tasks of that version (shut down by the update) are
+ * history and must not count as failures of the rollback. */
+TEST(orch_rollback_after_update_ignores_retired_tasks)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = t_svc; /* 3 replicas */
+    svc.update = svc.rollback =
+        (struct orch_update_config){1, 0, ORCH_FAIL_PAUSE, 5 * S, 0, ORCH_STOP_FIRST};
+    for (uint64_t s = 1; s <= 3; s++)
+        f_add(&f, s, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    svc.spec_version = 2;
+    int64_t now = T0;
+    const char *msg = NULL;
+    bool completed = false;
+    for (int step = 0; step < 40 && !completed; step++) {
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        completed = find_status(&a, &msg) && !strcmp(msg, "update completed");
+        apply_upd(&f, &svc, &a, now);
+        now += S;
+        agent_step(&f, now);
+    }
+    ASSERT_TRUE(completed);
+    /* the user's rollback */
+    svc.update_state = ORCH_UPD_ROLLBACK_STARTED;
+    svc.spec_version = 1;
+    bool done = false;
+    for (int step = 0; step < 40 && !done; step++) {
+        now += S;
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        if (find_status(&a, &msg)) {
+            ASSERT_EQ_STR(msg, "rollback completed");
+            done = true;
+        }
+        apply_upd(&f, &svc, &a, now);
+        agent_step(&f, now);
+    }
+    ASSERT_TRUE(done);
+    ASSERT_EQ_INT(svc.update_state, ORCH_UPD_ROLLBACK_COMPLETED);
+    ASSERT_EQ_INT(count_version(&f, 1, TASK_RUNNING), 3);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
 TEST(orch_update_start_first_parallel_delay)
 {
     struct orch *o = orch_new();

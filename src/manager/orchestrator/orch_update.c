@@ -138,7 +138,10 @@ static const struct orch_task *new_task(const struct ctx *c, struct upd_slot *us
             continue;
         if (us->task_id[0] && !strcmp(us->task_id, t->id))
             return t;
-        if (!us->task_id[0] && (!best || t->status_ns < best->status_ns))
+        /* an older task of the same template (a rollback's target, retired by the update) is
+         * history, not the slot's new task */
+        if (!us->task_id[0] && t->desired <= TASK_RUNNING &&
+            (!best || t->status_ns < best->status_ns))
             best = t;
     }
     if (best)
