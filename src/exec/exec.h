@@ -45,7 +45,8 @@ enum exec_runtime_kind {
  * cannot be read). */
 enum exec_cgroup_mode exec_cgroup_mode_classify(long root_magic, long unified_magic,
                                                 const char *unified_controllers);
-/* The "auto" rule: crun where it works directly, else runc if installed, else wrapped crun.
+/* The "auto" rule: crun where it works directly, else crun through the wrapper (hybrid hosts
+ * whose v2 tree owns a controller), else runc.
  * Returns 0 when neither runtime is installed. */
 enum exec_runtime_kind exec_runtime_choose(enum exec_cgroup_mode mode, bool have_crun,
                                            bool have_runc);

@@ -209,7 +209,8 @@ TEST(exec_cgroup_probe_and_runtime_choice)
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_V1, true, false), EXEC_RT_CRUN);
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_EMPTY, true, true), EXEC_RT_CRUN);
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_V2, false, true), EXEC_RT_RUNC);
-    ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_CONTROLS, true, true), EXEC_RT_RUNC);
+    ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_CONTROLS, true, true), EXEC_RT_CRUN_WRAPPED);
+    ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_CONTROLS, false, true), EXEC_RT_RUNC);
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_CONTROLS, true, false), EXEC_RT_CRUN_WRAPPED);
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_HYBRID_CONTROLS, false, false), 0);
     ASSERT_EQ_INT(exec_runtime_choose(EXEC_CG_V2, false, false), 0);

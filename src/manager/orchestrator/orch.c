@@ -194,8 +194,10 @@ void orch_restart_task(struct ctx *c, const struct orch_task *t, const struct or
                           .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = TASK_SHUTDOWN});
     if (!orch_should_restart(c, t))
         return;
-    /* tasks moved off a drained node start at once; others after the delay */
-    int64_t delay = nd && nd->drained ? 0 : c->svc->restart.delay_ns;
+    /* Tasks moved off a drained, down or removed node start at once; the ones that ended
+     * after the delay. The delay guards against crash loops; a lost node is not one, so
+     * unlike swarmkit (which waits the delay here too) its tasks are not held back. */
+    int64_t delay = !nd || nd->drained || nd->down ? 0 : c->svc->restart.delay_ns;
     bool old_stopped = t->observed > TASK_RUNNING || (nd && nd->down) || !nd;
     bool now = delay == 0 && old_stopped;
     char key[128];
