@@ -35,6 +35,7 @@ void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_sta
         out->desired = json_u64(svc, "Spec.Mode.Replicated.Replicas");
     else if (store_json_path(svc, "Spec.Mode.ReplicatedJob"))
         out->desired = json_u64(svc, "Spec.Mode.ReplicatedJob.MaxConcurrent");
+    json_t *job_it = store_json_path(svc, "JobStatus.JobIteration.Index"); /* NULL: 0 */
     size_t i;
     json_t *t;
     json_array_foreach(tasks, i, t)
@@ -49,7 +50,10 @@ void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_sta
             continue;
         if (str_is(state, "running"))
             out->running++;
-        if (str_is(state, "complete") || str_is(state, "completed"))
+        /* a job's completions count in its current iteration only (dockerd's rule) */
+        json_t *it = store_json_path(t, "JobIteration.Index");
+        bool this_iteration = json_integer_value(it) == json_integer_value(job_it);
+        if ((str_is(state, "complete") || str_is(state, "completed")) && this_iteration)
             out->completed++;
         if (global && str_is(desired, "running"))
             out->desired++;
@@ -382,6 +386,14 @@ static void h_service_update(struct api_req *r)
         json_object_del(obj, "UpdateStatus");
     }
     spec_service_free(sp);
+    /* a job runs again after every update of it (swarmkit's controlapi): a new iteration */
+    json_t *js = json_object_get(obj, "JobStatus");
+    if (json_is_object(js)) {
+        json_t *idx = store_json_path(obj, "JobStatus.JobIteration.Index");
+        json_int_t next = (json_is_integer(idx) ? json_integer_value(idx) : 0) + 1;
+        json_object_set_new(js, "JobIteration", json_pack("{s:I}", "Index", next));
+        json_object_set_new(js, "LastExecution", json_string(now));
+    }
     json_object_set_new(obj, "UpdatedAt", json_string(now));
     node_commit(r->api->node, STORE_SERVICE, obj, version, update_done, r);
 }
