@@ -25,6 +25,14 @@ struct svc_cache {
     uint64_t template_version, prev_template_version;
     struct spec_placement_view pv;
     bool pv_ok;
+    /* failed or rejected tasks of this version seen lately: task ID → struct recent_failure
+     * (kept after the reaper removed the task, as swarmkit's scheduler keeps its counts) */
+    struct strmap *failures;
+};
+
+struct recent_failure {
+    char node_id[ID_LEN + 1];
+    int64_t at;
 };
 
 struct mgr {
@@ -68,6 +76,14 @@ static void cache_free(struct svc_cache *c)
     if (c->pv_ok)
         spec_placement_view_release(&c->pv);
     spec_service_free(c->spec);
+    if (c->failures) {
+        size_t it = 0;
+        const char *k;
+        void *v;
+        while (strmap_next(c->failures, &it, &k, &v))
+            free(v);
+        strmap_free(c->failures);
+    }
     free(c);
 }
 
@@ -484,6 +500,66 @@ struct svc_pass {
     bool busy; /* an update or rollback runs: pass again soon */
 };
 
+/* The nodes where tasks of this service version failed or were rejected SCHED_MAX_FAILURES
+ * times within the window: the scheduler tries them last, as swarmkit does (a node without
+ * the image rejects every task; the replacements move on). *out: borrowed IDs, heap array. */
+static size_t avoid_nodes(struct svc_cache *c, const struct task_list *tl, int64_t now,
+                          const char ***out)
+{
+    if (!c->failures)
+        c->failures = strmap_new();
+    for (size_t i = 0; i < tl->n; i++) {
+        const struct orch_task *t = &tl->v[i];
+        if (!t->node_id || !t->node_id[0] || strlen(t->node_id) > ID_LEN ||
+            t->spec_version != c->template_version ||
+            (t->observed != TASK_FAILED && t->observed != TASK_REJECTED) ||
+            strmap_get(c->failures, t->id))
+            continue;
+        struct recent_failure *f = xcalloc(1, sizeof(*f));
+        snprintf(f->node_id, sizeof(f->node_id), "%s", t->node_id);
+        f->at = t->status_ns;
+        strmap_put(c->failures, t->id, f);
+    }
+    /* forget what left the window; count the rest per node */
+    struct strmap *per_node = strmap_new();
+    size_t it = 0;
+    const char *k;
+    void *v;
+    const char **old = NULL;
+    size_t nold = 0;
+    while (strmap_next(c->failures, &it, &k, &v)) {
+        struct recent_failure *f = v;
+        if (now - f->at > SCHED_FAILURE_WINDOW_NS) {
+            old = xrealloc(old, (nold + 1) * sizeof(*old));
+            old[nold++] = xstrdup(k);
+            continue;
+        }
+        strmap_put(per_node, f->node_id,
+                   (void *)((uintptr_t)strmap_get(per_node, f->node_id) + 1));
+    }
+    for (size_t i = 0; i < nold; i++) {
+        free(strmap_del(c->failures, old[i]));
+        free((char *)old[i]);
+    }
+    free(old);
+    size_t n = 0;
+    it = 0;
+    while (strmap_next(c->failures, &it, &k, &v)) {
+        struct recent_failure *f = v;
+        if ((uintptr_t)strmap_get(per_node, f->node_id) < SCHED_MAX_FAILURES)
+            continue;
+        bool listed = false;
+        for (size_t j = 0; j < n && !listed; j++)
+            listed = !strcmp((*out)[j], f->node_id);
+        if (!listed) {
+            *out = xrealloc(*out, (n + 1) * sizeof(**out));
+            (*out)[n++] = f->node_id;
+        }
+    }
+    strmap_free(per_node);
+    return n;
+}
+
 static int reconcile_service(json_t *svc, void *data)
 {
     struct svc_pass *sp = data;
@@ -521,7 +597,13 @@ static int reconcile_service(json_t *svc, void *data)
     orch_actions_release(&acts);
     if (o.update_state == ORCH_UPD_UPDATING || o.update_state == ORCH_UPD_ROLLBACK_STARTED)
         sp->busy = true;
+    const char **avoid = NULL;
+    g->navoid_nodes = avoid_nodes(c, &tl, p->now, &avoid);
+    g->avoid_nodes = avoid;
     schedule_service(p, o.id, g, &tl, first_create);
+    g->avoid_nodes = NULL;
+    g->navoid_nodes = 0;
+    free(avoid);
     /* the reaper */
     const char **dead = xcalloc(tl.n ? tl.n : 1, sizeof(*dead));
     size_t nd = orch_reap(&o, p->history_limit, tl.v, tl.n, dead);

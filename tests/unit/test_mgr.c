@@ -5,6 +5,7 @@
  * shut down and go; a new leader (a new mgr) converges without duplicates. */
 #include "harness.h"
 #include "manager/manager.h"
+#include "manager/scheduler/sched.h"
 
 #include <string.h>
 
@@ -163,6 +164,65 @@ TEST(mgr_places_spreads_and_replaces)
     store_apply_delete(st, STORE_SERVICE, "svc2", store_revision(st) + 1);
     settle(m, l, st, &now);
     ASSERT_EQ_INT(count_of(st, "svc2", NULL).total, 0);
+    mgr_free(m);
+    store_local_free(l);
+    store_free(st);
+}
+
+/* The fake agents of a cluster where node `bad` rejects every task (no image there). */
+static int rejecting_agent_cb(json_t *obj, void *data)
+{
+    struct store *st = data;
+    const struct store_task *t = store_task_view(st, store_json_str(obj, "ID"));
+    if (!strcmp(t->node_id, "bad") && t->observed >= TASK_ASSIGNED &&
+        t->observed < TASK_RUNNING && t->desired <= TASK_RUNNING) {
+        json_t *n = json_deep_copy(obj);
+        json_object_set_new(json_object_get(n, "Status"), "State", json_string("rejected"));
+        json_object_set_new(json_object_get(n, "Status"), "Err",
+                            json_string("No such image: busybox:latest"));
+        json_object_set_new(n, "Version",
+                            json_pack("{s:I}", "Index", (json_int_t)(store_revision(st) + 1)));
+        store_apply_put(st, STORE_TASK, n);
+        return 0;
+    }
+    return agent_cb(obj, data);
+}
+
+static int count_rejected_cb(const struct store_task *t, void *data)
+{
+    *(int *)data += t->observed == TASK_REJECTED;
+    return 0;
+}
+
+/* A node that rejects every task of a service is tried last once it has done so
+ * SCHED_MAX_FAILURES times (swarmkit's rule), so the task ends up running elsewhere even
+ * though spread (fewest tasks, then ID) keeps choosing the failing node. */
+TEST(mgr_moves_away_from_a_node_that_keeps_rejecting)
+{
+    struct store *st = store_new();
+    struct store_local *l = store_local_new(st);
+    struct mgr_config cfg = {st, store_local_commit, l};
+    struct mgr *m = mgr_new(&cfg);
+    put_node(st, "bad", "active", "ready", "a");
+    put_node(st, "good", "active", "ready", "b");
+    /* history kept long enough to count the rejections (the mgr counts them in memory) */
+    put_service(st, "svc1",
+                "{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},"
+                "\"RestartPolicy\":{\"Condition\":\"any\",\"Delay\":0}},"
+                "\"Mode\":{\"Replicated\":{\"Replicas\":1}}}");
+    int64_t now = T0;
+    for (int i = 0; i < 60; i++) {
+        mgr_tick(m, now);
+        store_local_run(l);
+        store_foreach(st, STORE_TASK, rejecting_agent_cb, st);
+        now += S / 10;
+    }
+    struct count c = count_of(st, "svc1", "good");
+    ASSERT_EQ_INT(c.running_desired, 1);
+    ASSERT_EQ_INT(c.on_node, 1);
+    int rejected = 0;
+    store_tasks_of_service(st, "svc1", count_rejected_cb, &rejected);
+    ASSERT_TRUE(rejected >= 1 && rejected <= SCHED_MAX_FAILURES);
     mgr_free(m);
     store_local_free(l);
     store_free(st);

@@ -415,6 +415,8 @@ static int cmp_prefs(const void *a, const void *b, void *np)
 
 static bool node_less(const struct snode *a, const struct snode *b)
 {
+    if (a->avoid != b->avoid)
+        return !a->avoid;
     if (a->svc_count != b->svc_count)
         return a->svc_count < b->svc_count;
     if (a->ntasks != b->ntasks)
@@ -581,6 +583,9 @@ size_t sched_place(struct sched *s, const struct sched_group *g, size_t n, const
         struct snode *nd = s->nodes[i];
         const struct sched_svc *sv = svc_find(nd, g->service_id ? g->service_id : "");
         nd->svc_count = sv ? sv->count : 0;
+        nd->avoid = false;
+        for (size_t j = 0; j < g->navoid_nodes && !nd->avoid; j++)
+            nd->avoid = !strcmp(g->avoid_nodes[j], nd->id);
         nd->prefs = prefs ? prefs + i * np : NULL;
         for (size_t j = 0; j < np; j++)
             nd->prefs[j] = sched_pref_value(nd, g->spread_prefs[j]);

@@ -79,7 +79,14 @@ struct sched_group {
     uint64_t max_replicas;           /* per node; 0 = no limit */
     const char *const *spread_prefs; /* "node.labels.zone", "engine.labels.x" */
     size_t nspread_prefs;
+    /* Nodes where tasks of this service (at this spec version) failed SCHED_MAX_FAILURES
+     * times within SCHED_FAILURE_WINDOW_NS, as the caller counted them: tried after every
+     * other passing node (swarmkit's rule: a preference, not a filter). */
+    const char *const *avoid_nodes;
+    size_t navoid_nodes;
 };
+#define SCHED_MAX_FAILURES 5
+#define SCHED_FAILURE_WINDOW_NS (300 * 1000000000LL)
 
 struct sched;
 

@@ -37,6 +37,7 @@ struct snode {
     size_t nports;
     /* scratch of one sched_place call */
     size_t svc_count;   /* tasks of the group's service */
+    bool avoid;         /* in the group's avoid_nodes */
     const char **prefs; /* the node's value for each spread preference */
 };
 
