@@ -534,8 +534,7 @@ static size_t avoid_nodes(struct svc_cache *c, const struct task_list *tl, int64
             old[nold++] = xstrdup(k);
             continue;
         }
-        strmap_put(per_node, f->node_id,
-                   (void *)((uintptr_t)strmap_get(per_node, f->node_id) + 1));
+        strmap_put(per_node, f->node_id, (void *)((uintptr_t)strmap_get(per_node, f->node_id) + 1));
     }
     for (size_t i = 0; i < nold; i++) {
         free(strmap_del(c->failures, old[i]));

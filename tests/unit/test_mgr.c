@@ -174,8 +174,8 @@ static int rejecting_agent_cb(json_t *obj, void *data)
 {
     struct store *st = data;
     const struct store_task *t = store_task_view(st, store_json_str(obj, "ID"));
-    if (!strcmp(t->node_id, "bad") && t->observed >= TASK_ASSIGNED &&
-        t->observed < TASK_RUNNING && t->desired <= TASK_RUNNING) {
+    if (!strcmp(t->node_id, "bad") && t->observed >= TASK_ASSIGNED && t->observed < TASK_RUNNING &&
+        t->desired <= TASK_RUNNING) {
         json_t *n = json_deep_copy(obj);
         json_object_set_new(json_object_get(n, "Status"), "State", json_string("rejected"));
         json_object_set_new(json_object_get(n, "Status"), "Err",
