@@ -45,11 +45,14 @@ const char *node_leader_address(struct node *n)
     return node_leader_addr(n);
 }
 
+/* The listening node went away: its parked listen is dropped, and the request still gets
+ * its one answer (written nowhere) so that the server frees it. */
 static void listen_closed(struct http_req *req, void *data)
 {
     struct node *n = data;
     if (n->logbroker)
         logbroker_listen_cancel(n->logbroker, req);
+    reply(req, 503, json_pack("{s:s}", "message", "the node went away"));
 }
 
 static void listen_answered(void *arg, int status, json_t *body)

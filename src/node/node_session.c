@@ -161,11 +161,14 @@ static void reply(struct http_req *req, int status, json_t *body)
     free(s);
 }
 
+/* The polling peer went away: the parked poll is dropped, and the request still gets its
+ * one answer (written nowhere) so that the server frees it. */
 static void poll_closed(struct http_req *req, void *data)
 {
     struct node *n = data;
     if (n->disp)
         disp_server_cancel(n->disp, req);
+    reply(req, 503, json_pack("{s:s}", "message", "the node went away"));
 }
 
 static void poll_answered(void *arg, int status, json_t *body)

@@ -20,7 +20,16 @@ assert_status 200
 nodes_before=$BODY
 node_id=$(jqr '.[0].ID')
 node_version=$(jqr '.[0].Version.Index')
+# the baseline once the node's own session to its dispatcher (connections to 2377 and etcd,
+# made shortly after init) is up: the count unchanged for 1 s, within 15 s
 fds_before=$(ls /proc/"$DAEMON_PID"/fd | wc -l)
+stable=0
+for _ in $(seq 1 300); do
+    sleep 0.05
+    n=$(ls /proc/"$DAEMON_PID"/fd | wc -l)
+    if [ "$n" = "$fds_before" ]; then stable=$((stable + 1)); else stable=0; fds_before=$n; fi
+    [ $stable -ge 20 ] && break
+done
 
 cat >"$T/garbage.py" <<'PYEOF'
 # Sends N hostile requests to a unix socket; prints a summary; exits 1 on a 2xx/500 answer to

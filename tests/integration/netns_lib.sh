@@ -197,7 +197,7 @@ _nh_log_tail()
     local f=${NH_LOG[$1]:-}
     if [ -n "$f" ] && [ -f "$f" ]; then
         echo "  --- last lines of host $1's log ($f) ---" >&2
-        tail -n 20 "$f" | sed 's/^/  | /' >&2
+        tail -n ${NH_LOG_LINES:-20} "$f" | sed 's/^/  | /' >&2
     fi
 }
 
