@@ -5,7 +5,8 @@
  * beside ours is swarmkit's own published benchmark (see bench/README.md).
  * Then the manager's memory per task in the store: TASKS task objects shaped as the leader
  * writes them (a busybox service's template, status, slot, node), each decoded from its own
- * JSON text as the etcd feed does, with the store's views and indexes; bytes/task is the
+ * JSON text as the etcd feed does (their services stored first: a task shares its Spec with
+ * its service when they are equal), with the views and indexes; bytes/task is the
  * growth of the heap (mallinfo2) divided by the count.
  * Usage: build/bench-sched [NODES [TASKS]] */
 #include "manager/scheduler/sched.h"
@@ -91,6 +92,18 @@ static void run(const char *what, size_t nn, size_t tasks, size_t services, bool
 static void store_memory(size_t tasks)
 {
     struct store *st = store_new();
+    for (size_t i = 0; i < 100; i++) { /* the services, as the leader stores them */
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "{\"ID\":\"s%024zu\",\"Version\":{\"Index\":%zu},\"Spec\":{\"Name\":"
+                 "\"web%zu\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":"
+                 "\"busybox:latest\",\"Args\":[\"sleep\",\"3600\"],\"Init\":false,"
+                 "\"DNSConfig\":{},\"Isolation\":\"default\"},\"Resources\":{\"Limits\":{},"
+                 "\"Reservations\":{}},\"Placement\":{},\"ForceUpdate\":0,\"Runtime\":"
+                 "\"container\"},\"Mode\":{\"Replicated\":{\"Replicas\":1000}}}}",
+                 i, i + 1, i);
+        store_apply_put(st, STORE_SERVICE, json_loads(text, 0, NULL));
+    }
     malloc_trim(0);
     size_t before = mallinfo2().uordblks;
     for (size_t i = 0; i < tasks; i++) {
@@ -109,7 +122,7 @@ static void store_memory(size_t tasks)
                  "{\"ContainerID\":\"%064zx\",\"PID\":%zu,\"ExitCode\":0},"
                  "\"PortStatus\":{}},\"DesiredState\":\"running\","
                  "\"NodeID\":\"node%021zu\"}",
-                 i, i + 1, i % 100, i / 100 + 1, i, 1000 + i, i % 10000);
+                 i, i + 1000, i % 100, i / 100 + 1, i, 1000 + i, i % 10000);
         json_t *o = json_loads(text, 0, NULL);
         if (!o) {
             fprintf(stderr, "bad task text\n");

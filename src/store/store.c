@@ -527,9 +527,23 @@ uint64_t store_revision(const struct store *s)
     return s->revision;
 }
 
+/* A task's Spec is, nearly always, its service's TaskTemplate: share that object instead of
+ * holding one decoded copy per task (3 KB of jansson nodes each). Stored objects are never
+ * changed in place (writers copy them), so sharing is safe. */
+static void task_share_spec(struct store *s, json_t *task)
+{
+    json_t *spec = json_object_get(task, "Spec");
+    json_t *svc = store_get(s, STORE_SERVICE, store_json_str(task, "ServiceID"));
+    json_t *tt = svc ? json_object_get(json_object_get(svc, "Spec"), "TaskTemplate") : NULL;
+    if (spec && tt && spec != tt && json_equal(spec, tt))
+        json_object_set(task, "Spec", tt);
+}
+
 void store_apply_put(struct store *s, enum store_kind k, json_t *obj)
 {
     struct store_table *t = store_table(s, k);
+    if (k == STORE_TASK)
+        task_share_spec(s, obj);
     const char *id = store_json_str(obj, "ID");
     json_t *ver = store_json_path(obj, "Version.Index");
     BUG_ON(!id || !*id);

@@ -953,3 +953,31 @@ TEST(store_task_views_and_indexes_follow_changes)
     ASSERT_EQ_INT(task_state_parse("complete"), TASK_COMPLETE);
     store_free(s);
 }
+
+/* A task whose Spec equals its service's TaskTemplate shares that object (memory per task);
+ * one that differs (an older template) keeps its own. */
+TEST(store_task_spec_shared_with_its_service)
+{
+    struct store *s = store_new();
+    store_apply_put(s, STORE_SERVICE,
+                    json_loads("{\"ID\":\"svc\",\"Version\":{\"Index\":1},\"Spec\":{\"Name\":"
+                               "\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\"}}}}",
+                               0, NULL));
+    store_apply_put(s, STORE_TASK,
+                    json_loads("{\"ID\":\"t1\",\"Version\":{\"Index\":2},\"ServiceID\":\"svc\","
+                               "\"Spec\":{\"ContainerSpec\":{\"Image\":\"a\"}}}",
+                               0, NULL));
+    store_apply_put(s, STORE_TASK,
+                    json_loads("{\"ID\":\"t2\",\"Version\":{\"Index\":3},\"ServiceID\":\"svc\","
+                               "\"Spec\":{\"ContainerSpec\":{\"Image\":\"b\"}}}",
+                               0, NULL));
+    json_t *tt = store_json_path(store_get(s, STORE_SERVICE, "svc"), "Spec.TaskTemplate");
+    ASSERT_TRUE(json_object_get(store_get(s, STORE_TASK, "t1"), "Spec") == tt);
+    json_t *own = json_object_get(store_get(s, STORE_TASK, "t2"), "Spec");
+    ASSERT_TRUE(own != tt);
+    ASSERT_EQ_STR(store_json_str(own, "ContainerSpec.Image"), "b");
+    /* the service goes: the task keeps its (shared) spec */
+    store_apply_delete(s, STORE_SERVICE, "svc", 4);
+    ASSERT_EQ_STR(store_json_str(store_get(s, STORE_TASK, "t1"), "Spec.ContainerSpec.Image"), "a");
+    store_free(s);
+}
