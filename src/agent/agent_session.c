@@ -281,6 +281,8 @@ static void adopt(struct agent_session *s, struct stask *t)
             t->adopted = true;
             if (!running)
                 agent_task_exited(&t->sm, code);
+            if ((int)t->sm.state > stored)
+                report(t); /* it moved while the node was down (or its report was lost) */
             return;
         }
         /* created but never started: prepared again from the start */
