@@ -91,6 +91,9 @@ struct agent_exec_ops {
     void (*restore)(void *ctx,
                     void (*found)(void *arg, const char *task_id, bool running, int exit_code),
                     agent_exit_cb on_exit, void *exit_arg, agent_done_cb done, void *arg);
+    /* Drops every on_exit registration made with exit_arg: the session that made them is
+     * going, its containers stay (swarm leave, a session restarted). NULL: not needed. */
+    void (*unwatch)(void *ctx, void *exit_arg);
 };
 
 /* ---- logs: the worker's side of the leader's log broker (agent_logs.c) ----

@@ -879,6 +879,35 @@ void agent_exec_restore(struct agent_exec *ae, agent_done_cb done, void *arg)
     ae_restore(ae, NULL, NULL, NULL, done, arg);
 }
 
+static void ae_unwatch(void *ctx, void *exit_arg)
+{
+    struct agent_exec *ae = ctx;
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (strmap_next(ae->by_task, &it, &k, &v)) {
+        struct ae_task *t = v;
+        if (t->exit_arg == exit_arg) {
+            t->on_exit = NULL;
+            t->exit_arg = NULL;
+        }
+    }
+    for (struct ae_op *op = ae->ops; op; op = op->next) {
+        if (op->exit_arg == exit_arg) {
+            op->on_exit = NULL;
+            op->exit_arg = NULL;
+        }
+        if (op->exit_cb_arg == exit_arg) {
+            op->exit_cb = NULL;
+            op->exit_cb_arg = NULL;
+        }
+        if (op->t && op->t->exit_arg == exit_arg) { /* a container being created */
+            op->t->on_exit = NULL;
+            op->t->exit_arg = NULL;
+        }
+    }
+}
+
 const struct agent_exec_ops agent_exec_real_ops = {
     .prepare = ae_prepare,
     .start = ae_start,
@@ -886,4 +915,5 @@ const struct agent_exec_ops agent_exec_real_ops = {
     .remove = ae_remove,
     .status = ae_status,
     .restore = ae_restore,
+    .unwatch = ae_unwatch,
 };

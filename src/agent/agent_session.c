@@ -492,6 +492,8 @@ void agent_session_free(struct agent_session *s)
     }
     strmap_free(s->tasks);
     s->tasks = strmap_new(); /* empty: late answers find nothing */
+    if (s->ops->unwatch)
+        s->ops->unwatch(s->ops_ctx, s); /* the containers stay; their exits no longer come here */
     uv_close((uv_handle_t *)s->poll_timer, handle_closed);
     uv_close((uv_handle_t *)s->report_timer, handle_closed);
     s->dead = true;

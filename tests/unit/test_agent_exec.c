@@ -459,6 +459,23 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     ASSERT_EQ_INT(ex.n, 1); /* once per container */
     json_decref(t);
 
+    /* unwatch: a session that goes drops its registrations; the container stays and its
+     * exit no longer reaches the old session (which would be freed memory) */
+    memset(&ex, 0, sizeof(ex));
+    t = task_json(",\"Command\":[\"sh\",\"-c\",\"trap 'exit 143' TERM; sleep 300 & wait\"]");
+    json_object_set_new(t, "ID", json_string("task000000000000000000004"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 4");
+    ops->start(ae, "task000000000000000000004", done_cb, &r);
+    call_ok(&loop, &r, "start 4");
+    ops->unwatch(ae, &ex);
+    ops->stop(ae, "task000000000000000000004", -1, done_cb, &r);
+    call_ok(&loop, &r, "stop 4");
+    ops->remove(ae, "task000000000000000000004", done_cb, &r);
+    call_ok(&loop, &r, "remove 4");
+    ASSERT_EQ_INT(ex.n, 0);
+    json_decref(t);
+
     /* created, never started, then a restart: reported not running with -1, not a clean 0 */
     t = task_json(",\"Command\":[\"true\"]");
     json_object_set_new(t, "ID", json_string("task000000000000000000003"));
