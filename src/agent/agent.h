@@ -94,6 +94,9 @@ struct agent_exec_ops {
     /* Drops every on_exit registration made with exit_arg: the session that made them is
      * going, its containers stay (swarm leave, a session restarted). NULL: not needed. */
     void (*unwatch)(void *ctx, void *exit_arg);
+    /* Removes every task container of this node (swarm leave, as dockerd does). NULL: not
+     * supported. done runs later, with the first error if any. */
+    void (*remove_all)(void *ctx, agent_done_cb done, void *arg);
 };
 
 /* ---- logs: the worker's side of the leader's log broker (agent_logs.c) ----

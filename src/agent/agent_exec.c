@@ -908,6 +908,48 @@ static void ae_unwatch(void *ctx, void *exit_arg)
     }
 }
 
+struct ae_all {
+    agent_done_cb done;
+    void *arg;
+    size_t left;
+    int rc;
+    char err[ERR_MSG_MAX];
+};
+
+static void all_one(void *arg, int rc, const char *err)
+{
+    struct ae_all *a = arg;
+    if (rc < 0 && !a->rc) {
+        a->rc = rc;
+        snprintf(a->err, sizeof(a->err), "%s", err ? err : "");
+    }
+    if (--a->left)
+        return;
+    a->done(a->arg, a->rc, a->rc ? a->err : NULL);
+    free(a);
+}
+
+static void ae_remove_all(void *ctx, agent_done_cb done, void *arg)
+{
+    struct agent_exec *ae = ctx;
+    struct ae_all *a = xcalloc(1, sizeof(*a));
+    a->done = done;
+    a->arg = arg;
+    char **ids = NULL;
+    size_t n = 0, it = 0;
+    const char *k;
+    void *v;
+    while (strmap_next(ae->by_task, &it, &k, &v))
+        strv_push(&ids, &n, xstrdup(k));
+    a->left = n + 1; /* + the deferred one below: done always runs later */
+    for (size_t i = 0; i < n; i++) {
+        ae_remove(ae, ids[i], all_one, a);
+        free(ids[i]);
+    }
+    free(ids);
+    op_finish(op_new(ae, AE_REMOVE, all_one, a), 0, NULL);
+}
+
 const struct agent_exec_ops agent_exec_real_ops = {
     .prepare = ae_prepare,
     .start = ae_start,
@@ -916,4 +958,5 @@ const struct agent_exec_ops agent_exec_real_ops = {
     .status = ae_status,
     .restore = ae_restore,
     .unwatch = ae_unwatch,
+    .remove_all = ae_remove_all,
 };

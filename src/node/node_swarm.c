@@ -1,6 +1,7 @@
 /* node_swarm.c — swarm init, leave, unlock and update: the membership transitions of this
  * host and the cluster object's life, with Docker's checks and messages.
  * Thread: the loop thread; each operation is a short chain of asynchronous steps. */
+#include "agent/agent.h"
 #include "node_int.h"
 
 #include "ca/ca.h"
@@ -596,6 +597,8 @@ struct leave_ctx {
     struct node *n;
     node_done_cb cb;
     void *data;
+    int rc;
+    struct err e;
 };
 
 static int count_manager(json_t *obj, void *data)
@@ -605,14 +608,29 @@ static int count_manager(json_t *obj, void *data)
     return 0;
 }
 
+static void leave_containers_removed(void *data, int rc, const char *err)
+{
+    struct leave_ctx *c = data;
+    if (rc < 0)
+        log_warn("leaving: not every task container could be removed: %s", err ? err : "");
+    log_info("left the swarm");
+    c->cb(c->data, c->rc, c->rc ? &c->e : NULL);
+    free(c);
+}
+
 static void leave_stopped(void *data)
 {
     struct leave_ctx *c = data;
-    struct err e;
-    int rc = dir_remove_all(c->n->swarm_dir, &e);
+    c->rc = dir_remove_all(c->n->swarm_dir, &c->e);
     node_forget(c->n);
+    /* dockerd removes the node's task containers when it leaves */
+    const struct agent_exec_ops *ops = c->n->cfg.exec_ops;
+    if (ops && ops->remove_all) {
+        ops->remove_all(c->n->cfg.exec_ctx, leave_containers_removed, c);
+        return;
+    }
     log_info("left the swarm");
-    c->cb(c->data, rc, rc ? &e : NULL);
+    c->cb(c->data, c->rc, c->rc ? &c->e : NULL);
     free(c);
 }
 
@@ -655,7 +673,7 @@ void node_swarm_leave(struct node *n, bool force, node_done_cb cb, void *data)
         }
     }
     struct leave_ctx *c = xmalloc(sizeof(*c));
-    *c = (struct leave_ctx){n, cb, data};
+    *c = (struct leave_ctx){.n = n, .cb = cb, .data = data};
     int managers = 0;
     if (node_is_manager(n) && n->state == NODE_ACTIVE)
         store_foreach(n->store, STORE_NODE, count_manager, &managers);

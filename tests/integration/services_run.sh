@@ -4,7 +4,7 @@
 # removed by hand (docker rm -f) replaced, scale, update --env-add (a rolling replacement),
 # rollback, service logs, a task that exits (restart policy), resources no node has (pending
 # with Docker's reason, placed after the update that fits), daemon restart with running tasks
-# (same containers, same PIDs), service rm (containers gone).
+# (same containers, same PIDs), service rm (containers gone), swarm leave (containers gone).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
@@ -196,5 +196,15 @@ assert_eq 0 "$(exec_running_count)" "containers alive after service rm"
 for _ in $(seq 1 400); do [ -z "$(dk ps -aq)" ] && break; sleep 0.05; done
 run dk ps -aq
 assert_eq "" "$OUT" "task containers removed after service rm"
+
+# --- swarm leave removes the node's task containers, as dockerd does ----------------------------
+run dk service create -d --name last --replicas 2 --stop-grace-period 1s busybox sleep 100000
+assert_rc 0 "service create last"
+wait_running last 2
+run dk swarm leave --force
+assert_rc 0 "swarm leave --force"
+assert_eq 0 "$(exec_running_count)" "containers alive after leave"
+run dk ps -aq
+assert_eq "" "$OUT" "no container left after leave"
 
 it_finish
