@@ -139,7 +139,9 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * image's variables it does not set; Dir and User default to the image's; user and group
  * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
  * clear error, until they are built: networks, published ports (ingress and host mode),
- * named volumes, secrets, configs, cap-add/drop, sysctls, ulimits, groups, TTY.
+ * named volumes, secrets, configs, TTY. Groups are resolved in the image's /etc/group (a
+ * name or gid there, else a number); cap-add/drop, sysctls and ulimits go to exec as they
+ * are, which checks them with Docker's words.
  * restore's found() gives running, or the exit code; a container created but never started
  * gives running false and -1 (a prepare of its task reuses it), never a clean 0.
  * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
@@ -186,6 +188,9 @@ struct agent_exec_spec {
     char **args, **env, **labels;
     struct exec_mount *mounts;
     char *user, *workdir, *hostname, *stop_signal;
+    char **cap_add, **cap_drop, **sysctls; /* sysctls: "key=value" */
+    struct exec_rlimit *rlimits;
+    uint32_t *groups;
 };
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
                           const char *ctr_id, const json_t *image_config, const char *image_id,

@@ -223,9 +223,9 @@ static json_t *strv_json(char *const *v)
 static const struct {
     const char *field, *what;
 } unsupported[] = {
-    {"Secrets", "secrets"},          {"Configs", "configs"}, {"CapabilityAdd", "cap-add"},
-    {"CapabilityDrop", "cap-drop"},  {"Sysctls", "sysctls"}, {"Ulimits", "ulimits"},
-    {"Groups", "additional groups"}, {"TTY", "a TTY"},
+    {"Secrets", "secrets"},
+    {"Configs", "configs"},
+    {"TTY", "a TTY"},
 };
 
 void agent_exec_spec_release(struct agent_exec_spec *s)
@@ -244,6 +244,13 @@ void agent_exec_spec_release(struct agent_exec_spec *s)
     free(s->workdir);
     free(s->hostname);
     free(s->stop_signal);
+    strv_free(s->cap_add);
+    strv_free(s->cap_drop);
+    strv_free(s->sysctls);
+    for (size_t i = 0; i < s->spec.n_rlimits; i++)
+        free((char *)s->rlimits[i].name);
+    free(s->rlimits);
+    free(s->groups);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
 }
@@ -290,6 +297,69 @@ static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct 
         em.readonly = json_is_true(json_object_get(m, "ReadOnly"));
         s->mounts = xrealloc(s->mounts, (s->spec.n_mounts + 1) * sizeof(*s->mounts));
         s->mounts[s->spec.n_mounts++] = em;
+    }
+    return 0;
+}
+
+/* Additional groups (Docker's --group-add) as libcontainer resolves them: a name or gid
+ * found in the image's /etc/group, else a number. */
+static int groups_build(const json_t *groups, char *const *lower, struct agent_exec_spec *s,
+                        struct err *e)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        const char *name = json_string_value(g);
+        if (!name)
+            return err_set(e, ERR_INVALID, "invalid Groups in the task");
+        long gid = db_lookup(lower, "group", name, NULL);
+        if (gid < 0 && all_digits(name, strlen(name)) && strlen(name) <= 10)
+            gid = strtol(name, NULL, 10);
+        if (gid < 0 || gid > (long)INT32_MAX)
+            return err_set(e, ERR_INVALID,
+                           "Unable to find group %s: no matching entries in group file", name);
+        bool dup = false;
+        for (size_t k = 0; k < s->spec.n_groups && !dup; k++)
+            dup = s->groups[k] == (uint32_t)gid;
+        if (dup)
+            continue;
+        s->groups = xrealloc(s->groups, (s->spec.n_groups + 1) * sizeof(*s->groups));
+        s->groups[s->spec.n_groups++] = (uint32_t)gid;
+    }
+    return 0;
+}
+
+/* cap-add/drop, sysctls and ulimits, copied as they are: exec_oci_config checks them. */
+static int security_build(const json_t *cs, struct agent_exec_spec *s, struct err *e)
+{
+    size_t n = 0;
+    if (!strv_add_json(&s->cap_add, &n, json_object_get(cs, "CapabilityAdd")))
+        return err_set(e, ERR_INVALID, "invalid CapabilityAdd in the task");
+    n = 0;
+    if (!strv_add_json(&s->cap_drop, &n, json_object_get(cs, "CapabilityDrop")))
+        return err_set(e, ERR_INVALID, "invalid CapabilityDrop in the task");
+    n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(cs, "Sysctls"), k, v)
+    {
+        if (!json_is_string(v))
+            return err_set(e, ERR_INVALID, "invalid Sysctls in the task");
+        strv_push(&s->sysctls, &n, xasprintf("%s=%s", k, json_string_value(v)));
+    }
+    size_t i;
+    json_array_foreach(json_object_get(cs, "Ulimits"), i, v)
+    {
+        const char *name = jstr(v, "Name");
+        if (!name)
+            return err_set(e, ERR_INVALID, "invalid ulimit type: ");
+        s->rlimits = xrealloc(s->rlimits, (s->spec.n_rlimits + 1) * sizeof(*s->rlimits));
+        s->rlimits[s->spec.n_rlimits++] = (struct exec_rlimit){
+            .name = xstrdup(name),
+            .soft = json_integer_value(json_object_get(v, "Soft")),
+            .hard = json_integer_value(json_object_get(v, "Hard")),
+        };
     }
     return 0;
 }
@@ -397,6 +467,10 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         rc = err_set(e, ERR_INVALID, "Invalid signal: %s", sig);
     if (!rc)
         rc = mounts_build(json_object_get(cs, "Mounts"), s, e);
+    if (!rc)
+        rc = security_build(cs, s, e);
+    if (!rc)
+        rc = groups_build(json_object_get(cs, "Groups"), lower, s, e);
 
     json_t *lim = json_object_get(json_object_get(tspec, "Resources"), "Limits");
     s->spec = (struct exec_spec){
@@ -417,6 +491,13 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         .n_mounts = s->spec.n_mounts,
         .stop_signal = s->stop_signal,
         .stop_grace_ns = json_integer_value(json_object_get(cs, "StopGracePeriod")),
+        .cap_add = (const char *const *)s->cap_add,
+        .cap_drop = (const char *const *)s->cap_drop,
+        .sysctls = (const char *const *)s->sysctls,
+        .rlimits = s->rlimits,
+        .n_rlimits = s->spec.n_rlimits,
+        .groups = s->groups,
+        .n_groups = s->spec.n_groups,
     };
 
     /* what ps / inspect show, kept by exec in meta.json */

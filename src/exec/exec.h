@@ -73,6 +73,12 @@ struct exec_mount {
     int tmpfs_mode;     /* 0: not set (the kernel's 1777) */
 };
 
+/* A process rlimit, Docker's --ulimit: name is go-units' ("nofile", "nproc", "core"...). */
+struct exec_rlimit {
+    const char *name;
+    int64_t soft, hard; /* >= 0, soft <= hard */
+};
+
 /* Arrays of strings are NULL-terminated; every pointer is borrowed for the call only. */
 struct exec_spec {
     const char *id;            /* [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127} */
@@ -95,7 +101,15 @@ struct exec_spec {
     const char *stop_signal; /* "SIGTERM", "TERM", "15"; NULL: SIGTERM */
     int64_t stop_grace_ns;   /* default for exec_stop with grace < 0; 0: 10 s */
     const char *netns_path;  /* NULL: a new netns with only lo */
-    json_t *extra;           /* caller's facts (name, image...) kept in meta.json; may be NULL */
+    /* Docker's --cap-add / --cap-drop: names with or without CAP_, any case, or "ALL";
+     * applied to Docker's 14 default capabilities as moby's TweakCapabilities does. */
+    const char *const *cap_add, *const *cap_drop;
+    const char *const *sysctls; /* "key=value", namespaced ones only (as runc checks them) */
+    const struct exec_rlimit *rlimits;
+    size_t n_rlimits;
+    const uint32_t *groups; /* additional gids (process.user.additionalGids) */
+    size_t n_groups;
+    json_t *extra; /* caller's facts (name, image...) kept in meta.json; may be NULL */
 };
 
 /* ---- container state ---- */
@@ -211,6 +225,7 @@ struct exec_oci_opts {
     const char *cgroup_parent; /* "/shoal" */
     const char *init_path;     /* host path of the static init (for spec->init) */
     bool swap_accounting;      /* memory.memsw exists: set swap = 2 x memory, as Docker */
+    int cap_last;              /* /proc/sys/kernel/cap_last_cap ("ALL" stops there); 0: 40 */
 };
 /* Builds the OCI runtime config for spec. Returns 0 and a new JSON object in *out, or
  * -ERR_INVALID (bad user, signal, mount...) with e filled. */

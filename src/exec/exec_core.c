@@ -88,6 +88,7 @@ struct exec {
     enum exec_runtime_kind kind;
     int64_t log_size_max;
     bool swap_acct;
+    int cap_last; /* /proc/sys/kernel/cap_last_cap, 0 when unknown */
     uv_fs_event_t exits_watch;
     struct exec_ctr *ctrs;
     struct exec_proc *procs;
@@ -750,6 +751,9 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err
         xstrdup(cfg->cgroup_parent && *cfg->cgroup_parent ? cfg->cgroup_parent : "/shoal");
     x->log_size_max = cfg->log_size_max > 0 ? cfg->log_size_max : 10 * 1024 * 1024;
     x->swap_acct = path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+    long long cap_last;
+    if (read_int("/proc/sys/kernel/cap_last_cap", &cap_last) == 0 && cap_last > 0 && cap_last < 64)
+        x->cap_last = (int)cap_last;
     const char *init = cfg->init_path ? cfg->init_path : "/usr/bin/tini-static";
     if (access(init, X_OK) == 0)
         x->init_path = xstrdup(init);
@@ -1043,6 +1047,7 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
         .cgroup_parent = x->cgroup_parent,
         .init_path = x->init_path,
         .swap_accounting = x->swap_acct,
+        .cap_last = x->cap_last,
     };
     if (exec_oci_config(s, &oo, &cfg, &e) < 0) {
         free(dir);

@@ -111,6 +111,45 @@ TEST(agent_exec_spec_merge_image_config)
     json_decref(cfg);
 }
 
+TEST(agent_exec_spec_security_fields)
+{
+    json_t *cfg = image_cfg();
+    struct agent_exec_spec s;
+    struct err e = {0};
+    char dir[] = "/tmp/shoal-ae-groups-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char *etc = xasprintf("%s/etc", dir), *grp = xasprintf("%s/etc/group", dir);
+    ASSERT_EQ_INT(dir_make(etc, 0755, &e), 0);
+    const char *gtxt = "root:x:0:\nstaff:x:50:app\nvideo:x:44:\n";
+    ASSERT_EQ_INT(file_write_atomic(grp, gtxt, strlen(gtxt), 0644, &e), 0);
+    char *lower[] = {dir, NULL};
+    json_t *t = task_json(",\"CapabilityAdd\":[\"CAP_NET_ADMIN\"],\"CapabilityDrop\":[\"MKNOD\"],"
+                          "\"Sysctls\":{\"net.core.somaxconn\":\"1024\"},"
+                          "\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048}],"
+                          "\"Groups\":[\"staff\",\"44\",\"1000\",\"video\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", cfg, NULL, lower, &s, &e), 0);
+    ASSERT_EQ_STR(s.spec.cap_add[0], "CAP_NET_ADMIN");
+    ASSERT_NULL(s.spec.cap_add[1]);
+    ASSERT_EQ_STR(s.spec.cap_drop[0], "MKNOD");
+    ASSERT_EQ_STR(s.spec.sysctls[0], "net.core.somaxconn=1024");
+    ASSERT_NULL(s.spec.sysctls[1]);
+    ASSERT_EQ_INT(s.spec.n_rlimits, 1);
+    ASSERT_EQ_STR(s.spec.rlimits[0].name, "nofile");
+    ASSERT_EQ_INT(s.spec.rlimits[0].soft, 1024);
+    ASSERT_EQ_INT(s.spec.rlimits[0].hard, 2048);
+    /* by name or gid from the image's group file, else a number; each gid once */
+    ASSERT_EQ_INT(s.spec.n_groups, 3);
+    ASSERT_EQ_INT(s.spec.groups[0], 50);
+    ASSERT_EQ_INT(s.spec.groups[1], 44);
+    ASSERT_EQ_INT(s.spec.groups[2], 1000);
+    agent_exec_spec_release(&s);
+    json_decref(t);
+    json_decref(cfg);
+    dir_remove_all(dir, &e);
+    free(etc);
+    free(grp);
+}
+
 TEST(agent_exec_spec_refusals)
 {
     json_t *cfg = image_cfg();
@@ -135,10 +174,16 @@ TEST(agent_exec_spec_refusals)
                   -ERR_INVALID);
     ASSERT_CONTAINS(e.msg, "networks are not supported by shoal yet");
     json_decref(t);
-    t = task_json(",\"CapabilityAdd\":[\"CAP_NET_ADMIN\"]");
+    t = task_json(",\"TTY\":true");
     ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
                   -ERR_INVALID);
-    ASSERT_CONTAINS(e.msg, "cap-add");
+    ASSERT_CONTAINS(e.msg, "a TTY (ContainerSpec.TTY) not supported by shoal yet");
+    json_decref(t);
+    /* a group that is neither in the image's /etc/group nor a number */
+    t = task_json(",\"Groups\":[\"wheel\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "Unable to find group wheel: no matching entries in group file");
     json_decref(t);
     /* a user name needs the image's passwd file */
     t = task_json(",\"User\":\"nobody\"");

@@ -868,3 +868,64 @@ TEST_T(exec_real_netns, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+/* cap-add/cap-drop, a namespaced sysctl, a ulimit and additional groups, seen from inside
+ * the container. CapEff of Docker's defaults + NET_ADMIN - MKNOD - NET_RAW: bits 0 1 3 4 5 6
+ * 7 8 10 12 18 29 31 (0xa00415fb). */
+TEST_T(exec_real_caps_sysctls_ulimits_groups, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sh", "-c",
+                          "grep CapEff /proc/self/status; cat /proc/sys/net/core/somaxconn;"
+                          " echo nofile=$(ulimit -n) hard=$(ulimit -Hn); echo groups=$(id -G)",
+                          NULL};
+    const char *add[] = {"net_admin", NULL}, *drop[] = {"CAP_MKNOD", "net_raw", NULL};
+    const char *sysctls[] = {"net.core.somaxconn=1234", NULL};
+    struct exec_rlimit rl[] = {{.name = "nofile", .soft = 1024, .hard = 2048}};
+    const uint32_t groups[] = {44, 2345};
+    struct exec_spec s;
+    spec_init(&s, "caps", args);
+    s.cap_add = add;
+    s.cap_drop = drop;
+    s.sysctls = sysctls;
+    s.rlimits = rl;
+    s.n_rlimits = 1;
+    s.groups = groups;
+    s.n_groups = 2;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "exit");
+    ASSERT_EQ_INT(er.st.exit_code, 0);
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    char *frames = read_logs(x, "caps", &o);
+    struct buf text = BUF_INIT;
+    for (size_t off = 0; frames[off];) { /* payloads only */
+        uint32_t n = ((uint32_t)(unsigned char)frames[off + 4] << 24) |
+                     ((uint32_t)(unsigned char)frames[off + 5] << 16) |
+                     ((uint32_t)(unsigned char)frames[off + 6] << 8) |
+                     (uint32_t)(unsigned char)frames[off + 7];
+        buf_add(&text, frames + off + 8, n);
+        off += 8 + n;
+    }
+    buf_adds(&text, "");
+    ASSERT_EQ_STR(text.p, "CapEff:\t00000000a00415fb\n1234\nnofile=1024 hard=2048\n"
+                          "groups=0 44 2345\n");
+    buf_release(&text);
+    free(frames);
+    delete_ok(&loop, x, "caps");
+
+    /* a sysctl the runtime would refuse never reaches it */
+    const char *bad[] = {"vm.swappiness=10", NULL};
+    s.sysctls = bad;
+    s.id = "caps2";
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er, done_cb, &r);
+    ASSERT_TRUE(r.done);
+    ASSERT_EQ_INT(r.rc, -ERR_INVALID);
+    ASSERT_EQ_STR(r.msg, "sysctl \"vm.swappiness\" is not in a separate kernel namespace");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
