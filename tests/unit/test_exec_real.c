@@ -929,3 +929,100 @@ TEST_T(exec_real_caps_sysctls_ulimits_groups, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+struct health_seen {
+    int n;
+    enum exec_health_status last;
+    bool healthy, unhealthy;
+};
+static void health_cb(void *arg, const char *id, enum exec_health_status st)
+{
+    struct health_seen *h = arg;
+    h->n++;
+    h->last = st;
+    h->healthy |= st == EXEC_HEALTH_HEALTHY;
+    h->unhealthy |= st == EXEC_HEALTH_UNHEALTHY;
+}
+
+/* Healthchecks probed inside real containers: not healthy until the file the probe tests
+ * exists; a probe that outlives its timeout is killed and counts as a failure (-1, Docker's
+ * words); probing stops when the container exits. */
+TEST_T(exec_real_healthcheck, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    struct health_seen hs = {0};
+    exec_set_health_cb(x, health_cb, &hs);
+    const char *args[] = {"sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 1000", NULL};
+    const char *test[] = {"CMD-SHELL", "test -e /tmp/ok || { echo not yet; exit 1; }", NULL};
+    struct exec_healthcheck hc = {.test = test, .interval_ns = 200000000, .retries = 100};
+    struct exec_spec s;
+    spec_init(&s, "hc1", args);
+    s.health = &hc;
+    struct exitres er = {0};
+    ASSERT_EQ_INT(exec_health_status(x, "hc1"), EXEC_HEALTH_NONE);
+    int64_t t0 = mono_ms();
+    create_start(&loop, x, &s, &er);
+    ASSERT_EQ_INT(exec_health_status(x, "hc1"), EXEC_HEALTH_STARTING);
+    run_until(&loop, &hs.healthy, 30000, "healthy");
+    ASSERT_TRUE(mono_ms() - t0 >= 1000); /* not before the file exists */
+    ASSERT_EQ_INT(hs.n, 1);
+    json_t *h = exec_health_get(x, "hc1");
+    ASSERT_NOT_NULL(h);
+    ASSERT_EQ_STR(json_string_value(json_object_get(h, "Status")), "healthy");
+    json_t *log = json_object_get(h, "Log");
+    ASSERT_TRUE(json_array_size(log) >= 2);
+    json_t *first = json_array_get(log, 0), *last = json_array_get(log, json_array_size(log) - 1);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(first, "ExitCode")), 1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "Output")), "not yet\n");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(last, "ExitCode")), 0);
+    json_decref(h);
+
+    /* a probe that hangs: killed at its timeout, -1, unhealthy after retries 1 */
+    const char *args2[] = {"sleep", "1000", NULL};
+    const char *slow[] = {"CMD", "sleep", "100", NULL};
+    struct exec_healthcheck hc2 = {
+        .test = slow, .interval_ns = 100000000, .timeout_ns = 300000000, .retries = 1};
+    spec_init(&s, "hc2", args2);
+    s.health = &hc2;
+    struct exitres er2 = {0};
+    memset(&hs, 0, sizeof(hs));
+    create_start(&loop, x, &s, &er2);
+    run_until(&loop, &hs.unhealthy, 30000, "unhealthy");
+    h = exec_health_get(x, "hc2");
+    first = json_array_get(json_object_get(h, "Log"), 0);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(first, "ExitCode")), -1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "Output")),
+                  "Health check exceeded timeout (300ms)");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(h, "FailingStreak")), 1);
+    json_decref(h);
+    /* no probe process left behind in the container: only its init */
+    char *procs = NULL;
+    size_t n;
+    char *cp = xasprintf("/sys/fs/cgroup/pids%s/hc2/cgroup.procs", cg_parent);
+    if (file_read(cp, &procs, &n, NULL) == 0) {
+        size_t lines = 0;
+        for (size_t i = 0; i < n; i++)
+            lines += procs[i] == '\n';
+        ASSERT_EQ_INT(lines, 1);
+    }
+    free(procs);
+    free(cp);
+
+    /* a bad healthcheck is refused at create */
+    const char *bad[] = {"CMD-SHELL", "true", NULL};
+    struct exec_healthcheck hc3 = {.test = bad, .interval_ns = 10};
+    spec_init(&s, "hc3", args2);
+    s.health = &hc3;
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er2, done_cb, &r);
+    ASSERT_EQ_INT(r.rc, -ERR_INVALID);
+    ASSERT_EQ_STR(r.msg, "Interval in Healthcheck cannot be less than 1ms");
+
+    delete_ok(&loop, x, "hc1");
+    delete_ok(&loop, x, "hc2");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
