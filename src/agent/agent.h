@@ -50,8 +50,10 @@ bool agent_task_step(struct agent_task *t, enum task_state desired, enum agent_o
 void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const char *err);
 
 /* The container exited with this code: while RUNNING; while STARTING (a container that ends
- * before its start is confirmed) it is kept and applied at RUNNING; ignored otherwise. */
-void agent_task_exited(struct agent_task *t, int exit_code);
+ * before its start is confirmed) it is kept and applied at RUNNING; ignored otherwise. cause
+ * (may be NULL) is why the executor ended it, e.g. "dockerexec: unhealthy container": a
+ * failure reads "task: non-zero exit (137): dockerexec: unhealthy container", as moby's. */
+void agent_task_exited(struct agent_task *t, int exit_code, const char *cause);
 
 /* ---- the executor interface: what the agent's session asks of the node's containers ----
  * The session drives each assigned task with agent_task_step and hands the operations to
@@ -62,7 +64,8 @@ void agent_task_exited(struct agent_task *t, int exit_code);
 #include <uv.h>
 
 typedef void (*agent_done_cb)(void *arg, int rc, const char *err);
-typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code);
+/* cause: NULL for a plain exit, or why the executor stopped the container (agent_task_exited) */
+typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code, const char *cause);
 
 /* What Status.ContainerStatus reports. */
 struct agent_ctr {
@@ -79,6 +82,10 @@ struct agent_exec_ops {
      * on_exit is called once when the container's process exits. */
     void (*prepare)(void *ctx, json_t *task, const char *service_name, agent_exit_cb on_exit,
                     void *exit_arg, agent_done_cb done, void *arg);
+    /* Starts the container. With a healthcheck, done comes once it is healthy (as moby's
+     * controller: the task stays STARTING until then); if it exits first, done has rc < 0
+     * and "task: non-zero exit (n)" (rc 0 for a clean exit). A container that turns
+     * unhealthy is stopped and on_exit carries the cause "dockerexec: unhealthy container". */
     void (*start)(void *ctx, const char *task_id, agent_done_cb done, void *arg);
     /* Stops within grace_ns (< 0: the task's StopGracePeriod, else 10 s); no-op unless running. */
     void (*stop)(void *ctx, const char *task_id, int64_t grace_ns, agent_done_cb done, void *arg);
@@ -145,7 +152,9 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * image's variables it does not set; Dir and User default to the image's; user and group
  * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
  * clear error, until they are built: networks, published ports (ingress and host mode),
- * named volumes, secrets, configs, cap-add/drop, sysctls, ulimits, groups, TTY.
+ * named volumes, secrets, configs, TTY. Groups are resolved in the image's /etc/group (a
+ * name or gid there, else a number); cap-add/drop, sysctls and ulimits go to exec as they
+ * are, which checks them with Docker's words.
  * restore's found() gives running, or the exit code; a container created but never started
  * gives running false and -1 (a prepare of its task reuses it), never a clean 0.
  * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
@@ -192,6 +201,11 @@ struct agent_exec_spec {
     char **args, **env, **labels;
     struct exec_mount *mounts;
     char *user, *workdir, *hostname, *stop_signal;
+    char **cap_add, **cap_drop, **sysctls; /* sysctls: "key=value" */
+    struct exec_rlimit *rlimits;
+    uint32_t *groups;
+    struct exec_healthcheck health; /* spec.health points here when it has a Test */
+    char **health_test;
 };
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
                           const char *ctr_id, const json_t *image_config, const char *image_id,

@@ -27,12 +27,19 @@
 
 #define LABEL_PREFIX "com.docker.swarm."
 
+#define UNHEALTHY_CAUSE "dockerexec: unhealthy container" /* moby's ErrContainerUnhealthy */
+
+struct ae_op;
+
 struct ae_task {
     char *task_id, *ctr_id, *image_id;
     agent_exit_cb on_exit;
     void *exit_arg;
     bool exited; /* on_exit ran (or the container was found exited) */
     int exit_code;
+    bool health;            /* the container has a healthcheck: start waits for healthy */
+    bool unhealthy;         /* stopped because it turned unhealthy */
+    struct ae_op *start_op; /* a start waiting for healthy (or for the exit) */
 };
 
 enum ae_kind { AE_PREPARE = 1, AE_START, AE_STOP, AE_REMOVE, AE_RESTORE, AE_FAIL };
@@ -55,7 +62,7 @@ struct ae_op {
     void *exit_arg;
     agent_exit_cb exit_cb; /* remove: on_exit to run (later, from op_fire) */
     void *exit_cb_arg;
-    char *exit_task;
+    char *exit_task; /* remove: the task on_exit is for; start: the task started */
     int exit_code;
 };
 
@@ -223,9 +230,9 @@ static json_t *strv_json(char *const *v)
 static const struct {
     const char *field, *what;
 } unsupported[] = {
-    {"Secrets", "secrets"},          {"Configs", "configs"}, {"CapabilityAdd", "cap-add"},
-    {"CapabilityDrop", "cap-drop"},  {"Sysctls", "sysctls"}, {"Ulimits", "ulimits"},
-    {"Groups", "additional groups"}, {"TTY", "a TTY"},
+    {"Secrets", "secrets"},
+    {"Configs", "configs"},
+    {"TTY", "a TTY"},
 };
 
 void agent_exec_spec_release(struct agent_exec_spec *s)
@@ -244,6 +251,14 @@ void agent_exec_spec_release(struct agent_exec_spec *s)
     free(s->workdir);
     free(s->hostname);
     free(s->stop_signal);
+    strv_free(s->cap_add);
+    strv_free(s->cap_drop);
+    strv_free(s->sysctls);
+    for (size_t i = 0; i < s->spec.n_rlimits; i++)
+        free((char *)s->rlimits[i].name);
+    free(s->rlimits);
+    free(s->groups);
+    strv_free(s->health_test);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
 }
@@ -290,6 +305,106 @@ static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct 
         em.readonly = json_is_true(json_object_get(m, "ReadOnly"));
         s->mounts = xrealloc(s->mounts, (s->spec.n_mounts + 1) * sizeof(*s->mounts));
         s->mounts[s->spec.n_mounts++] = em;
+    }
+    return 0;
+}
+
+/* Additional groups (Docker's --group-add) as libcontainer resolves them: a name or gid
+ * found in the image's /etc/group, else a number. */
+static int groups_build(const json_t *groups, char *const *lower, struct agent_exec_spec *s,
+                        struct err *e)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        const char *name = json_string_value(g);
+        if (!name)
+            return err_set(e, ERR_INVALID, "invalid Groups in the task");
+        long gid = db_lookup(lower, "group", name, NULL);
+        if (gid < 0 && all_digits(name, strlen(name)) && strlen(name) <= 10)
+            gid = strtol(name, NULL, 10);
+        if (gid < 0 || gid > (long)INT32_MAX)
+            return err_set(e, ERR_INVALID,
+                           "Unable to find group %s: no matching entries in group file", name);
+        bool dup = false;
+        for (size_t k = 0; k < s->spec.n_groups && !dup; k++)
+            dup = s->groups[k] == (uint32_t)gid;
+        if (dup)
+            continue;
+        s->groups = xrealloc(s->groups, (s->spec.n_groups + 1) * sizeof(*s->groups));
+        s->groups[s->spec.n_groups++] = (uint32_t)gid;
+    }
+    return 0;
+}
+
+/* The healthcheck as dockerd merges a container's with its image's: none in the spec, the
+ * image's; else the spec's, each field it leaves empty taken from the image. Returns the
+ * merged HealthConfig (new reference, for inspect's Config) or NULL; s->health is set when
+ * it has a Test. */
+static json_t *health_build(const json_t *cs, const json_t *ic, struct agent_exec_spec *s,
+                            struct err *e, int *rc)
+{
+    const json_t *uh = json_object_get(cs, "Healthcheck"), *ih = json_object_get(ic, "Healthcheck");
+    if (!json_is_object(uh) && !json_is_object(ih))
+        return NULL;
+    json_t *m = json_is_object(uh) ? json_deep_copy(uh) : json_deep_copy(ih);
+    if (json_is_object(uh) && json_is_object(ih)) {
+        static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "StartInterval",
+                                           "Retries"};
+        if (!json_array_size(json_object_get(m, "Test")) && json_object_get(ih, "Test"))
+            json_object_set(m, "Test", json_object_get(ih, "Test"));
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+            if (!json_integer_value(json_object_get(m, keys[i])) &&
+                json_integer_value(json_object_get(ih, keys[i])))
+                json_object_set(m, keys[i], json_object_get(ih, keys[i]));
+    }
+    size_t n = 0;
+    if (!strv_add_json(&s->health_test, &n, json_object_get(m, "Test"))) {
+        *rc = err_set(e, ERR_INVALID, "invalid Healthcheck Test in the task or the image config");
+        return m;
+    }
+    s->health = (struct exec_healthcheck){
+        .test = (const char *const *)s->health_test,
+        .interval_ns = json_integer_value(json_object_get(m, "Interval")),
+        .timeout_ns = json_integer_value(json_object_get(m, "Timeout")),
+        .start_period_ns = json_integer_value(json_object_get(m, "StartPeriod")),
+        .start_interval_ns = json_integer_value(json_object_get(m, "StartInterval")),
+        .retries = (int)json_integer_value(json_object_get(m, "Retries")),
+    };
+    return m;
+}
+
+/* cap-add/drop, sysctls and ulimits, copied as they are: exec_oci_config checks them. */
+static int security_build(const json_t *cs, struct agent_exec_spec *s, struct err *e)
+{
+    size_t n = 0;
+    if (!strv_add_json(&s->cap_add, &n, json_object_get(cs, "CapabilityAdd")))
+        return err_set(e, ERR_INVALID, "invalid CapabilityAdd in the task");
+    n = 0;
+    if (!strv_add_json(&s->cap_drop, &n, json_object_get(cs, "CapabilityDrop")))
+        return err_set(e, ERR_INVALID, "invalid CapabilityDrop in the task");
+    n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(cs, "Sysctls"), k, v)
+    {
+        if (!json_is_string(v))
+            return err_set(e, ERR_INVALID, "invalid Sysctls in the task");
+        strv_push(&s->sysctls, &n, xasprintf("%s=%s", k, json_string_value(v)));
+    }
+    size_t i;
+    json_array_foreach(json_object_get(cs, "Ulimits"), i, v)
+    {
+        const char *name = jstr(v, "Name");
+        if (!name)
+            return err_set(e, ERR_INVALID, "invalid ulimit type: ");
+        s->rlimits = xrealloc(s->rlimits, (s->spec.n_rlimits + 1) * sizeof(*s->rlimits));
+        s->rlimits[s->spec.n_rlimits++] = (struct exec_rlimit){
+            .name = xstrdup(name),
+            .soft = json_integer_value(json_object_get(v, "Soft")),
+            .hard = json_integer_value(json_object_get(v, "Hard")),
+        };
     }
     return 0;
 }
@@ -397,6 +512,12 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         rc = err_set(e, ERR_INVALID, "Invalid signal: %s", sig);
     if (!rc)
         rc = mounts_build(json_object_get(cs, "Mounts"), s, e);
+    if (!rc)
+        rc = security_build(cs, s, e);
+    if (!rc)
+        rc = groups_build(json_object_get(cs, "Groups"), lower, s, e);
+    json_t *hc = health_build(cs, ic, s, e, &rc);
+    bool probed = s->health_test && s->health_test[0] && strcmp(s->health_test[0], "NONE");
 
     json_t *lim = json_object_get(json_object_get(tspec, "Resources"), "Limits");
     s->spec = (struct exec_spec){
@@ -417,6 +538,14 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         .n_mounts = s->spec.n_mounts,
         .stop_signal = s->stop_signal,
         .stop_grace_ns = json_integer_value(json_object_get(cs, "StopGracePeriod")),
+        .cap_add = (const char *const *)s->cap_add,
+        .cap_drop = (const char *const *)s->cap_drop,
+        .sysctls = (const char *const *)s->sysctls,
+        .rlimits = s->rlimits,
+        .n_rlimits = s->spec.n_rlimits,
+        .groups = s->groups,
+        .n_groups = s->spec.n_groups,
+        .health = probed ? &s->health : NULL,
     };
 
     /* what ps / inspect show, kept by exec in meta.json */
@@ -427,6 +556,8 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
                                "Entrypoint", nep ? strv_json(ep) : json_null(), "Labels", labels);
     if (sig)
         json_object_set_new(config, "StopSignal", json_string(sig));
+    if (hc)
+        json_object_set_new(config, "Healthcheck", hc);
     char *cmdtxt = command_text(s->args);
     s->extra = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name", s->name, "image", image,
@@ -497,7 +628,7 @@ static void op_fire(uv_timer_t *h)
     if (op->kind == AE_RESTORE && op->rc == 0)
         restore_report(op);
     if (op->exit_cb) /* a removal the agent had not seen as an exit */
-        op->exit_cb(op->exit_cb_arg, op->exit_task, op->exit_code);
+        op->exit_cb(op->exit_cb_arg, op->exit_task, op->exit_code, NULL);
     if (op->done)
         op->done(op->arg, op->rc, op->rc < 0 ? op->err : NULL);
     (void)ae;
@@ -535,6 +666,28 @@ static void fail_later(struct agent_exec *ae, agent_done_cb done, void *arg, con
     op_finish(op_new(ae, AE_FAIL, done, arg), -(e->kind ? e->kind : ERR_INTERNAL), e->msg);
 }
 
+/* Ends a start that waits for healthy: rc 0, or the words moby's controller returns. */
+static void start_end(struct ae_task *t, int rc, const char *err)
+{
+    struct ae_op *op = t->start_op;
+    if (!op)
+        return;
+    t->start_op = NULL;
+    op_finish(op, rc, err);
+}
+
+/* The exit of a container whose start waits: moby's Start returns nil for a clean exit,
+ * else the exit error (with the health cause when it was stopped as unhealthy). */
+static void start_end_exit(struct ae_task *t, int code)
+{
+    char msg[160];
+    if (t->unhealthy)
+        snprintf(msg, sizeof(msg), "task: non-zero exit (%d): %s", code, UNHEALTHY_CAUSE);
+    else
+        snprintf(msg, sizeof(msg), "task: non-zero exit (%d)", code);
+    start_end(t, code == 0 ? 0 : -ERR_INTERNAL, msg);
+}
+
 /* exec's exit callback for every container of this adapter. */
 static void ctr_exited(void *arg, const char *ctr_id, const struct exec_state *st)
 {
@@ -545,7 +698,32 @@ static void ctr_exited(void *arg, const char *ctr_id, const struct exec_state *s
     t->exited = true;
     t->exit_code = st->exit_code;
     if (t->on_exit)
-        t->on_exit(t->exit_arg, t->task_id, st->exit_code);
+        t->on_exit(t->exit_arg, t->task_id, st->exit_code, t->unhealthy ? UNHEALTHY_CAUSE : NULL);
+    start_end_exit(t, st->exit_code);
+}
+
+static void unhealthy_stopped(void *arg, int rc, const struct err *e)
+{
+    if (rc < 0)
+        log_warn("agent: stopping an unhealthy container: %s", e ? e->msg : "error");
+}
+
+/* exec's health listener: healthy ends a waiting start; unhealthy stops the container (its
+ * exit then fails the task with the health cause), as moby's controller does. */
+static void ctr_health(void *arg, const char *ctr_id, enum exec_health_status st)
+{
+    struct agent_exec *ae = arg;
+    struct ae_task *t = strmap_get(ae->by_ctr, ctr_id);
+    if (!t || t->exited)
+        return;
+    if (st == EXEC_HEALTH_HEALTHY) {
+        start_end(t, 0, NULL);
+    } else if (st == EXEC_HEALTH_UNHEALTHY && !t->unhealthy) {
+        t->unhealthy = true;
+        log_info("agent: task %s: container %.12s is unhealthy, stopping it", t->task_id,
+                 t->ctr_id);
+        exec_stop(ae->x, t->ctr_id, -1, unhealthy_stopped, NULL);
+    }
 }
 
 struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_store *images,
@@ -558,6 +736,7 @@ struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_
     ae->node_id = node_id ? xstrdup(node_id) : NULL;
     ae->by_task = strmap_new();
     ae->by_ctr = strmap_new();
+    exec_set_health_cb(x, ctr_health, ae);
     return ae;
 }
 
@@ -571,6 +750,7 @@ void agent_exec_free(struct agent_exec *ae)
 {
     if (!ae)
         return;
+    exec_set_health_cb(ae->x, NULL, NULL);
     while (ae->ops) {
         struct ae_op *op = ae->ops;
         op_unlink(op);
@@ -653,6 +833,7 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
     t->task_id = xstrdup(task_id);
     t->ctr_id = xstrdup(ctr_id);
     t->image_id = xstrdup(image_id);
+    t->health = s.spec.health != NULL;
     t->on_exit = on_exit;
     t->exit_arg = exit_arg;
     strmap_put(ae->by_task, t->task_id, t);
@@ -671,6 +852,21 @@ static void op_exec_done(void *arg, int rc, const struct err *e)
     op_finish(arg, rc, e ? e->msg : NULL);
 }
 
+/* exec's start is done: with a healthcheck the op waits (t->start_op) for healthy or the
+ * exit, whichever comes first. */
+static void start_done(void *arg, int rc, const struct err *e)
+{
+    struct ae_op *op = arg;
+    struct ae_task *t = strmap_get(op->ae->by_task, op->exit_task);
+    if (rc < 0 || !t || !t->health || t->start_op)
+        return op_finish(op, rc, e ? e->msg : NULL);
+    t->start_op = op;
+    if (t->exited)
+        start_end_exit(t, t->exit_code);
+    else if (exec_health_status(op->ae->x, t->ctr_id) == EXEC_HEALTH_HEALTHY)
+        start_end(t, 0, NULL);
+}
+
 static void ae_start(void *ctx, const char *task_id, agent_done_cb done, void *arg)
 {
     struct agent_exec *ae = ctx;
@@ -680,7 +876,9 @@ static void ae_start(void *ctx, const char *task_id, agent_done_cb done, void *a
         err_set(&e, ERR_NOT_FOUND, "no container for task %s", task_id);
         return fail_later(ae, done, arg, &e);
     }
-    exec_start(ae->x, t->ctr_id, op_exec_done, op_new(ae, AE_START, done, arg));
+    struct ae_op *op = op_new(ae, AE_START, done, arg);
+    op->exit_task = xstrdup(task_id);
+    exec_start(ae->x, t->ctr_id, start_done, op);
 }
 
 static void stop_done(void *arg, int rc, const struct err *e)
@@ -716,6 +914,7 @@ static void remove_done(void *arg, int rc, const struct err *e)
             op->exit_code = op->was_running ? 137 : -1;
         }
         t->exited = true;
+        start_end(t, -ERR_INTERNAL, "dockerexec: container destroyed");
         task_forget(ae, t);
     }
     op_finish(op, rc, e ? e->msg : NULL);
@@ -824,6 +1023,7 @@ static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
         t->image_id = img && img[0] ? xstrdup(img) : NULL;
         t->exited = what == EXEC_FOUND_EXITED;
         t->exit_code = st->exit_code;
+        t->health = json_is_object(json_object_get(meta, "health"));
         strmap_put(ae->by_task, t->task_id, t);
         strmap_put(ae->by_ctr, t->ctr_id, t);
     }

@@ -178,7 +178,7 @@ static void start_remove(struct stask *t)
     t->s->ops->remove(t->s->ops_ctx, t->id, remove_done, t);
 }
 
-static void on_exit_cb(void *arg, const char *task_id, int code)
+static void on_exit_cb(void *arg, const char *task_id, int code, const char *cause)
 {
     struct agent_session *s = arg;
     if (s->dead)
@@ -187,7 +187,7 @@ static void on_exit_cb(void *arg, const char *task_id, int code)
     if (!t)
         return;
     enum task_state before = t->sm.state;
-    agent_task_exited(&t->sm, code);
+    agent_task_exited(&t->sm, code, cause);
     if (t->sm.state != before)
         report(t);
     drive(t);
@@ -280,7 +280,7 @@ static void adopt(struct agent_session *s, struct stask *t)
             snprintf(t->sm.message, sizeof(t->sm.message), "started");
             t->adopted = true;
             if (!running)
-                agent_task_exited(&t->sm, code);
+                agent_task_exited(&t->sm, code, NULL);
             if ((int)t->sm.state > stored)
                 report(t); /* it moved while the node was down (or its report was lost) */
             return;

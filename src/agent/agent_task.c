@@ -80,7 +80,7 @@ static void fatal(struct agent_task *t, const char *err)
     snprintf(t->err, sizeof(t->err), "%s", err && err[0] ? err : "unknown error");
 }
 
-static void exited(struct agent_task *t, int exit_code);
+static void exited(struct agent_task *t, int exit_code, const char *cause);
 
 void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const char *err)
 {
@@ -103,7 +103,7 @@ void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const cha
             go(t, TASK_RUNNING, "started");
         if (t->exit_early) {
             t->exit_early = false;
-            exited(t, t->early_code);
+            exited(t, t->early_code, NULL);
         }
         break;
     case AGENT_OP_SHUTDOWN:
@@ -114,7 +114,7 @@ void agent_task_result(struct agent_task *t, enum agent_op op, int rc, const cha
     }
 }
 
-void agent_task_exited(struct agent_task *t, int exit_code)
+void agent_task_exited(struct agent_task *t, int exit_code, const char *cause)
 {
     if (t->state == TASK_STARTING) {
         t->exit_early = true;
@@ -123,10 +123,10 @@ void agent_task_exited(struct agent_task *t, int exit_code)
     }
     if (t->state != TASK_RUNNING)
         return;
-    exited(t, exit_code);
+    exited(t, exit_code, cause);
 }
 
-static void exited(struct agent_task *t, int exit_code)
+static void exited(struct agent_task *t, int exit_code, const char *cause)
 {
     if (t->op_running && t->op == AGENT_OP_SHUTDOWN)
         return; /* our own stop: its outcome reports SHUTDOWN */
@@ -137,8 +137,9 @@ static void exited(struct agent_task *t, int exit_code)
         go(t, TASK_COMPLETE, "finished");
         return;
     }
-    char msg[64];
-    snprintf(msg, sizeof(msg), "task: non-zero exit (%d)", exit_code);
     go(t, TASK_FAILED, "started");
-    snprintf(t->err, sizeof(t->err), "%s", msg);
+    if (cause && cause[0])
+        snprintf(t->err, sizeof(t->err), "task: non-zero exit (%d): %s", exit_code, cause);
+    else
+        snprintf(t->err, sizeof(t->err), "task: non-zero exit (%d)", exit_code);
 }

@@ -96,12 +96,19 @@ void api_human_duration(int64_t ns, char *out, size_t cap)
         snprintf(out, cap, "%lld years", (long long)(ns / 1000000000 / 3600 / 24 / 365));
 }
 
-void api_container_status_text(const struct exec_state *st, int64_t now_ns, char *out, size_t cap)
+void api_container_status_text(const struct exec_state *st, enum exec_health_status health,
+                               int64_t now_ns, char *out, size_t cap)
 {
     char d[64];
     if (st->status == EXEC_RUNNING) {
         api_human_duration(now_ns - st->started_ns, d, sizeof(d));
-        snprintf(out, cap, "Up %s", d);
+        /* Docker: "Up 3 seconds (health: starting)", "(healthy)", "(unhealthy)" */
+        if (health == EXEC_HEALTH_STARTING)
+            snprintf(out, cap, "Up %s (health: starting)", d);
+        else if (health != EXEC_HEALTH_NONE)
+            snprintf(out, cap, "Up %s (%s)", d, exec_health_status_name(health));
+        else
+            snprintf(out, cap, "Up %s", d);
     } else if (st->status == EXEC_EXITED && st->started_ns) {
         api_human_duration(now_ns - st->finished_ns, d, sizeof(d));
         snprintf(out, cap, "Exited (%d) %s ago", st->exit_code, d);
@@ -144,10 +151,11 @@ static bool ancestor_match(json_t *vals, json_t *meta)
            (strlen(id) > 7 && match_any(vals, id + 7, true, false));
 }
 
-static json_t *list_item(const char *id, json_t *meta, const struct exec_state *st, int64_t now)
+static json_t *list_item(const char *id, json_t *meta, const struct exec_state *st,
+                         enum exec_health_status health, int64_t now)
 {
     char status[96];
-    api_container_status_text(st, now, status, sizeof(status));
+    api_container_status_text(st, health, now, status, sizeof(status));
     char *name = xasprintf("/%s", extra_str(meta, "name"));
     json_t *labels = json_incref(json_object_get(meta, "labels")) ?: json_object();
     json_t *mounts =
@@ -230,6 +238,7 @@ static void h_containers_list(struct api_req *r)
         char code[16];
         snprintf(code, sizeof(code), "%d", st.exit_code);
         json_t *tasks = api_filters_get(&f, "is-task");
+        enum exec_health_status health = exec_health_status(x, ids[k]);
         bool keep =
             (all || st.status == EXEC_RUNNING) &&
             match_any(api_filters_get(&f, "id"), ids[k], true, false) &&
@@ -241,14 +250,15 @@ static void h_containers_list(struct api_req *r)
             (!tasks || match_any(tasks, is_task ? "true" : "false", false, false)) &&
             api_filters_match_labels(&f, "label", json_object_get(meta, "labels")) &&
             ancestor_match(api_filters_get(&f, "ancestor"), meta) &&
-            match_any(api_filters_get(&f, "health"), "none", false, false) &&
+            match_any(api_filters_get(&f, "health"), exec_health_status_name(health), false,
+                      false) &&
             match_any(api_filters_get(&f, "isolation"), "default", false, false) &&
             /* task containers have no networks, published or exposed ports, volumes yet */
             !api_filters_get(&f, "network") && !api_filters_get(&f, "publish") &&
             !api_filters_get(&f, "expose") && !api_filters_get(&f, "volume") &&
             (!before_ns || st.created_ns < before_ns) && (!since_ns || st.created_ns > since_ns);
         if (keep && (limit <= 0 || (long)json_array_size(out) < limit))
-            json_array_append_new(out, list_item(ids[k], meta, &st, now));
+            json_array_append_new(out, list_item(ids[k], meta, &st, health, now));
         json_decref(meta);
     }
     for (size_t k = 0; k < n; k++)
@@ -301,6 +311,9 @@ static void h_container_inspect(struct api_req *r)
                   st.status == EXEC_RUNNING ? st.pid : 0, "ExitCode",
                   st.status == EXEC_EXITED ? st.exit_code : 0, "Error", "", "StartedAt", started,
                   "FinishedAt", finished);
+    json_t *health = exec_health_get(x, id);
+    if (health)
+        json_object_set_new(state, "Health", health);
     json_t *out = json_pack(
         "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s,"
         " s:n, s:{s:s}, s:o, s:{s:s, s:{}}, s:o, s:o, s:{s:{}}}",

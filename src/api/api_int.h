@@ -136,7 +136,8 @@ void api_images_close(struct api *a, void (*cb)(struct api *a));
 /* go-units' HumanDuration ("Less than a second", "3 seconds", "About a minute", ...). */
 void api_human_duration(int64_t ns, char *out, size_t cap);
 /* `docker ps`'s Status: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-void api_container_status_text(const struct exec_state *st, int64_t now_ns, char *out, size_t cap);
+void api_container_status_text(const struct exec_state *st, enum exec_health_status health,
+                               int64_t now_ns, char *out, size_t cap);
 
 /* ---- events (api_events.c) ---- */
 struct api_events *api_events_new(struct api *a);

@@ -73,6 +73,20 @@ struct exec_mount {
     int tmpfs_mode;     /* 0: not set (the kernel's 1777) */
 };
 
+/* A process rlimit, Docker's --ulimit: name is go-units' ("nofile", "nproc", "core"...). */
+struct exec_rlimit {
+    const char *name;
+    int64_t soft, hard; /* >= 0, soft <= hard */
+};
+
+/* Docker's HealthConfig. Durations in ns; 0: Docker's defaults (interval 30 s, timeout 30 s,
+ * start period 0, start interval 5 s, retries 3). */
+struct exec_healthcheck {
+    const char *const *test; /* {"CMD", argv...}, {"CMD-SHELL", "cmd"}, {"NONE"}; NULL: none */
+    int64_t interval_ns, timeout_ns, start_period_ns, start_interval_ns;
+    int retries;
+};
+
 /* Arrays of strings are NULL-terminated; every pointer is borrowed for the call only. */
 struct exec_spec {
     const char *id;            /* [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127} */
@@ -95,7 +109,17 @@ struct exec_spec {
     const char *stop_signal; /* "SIGTERM", "TERM", "15"; NULL: SIGTERM */
     int64_t stop_grace_ns;   /* default for exec_stop with grace < 0; 0: 10 s */
     const char *netns_path;  /* NULL: a new netns with only lo */
-    json_t *extra;           /* caller's facts (name, image...) kept in meta.json; may be NULL */
+    /* Docker's --cap-add / --cap-drop: names with or without CAP_, any case, or "ALL";
+     * applied to Docker's 14 default capabilities as moby's TweakCapabilities does. */
+    const char *const *cap_add, *const *cap_drop;
+    const char *const *sysctls; /* "key=value", namespaced ones only (as runc checks them) */
+    const struct exec_rlimit *rlimits;
+    size_t n_rlimits;
+    const uint32_t *groups; /* additional gids (process.user.additionalGids) */
+    size_t n_groups;
+    /* probed inside the container once it runs (`<runtime> exec`); NULL: no healthcheck */
+    const struct exec_healthcheck *health;
+    json_t *extra; /* caller's facts (name, image...) kept in meta.json; may be NULL */
 };
 
 /* ---- container state ---- */
@@ -159,6 +183,64 @@ char **exec_list(struct exec *x);
 char *exec_log_path(const struct exec *x, const char *id);
 char *exec_dir_path(const struct exec *x, const char *id);
 
+/* ---- healthchecks ---- */
+enum exec_health_status {
+    EXEC_HEALTH_NONE = 0, /* no healthcheck */
+    EXEC_HEALTH_STARTING,
+    EXEC_HEALTH_HEALTHY,
+    EXEC_HEALTH_UNHEALTHY,
+};
+const char *exec_health_status_name(enum exec_health_status s); /* "starting", ... "none" */
+/* Called on every change of a container's health status (starting → healthy, healthy →
+ * unhealthy, ...), on the loop. One listener per exec; NULL removes it. */
+typedef void (*exec_health_cb)(void *arg, const char *id, enum exec_health_status st);
+void exec_set_health_cb(struct exec *x, exec_health_cb cb, void *arg);
+/* The container's health status (EXEC_HEALTH_NONE without a healthcheck or unknown id). */
+enum exec_health_status exec_health_status(struct exec *x, const char *id);
+/* Docker's State.Health ({"Status", "FailingStreak", "Log": the last 5 results}): a new
+ * reference, or NULL when the container has no healthcheck. */
+json_t *exec_health_get(struct exec *x, const char *id);
+
+/* The pure part (exec_health.c): the probe's command and Docker's status rules, time
+ * always an argument. */
+#define EXEC_HEALTH_DEFAULT_INTERVAL_NS (30LL * 1000000000)
+#define EXEC_HEALTH_DEFAULT_TIMEOUT_NS (30LL * 1000000000)
+#define EXEC_HEALTH_DEFAULT_START_INTERVAL_NS (5LL * 1000000000)
+#define EXEC_HEALTH_DEFAULT_RETRIES 3
+#define EXEC_HEALTH_LOG_MAX 5       /* results kept, oldest first */
+#define EXEC_HEALTH_OUTPUT_MAX 4096 /* bytes of output kept per result, then "..." */
+struct exec_health_result {
+    int64_t start_ns, end_ns;
+    int exit_code; /* -1: timed out or could not run */
+    char *output;  /* stdout and stderr together, valid UTF-8 */
+};
+struct exec_health {
+    char **argv; /* the probe: CMD's args, or /bin/sh -c <CMD-SHELL> */
+    int64_t interval_ns, timeout_ns, start_period_ns, start_interval_ns; /* defaults applied */
+    int retries;
+    int64_t started_ns; /* the container's start */
+    enum exec_health_status status;
+    int failing_streak;
+    struct exec_health_result log[EXEC_HEALTH_LOG_MAX];
+    size_t n_log;
+};
+/* Sets h up for a container started at started_ns (status starting). Returns 0; 1 when c
+ * has no healthcheck (NULL, no Test, "NONE": h is empty); -ERR_INVALID with Docker's words
+ * for a duration under 1 ms, negative retries or an unknown Test type. */
+int exec_health_init(struct exec_health *h, const struct exec_healthcheck *c, int64_t started_ns,
+                     struct err *e);
+void exec_health_release(struct exec_health *h);
+/* How long from now_ns to wait before the next probe (called at the start and when a probe
+ * has ended): the interval; the start interval while starting within the start period. */
+int64_t exec_health_delay(const struct exec_health *h, int64_t now_ns);
+/* Records one probe's result (output: len bytes, cut to EXEC_HEALTH_OUTPUT_MAX + "..."). Returns
+ * true when the status changed. */
+bool exec_health_record(struct exec_health *h, int64_t start_ns, int64_t end_ns, int exit_code,
+                        const char *out, size_t len);
+json_t *exec_health_json(const struct exec_health *h);
+/* Go's time.Duration.String ("200ms", "1.5s", "1m30s") for Docker's messages. */
+void exec_duration_text(int64_t ns, char *out, size_t cap);
+
 /* ---- live restore ---- */
 enum exec_found {
     EXEC_FOUND_RUNNING = 1, /* conmon alive: watched again, on_exit will follow */
@@ -211,6 +293,7 @@ struct exec_oci_opts {
     const char *cgroup_parent; /* "/shoal" */
     const char *init_path;     /* host path of the static init (for spec->init) */
     bool swap_accounting;      /* memory.memsw exists: set swap = 2 x memory, as Docker */
+    int cap_last;              /* /proc/sys/kernel/cap_last_cap ("ALL" stops there); 0: 40 */
 };
 /* Builds the OCI runtime config for spec. Returns 0 and a new JSON object in *out, or
  * -ERR_INVALID (bad user, signal, mount...) with e filled. */

@@ -51,6 +51,14 @@ struct exec_ctr {
     uv_poll_t poll;
     bool poll_init;
     uv_timer_t timer; /* stop grace, kill wait, shim wait */
+    /* healthcheck: its config (meta.json "health"), the state once started, one timer for
+     * the next probe or the running probe's timeout, the probe in flight */
+    json_t *hc;
+    struct exec_health health;
+    bool health_on, probe_timed_out;
+    uv_timer_t htimer;
+    struct exec_proc *probe;
+    int64_t probe_start_ns;
     int open_handles;
     bool closing, deleting, stopping, killed, shim_waiting;
     struct waiter *stop_waiters;
@@ -88,9 +96,12 @@ struct exec {
     enum exec_runtime_kind kind;
     int64_t log_size_max;
     bool swap_acct;
+    int cap_last; /* /proc/sys/kernel/cap_last_cap, 0 when unknown */
     uv_fs_event_t exits_watch;
     struct exec_ctr *ctrs;
     struct exec_proc *procs;
+    exec_health_cb health_cb;
+    void *health_arg;
     struct exec_logs_follower **followers; /* live followers (exec_logs.c) */
     size_t n_followers;
     bool freeing;
@@ -247,6 +258,8 @@ static void ctr_free_now(struct exec_ctr *c)
         c->stop_waiters = w->next;
         free(w);
     }
+    exec_health_release(&c->health);
+    json_decref(c->hc);
     free(c->id);
     free(c->dir);
     free(c);
@@ -262,11 +275,15 @@ static void ctr_handle_closed(uv_handle_t *h)
         ctr_free_now(c);
 }
 
+static void health_stop(struct exec_ctr *c);
+
 static void ctr_close(struct exec_ctr *c)
 {
     if (c->closing)
         return;
+    health_stop(c);
     c->closing = true;
+    uv_close((uv_handle_t *)&c->htimer, ctr_handle_closed);
     if (c->poll_init) {
         c->open_handles++;
         uv_close((uv_handle_t *)&c->poll, ctr_handle_closed);
@@ -297,7 +314,9 @@ static struct exec_ctr *ctr_new(struct exec *x, const char *id)
     c->stop_grace_ns = DEFAULT_GRACE_NS;
     uv_timer_init(x->loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 1;
+    uv_timer_init(x->loop, &c->htimer);
+    c->htimer.data = c;
+    c->open_handles = 2; /* the two timers */
     c->next = x->ctrs;
     x->ctrs = c;
     return c;
@@ -385,8 +404,9 @@ static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
 }
 
-/* Spawns argv with env; out_fd_child is the fd number the child sees our pipe as (2: its
- * stderr; 3: conmon's sync pipe). Returns the proc or NULL with e filled. */
+/* Spawns argv with env; out_fd_child is the fd number the child sees our pipe as (1: its
+ * stdout and stderr both, a probe's output; 2: its stderr; 3: conmon's sync pipe). Returns
+ * the proc or NULL with e filled. */
 static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
                                     int stdout_fd, const char *cwd, proc_cb cb, void *arg,
                                     struct err *e)
@@ -409,7 +429,23 @@ static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int
         stdio[1].flags = UV_IGNORE;
     }
     int count = out_fd_child + 1;
-    if (out_fd_child == 2) {
+    uv_file both[2] = {-1, -1};
+    if (out_fd_child == 1) {
+        int pr = uv_pipe(both, 0, 0); /* close-on-exec: only this child gets a copy */
+        if (pr < 0) {
+            err_set(e, ERR_INTERNAL, "pipe: %s", uv_strerror(pr));
+            p->next = x->procs;
+            x->procs = p;
+            p->open_handles = 2;
+            uv_close((uv_handle_t *)&p->proc, proc_closed);
+            uv_close((uv_handle_t *)&p->out, proc_closed);
+            p->done = true;
+            return NULL;
+        }
+        stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = stdio[2].data.fd = both[1];
+        count = 3;
+    } else if (out_fd_child == 2) {
         stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
         stdio[2].data.stream = (uv_stream_t *)&p->out;
     } else {
@@ -429,6 +465,13 @@ static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int
     int r = uv_spawn(x->loop, &p->proc, &o);
     p->next = x->procs;
     x->procs = p;
+    if (both[1] >= 0) {
+        close(both[1]);
+        if (r == 0)
+            uv_pipe_open(&p->out, both[0]);
+        else
+            close(both[0]);
+    }
     if (r < 0) {
         err_set(e, ERR_INTERNAL, "spawn %s: %s", argv[0], uv_strerror(r));
         p->open_handles = 2;
@@ -522,6 +565,192 @@ static bool proc_ok(const struct exec_proc *p)
     return p->status == 0 && p->term_sig == 0;
 }
 
+/* ---- healthchecks: probes through `<runtime> exec`, the state in exec_health.c ---- */
+
+/* The spec's healthcheck as kept in meta.json (Docker's HealthConfig field names). */
+static json_t *health_cfg_json(const struct exec_healthcheck *h)
+{
+    json_t *t = json_array();
+    for (size_t i = 0; h->test && h->test[i]; i++)
+        json_array_append_new(t, json_string(h->test[i]));
+    return json_pack("{s:o, s:I, s:I, s:I, s:I, s:i}", "Test", t, "Interval",
+                     (json_int_t)h->interval_ns, "Timeout", (json_int_t)h->timeout_ns,
+                     "StartPeriod", (json_int_t)h->start_period_ns, "StartInterval",
+                     (json_int_t)h->start_interval_ns, "Retries", h->retries);
+}
+
+/* Back from meta.json: *test is a new array of borrowed strings (free the array only). */
+static void health_cfg_parse(const json_t *j, struct exec_healthcheck *h, const char ***test)
+{
+    const json_t *t = json_object_get(j, "Test");
+    size_t n = json_array_size(t);
+    *test = xcalloc(n + 1, sizeof(**test));
+    for (size_t i = 0; i < n; i++)
+        (*test)[i] = json_string_value(json_array_get(t, i)) ?: "";
+    *h = (struct exec_healthcheck){
+        .test = *test,
+        .interval_ns = json_integer_value(json_object_get(j, "Interval")),
+        .timeout_ns = json_integer_value(json_object_get(j, "Timeout")),
+        .start_period_ns = json_integer_value(json_object_get(j, "StartPeriod")),
+        .start_interval_ns = json_integer_value(json_object_get(j, "StartInterval")),
+        .retries = (int)json_integer_value(json_object_get(j, "Retries")),
+    };
+}
+
+static uint64_t ns_to_ms(int64_t ns)
+{
+    return ns <= 0 ? 0 : (uint64_t)((ns + 999999) / 1000000);
+}
+
+static void probe_due(uv_timer_t *t);
+
+static void health_schedule(struct exec_ctr *c)
+{
+    if (c->closing || c->deleting || c->st.status != EXEC_RUNNING || !c->health_on)
+        return;
+    uv_timer_start(&c->htimer, probe_due, ns_to_ms(exec_health_delay(&c->health, time_now_ns())),
+                   0);
+}
+
+/* Starts the health monitor of a running container (status starting), as Docker's daemon
+ * does at each start. */
+static void health_begin(struct exec_ctr *c)
+{
+    if (!c->hc || c->health_on)
+        return;
+    struct exec_healthcheck h;
+    const char **test = NULL;
+    health_cfg_parse(c->hc, &h, &test);
+    struct err e = {0};
+    int rc = exec_health_init(&c->health, &h, c->st.started_ns, &e);
+    free(test);
+    if (rc < 0)
+        log_warn("exec: container %s: healthcheck: %s", c->id, e.msg);
+    c->health_on = rc == 0;
+    health_schedule(c);
+}
+
+/* Stops probing (the container exited, is deleted or forgotten); the status and the log of
+ * results stay for inspect. */
+static void health_stop(struct exec_ctr *c)
+{
+    if (!c->closing)
+        uv_timer_stop(&c->htimer);
+    struct exec_proc *p = c->probe;
+    c->probe = NULL;
+    if (p) {
+        p->abandoned = true;
+        if (!p->exited)
+            uv_process_kill(&p->proc, SIGKILL);
+    }
+}
+
+static void probe_done(struct exec_proc *p)
+{
+    struct exec_ctr *c = p->arg;
+    struct exec *x = c->x;
+    if (c->probe != p)
+        return;
+    c->probe = NULL;
+    uv_timer_stop(&c->htimer);
+    int64_t end = time_now_ns();
+    int code = p->term_sig ? -1 : (int)p->status;
+    const char *out = p->outb.p ? p->outb.p : "";
+    size_t len = p->outb.len;
+    char *msg = NULL;
+    if (c->probe_timed_out) {
+        char d[32];
+        exec_duration_text(c->health.timeout_ns, d, sizeof(d));
+        msg = len ? xasprintf("Health check exceeded timeout (%s): %.*s", d, (int)len, out)
+                  : xasprintf("Health check exceeded timeout (%s)", d);
+        out = msg;
+        len = strlen(msg);
+        code = -1;
+    }
+    bool changed = exec_health_record(&c->health, c->probe_start_ns, end, code, out, len);
+    free(msg);
+    if (changed) {
+        log_info("exec: container %s is %s (failing streak %d)", c->id,
+                 exec_health_status_name(c->health.status), c->health.failing_streak);
+        if (x->health_cb)
+            x->health_cb(x->health_arg, c->id, c->health.status);
+    }
+    health_schedule(c);
+}
+
+static void probe_timeout(uv_timer_t *t)
+{
+    struct exec_ctr *c = t->data;
+    struct exec_proc *p = c->probe;
+    if (!p)
+        return;
+    c->probe_timed_out = true;
+    /* the probe's process in the container, then the runtime: no dying probes pile up */
+    char *pf = xasprintf("%s/probe.pid", c->dir);
+    long long pid;
+    if (read_int(pf, &pid) == 0 && pid > 1 && pid < INT32_MAX)
+        kill((pid_t)pid, SIGKILL);
+    free(pf);
+    if (!p->exited)
+        uv_process_kill(&p->proc, SIGKILL);
+    if (!p->eof) { /* a child of the probe may hold the pipe: do not wait for it */
+        uv_read_stop((uv_stream_t *)&p->out);
+        p->eof = true;
+    }
+    proc_finish(p);
+}
+
+static void probe_due(uv_timer_t *t)
+{
+    struct exec_ctr *c = t->data;
+    struct exec *x = c->x;
+    if (c->probe || !c->health_on || c->st.status != EXEC_RUNNING || c->deleting)
+        return;
+    char *pf = xasprintf("%s/probe.pid", c->dir);
+    unlink(pf);
+    size_t n = 0;
+    while (c->health.argv[n])
+        n++;
+    char **argv = xcalloc(n + 9, sizeof(*argv));
+    size_t k = 0;
+    argv[k++] = x->runtime;
+    argv[k++] = "--root";
+    argv[k++] = x->rt_root;
+    argv[k++] = "exec";
+    argv[k++] = "--pid-file";
+    argv[k++] = pf;
+    argv[k++] = c->id;
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = c->health.argv[i];
+    argv[k] = NULL;
+    char *crun = env_crun(x);
+    char *env[] = {CTR_PATH_ENV, crun, NULL};
+    struct err e = {0};
+    c->probe_start_ns = time_now_ns();
+    c->probe_timed_out = false;
+    struct exec_proc *p = proc_spawn(x, argv, env, 1, -1, x->root, probe_done, c, &e);
+    free(crun);
+    free(argv);
+    free(pf);
+    if (!p) { /* recorded as Docker records a probe that cannot run */
+        if (exec_health_record(&c->health, c->probe_start_ns, time_now_ns(), -1, e.msg,
+                               strlen(e.msg)) &&
+            x->health_cb)
+            x->health_cb(x->health_arg, c->id, c->health.status);
+        health_schedule(c);
+        return;
+    }
+    p->id = xstrdup(c->id);
+    c->probe = p;
+    uv_timer_start(&c->htimer, probe_timeout, ns_to_ms(c->health.timeout_ns), 0);
+}
+
+void exec_set_health_cb(struct exec *x, exec_health_cb cb, void *arg)
+{
+    x->health_cb = cb;
+    x->health_arg = arg;
+}
+
 /* ---- exit handling ---- */
 static void waiters_fire(struct waiter **list, int rc, const struct err *e)
 {
@@ -595,6 +824,7 @@ static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
     c->st.status = EXEC_EXITED;
     c->st.exit_code = have < 0 ? -1 : (int)code;
     c->st.pid = 0;
+    health_stop(c);
     if (c->stopping) {
         uv_timer_stop(&c->timer);
         c->stopping = false;
@@ -750,6 +980,9 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err
         xstrdup(cfg->cgroup_parent && *cfg->cgroup_parent ? cfg->cgroup_parent : "/shoal");
     x->log_size_max = cfg->log_size_max > 0 ? cfg->log_size_max : 10 * 1024 * 1024;
     x->swap_acct = path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+    long long cap_last;
+    if (read_int("/proc/sys/kernel/cap_last_cap", &cap_last) == 0 && cap_last > 0 && cap_last < 64)
+        x->cap_last = (int)cap_last;
     const char *init = cfg->init_path ? cfg->init_path : "/usr/bin/tini-static";
     if (access(init, X_OK) == 0)
         x->init_path = xstrdup(init);
@@ -845,6 +1078,18 @@ int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct
     return 0;
 }
 
+enum exec_health_status exec_health_status(struct exec *x, const char *id)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    return c && c->health_on ? c->health.status : EXEC_HEALTH_NONE;
+}
+
+json_t *exec_health_get(struct exec *x, const char *id)
+{
+    struct exec_ctr *c = ctr_find(x, id);
+    return c && c->health_on ? exec_health_json(&c->health) : NULL;
+}
+
 int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e)
 {
     struct exec_ctr *c = ctr_find(x, id);
@@ -909,6 +1154,8 @@ static void meta_write(struct exec_ctr *c, const struct exec_spec *s)
     json_object_set_new(m, "labels", l);
     if (s->extra)
         json_object_set(m, "extra", s->extra);
+    if (c->hc)
+        json_object_set(m, "health", c->hc);
     char *txt = json_dumps(m, JSON_COMPACT);
     char *path = xasprintf("%s/meta.json", c->dir);
     struct err e = {0};
@@ -932,6 +1179,8 @@ static void meta_read(struct exec_ctr *c)
     if (json_integer_value(json_object_get(m, "stop_grace_ns")) > 0)
         c->stop_grace_ns = json_integer_value(json_object_get(m, "stop_grace_ns"));
     c->overlay = json_is_true(json_object_get(m, "overlay"));
+    if (json_is_object(json_object_get(m, "health")))
+        c->hc = json_incref(json_object_get(m, "health"));
     json_decref(m);
 }
 
@@ -1043,9 +1292,18 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
         .cgroup_parent = x->cgroup_parent,
         .init_path = x->init_path,
         .swap_accounting = x->swap_acct,
+        .cap_last = x->cap_last,
     };
     if (exec_oci_config(s, &oo, &cfg, &e) < 0) {
         free(dir);
+        return fail_now(done, arg, &e);
+    }
+    struct exec_health probe_check;
+    int hrc = exec_health_init(&probe_check, s->health, 0, &e);
+    exec_health_release(&probe_check);
+    if (hrc < 0) {
+        free(dir);
+        json_decref(cfg);
         return fail_now(done, arg, &e);
     }
     if (mkdir(dir, 0700) < 0) {
@@ -1059,6 +1317,8 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
     c->on_exit = on_exit;
     c->exit_arg = exit_arg;
     c->overlay = overlay;
+    if (hrc == 0)
+        c->hc = health_cfg_json(s->health);
     c->st.created_ns = time_now_ns();
     if (s->stop_signal)
         c->stop_signal = exec_signal_parse(s->stop_signal);
@@ -1208,8 +1468,10 @@ static void start_done(struct exec_proc *p)
         if (c->st.status != EXEC_EXITED)
             c->st.started_ns = 0;
     } else {
-        if (c->st.status == EXEC_CREATED)
+        if (c->st.status == EXEC_CREATED) {
             c->st.status = EXEC_RUNNING;
+            health_begin(c);
+        }
         char *sp = xasprintf("%s/started", c->dir);
         char val[32];
         snprintf(val, sizeof(val), "%lld\n", (long long)c->st.started_ns);
@@ -1394,6 +1656,7 @@ void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, 
         return fail_now(done, arg, &e);
     }
     c->deleting = true;
+    health_stop(c);
     c->del_cb = done;
     c->del_arg = arg;
     uv_timer_stop(&c->timer);
@@ -1484,6 +1747,8 @@ static void restore_one(struct restore_op *op, const char *name)
         return restore_next(op);
     }
     if (alive && c->st.status != EXEC_EXITED) {
+        if (c->st.status == EXEC_RUNNING)
+            health_begin(c); /* as Docker's daemon at restore: starting again */
         restore_report(op, c,
                        c->st.status == EXEC_RUNNING ? EXEC_FOUND_RUNNING : EXEC_FOUND_CREATED);
         return restore_next(op);

@@ -3,7 +3,9 @@
  * /sys/fs/cgroup, /dev/mqueue, /dev/shm of 64 MiB), its masked and read-only /proc and /sys
  * paths, its device cgroup rules, PATH and HOSTNAME added to the environment, --init as
  * /sbin/docker-init bind-mounted read-only and put in front of the args, and CPU limits as
- * quota/period 100 ms. Pure: no I/O; every number is checked before it is used.
+ * quota/period 100 ms, cap-add/cap-drop as moby's TweakCapabilities, sysctls refused where
+ * runc refuses them (not namespaced), ulimits as process.rlimits, additional gids.
+ * Pure: no I/O; every number is checked before it is used.
  * Left out for now: seccomp and AppArmor profiles. */
 #include "exec/exec_int.h"
 
@@ -21,6 +23,50 @@ static const char *const default_caps[] = {
     "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
     "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
     "CAP_KILL",    "CAP_AUDIT_WRITE",
+};
+/* Every capability by number (linux/capability.h); "ALL" means those up to cap_last. */
+static const char *const all_caps[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 static const char *const masked_paths[] = {
     "/proc/asound",
@@ -261,6 +307,173 @@ static json_t *resources_new(const struct exec_spec *s, const struct exec_oci_op
     return r;
 }
 
+/* ---- capabilities: moby's TweakCapabilities over Docker's defaults ---- */
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], s))
+            return true;
+    return false;
+}
+
+/* "net_admin" / "CAP_NET_ADMIN" / "all" → "CAP_NET_ADMIN" / "ALL" (heap, in out[*n]);
+ * -ERR_INVALID with Docker's words for a name this kernel does not know. */
+static int caps_normalize(const char *const *in, size_t ncaps, char ***out, size_t *n,
+                          struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; in && in[i]; i++) {
+        const char *c = in[i];
+        bool pfx = !strncasecmp(c, "CAP_", 4) || !strcasecmp(c, "ALL");
+        char *u = pfx ? xstrdup(c) : xasprintf("CAP_%s", c);
+        for (char *p = u; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+        (*out)[(*n)++] = u;
+        if (!strcmp(u, "ALL"))
+            continue;
+        bool known = false;
+        for (size_t k = 0; k < ncaps && !known; k++)
+            known = !strcmp(all_caps[k], u);
+        if (!known)
+            return err_set(e, ERR_INVALID, "unknown capability: \"%s\"", u);
+    }
+    return 0;
+}
+
+static void caps_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void cap_push(json_t *a, const char *c)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) if (!strcmp(json_string_value(x), c)) return;
+    json_array_append_new(a, json_string(c));
+}
+
+/* The capability set: defaults; ALL added: every known one but the dropped; ALL dropped:
+ * only the added; else defaults minus dropped plus added. (moby appends an added default
+ * twice; the set here holds each once.) */
+static int caps_build(const struct exec_spec *s, const struct exec_oci_opts *o, json_t **out,
+                      struct err *e)
+{
+    size_t ncaps = o->cap_last > 0 && (size_t)o->cap_last < ARRAY_SIZE(all_caps)
+                       ? (size_t)o->cap_last + 1
+                       : ARRAY_SIZE(all_caps);
+    char **add = NULL, **drop = NULL;
+    size_t nadd = 0, ndrop = 0;
+    int rc = caps_normalize(s->cap_drop, ncaps, &drop, &ndrop, e);
+    if (rc == 0)
+        rc = caps_normalize(s->cap_add, ncaps, &add, &nadd, e);
+    if (rc < 0) {
+        caps_free(add, nadd);
+        caps_free(drop, ndrop);
+        return rc;
+    }
+    json_t *a = json_array();
+    if (strv_has(add, nadd, "ALL")) {
+        for (size_t i = 0; i < ncaps; i++)
+            if (!strv_has(drop, ndrop, all_caps[i]))
+                cap_push(a, all_caps[i]);
+    } else if (strv_has(drop, ndrop, "ALL")) {
+        for (size_t i = 0; i < nadd; i++)
+            cap_push(a, add[i]);
+    } else {
+        for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
+            if (!strv_has(drop, ndrop, default_caps[i]))
+                cap_push(a, default_caps[i]);
+        for (size_t i = 0; i < nadd; i++)
+            cap_push(a, add[i]);
+    }
+    caps_free(add, nadd);
+    caps_free(drop, ndrop);
+    *out = a;
+    return 0;
+}
+
+/* ---- sysctls: only namespaced ones, as runc's validator allows them ---- */
+
+static int sysctls_build(const struct exec_spec *s, json_t **out, struct err *e)
+{
+    static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+                                      "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
+                                      "kernel.shmmni", "kernel.shm_rmid_forced"};
+    json_t *m = json_object();
+    for (size_t i = 0; s->sysctls && s->sysctls[i]; i++) {
+        const char *kv = s->sysctls[i], *eq = strchr(kv, '=');
+        char *k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
+        bool ok = str_has_prefix(k, "net.") || str_has_prefix(k, "fs.mqueue.") ||
+                  !strcmp(k, "kernel.domainname");
+        for (size_t j = 0; j < ARRAY_SIZE(ipc) && !ok; j++)
+            ok = !strcmp(k, ipc[j]);
+        int rc = 0;
+        if (!eq || !*k)
+            rc = err_set(e, ERR_INVALID, "sysctl '%s' is not allowed", kv);
+        else if (!strcmp(k, "kernel.hostname"))
+            rc = err_set(e, ERR_INVALID,
+                         "sysctl \"%s\" is not allowed as it conflicts with the OCI \"hostname\" "
+                         "field",
+                         k);
+        else if (!ok)
+            rc = err_set(e, ERR_INVALID, "sysctl \"%s\" is not in a separate kernel namespace", k);
+        if (rc < 0) {
+            free(k);
+            json_decref(m);
+            return rc;
+        }
+        json_object_set_new(m, k, json_string(eq + 1));
+        free(k);
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---- ulimits: process.rlimits, Docker's names (go-units) ---- */
+
+static int rlimits_build(const struct exec_spec *s, json_t **out, struct err *e)
+{
+    static const char *const names[] = {"core",    "cpu",      "data",   "fsize",      "locks",
+                                        "memlock", "msgqueue", "nice",   "nofile",     "nproc",
+                                        "rss",     "rtprio",   "rttime", "sigpending", "stack"};
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_rlimits; i++) {
+        const struct exec_rlimit *r = &s->rlimits[i];
+        bool known = false;
+        for (size_t j = 0; j < ARRAY_SIZE(names) && r->name && !known; j++)
+            known = !strcmp(r->name, names[j]);
+        int rc = 0;
+        if (!known)
+            rc = err_set(e, ERR_INVALID, "invalid ulimit type: %s", r->name ? r->name : "");
+        else if (r->soft < 0 || r->hard < 0)
+            rc = err_set(e, ERR_INVALID, "invalid ulimit %s: negative values are not supported",
+                         r->name);
+        else if (r->soft > r->hard)
+            rc = err_set(e, ERR_INVALID,
+                         "ulimit soft limit must be less than or equal to hard limit: %lld > %lld",
+                         (long long)r->soft, (long long)r->hard);
+        if (rc < 0) {
+            json_decref(a);
+            return rc;
+        }
+        char type[32];
+        size_t k = (size_t)snprintf(type, sizeof(type), "RLIMIT_");
+        for (const char *p = r->name; *p && k + 1 < sizeof(type); p++)
+            type[k++] = (char)toupper((unsigned char)*p);
+        type[k] = 0;
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "type", type, "hard",
+                                           (json_int_t)r->hard, "soft", (json_int_t)r->soft));
+    }
+    *out = a;
+    return 0;
+}
+
 int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, json_t **out,
                     struct err *e)
 {
@@ -279,6 +492,14 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
         return err_set(e, ERR_INVALID, "invalid resources: negative value");
     if (s->stop_signal && exec_signal_parse(s->stop_signal) < 0)
         return err_set(e, ERR_INVALID, "Invalid signal: %s", s->stop_signal);
+    json_t *capset = NULL, *sysctl = NULL, *rlimits = NULL;
+    if (caps_build(s, o, &capset, e) < 0)
+        return -ERR_INVALID;
+    if (sysctls_build(s, &sysctl, e) < 0 || rlimits_build(s, &rlimits, e) < 0) {
+        json_decref(capset);
+        json_decref(sysctl);
+        return -ERR_INVALID;
+    }
 
     char hostname[13];
     const char *host = s->hostname;
@@ -295,6 +516,12 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
     json_t *u = json_object();
     json_object_set_new(u, "uid", json_integer(uid));
     json_object_set_new(u, "gid", json_integer(gid));
+    if (s->n_groups) {
+        json_t *g = json_array();
+        for (size_t i = 0; i < s->n_groups; i++)
+            json_array_append_new(g, json_integer(s->groups[i]));
+        json_object_set_new(u, "additionalGids", g);
+    }
     json_object_set_new(p, "user", u);
     json_t *args = json_array();
     if (s->init) {
@@ -317,10 +544,13 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
     json_object_set_new(p, "env", env);
     json_object_set_new(p, "cwd", json_string(s->workdir && *s->workdir ? s->workdir : "/"));
     json_t *caps = json_object();
-    json_object_set_new(caps, "bounding", str_array(default_caps, ARRAY_SIZE(default_caps)));
-    json_object_set_new(caps, "effective", str_array(default_caps, ARRAY_SIZE(default_caps)));
-    json_object_set_new(caps, "permitted", str_array(default_caps, ARRAY_SIZE(default_caps)));
+    json_object_set(caps, "bounding", capset);
+    json_object_set(caps, "effective", capset);
+    json_object_set_new(caps, "permitted", capset);
     json_object_set_new(p, "capabilities", caps);
+    if (json_array_size(rlimits))
+        json_object_set(p, "rlimits", rlimits);
+    json_decref(rlimits);
     json_object_set_new(p, "noNewPrivileges", json_false());
     json_object_set_new(c, "process", p);
 
@@ -334,6 +564,7 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
     json_object_set_new(c, "mounts", mounts);
     if (mounts_add(mounts, s, o, e) < 0) {
         json_decref(c);
+        json_decref(sysctl);
         return -ERR_INVALID;
     }
 
@@ -342,6 +573,9 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
     json_object_set_new(lx, "cgroupsPath", json_string(cg));
     free(cg);
     json_object_set_new(lx, "resources", resources_new(s, o));
+    if (json_object_size(sysctl))
+        json_object_set(lx, "sysctl", sysctl);
+    json_decref(sysctl);
     json_t *ns = json_array();
     static const char *const ns_types[] = {"pid", "network", "ipc", "uts", "mount"};
     for (size_t i = 0; i < ARRAY_SIZE(ns_types); i++) {

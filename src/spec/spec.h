@@ -147,8 +147,8 @@ struct spec_ulimit {
 };
 struct spec_health {
     struct spec_strv test;
-    int64_t interval, timeout, start_period; /* ns */
-    int64_t retries;                         /* Go int */
+    int64_t interval, timeout, start_period, start_interval; /* ns */
+    int64_t retries;                                         /* Go int */
 };
 struct spec_container {
     char *image;

@@ -385,6 +385,10 @@ static int check_health(const struct spec_health *h, struct err *e)
         return err_set(e, ERR_INVALID,
                        RPC_INVALID
                        "ContainerSpec: StartPeriod in HealthConfig cannot be less than 1ms");
+    if (h->start_interval != 0 && h->start_interval < min)
+        return err_set(e, ERR_INVALID,
+                       RPC_INVALID
+                       "ContainerSpec: StartInterval in HealthConfig cannot be less than 1ms");
     if ((int32_t)h->retries < 0) /* swarmkit keeps Retries as int32 */
         return err_set(e, ERR_INVALID,
                        RPC_INVALID "ContainerSpec: Retries in HealthConfig cannot be negative");

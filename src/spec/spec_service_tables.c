@@ -98,6 +98,7 @@ static const struct spec_field health_f[] = {
     F_INT(struct spec_health, interval, "Interval", 64, "time.Duration", OE),
     F_INT(struct spec_health, timeout, "Timeout", 64, "time.Duration", OE),
     F_INT(struct spec_health, start_period, "StartPeriod", 64, "time.Duration", OE),
+    F_INT(struct spec_health, start_interval, "StartInterval", 64, "time.Duration", OE),
     F_INT(struct spec_health, retries, "Retries", 64, "int", OE),
 };
 SPEC_TYPE(t_health, "HealthConfig", "container.HealthConfig", struct spec_health, health_f);

@@ -41,7 +41,7 @@ TEST(agent_task_to_running_and_exit)
     ASSERT_EQ_INT(t.state, TASK_RUNNING);
     ASSERT_EQ_STR(t.message, "started");
     ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_WAIT);
-    agent_task_exited(&t, 3);
+    agent_task_exited(&t, 3, NULL);
     ASSERT_EQ_INT(t.state, TASK_FAILED);
     ASSERT_EQ_STR(t.err, "task: non-zero exit (3)");
     ASSERT_EQ_INT(t.exit_code, 3);
@@ -53,7 +53,7 @@ TEST(agent_task_to_running_and_exit)
     settle(&t, TASK_RUNNING);
     agent_task_result(&t, AGENT_OP_START, 0, NULL);
     settle(&t, TASK_RUNNING);
-    agent_task_exited(&t, 0);
+    agent_task_exited(&t, 0, NULL);
     ASSERT_EQ_INT(t.state, TASK_COMPLETE);
     ASSERT_EQ_STR(t.message, "finished");
     ASSERT_EQ_STR(t.err, "");
@@ -69,7 +69,7 @@ TEST(agent_task_exit_before_start_confirmed)
     settle(&t, TASK_RUNNING);
     agent_task_result(&t, AGENT_OP_PREPARE, 0, NULL);
     ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_START);
-    agent_task_exited(&t, 3);
+    agent_task_exited(&t, 3, NULL);
     ASSERT_EQ_INT(t.state, TASK_STARTING);
     agent_task_result(&t, AGENT_OP_START, 0, NULL);
     ASSERT_EQ_INT(t.state, TASK_FAILED);
@@ -80,7 +80,7 @@ TEST(agent_task_exit_before_start_confirmed)
     settle(&t, TASK_RUNNING);
     agent_task_result(&t, AGENT_OP_PREPARE, 0, NULL);
     settle(&t, TASK_RUNNING);
-    agent_task_exited(&t, 0);
+    agent_task_exited(&t, 0, NULL);
     agent_task_result(&t, AGENT_OP_START, 0, NULL);
     ASSERT_EQ_INT(t.state, TASK_COMPLETE);
 }
@@ -129,10 +129,20 @@ TEST(agent_task_ready_holds_and_shutdown)
     agent_task_result(&t, AGENT_OP_START, 0, NULL);
     ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_WAIT);
     ASSERT_EQ_INT(settle(&t, TASK_SHUTDOWN), AGENT_OP_SHUTDOWN);
-    agent_task_exited(&t, 143);
+    agent_task_exited(&t, 143, NULL);
     ASSERT_EQ_INT(t.state, TASK_RUNNING);
     agent_task_result(&t, AGENT_OP_SHUTDOWN, 0, NULL);
     ASSERT_EQ_INT(t.state, TASK_SHUTDOWN);
+    /* stopped by the executor as unhealthy: moby's exit error with its cause */
+    agent_task_init(&t);
+    settle(&t, TASK_RUNNING);
+    agent_task_result(&t, AGENT_OP_PREPARE, 0, NULL);
+    settle(&t, TASK_RUNNING);
+    agent_task_result(&t, AGENT_OP_START, 0, NULL);
+    ASSERT_EQ_INT(settle(&t, TASK_RUNNING), AGENT_OP_WAIT);
+    agent_task_exited(&t, 137, "dockerexec: unhealthy container");
+    ASSERT_EQ_INT(t.state, TASK_FAILED);
+    ASSERT_EQ_STR(t.err, "task: non-zero exit (137): dockerexec: unhealthy container");
     /* a failed stop fails the task with the executor's words */
     agent_task_init(&t);
     ASSERT_EQ_INT(settle(&t, TASK_REMOVE), AGENT_OP_SHUTDOWN);
@@ -176,7 +186,7 @@ TEST(agent_task_random_never_backwards)
                 pending = AGENT_OP_NONE;
             }
             if (r == 9)
-                agent_task_exited(&t, (int)(t_rng(&seed) % 3));
+                agent_task_exited(&t, (int)(t_rng(&seed) % 3), NULL);
             ASSERT_TRUE(t.state >= prev);
             if (t.state <= TASK_RUNNING && desired <= TASK_RUNNING)
                 ASSERT_TRUE(t.state <= desired);

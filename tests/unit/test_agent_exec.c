@@ -111,6 +111,45 @@ TEST(agent_exec_spec_merge_image_config)
     json_decref(cfg);
 }
 
+TEST(agent_exec_spec_security_fields)
+{
+    json_t *cfg = image_cfg();
+    struct agent_exec_spec s;
+    struct err e = {0};
+    char dir[] = "/tmp/shoal-ae-groups-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char *etc = xasprintf("%s/etc", dir), *grp = xasprintf("%s/etc/group", dir);
+    ASSERT_EQ_INT(dir_make(etc, 0755, &e), 0);
+    const char *gtxt = "root:x:0:\nstaff:x:50:app\nvideo:x:44:\n";
+    ASSERT_EQ_INT(file_write_atomic(grp, gtxt, strlen(gtxt), 0644, &e), 0);
+    char *lower[] = {dir, NULL};
+    json_t *t = task_json(",\"CapabilityAdd\":[\"CAP_NET_ADMIN\"],\"CapabilityDrop\":[\"MKNOD\"],"
+                          "\"Sysctls\":{\"net.core.somaxconn\":\"1024\"},"
+                          "\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048}],"
+                          "\"Groups\":[\"staff\",\"44\",\"1000\",\"video\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c0ffee", cfg, NULL, lower, &s, &e), 0);
+    ASSERT_EQ_STR(s.spec.cap_add[0], "CAP_NET_ADMIN");
+    ASSERT_NULL(s.spec.cap_add[1]);
+    ASSERT_EQ_STR(s.spec.cap_drop[0], "MKNOD");
+    ASSERT_EQ_STR(s.spec.sysctls[0], "net.core.somaxconn=1024");
+    ASSERT_NULL(s.spec.sysctls[1]);
+    ASSERT_EQ_INT(s.spec.n_rlimits, 1);
+    ASSERT_EQ_STR(s.spec.rlimits[0].name, "nofile");
+    ASSERT_EQ_INT(s.spec.rlimits[0].soft, 1024);
+    ASSERT_EQ_INT(s.spec.rlimits[0].hard, 2048);
+    /* by name or gid from the image's group file, else a number; each gid once */
+    ASSERT_EQ_INT(s.spec.n_groups, 3);
+    ASSERT_EQ_INT(s.spec.groups[0], 50);
+    ASSERT_EQ_INT(s.spec.groups[1], 44);
+    ASSERT_EQ_INT(s.spec.groups[2], 1000);
+    agent_exec_spec_release(&s);
+    json_decref(t);
+    json_decref(cfg);
+    dir_remove_all(dir, &e);
+    free(etc);
+    free(grp);
+}
+
 TEST(agent_exec_spec_refusals)
 {
     json_t *cfg = image_cfg();
@@ -135,10 +174,16 @@ TEST(agent_exec_spec_refusals)
                   -ERR_INVALID);
     ASSERT_CONTAINS(e.msg, "networks are not supported by shoal yet");
     json_decref(t);
-    t = task_json(",\"CapabilityAdd\":[\"CAP_NET_ADMIN\"]");
+    t = task_json(",\"TTY\":true");
     ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
                   -ERR_INVALID);
-    ASSERT_CONTAINS(e.msg, "cap-add");
+    ASSERT_CONTAINS(e.msg, "a TTY (ContainerSpec.TTY) not supported by shoal yet");
+    json_decref(t);
+    /* a group that is neither in the image's /etc/group nor a number */
+    t = task_json(",\"Groups\":[\"wheel\"]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "Unable to find group wheel: no matching entries in group file");
     json_decref(t);
     /* a user name needs the image's passwd file */
     t = task_json(",\"User\":\"nobody\"");
@@ -168,11 +213,13 @@ struct exits {
     int n;
     char task[64];
     int code;
+    char cause[64];
 };
-static void on_exit_cb(void *arg, const char *task_id, int code)
+static void on_exit_cb(void *arg, const char *task_id, int code, const char *cause)
 {
     struct exits *x = arg;
     x->n++;
+    snprintf(x->cause, sizeof(x->cause), "%s", cause ? cause : "");
     snprintf(x->task, sizeof(x->task), "%s", task_id);
     x->code = code;
 }
@@ -501,6 +548,104 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
 
     ASSERT_EQ_INT(image_remove(images, "bb:agent", false, &rec, &e), 0);
     json_decref(rec);
+
+    agent_exec_free(ae);
+    exec_free(x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+    image_store_free(images);
+}
+
+/* Swarm's health gating with real containers: a start completes only once the container is
+ * healthy (CMD-SHELL test -e /tmp/ok every 200 ms: not before the file exists); a container
+ * that turns unhealthy later is stopped and its exit carries moby's cause; one never healthy
+ * fails its start with moby's words. Docker's State.Health is kept for inspect. */
+TEST_T(agent_exec_real_health_gating, 180)
+{
+    guard_setup("/tmp/shoal-agent-health-XXXXXX", "/shoal-aehealth");
+    struct image_store *images = load_image();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec_config xc = {
+        .root = root, .runtime = getenv("EXEC_TEST_RUNTIME"), .cgroup_parent = cg_parent};
+    struct err e = {0};
+    struct exec *x = exec_new(&loop, &xc, &e);
+    if (!x)
+        FAIL_AT("exec_new: %s", e.msg);
+    struct agent_exec *ae = agent_exec_new(&loop, x, images, "node1");
+    const struct agent_exec_ops *ops = &agent_exec_real_ops;
+    struct res r = {0};
+    struct exits ex = {0};
+
+    json_t *t =
+        task_json(",\"Command\":[\"sh\",\"-c\",\"mkdir -p /tmp; sleep 1; touch /tmp/ok; sleep 1; "
+                  "rm /tmp/ok; exec sleep "
+                  "300\"],\"StopGracePeriod\":300000000,\"Healthcheck\":{\"Test\":[\"CMD-SHELL\","
+                  "\"test -e /tmp/ok\"],\"Interval\":200000000,\"Retries\":2,"
+                  "\"StartPeriod\":5000000000,\"StartInterval\":100000000}");
+    const char *tid = "task000000000000000000001";
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare");
+    int64_t t0 = mono_ms();
+    ops->start(ae, tid, done_cb, &r);
+    call_ok(&loop, &r, "start (healthy)");
+    int64_t took = mono_ms() - t0;
+    if (took < 1000)
+        FAIL_AT("the start completed after %lld ms, before the container could be healthy",
+                (long long)took);
+    const char *ctr = agent_exec_container(ae, tid);
+    ASSERT_NOT_NULL(ctr);
+    ASSERT_EQ_INT(exec_health_status(x, ctr), EXEC_HEALTH_HEALTHY);
+    json_t *meta = NULL;
+    ASSERT_EQ_INT(exec_meta_get(x, ctr, &meta, &e), 0);
+    json_t *hc =
+        json_object_get(json_object_get(json_object_get(meta, "extra"), "config"), "Healthcheck");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(hc, "Interval")), 200000000);
+    json_decref(meta);
+    /* the file goes: unhealthy after 2 failures, stopped, the exit says why */
+    run_until_exit(&loop, &ex, "the exit of the unhealthy container");
+    ASSERT_EQ_STR(ex.task, tid);
+    ASSERT_EQ_INT(ex.code, 137);
+    ASSERT_EQ_STR(ex.cause, "dockerexec: unhealthy container");
+    json_t *h = exec_health_get(x, ctr);
+    ASSERT_EQ_STR(json_string_value(json_object_get(h, "Status")), "unhealthy");
+    /* probes go on while the container stops, as Docker's */
+    ASSERT_TRUE(json_integer_value(json_object_get(h, "FailingStreak")) >= 2);
+    json_decref(h);
+    ops->remove(ae, tid, done_cb, &r);
+    call_ok(&loop, &r, "remove");
+    json_decref(t);
+
+    /* never healthy: the start fails as moby's */
+    memset(&ex, 0, sizeof(ex));
+    t = task_json(",\"Command\":[\"sleep\",\"300\"],\"StopGracePeriod\":300000000,"
+                  "\"Healthcheck\":{\"Test\":[\"CMD\",\"false\"],\"Interval\":100000000,"
+                  "\"Retries\":1}");
+    json_object_set_new(t, "ID", json_string("task000000000000000000002"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 2");
+    ops->start(ae, "task000000000000000000002", done_cb, &r);
+    run_until(&loop, &r.done, 30000, "start 2");
+    ASSERT_EQ_INT(r.rc, -ERR_INTERNAL);
+    ASSERT_EQ_STR(r.msg, "task: non-zero exit (137): dockerexec: unhealthy container");
+    ASSERT_EQ_INT(ex.n, 1);
+    memset(&r, 0, sizeof(r));
+    ops->remove(ae, "task000000000000000000002", done_cb, &r);
+    call_ok(&loop, &r, "remove 2");
+    json_decref(t);
+
+    /* Test NONE: no probe, the start completes at once */
+    t = task_json(",\"Command\":[\"sleep\",\"300\"],\"Healthcheck\":{\"Test\":[\"NONE\"]}");
+    json_object_set_new(t, "ID", json_string("task000000000000000000003"));
+    ops->prepare(ae, t, "web", on_exit_cb, &ex, done_cb, &r);
+    call_ok(&loop, &r, "prepare 3");
+    ops->start(ae, "task000000000000000000003", done_cb, &r);
+    call_ok(&loop, &r, "start 3");
+    ASSERT_EQ_INT(exec_health_status(x, agent_exec_container(ae, "task000000000000000000003")),
+                  EXEC_HEALTH_NONE);
+    ops->remove(ae, "task000000000000000000003", done_cb, &r);
+    call_ok(&loop, &r, "remove 3");
+    json_decref(t);
 
     agent_exec_free(ae);
     exec_free(x);

@@ -273,7 +273,7 @@ static void ctr_exit(struct fake *f, const char *task, int code)
     ASSERT_NOT_NULL(c->on_exit);
     c->c.pid = 0;
     c->c.exit_code = code;
-    c->on_exit(c->exit_arg, task, code);
+    c->on_exit(c->exit_arg, task, code, NULL);
 }
 
 /* Records the updates of status call i (checking each task's state never goes back), then

@@ -35,14 +35,14 @@ TEST(api_container_status_texts)
     api_human_duration(3 * 86400 * s, b, sizeof(b));
     ASSERT_EQ_STR(b, "3 days");
     struct exec_state st = {.status = EXEC_RUNNING, .started_ns = 100 * s};
-    api_container_status_text(&st, 130 * s, b, sizeof(b));
+    api_container_status_text(&st, EXEC_HEALTH_NONE, 130 * s, b, sizeof(b));
     ASSERT_EQ_STR(b, "Up 30 seconds");
     st = (struct exec_state){
         .status = EXEC_EXITED, .exit_code = 3, .started_ns = 1, .finished_ns = 100 * s};
-    api_container_status_text(&st, 102 * s, b, sizeof(b));
+    api_container_status_text(&st, EXEC_HEALTH_NONE, 102 * s, b, sizeof(b));
     ASSERT_EQ_STR(b, "Exited (3) 2 seconds ago");
     st = (struct exec_state){.status = EXEC_CREATED};
-    api_container_status_text(&st, 102 * s, b, sizeof(b));
+    api_container_status_text(&st, EXEC_HEALTH_NONE, 102 * s, b, sizeof(b));
     ASSERT_EQ_STR(b, "Created");
 }
 
@@ -83,7 +83,7 @@ static void done_cb(void *arg, int rc, const char *err)
 struct exits {
     int n, code;
 };
-static void on_exit_cb(void *arg, const char *task_id, int code)
+static void on_exit_cb(void *arg, const char *task_id, int code, const char *cause)
 {
     struct exits *x = arg;
     x->n++;

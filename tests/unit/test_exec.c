@@ -180,6 +180,152 @@ TEST(exec_oci_refuses_bad_specs)
     ASSERT_NULL(got);
 }
 
+/* The capability set of a spec, compact, in the order config.json lists it. */
+static char *caps_of(const struct exec_spec *s, int cap_last, struct err *e)
+{
+    struct exec_oci_opts o = {.rootfs_path = "rootfs", .cap_last = cap_last};
+    json_t *got = NULL;
+    if (exec_oci_config(s, &o, &got, e) < 0)
+        return NULL;
+    json_t *caps = json_object_get(json_object_get(got, "process"), "capabilities");
+    /* the three sets are the same */
+    ASSERT_TRUE(json_equal(json_object_get(caps, "bounding"), json_object_get(caps, "effective")));
+    ASSERT_TRUE(json_equal(json_object_get(caps, "bounding"), json_object_get(caps, "permitted")));
+    struct buf b = BUF_INIT;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(caps, "bounding"), i, c)
+        buf_printf(&b, "%s%s", i ? " " : "", json_string_value(c) + 4);
+    buf_adds(&b, "");
+    json_decref(got);
+    return buf_detach(&b, NULL);
+}
+
+TEST(exec_oci_capabilities_as_docker_tweaks_them)
+{
+    const char *args[] = {"x", NULL};
+    struct exec_spec s = {.id = "ok", .args = args};
+    struct err e = {0};
+    char *got = caps_of(&s, 40, &e);
+    ASSERT_EQ_STR(got, "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP "
+                       "SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE");
+    free(got);
+    /* names with or without CAP_, any case; an added default is not listed twice */
+    const char *add[] = {"net_admin", "CAP_SYS_TIME", "Chown", NULL};
+    const char *drop[] = {"cap_net_raw", "MKNOD", "kill", NULL};
+    s.cap_add = add;
+    s.cap_drop = drop;
+    got = caps_of(&s, 40, &e);
+    ASSERT_EQ_STR(got, "CHOWN DAC_OVERRIDE FSETID FOWNER SETGID SETUID SETFCAP SETPCAP "
+                       "NET_BIND_SERVICE SYS_CHROOT AUDIT_WRITE NET_ADMIN SYS_TIME");
+    free(got);
+    /* ALL added: every capability this kernel knows but the dropped ones */
+    const char *all[] = {"all", NULL};
+    s.cap_add = all;
+    got = caps_of(&s, 40, &e);
+    ASSERT_NOT_NULL(got);
+    ASSERT_CONTAINS(got, "SYS_ADMIN");
+    ASSERT_CONTAINS(got, "CHECKPOINT_RESTORE");
+    ASSERT_TRUE(strstr(got, "NET_RAW") == NULL && strstr(got, "MKNOD") == NULL);
+    free(got);
+    s.cap_drop = NULL;
+    got = caps_of(&s, 37, &e); /* a kernel whose last capability is AUDIT_READ */
+    ASSERT_EQ_INT(strlen(got) > 0, 1);
+    ASSERT_TRUE(strstr(got, "PERFMON") == NULL);
+    ASSERT_TRUE(str_has_prefix(got, "CHOWN DAC_OVERRIDE DAC_READ_SEARCH"));
+    free(got);
+    /* ALL dropped: only the added */
+    const char *two[] = {"NET_BIND_SERVICE", "cap_chown", NULL};
+    s.cap_add = two;
+    s.cap_drop = all;
+    got = caps_of(&s, 40, &e);
+    ASSERT_EQ_STR(got, "NET_BIND_SERVICE CHOWN");
+    free(got);
+    s.cap_add = NULL;
+    got = caps_of(&s, 40, &e);
+    ASSERT_EQ_STR(got, "");
+    free(got);
+    /* unknown names: Docker's words */
+    const char *bad[] = {"NET_ADMIN", "foo", NULL};
+    s.cap_drop = NULL;
+    s.cap_add = bad;
+    ASSERT_NULL(caps_of(&s, 40, &e));
+    ASSERT_EQ_STR(e.msg, "unknown capability: \"CAP_FOO\"");
+    const char *late[] = {"CAP_BPF", NULL};
+    s.cap_add = NULL;
+    s.cap_drop = late;
+    ASSERT_NULL(caps_of(&s, 37, &e)); /* not known to that kernel */
+    ASSERT_EQ_STR(e.msg, "unknown capability: \"CAP_BPF\"");
+}
+
+TEST(exec_oci_sysctls_ulimits_groups)
+{
+    const char *args[] = {"x", NULL};
+    const char *sysctls[] = {"net.ipv4.ip_forward=1", "kernel.shmmax=65536", "fs.mqueue.msg_max=20",
+                             "kernel.msgmax=9000", NULL};
+    struct exec_rlimit rl[] = {{.name = "nofile", .soft = 1024, .hard = 2048},
+                               {.name = "nproc", .soft = 50, .hard = 50}};
+    const uint32_t groups[] = {10, 2345};
+    struct exec_spec s = {.id = "ok",
+                          .args = args,
+                          .sysctls = sysctls,
+                          .rlimits = rl,
+                          .n_rlimits = 2,
+                          .groups = groups,
+                          .n_groups = 2};
+    struct exec_oci_opts o = {.rootfs_path = "rootfs"};
+    json_t *got = NULL;
+    struct err e = {0};
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), 0);
+    json_t *p = json_object_get(got, "process");
+    assert_json_eq(json_object_get(p, "rlimits"),
+                   "[{\"type\":\"RLIMIT_NOFILE\",\"hard\":2048,\"soft\":1024},"
+                   "{\"type\":\"RLIMIT_NPROC\",\"hard\":50,\"soft\":50}]",
+                   "rlimits");
+    assert_json_eq(json_object_get(p, "user"), "{\"uid\":0,\"gid\":0,\"additionalGids\":[10,2345]}",
+                   "additional gids");
+    assert_json_eq(json_object_get(json_object_get(got, "linux"), "sysctl"),
+                   "{\"net.ipv4.ip_forward\":\"1\",\"kernel.shmmax\":\"65536\","
+                   "\"fs.mqueue.msg_max\":\"20\",\"kernel.msgmax\":\"9000\"}",
+                   "sysctls");
+    json_decref(got);
+    got = NULL;
+
+    /* none set: no keys at all */
+    struct exec_spec bare = {.id = "ok", .args = args};
+    ASSERT_EQ_INT(exec_oci_config(&bare, &o, &got, &e), 0);
+    ASSERT_NULL(json_object_get(json_object_get(got, "process"), "rlimits"));
+    ASSERT_NULL(json_object_get(json_object_get(got, "linux"), "sysctl"));
+    ASSERT_NULL(json_object_get(json_object_get(json_object_get(got, "process"), "user"),
+                                "additionalGids"));
+    json_decref(got);
+    got = NULL;
+
+    /* refused as runc refuses them, and bad ulimits as Docker's parser does */
+    const char *host[] = {"vm.max_map_count=262144", NULL};
+    s.sysctls = host;
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "sysctl \"vm.max_map_count\" is not in a separate kernel namespace");
+    const char *hn[] = {"kernel.hostname=x", NULL};
+    s.sysctls = hn;
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "sysctl \"kernel.hostname\" is not allowed as it conflicts with the OCI "
+                         "\"hostname\" field");
+    const char *kern[] = {"kernel.pid_max=100", NULL};
+    s.sysctls = kern;
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "sysctl \"kernel.pid_max\" is not in a separate kernel namespace");
+    s.sysctls = NULL;
+    rl[1].name = "nofiles";
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "invalid ulimit type: nofiles");
+    rl[1].name = "nproc";
+    rl[1].soft = 60;
+    ASSERT_EQ_INT(exec_oci_config(&s, &o, &got, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "ulimit soft limit must be less than or equal to hard limit: 60 > 50");
+    ASSERT_NULL(got);
+}
+
 TEST(exec_signal_names)
 {
     ASSERT_EQ_INT(exec_signal_parse("SIGTERM"), SIGTERM);

@@ -868,3 +868,161 @@ TEST_T(exec_real_netns, 120)
     exec_close(&loop, x);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+/* cap-add/cap-drop, a namespaced sysctl, a ulimit and additional groups, seen from inside
+ * the container. CapEff of Docker's defaults + NET_ADMIN - MKNOD - NET_RAW: bits 0 1 3 4 5 6
+ * 7 8 10 12 18 29 31 (0xa00415fb). */
+TEST_T(exec_real_caps_sysctls_ulimits_groups, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    const char *args[] = {"sh", "-c",
+                          "grep CapEff /proc/self/status; cat /proc/sys/net/core/somaxconn;"
+                          " echo nofile=$(ulimit -n) hard=$(ulimit -Hn); echo groups=$(id -G)",
+                          NULL};
+    const char *add[] = {"net_admin", NULL}, *drop[] = {"CAP_MKNOD", "net_raw", NULL};
+    const char *sysctls[] = {"net.core.somaxconn=1234", NULL};
+    struct exec_rlimit rl[] = {{.name = "nofile", .soft = 1024, .hard = 2048}};
+    const uint32_t groups[] = {44, 2345};
+    struct exec_spec s;
+    spec_init(&s, "caps", args);
+    s.cap_add = add;
+    s.cap_drop = drop;
+    s.sysctls = sysctls;
+    s.rlimits = rl;
+    s.n_rlimits = 1;
+    s.groups = groups;
+    s.n_groups = 2;
+    struct exitres er = {0};
+    create_start(&loop, x, &s, &er);
+    run_until(&loop, &er.done, 30000, "exit");
+    ASSERT_EQ_INT(er.st.exit_code, 0);
+    struct exec_log_opts o = {.want_stdout = true, .tail = -1};
+    char *frames = read_logs(x, "caps", &o);
+    struct buf text = BUF_INIT;
+    for (size_t off = 0; frames[off];) { /* payloads only */
+        uint32_t n = ((uint32_t)(unsigned char)frames[off + 4] << 24) |
+                     ((uint32_t)(unsigned char)frames[off + 5] << 16) |
+                     ((uint32_t)(unsigned char)frames[off + 6] << 8) |
+                     (uint32_t)(unsigned char)frames[off + 7];
+        buf_add(&text, frames + off + 8, n);
+        off += 8 + n;
+    }
+    buf_adds(&text, "");
+    ASSERT_EQ_STR(text.p, "CapEff:\t00000000a00415fb\n1234\nnofile=1024 hard=2048\n"
+                          "groups=0 44 2345\n");
+    buf_release(&text);
+    free(frames);
+    delete_ok(&loop, x, "caps");
+
+    /* a sysctl the runtime would refuse never reaches it */
+    const char *bad[] = {"vm.swappiness=10", NULL};
+    s.sysctls = bad;
+    s.id = "caps2";
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er, done_cb, &r);
+    ASSERT_TRUE(r.done);
+    ASSERT_EQ_INT(r.rc, -ERR_INVALID);
+    ASSERT_EQ_STR(r.msg, "sysctl \"vm.swappiness\" is not in a separate kernel namespace");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+struct health_seen {
+    int n;
+    enum exec_health_status last;
+    bool healthy, unhealthy;
+};
+static void health_cb(void *arg, const char *id, enum exec_health_status st)
+{
+    struct health_seen *h = arg;
+    h->n++;
+    h->last = st;
+    h->healthy |= st == EXEC_HEALTH_HEALTHY;
+    h->unhealthy |= st == EXEC_HEALTH_UNHEALTHY;
+}
+
+/* Healthchecks probed inside real containers: not healthy until the file the probe tests
+ * exists; a probe that outlives its timeout is killed and counts as a failure (-1, Docker's
+ * words); probing stops when the container exits. */
+TEST_T(exec_real_healthcheck, 120)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec *x = exec_open(&loop);
+    struct health_seen hs = {0};
+    exec_set_health_cb(x, health_cb, &hs);
+    const char *args[] = {"sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 1000", NULL};
+    const char *test[] = {"CMD-SHELL", "test -e /tmp/ok || { echo not yet; exit 1; }", NULL};
+    struct exec_healthcheck hc = {.test = test, .interval_ns = 200000000, .retries = 100};
+    struct exec_spec s;
+    spec_init(&s, "hc1", args);
+    s.health = &hc;
+    struct exitres er = {0};
+    ASSERT_EQ_INT(exec_health_status(x, "hc1"), EXEC_HEALTH_NONE);
+    int64_t t0 = mono_ms();
+    create_start(&loop, x, &s, &er);
+    ASSERT_EQ_INT(exec_health_status(x, "hc1"), EXEC_HEALTH_STARTING);
+    run_until(&loop, &hs.healthy, 30000, "healthy");
+    ASSERT_TRUE(mono_ms() - t0 >= 1000); /* not before the file exists */
+    ASSERT_EQ_INT(hs.n, 1);
+    json_t *h = exec_health_get(x, "hc1");
+    ASSERT_NOT_NULL(h);
+    ASSERT_EQ_STR(json_string_value(json_object_get(h, "Status")), "healthy");
+    json_t *log = json_object_get(h, "Log");
+    ASSERT_TRUE(json_array_size(log) >= 2);
+    json_t *first = json_array_get(log, 0), *last = json_array_get(log, json_array_size(log) - 1);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(first, "ExitCode")), 1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "Output")), "not yet\n");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(last, "ExitCode")), 0);
+    json_decref(h);
+
+    /* a probe that hangs: killed at its timeout, -1, unhealthy after retries 1 */
+    const char *args2[] = {"sleep", "1000", NULL};
+    const char *slow[] = {"CMD", "sleep", "100", NULL};
+    struct exec_healthcheck hc2 = {
+        .test = slow, .interval_ns = 100000000, .timeout_ns = 300000000, .retries = 1};
+    spec_init(&s, "hc2", args2);
+    s.health = &hc2;
+    struct exitres er2 = {0};
+    memset(&hs, 0, sizeof(hs));
+    create_start(&loop, x, &s, &er2);
+    run_until(&loop, &hs.unhealthy, 30000, "unhealthy");
+    h = exec_health_get(x, "hc2");
+    first = json_array_get(json_object_get(h, "Log"), 0);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(first, "ExitCode")), -1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "Output")),
+                  "Health check exceeded timeout (300ms)");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(h, "FailingStreak")), 1);
+    json_decref(h);
+    /* no probe process left behind in the container: only its init */
+    char *procs = NULL;
+    size_t n;
+    char *cp = xasprintf("/sys/fs/cgroup/pids%s/hc2/cgroup.procs", cg_parent);
+    if (file_read(cp, &procs, &n, NULL) == 0) {
+        size_t lines = 0;
+        for (size_t i = 0; i < n; i++)
+            lines += procs[i] == '\n';
+        ASSERT_EQ_INT(lines, 1);
+    }
+    free(procs);
+    free(cp);
+
+    /* a bad healthcheck is refused at create */
+    const char *bad[] = {"CMD-SHELL", "true", NULL};
+    struct exec_healthcheck hc3 = {.test = bad, .interval_ns = 10};
+    spec_init(&s, "hc3", args2);
+    s.health = &hc3;
+    struct res r = {0};
+    exec_create(x, &s, exit_cb, &er2, done_cb, &r);
+    ASSERT_EQ_INT(r.rc, -ERR_INVALID);
+    ASSERT_EQ_STR(r.msg, "Interval in Healthcheck cannot be less than 1ms");
+
+    delete_ok(&loop, x, "hc1");
+    delete_ok(&loop, x, "hc2");
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
