@@ -74,6 +74,8 @@ struct msg_node_desc {
     json_t *engine_labels;
 };
 json_t *msg_node_desc_encode(const struct msg_node_desc *d);
+/* Borrows from o (a node's own description, or a join request's). */
+int msg_node_desc_decode(json_t *o, struct msg_node_desc *d, struct err *e);
 
 /* A "IP:port" or "[v6]:port" address, as managers advertise them. */
 bool msg_addr_valid(const char *s);

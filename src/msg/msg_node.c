@@ -72,11 +72,12 @@ json_t *msg_node_desc_encode(const struct msg_node_desc *d)
     return j;
 }
 
-static int node_desc_decode(json_t *o, struct msg_node_desc *d, struct err *e)
+int msg_node_desc_decode(json_t *o, struct msg_node_desc *d, struct err *e)
 {
     static const char what[] = "join request Description";
     json_t *plat, *res, *eng;
     bool has_cpus, has_mem;
+    memset(d, 0, sizeof(*d));
     if (msg_is_object(o, what, e) < 0 ||
         msg_get_str(o, what, "Hostname", MSG_MAX_SHORT, false, &d->hostname, e) < 0 ||
         msg_get_obj(o, what, "Platform", false, false, &plat, e) < 0 ||
@@ -181,7 +182,7 @@ int msg_join_req_decode(json_t *j, struct msg_join_req *m, struct err *e)
     }
     if (a && !a[0])
         m->availability = NULL;
-    if (node_desc_decode(desc, &m->desc, e) < 0)
+    if (msg_node_desc_decode(desc, &m->desc, e) < 0)
         return bad(m, sizeof(*m));
     m->doc = json_incref(j);
     return 0;
