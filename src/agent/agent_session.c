@@ -9,6 +9,8 @@
  * Thread: the loop thread. */
 #include "agent.h"
 
+#include "msg/msg.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +39,7 @@ struct agent_session {
     bool restored, got_full, started, polling, dead;
     char session_id[ID_LEN + 1];
     uint64_t ack;
-    json_t *reports; /* task ID → Status not sent yet */
+    json_t *reports; /* task ID → its update ({"TaskID", "Status"}) not sent yet */
     json_t *sent;    /* the report in flight */
     uv_timer_t *poll_timer, *report_timer;
     int pending; /* calls and operations in flight */
@@ -84,18 +86,19 @@ static void report(struct stask *t)
     struct agent_session *s = t->s;
     char now[40];
     time_format_rfc3339(time_now_ns(), now);
-    json_t *st = json_pack("{s:s, s:s, s:s}", "Timestamp", now, "State",
-                           task_state_name(t->sm.state), "Message", t->sm.message);
-    if (t->sm.err[0])
-        json_object_set_new(st, "Err", json_string(t->sm.err));
+    struct msg_status_update u = {.task_id = t->id,
+                                  .status = {.timestamp = now,
+                                             .state = t->sm.state,
+                                             .message = t->sm.message,
+                                             .err = t->sm.err[0] ? t->sm.err : NULL}};
     struct agent_ctr c;
-    if (s->ops->status(s->ops_ctx, t->id, &c) == 0)
-        json_object_set_new(
-            st, "ContainerStatus",
-            json_pack("{s:s, s:i, s:i}", "ContainerID", c.id, "PID", c.pid, "ExitCode",
-                      t->sm.state >= TASK_COMPLETE ? t->sm.exit_code : c.exit_code));
-    json_object_set_new(st, "PortStatus", json_object());
-    json_object_set_new(s->reports, t->id, st);
+    if (s->ops->status(s->ops_ctx, t->id, &c) == 0) {
+        u.status.has_container = true;
+        u.status.container_id = c.id;
+        u.status.pid = c.pid;
+        u.status.exit_code = t->sm.state >= TASK_COMPLETE ? t->sm.exit_code : c.exit_code;
+    }
+    json_object_set_new(s->reports, t->id, msg_status_update_encode(&u));
     if (!s->sent && !uv_is_active((uv_handle_t *)s->report_timer))
         uv_timer_start(s->report_timer, report_flush, AGENT_REPORT_MS, 0);
 }
@@ -136,11 +139,11 @@ static void report_flush(uv_timer_t *timer)
     json_t *v;
     json_object_foreach(s->reports, id, v)
     {
-        json_array_append_new(ups, json_pack("{s:s, s:O}", "TaskID", id, "Status", v));
+        json_array_append(ups, v);
     }
     s->sent = s->reports;
     s->reports = json_object();
-    json_t *body = json_pack("{s:o}", "Updates", ups);
+    json_t *body = msg_status_batch_wrap(ups);
     s->pending++;
     s->call(s->call_ctx, "/swarm-rpc/status", body, report_done, s);
     json_decref(body);
@@ -360,26 +363,25 @@ static void poll_done(void *arg, int status, json_t *answer)
         maybe_free(s);
         return;
     }
-    json_t *changes = json_object_get(answer, "Changes");
-    if (status != 200 || !json_is_array(changes)) {
+    struct msg_assign_resp a;
+    struct err e;
+    if (status != 200 || msg_assign_resp_decode(answer, &a, &e) < 0) {
+        if (status == 200)
+            log_warn("assignments: %s", e.msg);
         uv_timer_start(s->poll_timer, poll_tick, POLL_RETRY_MS, 0);
         return;
     }
-    bool full = json_is_true(json_object_get(answer, "Full"));
+    bool full = a.full;
     json_t *seen = json_object();
     size_t i;
     json_t *c;
-    json_array_foreach(changes, i, c)
-    {
-        json_t *task = json_object_get(c, "Task");
-        const char *removed = json_string_value(json_object_get(c, "Removed"));
-        if (json_is_object(task)) {
-            const char *id = json_string_value(json_object_get(task, "ID"));
-            if (id)
-                json_object_set_new(seen, id, json_true());
-            upsert(s, task, json_string_value(json_object_get(c, "ServiceName")));
-        } else if (removed) {
-            struct stask *t = strmap_get(s->tasks, removed);
+    for (i = 0; i < a.n_changes; i++) {
+        const struct msg_assign_change *ch = &a.changes[i];
+        if (ch->task) {
+            json_object_set_new(seen, ch->task_id, json_true());
+            upsert(s, ch->task, ch->service_name);
+        } else {
+            struct stask *t = strmap_get(s->tasks, ch->removed);
             if (t && !t->removing)
                 take_away(t);
         }
@@ -404,9 +406,9 @@ static void poll_done(void *arg, int status, json_t *answer)
         }
     }
     json_decref(seen);
-    json_t *seq = json_object_get(answer, "Seq");
-    if (json_is_integer(seq) && json_integer_value(seq) > 0)
-        s->ack = (uint64_t)json_integer_value(seq);
+    if (a.seq > 0)
+        s->ack = a.seq;
+    msg_assign_resp_release(&a);
     poll_send(s);
 }
 
@@ -416,7 +418,8 @@ static void poll_send(struct agent_session *s)
         return;
     s->polling = true;
     s->pending++;
-    json_t *body = json_pack("{s:s, s:I}", "Session", s->session_id, "Ack", (json_int_t)s->ack);
+    json_t *body =
+        msg_assign_req_encode(&(struct msg_assign_req){s->session_id, true, s->ack, NULL});
     s->call(s->call_ctx, "/swarm-rpc/assignments", body, poll_done, s);
     json_decref(body);
 }

@@ -12,6 +12,7 @@
 
 #include "ca/ca.h"
 #include "httpc/httpc.h"
+#include "msg/msg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -220,12 +221,25 @@ static int route_source(const char *ip, char *out, size_t cap, struct err *e)
 /* The manager's message from an error answer, or `what`. Heap string. */
 static char *answer_message(struct buf *body, const char *what)
 {
-    json_t *j = body && body->len ? json_loadb(body->p, body->len, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(j, "message"));
-    char *s = xstrdup(m && m[0] ? m : what);
+    struct err e;
+    struct msg_heartbeat_resp m = {0}; /* every error answer's shape: {"message"} */
+    json_t *j = body && body->len ? msg_load(body->p, body->len, "answer", &e) : NULL;
+    if (j && msg_heartbeat_resp_decode(j, &m, &e) < 0)
+        m.message = NULL;
+    char *s = xstrdup(m.message && m.message[0] ? m.message : what);
+    msg_heartbeat_resp_release(&m);
     json_decref(j);
     return s;
 }
+
+/* A 200 answer decoded by kind (decode: msg_<kind>_decode); -ERR_INVALID with e. */
+#define DECODE_ANSWER(kind, body, m, e)                                                            \
+    ({                                                                                             \
+        json_t *j_ = msg_load((body)->p, (body)->len, #kind, (e));                                 \
+        int rc_ = j_ ? msg_##kind##_decode(j_, (m), (e)) : -ERR_INVALID;                           \
+        json_decref(j_);                                                                           \
+        rc_;                                                                                       \
+    })
 
 /* ---- heartbeats ---- */
 
@@ -262,36 +276,37 @@ static void beat_done(void *data, int rc, long status, struct buf *body, struct 
     struct hollow_node *n = data;
     struct hollow *h = n->h;
     n->call = NULL;
-    if (rc == 0 && status == 200) {
+    struct err e2;
+    struct msg_heartbeat_resp m;
+    bool decoded = rc == 0 && DECODE_ANSWER(heartbeat_resp, body, &m, &e2) == 0;
+    if (decoded && status == 200) {
         h->st.hb_ok++;
-        json_t *j = json_loadb(body->p, body->len, 0, NULL);
-        json_int_t period = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
-        if (period > 0)
-            h->st.period_ms = period;
-        merge_managers(h, json_object_get(j, "Managers"));
-        json_decref(j);
+        if (m.heartbeat_ms > 0)
+            h->st.period_ms = m.heartbeat_ms;
+        merge_managers(h, m.managers);
+        msg_heartbeat_resp_release(&m);
         schedule(n, next_slot(n));
         return;
     }
-    if (rc == 0 && status == 503) {
-        json_t *j = json_loadb(body->p, body->len, 0, NULL);
-        const char *leader = json_string_value(json_object_get(j, "Leader"));
-        int idx = leader && leader[0] ? add_manager(h, leader) : -1;
-        json_decref(j);
+    if (decoded && status == 503) {
+        int idx = m.leader && m.leader[0] ? add_manager(h, m.leader) : -1;
         if (idx >= 0 && idx != n->mgr) {
+            msg_heartbeat_resp_release(&m);
             h->st.redirects++;
             n->mgr = idx;
             schedule(n, HOLLOW_REDIRECT_MS);
             return;
         }
     }
+    if (decoded)
+        msg_heartbeat_resp_release(&m);
     h->st.hb_errors++;
     if (rc < 0) {
         log_debug("hollow %d: heartbeat to %s failed: %s", n->idx, h->managers[n->mgr], e->msg);
     } else {
-        char *m = answer_message(body, "unexpected answer");
-        log_debug("hollow %d: heartbeat to %s: %ld %s", n->idx, h->managers[n->mgr], status, m);
-        free(m);
+        char *why = answer_message(body, "unexpected answer");
+        log_debug("hollow %d: heartbeat to %s: %ld %s", n->idx, h->managers[n->mgr], status, why);
+        free(why);
     }
     n->mgr = (n->mgr + 1) % h->nmanagers;
     retry_later(n);
@@ -324,18 +339,6 @@ static void enqueue(struct hollow *h, struct hollow_node *n, int64_t delay_ms)
     n->not_before = now_ms(h) + delay_ms;
     h->queue[(h->qhead + h->qlen) % h->count] = n->idx;
     h->qlen++;
-}
-
-static json_t *description(struct hollow *h, int idx)
-{
-    char *host = xasprintf("%s%d", h->prefix, idx);
-    json_t *d =
-        json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I}, s:{s:s, s:{s:s}}}", "Hostname", host,
-                  "Platform", "Architecture", h->machine, "OS", "linux", "Resources", "NanoCPUs",
-                  (json_int_t)HOLLOW_NANO_CPUS, "MemoryBytes", (json_int_t)HOLLOW_MEMORY, "Engine",
-                  "EngineVersion", HOLLOW_ENGINE_VERSION, "Labels", "hollow", "true");
-    free(host);
-    return d;
 }
 
 static void join_failed(struct hollow_node *n, const char *why)
@@ -403,26 +406,22 @@ static void join_done(void *data, int rc, long status, struct buf *body, struct 
         pump_joins(h);
         return;
     }
-    json_t *j = json_loadb(body->p, body->len, 0, NULL);
-    const char *cert = json_string_value(json_object_get(j, "Cert"));
-    const char *id = json_string_value(json_object_get(j, "NodeID"));
-    const char *role = json_string_value(json_object_get(j, "Role"));
+    struct msg_join_resp m;
     struct ca_identity ident;
-    rc = !cert || !id || !role || !id_valid(id)
-             ? err_set(&e2, ERR_INTERNAL, "the manager's answer is incomplete")
-             : ca_verify(h->root_pem, cert, &ident, &e2);
-    if (!rc && (strcmp(ident.cn, id) || strcmp(ident.ou, "swarm-worker")))
+    rc = DECODE_ANSWER(join_resp, body, &m, &e2);
+    if (!rc)
+        rc = ca_verify(h->root_pem, m.cert, &ident, &e2);
+    if (!rc && (strcmp(ident.cn, m.node_id) || strcmp(ident.ou, "swarm-worker")))
         rc = err_set(&e2, ERR_INTERNAL, "the manager issued a certificate for %s/%s, not a worker",
                      ident.cn, ident.ou);
     if (!rc) {
-        json_int_t period = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
-        if (period > 0)
-            h->st.period_ms = period;
-        merge_managers(h, json_object_get(j, "Managers"));
-        snprintf(n->id, sizeof(n->id), "%s", id);
-        rc = joined(n, cert, &e2);
+        if (m.heartbeat_ms > 0)
+            h->st.period_ms = m.heartbeat_ms;
+        merge_managers(h, m.managers);
+        snprintf(n->id, sizeof(n->id), "%s", m.node_id);
+        rc = joined(n, m.cert, &e2);
     }
-    json_decref(j);
+    msg_join_resp_release(&m);
     free(n->key_pem);
     n->key_pem = NULL;
     if (rc) {
@@ -441,11 +440,25 @@ static void join_start(struct hollow *h, struct hollow_node *n)
         fail(h, &e);
         return;
     }
-    json_t *req =
-        json_pack("{s:s, s:s, s:s, s:s, s:o}", "Token", h->token, "CSR", csr, "Addr", h->advertise,
-                  "Availability", "active", "Description", description(h, n->idx));
+    char *host = xasprintf("%s%d", h->prefix, n->idx);
+    json_t *labels = json_pack("{s:s}", "hollow", "true");
+    struct msg_join_req m = {.token = h->token,
+                             .csr = csr,
+                             .addr = h->advertise,
+                             .availability = "active",
+                             .desc = {.hostname = host,
+                                      .arch = h->machine,
+                                      .os = "linux",
+                                      .has_resources = true,
+                                      .nano_cpus = HOLLOW_NANO_CPUS,
+                                      .memory_bytes = HOLLOW_MEMORY,
+                                      .engine_version = HOLLOW_ENGINE_VERSION,
+                                      .engine_labels = labels}};
+    json_t *req = msg_join_req_encode(&m);
+    json_decref(labels);
+    free(host);
     free(csr);
-    char *s = json_dumps(req, JSON_COMPACT);
+    char *s = msg_dump(req);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/join", h->manager);
     n->state = HN_JOINING;
@@ -481,21 +494,20 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
         fail(h, &e2);
         return;
     }
-    json_t *j = json_loadb(body->p, body->len, 0, NULL);
-    const char *root = json_string_value(json_object_get(j, "RootCA"));
-    if (status != 200 || !root) {
+    struct msg_ca_resp ca;
+    if (status != 200 || DECODE_ANSWER(ca_resp, body, &ca, &e2) < 0) {
         char *m = answer_message(body, "the manager did not give its CA certificate");
         err_set(&e2, ERR_UNAVAILABLE, "%s", m);
         free(m);
-        json_decref(j);
         fail(h, &e2);
         return;
     }
+    const char *root = ca.root_ca;
     char *digest = ca_digest(root);
     bool match = !strcmp(digest, h->digest);
     free(digest);
     if (!match) {
-        json_decref(j);
+        msg_ca_resp_release(&ca);
         err_set(&e2, ERR_INVALID, "remote CA does not match fingerprint. Expected: %s", h->digest);
         fail(h, &e2);
         return;
@@ -503,16 +515,15 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
     h->root_pem = xstrdup(root);
     /* like a real node's session: report what it trusts and who issued its certificate */
     char *subj = NULL, *pub = NULL;
-    json_t *beat = json_object();
+    struct msg_heartbeat_req beat = {0};
     if (ca_tls_info(root, &subj, &pub, &e2) == 0)
-        json_object_set_new(beat, "TLSInfo",
-                            json_pack("{s:s, s:s, s:s}", "TrustRoot", root, "CertIssuerSubject",
-                                      subj, "CertIssuerPublicKey", pub));
-    h->beat_body = json_dumps(beat, JSON_COMPACT);
-    json_decref(beat);
+        beat = (struct msg_heartbeat_req){.has_tls = true, .tls = {root, subj, pub}};
+    json_t *bj = msg_heartbeat_req_encode(&beat);
+    h->beat_body = msg_dump(bj);
+    json_decref(bj);
     free(subj);
     free(pub);
-    json_decref(j);
+    msg_ca_resp_release(&ca);
     if (write_private(h->ca_file, h->root_pem, &e2) < 0) {
         fail(h, &e2);
         return;

@@ -30,9 +30,8 @@ static void save_managers(struct node *n, json_t *list)
 }
 
 /* A manager that does not lead names the leader: go there. */
-static bool follow_leader(struct node *n, json_t *answer)
+static bool follow_leader(struct node *n, const char *leader)
 {
-    const char *leader = json_string_value(json_object_get(answer, "Leader"));
     if (!leader || !leader[0])
         return false;
     size_t i;
@@ -51,49 +50,52 @@ static bool follow_leader(struct node *n, json_t *answer)
     return true;
 }
 
+/* The answer's body decoded (src/msg), or -ERR_INVALID with e. */
+static int decode_answer(struct buf *body, struct msg_heartbeat_resp *m, struct err *e)
+{
+    json_t *j = msg_load(body->p, body->len, "heartbeat answer", e);
+    int rc = j ? msg_heartbeat_resp_decode(j, m, e) : -ERR_INVALID;
+    json_decref(j);
+    return rc;
+}
+
 static void heartbeat_done(void *data, int rc, long status, struct buf *body, struct err *e)
 {
     struct node *n = data;
+    struct err e2;
+    struct msg_heartbeat_resp m;
     n->agent_call = NULL;
-    if (rc == 0 && status == 503) {
-        json_t *j = json_loadb(body->p, body->len, 0, NULL);
-        bool moved = follow_leader(n, j);
-        json_decref(j);
-        if (moved) {
-            agent_schedule(n, 20);
-            return;
-        }
+    bool decoded = rc == 0 && decode_answer(body, &m, &e2) == 0;
+    if (rc == 0 && status == 503 && decoded && follow_leader(n, m.leader)) {
+        msg_heartbeat_resp_release(&m);
+        agent_schedule(n, 20);
+        return;
     }
     if (rc < 0 || status != 200) {
-        json_t *j = rc < 0 ? NULL : json_loadb(body->p, body->len, 0, NULL);
-        const char *msg = rc < 0 ? e->msg : json_string_value(json_object_get(j, "message"));
+        const char *msg = rc < 0 ? e->msg : decoded ? m.message : NULL;
         log_warn("heartbeat to %s failed: %s",
                  json_string_value(json_array_get(n->managers, n->agent_idx)) ?: "?",
                  msg ? msg : "unexpected answer");
-        json_decref(j);
+        if (decoded)
+            msg_heartbeat_resp_release(&m);
         if (json_array_size(n->managers))
             n->agent_idx = (n->agent_idx + 1) % json_array_size(n->managers);
         agent_schedule(n, AGENT_RETRY_MS);
         return;
     }
-    struct err e2;
-    json_t *j = node_msg_decode(NODE_MSG_BEAT_ANSWER, body->p, body->len, &e2);
-    if (!j) {
+    if (!decoded) {
         log_warn("heartbeat to %s: %s",
                  json_string_value(json_array_get(n->managers, n->agent_idx)) ?: "?", e2.msg);
         agent_schedule(n, AGENT_RETRY_MS);
         return;
     }
-    json_int_t period = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
-    if (period > 0)
-        n->heartbeat_ms = period;
-    save_managers(n, json_object_get(j, "Managers"));
-    bool promote = !node_is_manager(n) &&
-                   !strcmp(json_string_value(json_object_get(j, "Role")) ?: "", "manager");
+    if (m.heartbeat_ms > 0)
+        n->heartbeat_ms = m.heartbeat_ms;
+    save_managers(n, m.managers);
+    bool promote = !node_is_manager(n) && m.role && !strcmp(m.role, "manager");
     agent_schedule(n, n->heartbeat_ms);
-    node_trust_sync(n, json_string_value(json_object_get(j, "TrustBundle")),
-                    json_string_value(json_object_get(j, "SigningRoot")));
-    json_decref(j);
+    node_trust_sync(n, m.trust_bundle, m.signing_root);
+    msg_heartbeat_resp_release(&m);
     if (promote)
         node_promote_self(n, n->agent_client,
                           json_string_value(json_array_get(n->managers, n->agent_idx)));
@@ -116,12 +118,16 @@ static void agent_beat(uv_timer_t *t)
     }
     /* each heartbeat carries this node's TLS state (what it trusts, who issued its
      * certificate): the leader tracks root rotations with it */
-    json_t *body = json_object();
     json_t *tls = node_self_tls_info(n);
-    if (tls)
-        json_object_set_new(body, "TLSInfo", tls);
-    char *s = json_dumps(body, JSON_COMPACT);
+    struct msg_heartbeat_req m = {
+        .has_tls = tls != NULL,
+        .tls = {json_string_value(json_object_get(tls, "TrustRoot")),
+                json_string_value(json_object_get(tls, "CertIssuerSubject")),
+                json_string_value(json_object_get(tls, "CertIssuerPublicKey"))}};
+    json_t *body = msg_heartbeat_req_encode(&m);
+    char *s = msg_dump(body);
     json_decref(body);
+    json_decref(tls);
     char *url = xasprintf("https://%s/swarm-rpc/heartbeat", mgr);
     n->agent_call =
         httpc_post(n->agent_client, url, s, strlen(s), n->heartbeat_ms, NULL, heartbeat_done, n);

@@ -62,13 +62,18 @@ static void renewed(void *data, int rc, long status, struct buf *body, struct er
     struct renew_ctx *c = data;
     struct err e2;
     c->n->renewing = false;
-    json_t *j = rc == 0 && status == 200 ? json_loadb(body->p, body->len, 0, NULL) : NULL;
-    const char *cert = json_string_value(json_object_get(j, "Cert"));
-    if (!cert)
-        log_warn("certificate renewal failed: %s", rc < 0 ? e->msg : "the manager refused");
-    else if (install(c->n, cert, c->key, &e2) < 0)
-        log_error("certificate renewal: %s", e2.msg);
+    json_t *j =
+        rc == 0 && status == 200 ? msg_load(body->p, body->len, "certificate answer", &e2) : NULL;
+    struct msg_cert_resp m = {0};
+    bool decoded = j && msg_cert_resp_decode(j, &m, &e2) == 0;
     json_decref(j);
+    if (!decoded)
+        log_warn("certificate renewal failed: %s", rc < 0          ? e->msg
+                                                   : status == 200 ? e2.msg
+                                                                   : "the manager refused");
+    else if (install(c->n, m.cert, c->key, &e2) < 0)
+        log_error("certificate renewal: %s", e2.msg);
+    msg_cert_resp_release(&m);
     free(c->key);
     free(c);
 }
@@ -118,8 +123,8 @@ void node_cert_renew(struct node *n)
     c->n = n;
     c->key = key;
     key = NULL;
-    json_t *req = json_pack("{s:s}", "CSR", csr);
-    char *s = json_dumps(req, JSON_COMPACT);
+    json_t *req = msg_csr_req_encode(&(struct msg_csr_req){.csr = csr});
+    char *s = msg_dump(req);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/renew", mgr);
     httpc_post(n->agent_client, url, s, strlen(s), 10000, NULL, renewed, c);

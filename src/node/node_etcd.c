@@ -262,11 +262,9 @@ json_t *node_etcd_ca_record(struct node *n)
     return json_pack("{s:s, s:s}", "Cert", n->etcd_ca_cert, "Key", n->etcd_ca_key);
 }
 
-int node_etcd_ca_from_answer(struct node *n, json_t *rec, struct err *e)
+int node_etcd_ca_from_answer(struct node *n, const char *cert, const char *key, struct err *e)
 {
-    const char *cert = json_string_value(json_object_get(rec, "Cert"));
-    const char *key = json_string_value(json_object_get(rec, "Key"));
-    if (!rec || json_is_null(rec))
+    if (!cert && !key)
         return 0; /* an older manager: this one runs etcd on the swarm's certificates */
     if (!cert || !key)
         return err_set(e, ERR_INTERNAL, "the manager sent a malformed etcd CA");

@@ -4,6 +4,7 @@
 
 #include "http/http.h"
 #include "httpc/httpc.h"
+#include "msg/msg.h"
 #include "node.h"
 #include "repl/repl.h"
 #include "state/state.h"
@@ -188,8 +189,8 @@ int node_etcd_prepare(struct node *n, struct err *e);
 void node_etcd_forget(struct node *n, bool remove_files);
 /* {"Cert", "Key"} for a joining or promoted manager's answer, or NULL; new reference. */
 json_t *node_etcd_ca_record(struct node *n);
-/* Installs the etcd CA from a join or promotion answer's EtcdCA (NULL/null: none). */
-int node_etcd_ca_from_answer(struct node *n, json_t *rec, struct err *e);
+/* Installs the etcd CA from a join or promotion answer's EtcdCA (both NULL: none). */
+int node_etcd_ca_from_answer(struct node *n, const char *cert, const char *key, struct err *e);
 /* Applies the private records "etcdca", "etcdcrl" and "etcdcert-<ID>"; false for others. */
 bool node_etcd_apply(struct node *n, const char *name, json_t *rec);
 /* Store up (and every certificate check): records this manager's etcd certificate serial if
@@ -300,24 +301,6 @@ int node_resolve_addr(const char *addr, int default_port, char *ip, size_t iplen
 /* Normalises a listen address ("", IP, interface, each with an optional port) into
  * "host:port" (IP "0.0.0.0" kept; default port 2377). */
 int node_listen_addr(const char *addr, char *out, size_t cap, struct err *e);
-
-/* node_msg.c — the bodies of /swarm-rpc/ requests and answers */
-enum node_msg_kind {
-    NODE_MSG_JOIN_REQ,    /* POST /swarm-rpc/join */
-    NODE_MSG_JOIN_ANSWER, /* its answer, and the answer to a promotion */
-    NODE_MSG_BEAT_REQ,    /* POST /swarm-rpc/heartbeat */
-    NODE_MSG_BEAT_ANSWER, /* its answer (200, or 503 naming the leader) */
-    NODE_MSG_RENEW_REQ,   /* POST /swarm-rpc/renew */
-    NODE_MSG_CERT_ANSWER, /* its answer */
-    NODE_MSG_PROMOTE_REQ, /* POST /swarm-rpc/promote */
-    NODE_MSG_CA_ANSWER,   /* the answer to POST /swarm-rpc/ca */
-    NODE_MSG_COUNT
-};
-/* Checks that body is an object of kind k's shape (field types, required fields, ports,
- * addresses, identities); 0 or ERR_INVALID ("malformed join request: Addr is missing"). */
-int node_msg_check(enum node_msg_kind k, json_t *body, struct err *e);
-/* json_loadb of p[0..n) and node_msg_check: a new reference, or NULL and ERR_INVALID. */
-json_t *node_msg_decode(enum node_msg_kind k, const char *p, size_t n, struct err *e);
 
 /* node_swarm.c */
 /* `swarm init --force-new-cluster` on a manager: restart etcd as a one-member cluster from

@@ -52,7 +52,7 @@ static void join_finish(struct join_ctx *c, int rc, struct err *e)
         ctx_free(c);
 }
 
-/* The manager's answer as JSON, or an error carrying its message. */
+/* The manager's answer as JSON (to be decoded by kind), or an error carrying its message. */
 static json_t *answer(long status, struct buf *body, const char *what, struct err *e)
 {
     json_t *j = json_loadb(body->p, body->len, 0, NULL);
@@ -60,7 +60,7 @@ static json_t *answer(long status, struct buf *body, const char *what, struct er
         return j;
     const char *msg = json_string_value(json_object_get(j, "message"));
     int kind = status == 400 ? ERR_INVALID : status == 501 ? ERR_NOT_IMPLEMENTED : ERR_UNAVAILABLE;
-    err_set(e, kind, "%s", msg ? msg : what);
+    err_set(e, kind, "%.*s", MSG_MAX_TEXT, msg ? msg : what);
     json_decref(j);
     return NULL;
 }
@@ -112,34 +112,28 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         return;
     }
     json_t *j = answer(status, body, "the manager refused to join this node", &e2);
-    if (j && node_msg_check(NODE_MSG_JOIN_ANSWER, j, &e2) < 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    if (!j) {
-        join_finish(c, -e2.kind, &e2);
+    struct msg_join_resp m;
+    rc = j ? msg_join_resp_decode(j, &m, &e2) : -e2.kind;
+    json_decref(j);
+    if (rc < 0) {
+        join_finish(c, rc, &e2);
         return;
     }
-    const char *cert = json_string_value(json_object_get(j, "Cert"));
-    const char *id = json_string_value(json_object_get(j, "NodeID"));
-    const char *cluster = json_string_value(json_object_get(j, "ClusterID"));
-    const char *role = json_string_value(json_object_get(j, "Role"));
+    const char *cert = m.cert, *id = m.node_id, *cluster = m.cluster_id, *role = m.role;
     /* During a root rotation the manager trusts (and signs with) a newer root too; accept
      * its bundle only if it holds the root the token vouched for. */
-    const char *bundle = json_string_value(json_object_get(j, "TrustBundle"));
+    const char *bundle = m.trust_bundle;
     const char *trust = bundle && strstr(bundle, c->root_pem) ? bundle : c->root_pem;
     struct ca_identity ident;
-    rc = !cert || !id || !cluster || !role || !id_valid(id) || !id_valid(cluster)
-             ? err_set(&e2, ERR_INTERNAL, "the manager's answer is incomplete")
-             : ca_verify(trust, cert, &ident, &e2);
+    rc = ca_verify(trust, cert, &ident, &e2);
     if (!rc && trust != c->root_pem)
         rc = write_file(n, "ca.crt", trust, 0644, &e2);
     if (!rc && (strcmp(ident.cn, id) || strcmp(ident.org, cluster) ||
                 strncmp(ident.ou, "swarm-", 6) || strcmp(ident.ou + 6, role)))
         rc = err_set(&e2, ERR_INTERNAL, "the manager issued a certificate for another identity");
-    const char *dek = json_string_value(json_object_get(j, "DEK"));
-    const char *initial = json_string_value(json_object_get(j, "InitialCluster"));
-    bool manager = role && !strcmp(role, "manager");
+    const char *dek = m.dek;
+    const char *initial = m.initial_cluster;
+    bool manager = !strcmp(role, "manager");
     if (!rc && manager && (!dek || !initial))
         rc = err_set(&e2, ERR_INTERNAL, "the manager's answer lacks the store's keys");
     if (!rc && manager) {
@@ -151,10 +145,10 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
             memcpy(n->dek, raw.p, sizeof(n->dek));
             n->have_dek = true;
             /* an autolocked swarm's managers all start locked: seal with its unlock key */
-            const char *ukey = json_string_value(json_object_get(j, "UnlockKey"));
+            const char *ukey = m.unlock_key;
             rc = node_keys_reseal(n, ukey && ukey[0] ? ukey : NULL, &e2);
             if (!rc)
-                rc = node_etcd_ca_from_answer(n, json_object_get(j, "EtcdCA"), &e2);
+                rc = node_etcd_ca_from_answer(n, m.etcd_ca_cert, m.etcd_ca_key, &e2);
             free(n->unlock_key);
             n->unlock_key = xstrdup(ukey ? ukey : "");
         }
@@ -170,16 +164,15 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
         snprintf(n->cluster_id, sizeof(n->cluster_id), "%s", cluster);
         snprintf(n->role, sizeof(n->role), "%s", role);
         json_decref(n->managers);
-        n->managers = json_deep_copy(json_object_get(j, "Managers"));
+        n->managers = json_deep_copy(m.managers);
         if (!json_array_size(n->managers)) {
             json_decref(n->managers);
             n->managers = json_pack("[s]", c->remote);
         }
-        json_int_t hb = json_integer_value(json_object_get(j, "HeartbeatPeriod"));
-        n->heartbeat_ms = hb > 0 ? hb : 5000;
+        n->heartbeat_ms = m.heartbeat_ms > 0 ? m.heartbeat_ms : 5000;
         rc = node_save_state(n, &e2);
     }
-    json_decref(j);
+    msg_join_resp_release(&m);
     if (rc) {
         join_finish(c, rc, &e2);
         return;
@@ -206,23 +199,25 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
         return;
     }
     json_t *j = answer(status, body, "the manager did not give its CA certificate", &e2);
-    const char *root = j ? json_string_value(json_object_get(j, "RootCA")) : NULL;
-    if (!root) {
-        json_decref(j);
-        join_finish(c, -(e2.kind ? e2.kind : ERR_INTERNAL), &e2);
+    struct msg_ca_resp m;
+    rc = j ? msg_ca_resp_decode(j, &m, &e2) : -e2.kind;
+    json_decref(j);
+    if (rc < 0) {
+        join_finish(c, rc, &e2);
         return;
     }
+    const char *root = m.root_ca;
     char *digest = ca_digest(root);
     bool match = !strcmp(digest, c->digest);
     free(digest);
     if (!match) {
-        json_decref(j);
+        msg_ca_resp_release(&m);
         err_set(&e2, ERR_INVALID, "remote CA does not match fingerprint. Expected: %s", c->digest);
         join_finish(c, -e2.kind, &e2);
         return;
     }
     c->root_pem = xstrdup(root);
-    json_decref(j);
+    msg_ca_resp_release(&m);
     rc = dir_make(n->certs_dir, 0700, &e2);
     if (!rc)
         rc = write_file(n, "ca.crt", c->root_pem, 0644, &e2);
@@ -242,11 +237,17 @@ static void got_ca(void *data, int rc, long status, struct buf *body, struct err
     free(ca);
     httpc_close(old, NULL, NULL);
     json_t *desc = node_host_description(n);
-    json_t *req =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i}", "Token", c->token, "CSR", c->csr_pem,
-                  "Addr", n->advertise_ip, "Availability", c->availability, "Description", desc,
-                  "AdvertisePort", n->advertise_port, "EtcdPeerPort", n->cfg.etcd_peer_port);
-    char *s = json_dumps(req, JSON_COMPACT);
+    struct msg_join_req m2 = {.token = c->token,
+                              .csr = c->csr_pem,
+                              .addr = n->advertise_ip,
+                              .availability = c->availability,
+                              .advertise_port = n->advertise_port,
+                              .etcd_peer_port = n->cfg.etcd_peer_port};
+    if (msg_node_desc_decode(desc, &m2.desc, &e2) < 0)
+        log_warn("this node's description: %s", e2.msg); /* sent without it */
+    json_t *req = msg_join_req_encode(&m2);
+    json_decref(desc);
+    char *s = msg_dump(req);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/join", c->remote);
     httpc_post(c->client, url, s, strlen(s), 10000, NULL, joined, c);

@@ -41,13 +41,17 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     struct node *n = c->n;
     struct err e2;
     n->promoting = false;
-    json_t *j = rc == 0 && status == 200 ? json_loadb(body->p, body->len, 0, NULL) : NULL;
-    const char *cert = json_string_value(json_object_get(j, "Cert"));
-    const char *dek = json_string_value(json_object_get(j, "DEK"));
-    const char *initial = json_string_value(json_object_get(j, "InitialCluster"));
+    json_t *j = rc == 0 && status == 200 ? msg_load(body->p, body->len, "join answer", &e2) : NULL;
+    struct msg_join_resp m = {0};
+    bool loaded = j != NULL, decoded = j && msg_join_resp_decode(j, &m, &e2) == 0;
+    json_decref(j);
+    const char *cert = m.cert, *dek = m.dek, *initial = m.initial_cluster;
     struct buf raw = BUF_INIT;
-    if (!cert || !dek || !initial) {
-        log_warn("promotion failed: %s", rc < 0 ? e->msg : "the manager refused");
+    if (!decoded || !dek || !initial) {
+        log_warn("promotion failed: %s", rc < 0    ? e->msg
+                                         : decoded ? "the manager's answer lacks the store's keys"
+                                         : loaded  ? e2.msg
+                                                   : "the manager refused");
         goto out;
     }
     rc = b64_decode(dek, strlen(dek), &raw, &e2);
@@ -61,12 +65,12 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     }
     memcpy(n->dek, raw.p, sizeof(n->dek));
     n->have_dek = true;
-    if (node_etcd_ca_from_answer(n, json_object_get(j, "EtcdCA"), &e2) < 0)
+    if (node_etcd_ca_from_answer(n, m.etcd_ca_cert, m.etcd_ca_key, &e2) < 0)
         log_error("promotion: %s", e2.msg);
     snprintf(n->role, sizeof(n->role), "manager");
     free(n->initial_cluster);
     n->initial_cluster = xstrdup(initial);
-    const char *ukey = json_string_value(json_object_get(j, "UnlockKey"));
+    const char *ukey = m.unlock_key;
     free(n->unlock_key);
     n->unlock_key = xstrdup(ukey ? ukey : "");
     if (node_keys_reseal(n, n->unlock_key[0] ? n->unlock_key : NULL, &e2) < 0 ||
@@ -78,7 +82,7 @@ out:
     if (raw.p)
         memset(raw.p, 0, raw.len);
     buf_release(&raw);
-    json_decref(j);
+    msg_join_resp_release(&m);
     free(c->key);
     free(c);
 }
@@ -97,10 +101,10 @@ void node_promote_self(struct node *n, struct httpc *client, const char *manager
     struct promote_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
     c->key = key;
-    json_t *req = json_pack("{s:s, s:i, s:i}", "CSR", csr, "AdvertisePort", n->advertise_port,
-                            "EtcdPeerPort", n->cfg.etcd_peer_port);
+    struct msg_csr_req m = {csr, n->advertise_port, n->cfg.etcd_peer_port, NULL};
+    json_t *req = msg_csr_req_encode(&m);
     free(csr);
-    char *s = json_dumps(req, JSON_COMPACT);
+    char *s = msg_dump(req);
     json_decref(req);
     char *url = xasprintf("https://%s/swarm-rpc/promote", manager);
     log_info("promoted to manager: asking %s for a manager identity", manager);

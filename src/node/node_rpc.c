@@ -75,41 +75,81 @@ static const char *peer_node(struct node *n, struct http_req *req)
 
 /* ---- join ---- */
 
+/* A join or a promotion waiting for its node object (and a manager's etcd member): what
+ * its answer (struct msg_join_resp) will say. */
 struct join_ctx {
     struct node *n;
     struct http_req *req;
-    json_t *reply;
-    char *peer_url; /* managers: the new etcd member's peer URL */
+    char id[ID_LEN + 1];
+    const char *role; /* "worker" | "manager" */
+    char *cert;
+    char *bundle;     /* joins: the trust bundle ("" if unknown); promotions: NULL */
+    json_t *managers; /* the manager list when the call came */
+    char *peer_url;   /* managers: the new etcd member's peer URL */
 };
+
+static struct join_ctx *join_ctx_new(struct node *n, struct http_req *req, const char *id,
+                                     const char *role, char *cert)
+{
+    struct join_ctx *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->req = req;
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    c->role = role;
+    c->cert = cert;
+    c->managers = node_manager_list(n);
+    return c;
+}
 
 static void join_ctx_free(struct join_ctx *c)
 {
-    json_decref(c->reply);
+    free(c->cert);
+    free(c->bundle);
+    json_decref(c->managers);
     free(c->peer_url);
     free(c);
+}
+
+/* Answers the join or promotion; initial_cluster (managers) adds the store's keys. */
+static void join_answer(struct join_ctx *c, const char *initial_cluster)
+{
+    struct msg_join_resp r = {.node_id = c->id,
+                              .cluster_id = c->n->cluster_id,
+                              .role = c->role,
+                              .cert = c->cert,
+                              .managers = c->managers,
+                              .heartbeat_ms = node_heartbeat_period_ms(c->n),
+                              .trust_bundle = c->bundle};
+    char *dek = NULL;
+    json_t *etcd_ca = NULL;
+    if (initial_cluster) {
+        r.initial_cluster = initial_cluster;
+        r.unlock_key = c->n->unlock_key ? c->n->unlock_key : "";
+        dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
+        r.dek = dek;
+        /* manager-only, like the DEK: the CA that etcd trusts */
+        etcd_ca = node_etcd_ca_record(c->n);
+        r.etcd_ca_cert = json_string_value(json_object_get(etcd_ca, "Cert"));
+        r.etcd_ca_key = json_string_value(json_object_get(etcd_ca, "Key"));
+    }
+    rpc_reply(c->req, 200, msg_join_resp_encode(&r));
+    if (dek)
+        explicit_bzero(dek, strlen(dek));
+    free(dek);
+    json_decref(etcd_ca);
 }
 
 static void member_added(void *data, int rc, const char *initial_cluster, struct err *e)
 {
     struct join_ctx *c = data;
     if (rc < 0) {
-        log_warn("etcd member add for %s failed: %s", store_json_str(c->reply, "NodeID"), e->msg);
+        log_warn("etcd member add for %s failed: %s", c->id, e->msg);
         rpc_error(c->req, e);
         join_ctx_free(c);
         return;
     }
-    json_object_set_new(c->reply, "InitialCluster", json_string(initial_cluster));
-    json_object_set_new(c->reply, "UnlockKey", json_string(c->n->unlock_key));
-    char *dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
-    json_object_set_new(c->reply, "DEK", json_string(dek));
-    free(dek);
-    /* manager-only, like the DEK: the CA that etcd trusts */
-    json_t *etcd_ca = node_etcd_ca_record(c->n);
-    if (etcd_ca)
-        json_object_set_new(c->reply, "EtcdCA", etcd_ca);
-    log_info("node %s joins as a manager (etcd peer %s)", store_json_str(c->reply, "NodeID"),
-             c->peer_url);
-    rpc_reply(c->req, 200, json_incref(c->reply));
+    log_info("node %s joins as a manager (etcd peer %s)", c->id, c->peer_url);
+    join_answer(c, initial_cluster);
     join_ctx_free(c);
 }
 
@@ -122,12 +162,10 @@ static void join_committed(void *data, int rc, struct err *e)
     } else if (c->peer_url) {
         /* The node object is written before etcd grows: until the new member starts, a
          * two-member cluster has no quorum. */
-        state_member_add(c->n->st, store_json_str(c->reply, "NodeID"), c->peer_url, member_added,
-                         c);
+        state_member_add(c->n->st, c->id, c->peer_url, member_added, c);
     } else {
-        log_info("node %s joined as %s", store_json_str(c->reply, "NodeID"),
-                 store_json_str(c->reply, "Role"));
-        rpc_reply(c->req, 200, json_incref(c->reply));
+        log_info("node %s joined as %s", c->id, c->role);
+        join_answer(c, NULL);
         join_ctx_free(c);
     }
 }
@@ -169,16 +207,16 @@ static void join_refused(struct node *n, const char *ip, int64_t now, const char
 static void handle_join(struct node *n, struct http_req *req, json_t *body)
 {
     struct err e;
+    struct msg_join_req m;
+    if (msg_join_req_decode(body, &m, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
     json_t *cluster = node_cluster(n);
-    const char *token = json_string_value(json_object_get(body, "Token"));
-    const char *csr = json_string_value(json_object_get(body, "CSR"));
-    const char *addr = json_string_value(json_object_get(body, "Addr"));
-    const char *avail = json_string_value(json_object_get(body, "Availability"));
-    json_t *desc = json_object_get(body, "Description");
     char digest[CA_TOKEN_DIGEST_LEN + 1], secret[CA_TOKEN_SECRET_LEN + 1];
     if (!cluster || !n->root_cert || !n->root_key) {
         rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
-        return;
+        goto out;
     }
     char ip[64];
     http_req_peer_ip(req, ip, sizeof(ip));
@@ -186,108 +224,104 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     if (rate_blocked(n->join_failures, ip, now)) {
         rpc_fail(req, ERR_UNAVAILABLE,
                  "too many failed join attempts from this address; try again later");
-        return;
-    }
-    if (!token || !csr || !addr || !json_is_object(desc)) {
-        rpc_fail(req, ERR_INVALID, "join request lacks Token, CSR, Addr or Description");
-        return;
+        goto out;
     }
     const char *role = NULL;
-    if (ca_token_parse(token, digest, secret, &e) == 0 && !(role = token_role(cluster, token)))
+    if (ca_token_parse(m.token, digest, secret, &e) == 0 && !(role = token_role(cluster, m.token)))
         err_set(&e, ERR_INVALID,
                 "rpc error: code = InvalidArgument desc = A valid join token is necessary to "
                 "join this cluster");
+    explicit_bzero(secret, sizeof(secret));
     if (!role) {
         join_refused(n, ip, now, e.msg);
         rpc_error(req, &e);
-        return;
+        goto out;
     }
-    if (!avail || !avail[0])
-        avail = "active";
-    if (strcmp(avail, "active") && strcmp(avail, "pause") && strcmp(avail, "drain")) {
-        rpc_fail(req, ERR_INVALID, "invalid Availability");
-        return;
+    bool manager = !strcmp(role, "manager");
+    if (manager && (!m.advertise_port || !m.etcd_peer_port)) {
+        rpc_fail(req, ERR_INVALID, "a manager join needs AdvertisePort and EtcdPeerPort");
+        goto out;
     }
+    const char *avail = m.availability ? m.availability : "active";
     char id[ID_LEN + 1];
     id_new(id);
     char ou[32];
     snprintf(ou, sizeof(ou), "swarm-%s", role);
     char *cert = NULL;
-    if (node_issue(n, csr, id, ou, addr, &cert, &e) < 0) {
+    if (node_issue(n, m.csr, id, ou, m.addr, &cert, &e) < 0) {
         rpc_error(req, &e);
-        return;
+        goto out;
     }
     char created[40];
     time_format_rfc3339(now, created);
-    json_t *d = json_deep_copy(desc);
+    /* what the node object holds of the description: the fields msg knows, re-encoded */
+    json_t *d = msg_node_desc_encode(&m.desc);
     json_object_set(d, "TLSInfo", store_json_path(cluster, "TLSInfo"));
     json_t *obj =
         json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}}", "ID", id, "CreatedAt",
                   created, "UpdatedAt", created, "Spec", "Labels", "Role", role, "Availability",
-                  avail, "Description", d, "Status", "State", "ready", "Addr", addr);
-    struct join_ctx *c = xcalloc(1, sizeof(*c));
-    c->n = n;
-    c->req = req;
-    if (!strcmp(role, "manager")) {
-        json_int_t aport = json_integer_value(json_object_get(body, "AdvertisePort"));
-        json_int_t pport = json_integer_value(json_object_get(body, "EtcdPeerPort"));
-        if (aport < 1 || aport > 65535 || pport < 1 || pport > 65535) {
-            json_decref(obj);
-            free(c);
-            free(cert);
-            rpc_fail(req, ERR_INVALID, "a manager join needs AdvertisePort and EtcdPeerPort");
-            return;
-        }
-        char *maddr = manager_addr(addr, aport);
+                  avail, "Description", d, "Status", "State", "ready", "Addr", m.addr);
+    struct join_ctx *c = join_ctx_new(n, req, id, manager ? "manager" : "worker", cert);
+    if (manager) {
+        char *maddr = manager_addr(m.addr, m.advertise_port);
         json_object_set_new(obj, "ManagerStatus",
                             json_pack("{s:s, s:s}", "Reachability", "reachable", "Addr", maddr));
         free(maddr);
-        c->peer_url = peer_url(addr, pport);
+        c->peer_url = peer_url(m.addr, m.etcd_peer_port);
     }
-    char *bundle = node_trust_bundle(n);
-    c->reply =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "NodeID", id, "ClusterID", n->cluster_id,
-                  "Role", role, "Cert", cert, "Managers", node_manager_list(n), "HeartbeatPeriod",
-                  (json_int_t)node_heartbeat_period_ms(n), "TrustBundle", bundle ? bundle : "");
-    free(bundle);
-    free(cert);
+    c->bundle = node_trust_bundle(n);
+    if (!c->bundle)
+        c->bundle = xstrdup("");
     node_dispatch_seen(n, id);
     node_commit(n, STORE_NODE, obj, 0, join_committed, c);
+out:
+    msg_join_req_release(&m);
 }
 
 /* ---- sessions ---- */
 
 static void handle_heartbeat(struct node *n, struct http_req *req, const char *id, json_t *body)
 {
+    struct err e;
+    struct msg_heartbeat_req m;
+    if (msg_heartbeat_req_decode(body, &m, &e) < 0) {
+        rpc_error(req, &e);
+        return;
+    }
     json_t *obj = store_get(n->store, STORE_NODE, id);
     if (!obj) {
         rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
-        return;
+        goto out;
     }
     if (!node_is_leader(n)) {
         const char *leader = node_leader_addr(n);
-        rpc_reply(req, 503,
-                  json_pack("{s:s, s:s}", "message", "this manager is not the leader", "Leader",
-                            leader ? leader : ""));
-        return;
+        struct msg_heartbeat_resp r = {.message = "this manager is not the leader",
+                                       .leader = leader ? leader : ""};
+        rpc_reply(req, 503, msg_heartbeat_resp_encode(&r));
+        goto out;
     }
     node_dispatch_seen(n, id);
-    json_t *tls = json_object_get(body, "TLSInfo");
-    node_record_tls_info(n, id, tls);
-    json_t *reply =
-        json_pack("{s:I, s:o, s:s}", "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n),
-                  "Managers", node_manager_list(n), "Role", store_json_str(obj, "Spec.Role") ?: "");
+    if (m.has_tls) {
+        json_t *tls = msg_tls_info_encode(&m.tls);
+        node_record_tls_info(n, id, tls);
+        json_decref(tls);
+    }
+    struct msg_heartbeat_resp r = {.heartbeat_ms = node_heartbeat_period_ms(n),
+                                   .managers = node_manager_list(n),
+                                   .role = store_json_str(obj, "Spec.Role") ?: ""};
     /* the roots only when the node's report shows it needs them */
     char *bundle = node_trust_bundle(n);
     const char *want = store_json_str(node_cluster(n), "TLSInfo.CertIssuerPublicKey");
-    const char *trusts = json_string_value(json_object_get(tls, "TrustRoot"));
-    const char *issuer = json_string_value(json_object_get(tls, "CertIssuerPublicKey"));
+    const char *trusts = m.tls.trust_root, *issuer = m.tls.issuer_public_key;
     if (bundle && (!trusts || strcmp(trusts, bundle) || !want || !issuer || strcmp(want, issuer))) {
-        json_object_set_new(reply, "TrustBundle", json_string(bundle));
-        json_object_set_new(reply, "SigningRoot", json_string(node_signing_root(n)));
+        r.trust_bundle = bundle;
+        r.signing_root = node_signing_root(n);
     }
+    rpc_reply(req, 200, msg_heartbeat_resp_encode(&r));
+    json_decref(r.managers);
     free(bundle);
-    rpc_reply(req, 200, reply);
+out:
+    msg_heartbeat_req_release(&m);
 }
 
 static void handle_leave(struct node *n, struct http_req *req, const char *id)
@@ -302,16 +336,16 @@ static void handle_leave(struct node *n, struct http_req *req, const char *id)
 static void handle_renew(struct node *n, struct http_req *req, const char *id, json_t *body)
 {
     struct err e;
-    const char *csr = json_string_value(json_object_get(body, "CSR"));
+    struct msg_csr_req m;
     char *cert = NULL;
-    if (!csr) {
-        rpc_fail(req, ERR_INVALID, "a renewal needs a CSR");
+    if (msg_csr_req_decode(body, &m, &e) < 0) {
+        rpc_error(req, &e);
         return;
     }
     json_t *obj = store_get(n->store, STORE_NODE, id);
     if (!obj) {
         rpc_fail(req, ERR_NOT_FOUND, "node not found: it was removed from the swarm");
-        return;
+        goto out;
     }
     /* The role is the one the swarm gives the node now, never more than the certificate it
      * presents: a demoted manager renews as a worker, and a worker waiting to be promoted
@@ -319,13 +353,16 @@ static void handle_renew(struct node *n, struct http_req *req, const char *id, j
     bool manager = !strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager") &&
                    json_object_get(obj, "ManagerStatus") &&
                    !strcmp(http_req_peer_ou(req) ?: "", "swarm-manager");
-    if (node_issue(n, csr, id, manager ? "swarm-manager" : "swarm-worker",
+    if (node_issue(n, m.csr, id, manager ? "swarm-manager" : "swarm-worker",
                    store_json_str(obj, "Status.Addr"), &cert, &e) < 0) {
         rpc_error(req, &e);
-        return;
+        goto out;
     }
-    rpc_reply(req, 200, json_pack("{s:s}", "Cert", cert));
+    struct msg_cert_resp r = {.cert = cert};
+    rpc_reply(req, 200, msg_cert_resp_encode(&r));
     free(cert);
+out:
+    msg_csr_req_release(&m);
 }
 
 /* ---- promotion: a worker whose spec now says manager ---- */
@@ -333,36 +370,34 @@ static void handle_renew(struct node *n, struct http_req *req, const char *id, j
 static void handle_promote(struct node *n, struct http_req *req, const char *id, json_t *body)
 {
     struct err e;
-    json_t *cur = store_get(n->store, STORE_NODE, id);
-    json_t *cluster = node_cluster(n);
-    const char *csr = json_string_value(json_object_get(body, "CSR"));
-    json_int_t aport = json_integer_value(json_object_get(body, "AdvertisePort"));
-    json_int_t pport = json_integer_value(json_object_get(body, "EtcdPeerPort"));
-    const char *addr = cur ? store_json_str(cur, "Status.Addr") : NULL;
-    if (!cur || !cluster || strcmp(store_json_str(cur, "Spec.Role") ?: "", "manager") || !csr ||
-        !addr || aport < 1 || aport > 65535 || pport < 1 || pport > 65535) {
-        rpc_fail(req, ERR_FORBIDDEN, "this node is not to be promoted");
-        return;
-    }
-    char *cert = NULL;
-    if (node_issue(n, csr, id, "swarm-manager", addr, &cert, &e) < 0) {
+    struct msg_csr_req m;
+    if (msg_csr_req_decode(body, &m, &e) < 0) {
         rpc_error(req, &e);
         return;
     }
+    json_t *cur = store_get(n->store, STORE_NODE, id);
+    json_t *cluster = node_cluster(n);
+    const char *addr = cur ? store_json_str(cur, "Status.Addr") : NULL;
+    if (!cur || !cluster || strcmp(store_json_str(cur, "Spec.Role") ?: "", "manager") || !addr ||
+        !m.advertise_port || !m.etcd_peer_port) {
+        rpc_fail(req, ERR_FORBIDDEN, "this node is not to be promoted");
+        goto out;
+    }
+    char *cert = NULL;
+    if (node_issue(n, m.csr, id, "swarm-manager", addr, &cert, &e) < 0) {
+        rpc_error(req, &e);
+        goto out;
+    }
     json_t *obj = json_deep_copy(cur);
-    char *maddr = manager_addr(addr, aport);
+    char *maddr = manager_addr(addr, m.advertise_port);
     json_object_set_new(obj, "ManagerStatus",
                         json_pack("{s:s, s:s}", "Reachability", "reachable", "Addr", maddr));
     free(maddr);
-    struct join_ctx *c = xcalloc(1, sizeof(*c));
-    c->n = n;
-    c->req = req;
-    c->peer_url = peer_url(addr, pport);
-    c->reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "NodeID", id, "ClusterID", n->cluster_id,
-                         "Role", "manager", "Cert", cert, "Managers", node_manager_list(n),
-                         "HeartbeatPeriod", (json_int_t)node_heartbeat_period_ms(n));
-    free(cert);
+    struct join_ctx *c = join_ctx_new(n, req, id, "manager", cert);
+    c->peer_url = peer_url(addr, m.etcd_peer_port);
     node_commit(n, STORE_NODE, obj, store_obj_version(cur), join_committed, c);
+out:
+    msg_csr_req_release(&m);
 }
 
 static void rpc_dispatch(struct http_req *req, void *data)
@@ -377,7 +412,7 @@ static void rpc_dispatch(struct http_req *req, void *data)
         if (!n->root_cert)
             rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
         else
-            rpc_reply(req, 200, json_pack("{s:s}", "RootCA", n->root_cert));
+            rpc_reply(req, 200, msg_ca_resp_encode(&(struct msg_ca_resp){.root_ca = n->root_cert}));
         return;
     }
     /* a ping asks "do you lead?": answered also while the local etcd is electing, so that
@@ -395,21 +430,7 @@ static void rpc_dispatch(struct http_req *req, void *data)
         return;
     }
     const char *peer = peer_node(n, req);
-    /* the body's shape first (node_msg.c): the handlers then read fields they can trust */
-    static const struct {
-        const char *path;
-        enum node_msg_kind kind;
-    } shapes[] = {{"/swarm-rpc/join", NODE_MSG_JOIN_REQ},
-                  {"/swarm-rpc/heartbeat", NODE_MSG_BEAT_REQ},
-                  {"/swarm-rpc/renew", NODE_MSG_RENEW_REQ},
-                  {"/swarm-rpc/promote", NODE_MSG_PROMOTE_REQ}};
-    for (size_t i = 0; i < ARRAY_SIZE(shapes); i++)
-        if (!strcmp(req->path, shapes[i].path) && (peer || shapes[i].kind == NODE_MSG_JOIN_REQ) &&
-            node_msg_check(shapes[i].kind, body, &e) < 0) {
-            json_decref(body);
-            rpc_error(req, &e);
-            return;
-        }
+    /* each handler decodes its body first (src/msg) and reads only the typed fields */
     if (!strcmp(req->path, "/swarm-rpc/join"))
         handle_join(n, req, body);
     else if (!peer)

@@ -190,14 +190,24 @@ void node_tasks_rpc(struct node *n, struct http_req *req, const char *peer, json
                         leader ? leader : ""));
         return;
     }
+    struct err e;
     if (!strcmp(req->path, "/swarm-rpc/assignments")) {
+        struct msg_assign_req m;
+        if (msg_assign_req_decode(body, &m, &e) < 0) {
+            reply(req, 400, json_pack("{s:s}", "message", e.msg));
+            return;
+        }
         http_req_on_close(req, poll_closed, n);
-        disp_server_assignments(n->disp, peer, body, poll_answered, req);
+        disp_server_assignments(n->disp, peer, &m, poll_answered, req);
+        msg_assign_req_release(&m);
         return;
     }
-    struct err e;
-    if (disp_server_status(n->disp, peer, body, &e) < 0)
+    struct msg_status_batch b;
+    if (msg_status_batch_decode(body, &b, &e) < 0) {
         reply(req, 400, json_pack("{s:s}", "message", e.msg));
-    else
-        reply(req, 200, json_object());
+        return;
+    }
+    disp_server_status(n->disp, peer, &b);
+    msg_status_batch_release(&b);
+    reply(req, 200, json_object());
 }

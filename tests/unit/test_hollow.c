@@ -106,7 +106,7 @@ static void handle_join(struct fake *f, struct http_req *req)
     id_new(nid);
     snprintf(id.cn, sizeof(id.cn), "%s", nid);
     snprintf(id.ou, sizeof(id.ou), "swarm-worker");
-    snprintf(id.org, sizeof(id.org), "clusterid");
+    snprintf(id.org, sizeof(id.org), "clusterid0000000000000000");
     char *cert = NULL;
     struct err e;
     const char *ips[] = {addr};
@@ -117,9 +117,9 @@ static void handle_join(struct fake *f, struct http_req *req)
     f->nids++;
     json_decref(body);
     reply(req, 200,
-          json_pack("{s:s, s:s, s:s, s:s, s:[s], s:I}", "NodeID", nid, "ClusterID", "clusterid",
-                    "Role", "worker", "Cert", cert, "Managers", f->addr_a, "HeartbeatPeriod",
-                    (json_int_t)f->period_ms));
+          json_pack("{s:s, s:s, s:s, s:s, s:[s], s:I}", "NodeID", nid, "ClusterID",
+                    "clusterid0000000000000000", "Role", "worker", "Cert", cert, "Managers",
+                    f->addr_a, "HeartbeatPeriod", (json_int_t)f->period_ms));
     free(cert);
 }
 
@@ -213,7 +213,8 @@ static void fake_init(struct fake *f, enum mode mode, int64_t period_ms)
     f->token = ca_token_new(f->root_cert);
     char *key = NULL, *csr = NULL, *cert = NULL;
     ASSERT_EQ_INT(ca_key_csr_new(&key, &csr, &e), 0);
-    struct ca_identity id = {.cn = "manager", .ou = "swarm-manager", .org = "clusterid"};
+    struct ca_identity id = {
+        .cn = "manager", .ou = "swarm-manager", .org = "clusterid0000000000000000"};
     const char *ips[] = {"127.0.0.1"};
     ASSERT_EQ_INT(
         ca_issue(f->root_cert, f->root_key, csr, &id, CA_NODE_EXPIRY_NS, ips, 1, &cert, &e), 0);

@@ -227,50 +227,6 @@ TEST(node_init_request_check_as_docker)
     json_decref(j);
 }
 
-static const char *msg_err(enum node_msg_kind k, const char *s)
-{
-    static struct err e;
-    json_t *j = node_msg_decode(k, s, strlen(s), &e);
-    json_decref(j);
-    return j ? "(ok)" : e.msg;
-}
-
-TEST(node_msg_shapes)
-{
-    ASSERT_EQ_STR(msg_err(NODE_MSG_JOIN_REQ, "{\"Token\":\"t\",\"CSR\":\"c\",\"Addr\":\"10.0.0.2\","
-                                             "\"Description\":{},\"AdvertisePort\":2377}"),
-                  "(ok)");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_JOIN_REQ, "{\"Token\":\"t\",\"CSR\":\"c\",\"Addr\":\"x/y\","
-                                             "\"Description\":{}}"),
-                  "malformed join request: Addr is not an IP address");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_JOIN_REQ, "{\"Token\":1,\"CSR\":\"c\",\"Addr\":\"::1\","
-                                             "\"Description\":{}}"),
-                  "malformed join request: Token has the wrong type");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_JOIN_REQ, "{\"CSR\":\"c\"}"),
-                  "malformed join request: Token is missing");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_PROMOTE_REQ, "{\"CSR\":\"c\",\"EtcdPeerPort\":70000}"),
-                  "malformed promotion request: port out of range");
-    /* a managers list with a number used to reach strcmp(NULL, ...) in follow_leader */
-    ASSERT_EQ_STR(msg_err(NODE_MSG_BEAT_ANSWER, "{\"Managers\":[\"10.0.0.1:2377\",7]}"),
-                  "malformed heartbeat answer: Managers has the wrong type");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_BEAT_ANSWER, "{\"HeartbeatPeriod\":-5}"),
-                  "malformed heartbeat answer: negative HeartbeatPeriod");
-    /* the leader stores a worker's TLSInfo as sent: only its three strings */
-    ASSERT_EQ_STR(msg_err(NODE_MSG_BEAT_REQ, "{\"TLSInfo\":{\"TrustRoot\":\"r\",\"X\":[1]}}"),
-                  "malformed heartbeat TLSInfo: unknown field X");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_BEAT_REQ, "{\"TLSInfo\":{\"TrustRoot\":\"r\","
-                                             "\"CertIssuerSubject\":\"s\","
-                                             "\"CertIssuerPublicKey\":\"p\"}}"),
-                  "(ok)");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_BEAT_REQ, "{}"), "(ok)");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_JOIN_ANSWER, "{\"NodeID\":\"x\",\"ClusterID\":\"y\","
-                                                "\"Role\":\"worker\",\"Cert\":\"c\"}"),
-                  "malformed join answer: bad identity");
-    ASSERT_EQ_STR(msg_err(NODE_MSG_CERT_ANSWER, "[]"), "malformed certificate answer: not a JSON "
-                                                       "object");
-    ASSERT_TRUE(strncmp(msg_err(NODE_MSG_CA_ANSWER, "{"), "malformed CA answer: ", 21) == 0);
-}
-
 TEST(node_listen_addr_ports_as_go)
 {
     char out[96];

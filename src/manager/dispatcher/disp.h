@@ -51,17 +51,19 @@ void disp_session_changes(struct disp_session *s, const struct disp_item *cur, s
                           struct disp_changes *out);
 
 /* ---- the dispatcher's server side on the leader (disp_server.c) ----
- * POST /swarm-rpc/assignments {"Session": s, "Ack": seq} (a long poll; the caller's node ID
- * from its certificate) → {"Seq", "Full", "Changes": [{"Task": <task>, "ServiceName"} |
- * {"Removed": id}]}: the node's tasks (every task object with its NodeID, until it is
- * deleted), as changes from what the node acknowledged; answered at once when there are
- * changes, else when the node's tasks change or after DISP_POLL_MS with none. A task counts
- * as changed for the node when its desired state or its spec changes (not for its own status
- * reports). A new Session value (a restarted worker) or a new leader starts with Full.
- * POST /swarm-rpc/status {"Updates": [{"TaskID", "Status"}]}: checked (the task is the
- * caller's, its state known and not going backwards) and written in batches (at most
+ * POST /swarm-rpc/assignments (struct msg_assign_req: {"Session": s, "Ack": seq}; a long poll;
+ * the caller's node ID from its certificate) → struct msg_assign_resp ({"Seq", "Full",
+ * "Changes": [{"Task": <task>, "ServiceName"} | {"Removed": id}]}): the node's tasks (every task
+ * object with its NodeID, until it is deleted), as changes from what the node acknowledged;
+ * answered at once when there are changes, else when the node's tasks change or after DISP_POLL_MS
+ * with none. A task counts as changed for the node when its desired state or its spec changes (not
+ * for its own status reports). A new Session value (a restarted worker) or a new leader starts with
+ * Full. POST /swarm-rpc/status (struct msg_status_batch: {"Updates": [{"TaskID", "Status"}]},
+ * decoded by the caller): checked (the task is the caller's, its state not going backwards), the
+ * Status stored as src/msg re-encodes it, and written in batches (at most
  * DISP_BATCH tasks per transaction, one transaction in flight, conflicts retried against the
  * store's current objects). Thread: the loop thread. */
+#include "msg/msg.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -78,13 +80,14 @@ struct disp_server *disp_server_new(uv_loop_t *loop, struct store *s, store_comm
                                     void *commit_ctx);
 /* Answers parked polls with 503 and frees d (status writes in flight finish into nothing). */
 void disp_server_free(struct disp_server *d);
-void disp_server_assignments(struct disp_server *d, const char *node_id, json_t *req,
-                             disp_reply_cb cb, void *arg);
+void disp_server_assignments(struct disp_server *d, const char *node_id,
+                             const struct msg_assign_req *req, disp_reply_cb cb, void *arg);
 /* The HTTP request of a parked poll went away (matched by arg): forget it. */
 void disp_server_cancel(struct disp_server *d, void *arg);
-/* 0, or ERR_INVALID for a malformed body (nothing of it is taken then); updates that do not
- * apply (another node's task, an older state) are dropped one by one. */
-int disp_server_status(struct disp_server *d, const char *node_id, json_t *req, struct err *e);
+/* Takes the updates; those that do not apply (another node's task, an older state) are
+ * dropped one by one when they are written. */
+void disp_server_status(struct disp_server *d, const char *node_id,
+                        const struct msg_status_batch *b);
 /* Status updates taken and not written yet (tests). */
 size_t disp_server_pending(const struct disp_server *d);
 

@@ -73,10 +73,13 @@ static json_t *answer_for(struct disp_server *d, struct dnode *dn, bool force)
     disp_session_changes(dn->sess, it.v, it.n, &ch);
     json_t *out = NULL;
     if (ch.n || ch.full || force) {
-        json_t *changes = json_array();
+        struct msg_assign_resp r = {.seq = ch.seq, .full = ch.full};
+        r.changes = xcalloc(ch.n ? ch.n : 1, sizeof(*r.changes));
         for (size_t i = 0; i < ch.n; i++) {
+            struct msg_assign_change *c = &r.changes[r.n_changes];
             if (ch.v[i].removed) {
-                json_array_append_new(changes, json_pack("{s:s}", "Removed", ch.v[i].id));
+                c->removed = ch.v[i].id;
+                r.n_changes++;
                 continue;
             }
             json_t *task = store_get(d->st, STORE_TASK, ch.v[i].id);
@@ -84,12 +87,14 @@ static json_t *answer_for(struct disp_server *d, struct dnode *dn, bool force)
                 task ? store_get(d->st, STORE_SERVICE, store_json_str(task, "ServiceID") ?: "")
                      : NULL;
             const char *name = svc ? store_json_str(svc, "Spec.Name") : NULL;
-            if (task)
-                json_array_append_new(changes, json_pack("{s:O, s:s}", "Task", task, "ServiceName",
-                                                         name ? name : ""));
+            if (task) {
+                c->task = task;
+                c->service_name = name ? name : "";
+                r.n_changes++;
+            }
         }
-        out = json_pack("{s:I, s:b, s:o}", "Seq", (json_int_t)ch.seq, "Full", ch.full, "Changes",
-                        changes);
+        out = msg_assign_resp_encode(&r);
+        free(r.changes);
     }
     disp_changes_release(&ch);
     free(it.v);
@@ -112,12 +117,17 @@ static void answer_parked(struct dnode *dn, int status, json_t *body)
     cb(arg, status, body);
 }
 
+/* {"Seq": 0, "Full": false, "Changes": []}: nothing new. */
+static json_t *nothing_new(void)
+{
+    return msg_assign_resp_encode(&(struct msg_assign_resp){0});
+}
+
 static void poll_timeout(uv_timer_t *t)
 {
     struct dnode *dn = t->data;
     if (dn->cb)
-        answer_parked(dn, 200,
-                      json_pack("{s:I, s:b, s:[]}", "Seq", (json_int_t)0, "Full", 0, "Changes"));
+        answer_parked(dn, 200, nothing_new());
 }
 
 static struct dnode *dnode_get(struct disp_server *d, const char *node_id)
@@ -135,21 +145,19 @@ static struct dnode *dnode_get(struct disp_server *d, const char *node_id)
     return dn;
 }
 
-void disp_server_assignments(struct disp_server *d, const char *node_id, json_t *req,
-                             disp_reply_cb cb, void *arg)
+void disp_server_assignments(struct disp_server *d, const char *node_id,
+                             const struct msg_assign_req *req, disp_reply_cb cb, void *arg)
 {
     struct dnode *dn = dnode_get(d, node_id);
-    const char *session = json_string_value(json_object_get(req, "Session")) ?: "";
-    json_t *ack = json_object_get(req, "Ack");
+    const char *session = req->session ? req->session : "";
     if (dn->cb) /* a newer poll replaces the parked one */
-        answer_parked(dn, 200,
-                      json_pack("{s:I, s:b, s:[]}", "Seq", (json_int_t)0, "Full", 0, "Changes"));
+        answer_parked(dn, 200, nothing_new());
     if (strcmp(dn->session, session) != 0) { /* a restarted worker: start over */
         disp_session_free(dn->sess);
         dn->sess = disp_session_new();
         snprintf(dn->session, sizeof(dn->session), "%s", session);
-    } else if (json_is_integer(ack) && json_integer_value(ack) >= 0) {
-        disp_session_ack(dn->sess, (uint64_t)json_integer_value(ack));
+    } else if (req->has_ack) {
+        disp_session_ack(dn->sess, req->ack);
     }
     json_t *a = answer_for(d, dn, false);
     if (a) {
@@ -297,30 +305,17 @@ static void flush_status(uv_timer_t *t)
         json_decref(objs[i]);
 }
 
-int disp_server_status(struct disp_server *d, const char *node_id, json_t *req, struct err *e)
+void disp_server_status(struct disp_server *d, const char *node_id,
+                        const struct msg_status_batch *b)
 {
-    json_t *ups = json_object_get(req, "Updates");
-    if (!json_is_array(ups))
-        return err_set(e, ERR_INVALID, "malformed status report: Updates is missing");
-    size_t i;
-    json_t *u;
-    json_array_foreach(ups, i, u)
-    {
-        json_t *st = json_object_get(u, "Status");
-        if (!json_is_string(json_object_get(u, "TaskID")) || !json_is_object(st) ||
-            task_state_parse(json_string_value(json_object_get(st, "State"))) < 0 ||
-            !json_is_string(json_object_get(st, "Timestamp")))
-            return err_set(e, ERR_INVALID, "malformed status report: update %zu", i);
-    }
-    json_array_foreach(ups, i, u)
-    {
-        json_object_set_new(
-            d->pending, json_string_value(json_object_get(u, "TaskID")),
-            json_pack("{s:s, s:O}", "Node", node_id, "Status", json_object_get(u, "Status")));
+    for (size_t i = 0; i < b->n_updates; i++) {
+        /* stored as msg re-encodes it: only the fields of a TaskStatus */
+        json_object_set_new(d->pending, b->updates[i].task_id,
+                            json_pack("{s:s, s:o}", "Node", node_id, "Status",
+                                      msg_task_status_encode(&b->updates[i].status)));
     }
     if (!d->inflight)
         uv_timer_start(d->flush_timer, flush_status, 0, 0);
-    return 0;
 }
 
 size_t disp_server_pending(const struct disp_server *d)
