@@ -9,6 +9,7 @@
  * (the sanitized build checks). */
 #include "harness.h"
 #include "manager/dispatcher/disp.h"
+#include "msg/msg.h"
 
 #include <string.h>
 
@@ -67,8 +68,25 @@ static void poll(struct disp_server *d, const char *node, const char *session, u
                  struct reply *r)
 {
     json_t *req = json_pack("{s:s, s:I}", "Session", session, "Ack", (json_int_t)ack);
-    disp_server_assignments(d, node, req, on_reply, r);
+    struct msg_assign_req m;
+    struct err e;
+    if (msg_assign_req_decode(req, &m, &e) < 0)
+        FAIL_AT("assignments request: %s", e.msg);
+    disp_server_assignments(d, node, &m, on_reply, r);
+    msg_assign_req_release(&m);
     json_decref(req);
+}
+
+/* A status request as node_session.c takes it: decoded (refused whole when malformed), then
+ * handed to the dispatcher. */
+static int status_json(struct disp_server *d, const char *node, json_t *body, struct err *e)
+{
+    struct msg_status_batch b;
+    if (msg_status_batch_decode(body, &b, e) < 0)
+        return -e->kind;
+    disp_server_status(d, node, &b);
+    msg_status_batch_release(&b);
+    return 0;
 }
 
 static uint64_t seq_of(const struct reply *r)
@@ -374,12 +392,12 @@ TEST(disp_server_status_batched_never_backwards)
         json_pack("{s:[{s:s, s:{s:s, s:s}}, {s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t1",
                   "Status", "State", "running", "Timestamp", "2026-01-01T00:00:01Z", "TaskID", "t2",
                   "Status", "State", "nosuchstate", "Timestamp", "2026-01-01T00:00:01Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", bad, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(status_json(x.d, "n1", bad, &e), -ERR_INVALID);
     ASSERT_CONTAINS(e.msg, "malformed status report");
     ASSERT_EQ_INT(disp_server_pending(x.d), 0);
     json_decref(bad);
     json_t *none = json_object();
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", none, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(status_json(x.d, "n1", none, &e), -ERR_INVALID);
     json_decref(none);
 
     /* three reports, one of them twice (the newest wins), in two requests: one commit */
@@ -388,14 +406,15 @@ TEST(disp_server_status_batched_never_backwards)
                   "t1", "Status", "State", "preparing", "Timestamp", "2026-01-01T00:00:01Z",
                   "Message", "preparing", "TaskID", "t2", "Status", "State", "preparing",
                   "Timestamp", "2026-01-01T00:00:01Z", "Message", "preparing");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     req = json_pack("{s:[{s:s, s:{s:s, s:s, s:s, s:{s:s, s:i, s:i}}}, {s:s, s:{s:s, s:s}}]}",
                     "Updates", "TaskID", "t1", "Status", "State", "running", "Timestamp",
                     "2026-01-01T00:00:02Z", "Message", "started", "ContainerStatus", "ContainerID",
-                    "abc", "PID", 42, "ExitCode", 0, "TaskID", "t3", "Status", "State", "accepted",
-                    "Timestamp", "2026-01-01T00:00:02Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "PID", 42,
+                    "ExitCode", 0, "TaskID", "t3", "Status", "State", "accepted", "Timestamp",
+                    "2026-01-01T00:00:02Z");
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     ASSERT_EQ_INT(disp_server_pending(x.d), 3);
     size_t before = store_local_commits(x.l);
@@ -417,7 +436,7 @@ TEST(disp_server_status_batched_never_backwards)
                     "2026-01-01T00:00:03Z", "TaskID", "t4", "Status", "State", "running",
                     "Timestamp", "2026-01-01T00:00:03Z", "TaskID", "nosuch", "Status", "State",
                     "running", "Timestamp", "2026-01-01T00:00:03Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     before = store_local_commits(x.l);
     ASSERT_EQ_INT(flush(&x), 0);
@@ -428,12 +447,12 @@ TEST(disp_server_status_batched_never_backwards)
     /* a report taken while a commit is in flight goes in the next one */
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t2", "Status", "State",
                     "running", "Timestamp", "2026-01-01T00:00:04Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     uv_run(&x.loop, UV_RUN_NOWAIT); /* commit queued, not run */
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t3", "Status", "State",
                     "running", "Timestamp", "2026-01-01T00:00:04Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     uv_run(&x.loop, UV_RUN_NOWAIT);
     ASSERT_EQ_INT(disp_server_pending(x.d), 1);
@@ -459,7 +478,7 @@ TEST(disp_server_status_in_batches_of_disp_batch)
     }
     json_t *req = json_pack("{s:o}", "Updates", ups);
     struct err e = {0};
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     size_t before = store_local_commits(x.l);
     settle_status(&x);
@@ -482,7 +501,7 @@ TEST(disp_server_status_retried_after_failure_and_conflict)
                             "State", "running", "Timestamp", "2026-01-01T00:00:01Z");
     /* the store cannot write: retried */
     store_local_fail_next(x.l, 1);
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     ASSERT_EQ_INT(flush(&x), 1);
     ASSERT_EQ_STR(task_state_of(x.st, "t1"), "assigned");
@@ -494,7 +513,7 @@ TEST(disp_server_status_retried_after_failure_and_conflict)
      * the report is applied again to the current object (its new desired state stays) */
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t2", "Status", "State",
                     "running", "Timestamp", "2026-01-01T00:00:01Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     uv_run(&x.loop, UV_RUN_NOWAIT); /* the commit is queued */
     edit_task(x.st, "t2", "DesiredState", json_string("shutdown"));
@@ -506,12 +525,12 @@ TEST(disp_server_status_retried_after_failure_and_conflict)
     /* a failed commit while a newer report came: the newer one wins */
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t2", "Status", "State",
                     "shutdown", "Timestamp", "2026-01-01T00:00:02Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     uv_run(&x.loop, UV_RUN_NOWAIT);
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t2", "Status", "State",
                     "failed", "Timestamp", "2026-01-01T00:00:03Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     store_local_fail_next(x.l, 1);
     settle_status(&x);
@@ -548,12 +567,12 @@ TEST(disp_server_node_goes_away)
     struct err e = {0};
     json_t *req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t1", "Status",
                             "State", "running", "Timestamp", "2026-01-01T00:00:01Z");
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0);
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0);
     json_decref(req);
     req = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", "t2", "Status", "State",
                     "running", "Timestamp", "2026-01-01T00:00:01Z");
-    uv_run(&x.loop, UV_RUN_NOWAIT);                           /* t1's commit queued */
-    ASSERT_EQ_INT(disp_server_status(x.d, "n1", req, &e), 0); /* t2's waits */
+    uv_run(&x.loop, UV_RUN_NOWAIT);                    /* t1's commit queued */
+    ASSERT_EQ_INT(status_json(x.d, "n1", req, &e), 0); /* t2's waits */
     json_decref(req);
     disp_server_free(x.d);
     ASSERT_EQ_INT(other.n, 2);
