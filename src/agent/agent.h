@@ -168,7 +168,10 @@ struct agent_exec;
 /* node_id (may be NULL: the task's NodeID is used) names global tasks' containers. */
 struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_store *images,
                                   const char *node_id);
-void agent_exec_free(struct agent_exec *ae); /* NULL is a no-op; containers keep running */
+/* NULL is a no-op; containers keep running. Operations still pending are answered with an
+ * error inside the call: free every session using ae first (their freed state only lets go
+ * of the tasks then). */
+void agent_exec_free(struct agent_exec *ae);
 void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
 extern const struct agent_exec_ops agent_exec_real_ops;
 

@@ -756,8 +756,14 @@ void agent_exec_free(struct agent_exec *ae)
         op_unlink(op);
         if (op->kind == AE_PREPARE && op->t)
             task_forget(ae, op->t);
+        agent_done_cb done = op->done;
+        void *arg = op->arg;
         op->done = NULL;
         uv_close((uv_handle_t *)&op->timer, op_closed);
+        /* answered, so that a (freed) session waiting for it lets go of its task: a start
+         * waiting for a healthcheck may never end on its own */
+        if (done)
+            done(arg, -ERR_UNAVAILABLE, "the node is stopping");
     }
     const char *k;
     void *v;
