@@ -93,7 +93,11 @@ static void commit_done(void *data, int rc, int64_t revision, struct err *e)
                 "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
                 "that too few managers are online. Make sure more than half of the managers are "
                 "online.");
-    if (rc == 0 && c->store) {
+    /* Our own writes are applied at once (a reader sees them before the feed brings
+     * them), unless the feed already went past this revision: then it applied them, and
+     * perhaps later changes too (a task deleted since), which a late apply would undo
+     * (a deleted task came back as a ghost no commit could remove). */
+    if (rc == 0 && c->store && store_fed_revision(c->store) < (uint64_t)revision) {
         for (size_t i = 0; i < c->n_items; i++) {
             struct commit_item *it = &c->items[i];
             if (it->obj) {

@@ -26,6 +26,7 @@ void repl_feed(struct repl *r, const struct state_event *ev)
     const struct repl_config *cfg = &r->cfg;
     if (!str_has_prefix(ev->key, cfg->prefix))
         return;
+    store_note_fed(cfg->store, (uint64_t)ev->mod_revision);
     bool priv = str_has_prefix(ev->key, cfg->private_prefix);
     char id[128];
     int kind = priv ? -1 : kind_from_key(ev->key + strlen(cfg->prefix), id, sizeof(id));

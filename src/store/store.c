@@ -293,6 +293,7 @@ struct store_table {
 struct store {
     struct store_table t[STORE_NKINDS];
     uint64_t revision;
+    uint64_t fed; /* the highest revision the ordered feed has delivered */
     struct store_watchq *wq;
 };
 
@@ -520,11 +521,23 @@ void store_clear(struct store *s)
                 json_decref(store_table_unlink(t, t->order[i]));
     }
     s->revision = 0;
+    s->fed = 0;
 }
 
 uint64_t store_revision(const struct store *s)
 {
     return s->revision;
+}
+
+void store_note_fed(struct store *s, uint64_t rev)
+{
+    if (rev > s->fed)
+        s->fed = rev;
+}
+
+uint64_t store_fed_revision(const struct store *s)
+{
+    return s->fed;
 }
 
 /* A task's Spec is, nearly always, its service's TaskTemplate: share that object instead of

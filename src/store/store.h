@@ -48,6 +48,12 @@ void store_clear(struct store *s);
 
 /* Highest revision applied so far (0 when empty). */
 uint64_t store_revision(const struct store *s);
+/* The ordered feed (etcd's watch, in revision order) has delivered everything up to rev.
+ * A writer that applies its own committed transaction before the feed brings it (to read
+ * its writes at once) must not do so once the feed is at or past that revision: the feed
+ * may already have applied later changes (a delete), which the stale apply would undo. */
+void store_note_fed(struct store *s, uint64_t rev);
+uint64_t store_fed_revision(const struct store *s);
 
 /* Borrowed object by exact ID, or NULL. */
 json_t *store_get(const struct store *s, enum store_kind k, const char *id);

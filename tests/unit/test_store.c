@@ -981,3 +981,21 @@ TEST(store_task_spec_shared_with_its_service)
     ASSERT_EQ_STR(store_json_str(store_get(s, STORE_TASK, "t1"), "Spec.ContainerSpec.Image"), "a");
     store_free(s);
 }
+
+/* The feed's progress is kept apart from the store's revision (which a writer's own apply
+ * also moves): a commit answer that arrives after the feed passed its revision is not
+ * applied again (repl.c), so a later delete the feed applied is not undone. */
+TEST(store_fed_revision_follows_the_feed_only)
+{
+    struct store *s = store_new();
+    ASSERT_EQ_INT(store_fed_revision(s), 0);
+    store_apply_put(s, STORE_SERVICE, mk("s1", 7, NULL, "web"));
+    ASSERT_EQ_INT(store_revision(s), 7);
+    ASSERT_EQ_INT(store_fed_revision(s), 0);
+    store_note_fed(s, 9);
+    store_note_fed(s, 8); /* never backwards */
+    ASSERT_EQ_INT(store_fed_revision(s), 9);
+    store_clear(s);
+    ASSERT_EQ_INT(store_fed_revision(s), 0);
+    store_free(s);
+}
