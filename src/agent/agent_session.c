@@ -10,6 +10,7 @@
 #include "agent.h"
 
 #include "msg/msg.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct stask {
     bool removing;            /* no longer assigned: remove its container, then forget it */
     bool removed_op;          /* the remove is in flight */
     bool adopted;             /* restored from disk: prepared and started already */
+    struct stask *wait_next;  /* in the session's queue of prepares waiting for a slot */
+    bool waiting;
 };
 
 struct agent_session {
@@ -43,7 +46,14 @@ struct agent_session {
     json_t *sent;    /* the report in flight */
     uv_timer_t *poll_timer, *report_timer;
     int pending; /* calls and operations in flight */
+    /* Prepares (image, rootfs, the runtime's create: the costly part of a start) run at
+     * most AGENT_MAX_PREPARES at once; the rest wait in order. 100 runtime processes at once
+     * on 2 CPUs starve etcd and this loop (the leader's lease lapsed) and finish no sooner. */
+    int preparing;
+    struct stask *wait_head, *wait_tail;
 };
+
+#define AGENT_MAX_PREPARES 4
 
 static void drive(struct stask *t);
 static void poll_send(struct agent_session *s);
@@ -196,6 +206,29 @@ static void on_exit_cb(void *arg, const char *task_id, int code, const char *cau
     drive(t);
 }
 
+static void op_done(void *arg, int rc, const char *err);
+
+static void prepare_launch(struct stask *t)
+{
+    struct agent_session *s = t->s;
+    s->preparing++;
+    s->ops->prepare(s->ops_ctx, t->task, t->service_name, on_exit_cb, s, op_done, t);
+}
+
+/* Starts the prepares that wait, while slots are free. */
+static void prepares_resume(struct agent_session *s)
+{
+    while (!s->dead && s->wait_head && s->preparing < AGENT_MAX_PREPARES) {
+        struct stask *t = s->wait_head;
+        s->wait_head = t->wait_next;
+        if (!s->wait_head)
+            s->wait_tail = NULL;
+        t->wait_next = NULL;
+        t->waiting = false;
+        prepare_launch(t);
+    }
+}
+
 static void op_done(void *arg, int rc, const char *err)
 {
     struct stask *t = arg;
@@ -203,6 +236,10 @@ static void op_done(void *arg, int rc, const char *err)
     s->pending--;
     enum agent_op op = t->running_op;
     t->running_op = AGENT_OP_NONE;
+    if (op == AGENT_OP_PREPARE) {
+        s->preparing--;
+        prepares_resume(s);
+    }
     if (s->dead) {
         if (!strmap_get(s->tasks, t->id))
             stask_free(t);
@@ -230,7 +267,16 @@ static void run_op(struct stask *t, enum agent_op op)
     s->pending++;
     switch (op) {
     case AGENT_OP_PREPARE:
-        s->ops->prepare(s->ops_ctx, t->task, t->service_name, on_exit_cb, s, op_done, t);
+        if (s->preparing < AGENT_MAX_PREPARES) {
+            prepare_launch(t);
+        } else { /* in flight as far as the task knows; the executor gets it later */
+            t->waiting = true;
+            if (s->wait_tail)
+                s->wait_tail->wait_next = t;
+            else
+                s->wait_head = t;
+            s->wait_tail = t;
+        }
         break;
     case AGENT_OP_START:
         s->ops->start(s->ops_ctx, t->id, op_done, t);
@@ -322,6 +368,12 @@ static void upsert(struct agent_session *s, json_t *task, const char *service_na
         t->task = json_incref(task);
         if (t->removing)
             return;
+        /* the leader holds an older state than ours: a report was lost (a leader that
+         * stepped down with it unwritten); say it again */
+        json_t *st = json_object_get(json_object_get(task, "Status"), "State");
+        int held = task_state_parse(json_string_value(st));
+        if (held >= 0 && (int)t->sm.state > held && t->sm.state >= TASK_ACCEPTED)
+            report(t);
     }
     drive(t);
 }
@@ -490,9 +542,14 @@ void agent_session_free(struct agent_session *s)
     void *v;
     while (strmap_next(s->tasks, &it, &id, &v)) {
         struct stask *t = v;
-        if (t->running_op == AGENT_OP_NONE && !t->removed_op)
+        if (t->waiting) { /* its prepare never reached the executor: no answer will come */
+            s->pending--;
+            stask_free(t);
+        } else if (t->running_op == AGENT_OP_NONE && !t->removed_op) {
             stask_free(t); /* else its operation's answer frees it */
+        }
     }
+    s->wait_head = s->wait_tail = NULL;
     strmap_free(s->tasks);
     s->tasks = strmap_new(); /* empty: late answers find nothing */
     if (s->ops->unwatch)

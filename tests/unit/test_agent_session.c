@@ -753,3 +753,68 @@ TEST(agent_session_freed_with_work_in_flight)
     /* poll, report, prepare and remove in flight: fake_end answers them after the free */
     fake_end(&f);
 }
+
+static int count_ops(struct fake *f, enum fop_kind k)
+{
+    int n = 0;
+    for (int i = 0; i < f->nops; i++)
+        n += f->ops[i].kind == k;
+    return n;
+}
+
+/* At most AGENT_MAX_PREPARES (4) prepares reach the executor at once; the others wait in
+ * order and go as slots free up; a session freed with prepares waiting leaks nothing. */
+TEST(agent_session_prepares_are_bounded)
+{
+    struct fake f;
+    fake_init(&f);
+    f.auto_status = true;
+    restore_finish(&f);
+    json_t *ch = json_array();
+    for (int i = 1; i <= 6; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "t%d", i);
+        json_array_append_new(ch, ch_task(task_obj(id, "running", "assigned")));
+    }
+    assign(&f, true, 1, ch);
+    wait_op(&f, FOP_PREPARE, "t4");
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), 4);
+    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, "t5"), -1);
+    /* every task says PREPARING: for the leader the prepare is under way */
+    wait_state(&f, "t6", TASK_PREPARING);
+    op_answer(&f, op_find(&f, FOP_PREPARE, "t2"), 0, NULL);
+    wait_op(&f, FOP_PREPARE, "t5");
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), 5);
+    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, "t6"), -1);
+    fake_end(&f); /* t6 still waits */
+}
+
+static bool more_reports(struct fake *f, const void *arg)
+{
+    return f->nrep > *(const int *)arg;
+}
+
+/* A report the leader lost (it stepped down with the status write unwritten): the next
+ * assignment shows the leader an older state than the node's, and the node says it again. */
+TEST(agent_session_resends_a_state_the_leader_lost)
+{
+    struct fake f;
+    fake_init(&f);
+    f.auto_status = true;
+    restore_finish(&f);
+    assign(&f, true, 1, json_pack("[o]", ch_task(task_obj("t1", "running", "assigned"))));
+    to_running(&f, "t1");
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    int before = f.nrep;
+    /* the same state held upstream: nothing is re-sent */
+    assign(&f, true, 2, json_pack("[o]", ch_task(task_obj("t1", "running", "running"))));
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    ASSERT_EQ_INT(f.nrep, before);
+    /* a new leader holds STARTING: RUNNING goes up again */
+    assign(&f, true, 1, json_pack("[o]", ch_task(task_obj("t1", "running", "starting"))));
+    run_until(&f, more_reports, &before);
+    ASSERT_EQ_INT(f.rep_state[f.nrep - 1], TASK_RUNNING);
+    fake_end(&f);
+}
