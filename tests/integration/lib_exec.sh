@@ -1,70 +1,125 @@
-# tests/integration/lib_exec.sh — tests that run real task containers (sourced after lib.sh,
-# after it_init).
+# tests/integration/lib_exec.sh — tests that run real task containers (sourced, not run).
 #
-# exec_init: picks this test's cgroup parent (/shoal-it-<pid>: pass "${EXEC_ARGS[@]}" to
-# start_daemon so task containers land there) and registers a cleanup hook. Task containers
-# outlive their daemon by design (live restore), so the hook, run by the trap once the daemons
-# are gone, ends them: it kills only the conmon and container PIDs whose pid files lie under
-# $T (checked by /proc comm or cgroup, so a recycled PID is never hit), unmounts every mount
-# under $T, and removes this test's cgroups. It never kills by name.
+# Single daemon (after lib.sh's it_init): exec_init picks this test's cgroup parent
+# (/shoal-it-<pid>: pass "${EXEC_ARGS[@]}" to start_daemon so task containers land there) and
+# registers exec_cleanup as a cleanup hook.
+# Multi-host (after netns_lib.sh's nh_setup): exec_nh_init sets, for each host i, the cgroup
+# parent EXEC_NH_CG[i] = /shoal-it-<pid>-h<i> (pass --cgroup-parent "${EXEC_NH_CG[i]}" to
+# nh_start) and registers exec_nh_cleanup as an nh_cleanup hook.
+#
+# Task containers outlive their daemon by design (live restore), so the hooks, run once the
+# daemons are gone, end them: exec_end_under ROOT CG... kills only the conmon and container
+# PIDs whose pid files lie under ROOT (each checked right before the signal by /proc comm or by
+# membership of one of the CG cgroups, so a recycled PID is never hit), then whatever is left in
+# those cgroups, unmounts every mount under ROOT, and removes the cgroups. It never kills by name.
 
 # shellcheck shell=bash disable=SC2034
 EXEC_CG=""
 EXEC_ARGS=()
+EXEC_NH_CG=()
+
+_exec_need()
+{
+    local why=""
+    command -v conmon >/dev/null || why="conmon not installed"
+    command -v crun >/dev/null || command -v runc >/dev/null || why="no OCI runtime (crun or runc)"
+    [ -x /bin/busybox ] || why="busybox-static not installed (/bin/busybox)"
+    [ -z "$why" ] || "$1" "$why"
+}
 
 exec_init()
 {
-    command -v conmon >/dev/null || need_tool "conmon not installed"
-    command -v crun >/dev/null || command -v runc >/dev/null || need_tool "no OCI runtime (crun or runc)"
-    [ -x /bin/busybox ] || need_tool "busybox-static not installed (/bin/busybox)"
+    _exec_need need_tool
     EXEC_CG="/shoal-it-$$"
     EXEC_ARGS=(--cgroup-parent "$EXEC_CG")
     IT_CLEANUP_HOOKS+=(exec_cleanup)
 }
 
-# _exec_kill_pidfile FILE: SIGKILL the PID in FILE if it is still ours: a conmon (by comm) or a
-# process in one of this test's cgroups.
+exec_nh_init()
+{
+    _exec_need _nh_skip
+    local i
+    for ((i = 1; i <= NH_N; i++)); do
+        EXEC_NH_CG[i]="/shoal-it-$$-h$i"
+    done
+    NH_CLEANUP_HOOKS+=(exec_nh_cleanup)
+}
+
+# _exec_ours PID CG...: 0 if PID is a conmon or runs in one of the cgroups CG (or below).
+_exec_ours()
+{
+    local pid=$1 cg
+    shift
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = conmon ] && return 0
+    for cg in "$@"; do
+        grep -qF -- ":$cg/" "/proc/$pid/cgroup" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# _exec_kill_pidfile FILE CG...: SIGKILL the PID in FILE if it is still ours.
 _exec_kill_pidfile()
 {
-    local pid
-    pid=$(cat "$1" 2>/dev/null) || return 0
+    local f=$1 pid
+    shift
+    pid=$(cat "$f" 2>/dev/null) || return 0
     [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] || return 0
-    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = conmon ] ||
-        grep -qF -- ":$EXEC_CG/" "/proc/$pid/cgroup" 2>/dev/null; then
+    if _exec_ours "$pid" "$@"; then
         kill -KILL "$pid" 2>/dev/null || true
     fi
 }
 
-exec_cleanup()
+# exec_cg_pids CG: the PIDs in cgroup CG and below (from every hierarchy), one a line.
+exec_cg_pids()
 {
-    [ -n "$T" ] && [ -d "$T" ] || return 0
-    local f
+    local procs
+    for procs in /sys/fs/cgroup/*"$1"/*/cgroup.procs /sys/fs/cgroup/*/"${1#/}"/*/cgroup.procs; do
+        [ -r "$procs" ] && cat "$procs"
+    done | sort -un
+}
+
+exec_end_under()
+{
+    local root=$1 f cg p
+    shift
+    [ -n "$root" ] && [ -d "$root" ] || return 0
     while IFS= read -r f; do
-        _exec_kill_pidfile "$f"
-    done < <(find "$T" -name ctr.pid -o -name conmon.pid 2>/dev/null)
+        _exec_kill_pidfile "$f" "$@"
+    done < <(find "$root" \( -name ctr.pid -o -name conmon.pid \) 2>/dev/null)
     # the container processes left in our cgroups (a container's children)
-    local procs p
-    for procs in /sys/fs/cgroup/*"$EXEC_CG"/*/cgroup.procs; do
-        [ -r "$procs" ] || continue
-        for p in $(cat "$procs"); do kill -KILL "$p" 2>/dev/null || true; done
+    for cg in "$@"; do
+        for p in $(exec_cg_pids "$cg"); do kill -KILL "$p" 2>/dev/null || true; done
     done
     local m
     for _ in 1 2 3; do
         while IFS= read -r m; do
             umount -l "$m" 2>/dev/null || true
-        done < <(awk -v t="$T" 'index($2, t) == 1 {print $2}' /proc/self/mounts | sort -r)
+        done < <(awk -v t="$root" 'index($2, t) == 1 {print $2}' /proc/self/mounts | sort -r)
     done
-    local d
+    local d left
     for _ in $(seq 1 50); do
-        local left=0
-        for d in /sys/fs/cgroup/*"$EXEC_CG" /sys/fs/cgroup/*/"${EXEC_CG#/}"; do
-            [ -d "$d" ] || continue
-            find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-            rmdir "$d" 2>/dev/null || left=1
+        left=0
+        for cg in "$@"; do
+            for d in /sys/fs/cgroup/*"$cg" /sys/fs/cgroup/*/"${cg#/}"; do
+                [ -d "$d" ] || continue
+                find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+                rmdir "$d" 2>/dev/null || left=1
+            done
         done
         [ $left -eq 0 ] && break
         sleep 0.1
     done
+}
+
+exec_cleanup()
+{
+    exec_end_under "$T" "$EXEC_CG"
+}
+
+exec_nh_cleanup()
+{
+    [ ${#EXEC_NH_CG[@]} -gt 0 ] || return 0
+    exec_end_under "$NH_ROOT" "${EXEC_NH_CG[@]}"
 }
 
 # exec_running_count: how many task containers of this test have a live process.

@@ -44,7 +44,9 @@
 #   nh_cleanup              stop every daemon this run started, kill their children and any
 #                           process left inside this run's namespaces (all by PID), delete this
 #                           run's namespaces (the veths and bridge go with them) and NH_ROOT.
-#                           Idempotent; keeps the caller's exit status and `set -e` state.
+#                           Then it runs the functions in NH_CLEANUP_HOOKS (e.g. lib_exec.sh's,
+#                           which ends the task containers that outlive their daemons), before
+#                           NH_ROOT goes. Idempotent; keeps the caller's exit status and `set -e`.
 #
 # Invariants: only namespaces listed in NH_CREATED_NS (created by this run, names starting with
 # NH_PREFIX) are deleted; only PIDs this run started, their children, and processes inside this
@@ -84,6 +86,7 @@ NH_ALL_PIDS=()   # every daemon PID this run started
 NH_CHILD_PIDS=() # every child of those daemons seen so far
 NH_WRAPPERS=()   # the subshells that wait for the daemons and record their exit status
 NH_KIDS=()
+NH_CLEANUP_HOOKS=() # functions nh_cleanup runs once the daemons are gone, before NH_ROOT goes
 
 _nh_err()
 {
@@ -575,6 +578,10 @@ nh_cleanup()
     for p in "${NH_WRAPPERS[@]}"; do
         wait "$p" 2>/dev/null
     done
+    local h
+    for h in "${NH_CLEANUP_HOOKS[@]}"; do
+        "$h"
+    done
     # Hosts first (their veth ends go with them, and with them the bridge ports), then the switch.
     for ((i = ${#NH_CREATED_NS[@]} - 1; i >= 0; i--)); do
         ns=${NH_CREATED_NS[i]}
@@ -592,6 +599,7 @@ nh_cleanup()
     NH_NS_IDS=()
     NH_PID=()
     NH_ROOT=""
+    NH_CLEANUP_HOOKS=()
     # NH_PREFIX, NH_N and the per-host arrays stay, so a test can still check that nothing
     # with NH_PREFIX is left.
     [[ "$flags" == *e* ]] && set -e
