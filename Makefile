@@ -9,13 +9,15 @@
 #                   crash, a leak or a sanitizer report (the input is kept in build/fuzz/)
 # Variables: SAN=1 (sanitizers), BUILD=dir (out-of-tree build directory).
 
-PKGS    := libuv jansson openssl libarchive
+PKGS    := libuv jansson openssl libarchive libmnl
 # The daemon links every module but not libarchive: linking it costs ~3 MB of idle RSS (it
 # drags xml2, lzma, zstd, nettle...). src/image reaches it through dlopen (image_archive.c),
 # and only `shoal image-helper`, the child process the daemon runs for `docker load` and
 # `docker import`, ever reads an archive. UNWIRED lists modules kept out of the daemon.
-# Tests, fuzzers and benches link everything.
-DAEMON_PKGS := libuv jansson openssl
+# Tests, fuzzers and benches link everything. libnftables is dlopened too (src/net/net_nft.c:
+# it maps libnftnl, libgmp, libjansson... only once a container is attached); libmnl (25 kB)
+# is linked.
+DAEMON_PKGS := libuv jansson openssl libmnl
 UNWIRED     :=
 CC      ?= cc
 SAN     ?= 0

@@ -11,6 +11,8 @@
 # - conmon, runc, crun, busybox-static, tini: the executor (src/exec): conmon is the shim per
 #   container, runc/crun the OCI runtime, tini-static the --init binary; busybox-static builds
 #   the rootfs of the real-container tests.
+# - libmnl-dev, libnftables-dev: node networking (src/net): rtnetlink through libmnl; nftables
+#   through libnftables, which the daemon dlopens (the -dev package gives its header).
 # On machines with systemd, installing etcd-server or docker.io also enables Debian's etcd
 # (2379/2380) and dockerd units, which shoal neither uses nor collides with: when this script
 # installed the package, it stops and disables that unit so it does not waste memory; units
@@ -21,6 +23,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libarchive-dev
+      libmnl-dev libnftables-dev
       etcd-server clang clang-format libclang-rt-14-dev
       curl jq python3 openssl iproute2 procps nftables iputils-ping util-linux faketime bc
       docker.io conmon runc crun busybox-static tini)

@@ -151,16 +151,17 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * image's Entrypoint and drops its Cmd; Args replace its Cmd; the spec's Env first, then the
  * image's variables it does not set; Dir and User default to the image's; user and group
  * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
- * clear error, until they are built: networks, published ports (ingress and host mode),
- * named volumes, secrets, configs, TTY. Groups are resolved in the image's /etc/group (a
- * name or gid there, else a number); cap-add/drop, sysctls and ulimits go to exec as they
- * are, which checks them with Docker's words.
+ * clear error, until they are built: networks, ingress-mode published ports (host mode
+ * works with agent_exec_set_net), named volumes, secrets, configs, TTY. Groups are resolved
+ * in the image's /etc/group (a name or gid there, else a number); cap-add/drop, sysctls and
+ * ulimits go to exec as they are, which checks them with Docker's words.
  * restore's found() gives running, or the exit code; a container created but never started
  * gives running false and -1 (a prepare of its task reuses it), never a clean 0.
  * Use: agent_exec_real_ops with the struct agent_exec as ctx. Free the adapter before its
- * exec, in the same loop turn (pending calls are dropped without their callbacks). */
+ * exec, in the same loop turn. */
 #include "exec/exec.h"
 #include "image/image.h"
+#include "net/net.h"
 
 #include <uv.h>
 
@@ -173,6 +174,12 @@ struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_
  * of the tasks then). */
 void agent_exec_free(struct agent_exec *ae);
 void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
+/* Gives task containers a network (borrowed; NULL: none, each container then has only lo):
+ * attached at prepare before the container is created (its netns, /etc/hosts, /etc/hostname
+ * and /etc/resolv.conf bind-mounted as Docker does, the task's host-mode ports published; a
+ * port already taken REJECTS the task with Docker's words), detached once the container is
+ * removed; after a restore, attachments of containers that are gone are detached. */
+void agent_exec_set_net(struct agent_exec *ae, struct net *n);
 extern const struct agent_exec_ops agent_exec_real_ops;
 
 /* Finds the task containers already on disk (exec_restore) without an agent attached yet, so
@@ -209,6 +216,8 @@ struct agent_exec_spec {
     uint32_t *groups;
     struct exec_healthcheck health; /* spec.health points here when it has a Test */
     char **health_test;
+    struct net_port *ports; /* Endpoint ports published with mode host */
+    size_t nports;
 };
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
                           const char *ctr_id, const json_t *image_config, const char *image_id,

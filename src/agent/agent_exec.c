@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define LABEL_PREFIX "com.docker.swarm."
@@ -70,6 +71,7 @@ struct agent_exec {
     uv_loop_t *loop;
     struct exec *x;
     struct image_store *images;
+    struct net *net; /* NULL: containers get no network but lo */
     char *node_id;
     struct strmap *by_task; /* task ID → struct ae_task */
     struct strmap *by_ctr;  /* container ID → the same struct ae_task */
@@ -259,6 +261,7 @@ void agent_exec_spec_release(struct agent_exec_spec *s)
     free(s->rlimits);
     free(s->groups);
     strv_free(s->health_test);
+    free(s->ports);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
 }
@@ -409,6 +412,55 @@ static int security_build(const json_t *cs, struct agent_exec_spec *s, struct er
     return 0;
 }
 
+/* The task's published ports: Endpoint.Ports (what the manager allocated) or else
+ * Endpoint.Spec.Ports. Host mode becomes s->ports; ingress mode (the routing mesh) is
+ * refused until it is built. */
+static int ports_build(json_t *task, struct agent_exec_spec *s, struct err *e)
+{
+    json_t *ep = json_object_get(task, "Endpoint");
+    json_t *ports = json_object_get(ep, "Ports");
+    if (!json_array_size(ports))
+        ports = json_object_get(json_object_get(ep, "Spec"), "Ports");
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        const char *mode = jstr(p, "PublishMode") ?: "ingress", *proto = jstr(p, "Protocol");
+        json_int_t target = json_integer_value(json_object_get(p, "TargetPort"));
+        json_int_t published = json_integer_value(json_object_get(p, "PublishedPort"));
+        if (strcasecmp(mode, "host")) {
+            err_set(e, ERR_INVALID,
+                    "ingress-mode published ports (the routing mesh) are not supported by "
+                    "shoal yet: publish with mode=host");
+            goto fail;
+        }
+        if (proto && strcasecmp(proto, "tcp") && strcasecmp(proto, "udp")) {
+            err_set(e, ERR_INVALID, "published port protocol %s is not supported by shoal yet",
+                    proto);
+            goto fail;
+        }
+        if (target < 1 || target > 65535 || published < 1 || published > 65535) {
+            err_set(e, ERR_INVALID,
+                    "host-mode port %lld:%lld: shoal needs both the published and the target "
+                    "port (a random published port is not supported yet)",
+                    (long long)published, (long long)target);
+            goto fail;
+        }
+        s->ports = xrealloc(s->ports, (s->nports + 1) * sizeof(*s->ports));
+        s->ports[s->nports++] = (struct net_port){
+            .proto = proto && !strcasecmp(proto, "udp") ? NET_UDP : NET_TCP,
+            .target = (uint16_t)target,
+            .published = (uint16_t)published,
+        };
+    }
+    return 0;
+fail:
+    free(s->ports);
+    s->ports = NULL;
+    s->nports = 0;
+    return -ERR_INVALID;
+}
+
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
                           const char *ctr_id, const json_t *image_config, const char *image_id,
                           char *const *lower, struct agent_exec_spec *s, struct err *e)
@@ -426,16 +478,12 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         return err_set(e, ERR_INVALID,
                        "networks are not supported by shoal yet: the task is "
                        "attached to a network (overlay networking comes later)");
-    if (nonempty(json_object_get(json_object_get(task, "Endpoint"), "Ports")) ||
-        nonempty(
-            json_object_get(json_object_get(json_object_get(task, "Endpoint"), "Spec"), "Ports")))
-        return err_set(e, ERR_INVALID,
-                       "published ports are not supported by shoal yet (ingress "
-                       "and host-mode publishing come with networking)");
     for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
         if (nonempty(json_object_get(cs, unsupported[i].field)))
             return err_set(e, ERR_INVALID, "%s (ContainerSpec.%s) not supported by shoal yet",
                            unsupported[i].what, unsupported[i].field);
+    if ((rc = ports_build(task, s, e)) < 0)
+        return rc;
 
     /* name and labels */
     json_t *slot = json_object_get(task, "Slot");
@@ -740,6 +788,11 @@ struct agent_exec *agent_exec_new(uv_loop_t *loop, struct exec *x, struct image_
     return ae;
 }
 
+void agent_exec_set_net(struct agent_exec *ae, struct net *n)
+{
+    ae->net = n;
+}
+
 void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id)
 {
     free(ae->node_id);
@@ -778,11 +831,73 @@ void agent_exec_free(struct agent_exec *ae)
 
 /* ---- prepare ---- */
 
+/* Detaches a container's network; a failure is logged (the container is gone either way,
+ * and what is left is removed at the next teardown). */
+static void net_detach_quiet(struct agent_exec *ae, const char *ctr_id)
+{
+    struct err e = {0};
+    if (ae->net && net_detach(ae->net, ctr_id, &e) < 0)
+        log_warn("container %.12s: %s", ctr_id, e.msg);
+}
+
+static bool mount_target_taken(const struct agent_exec_spec *s, const char *target)
+{
+    for (size_t i = 0; i < s->spec.n_mounts; i++)
+        if (!strcmp(s->mounts[i].target, target))
+            return true;
+    return false;
+}
+
+/* The container's network: attached, its netns given to the spec, its /etc files
+ * bind-mounted (unless the task mounts something there itself), the facts inspect shows
+ * kept in extra. */
+static int net_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_exec_spec *s,
+                       struct net_attachment *att, struct err *e)
+{
+    char host[13];
+    snprintf(host, sizeof(host), "%s", ctr_id);
+    int rc =
+        net_attach(ae->net, ctr_id, s->hostname ? s->hostname : host, s->ports, s->nports, att, e);
+    if (rc < 0)
+        return rc;
+    s->spec.netns_path = att->netns_path;
+    static const char *const files[] = {"resolv.conf", "hostname", "hosts"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char *target = xasprintf("/etc/%s", files[i]);
+        if (mount_target_taken(s, target)) {
+            free(target);
+            continue;
+        }
+        s->mounts = xrealloc(s->mounts, (s->spec.n_mounts + 1) * sizeof(*s->mounts));
+        s->mounts[s->spec.n_mounts++] = (struct exec_mount){
+            .type = xstrdup("bind"),
+            .source = xasprintf("%s/%s", att->dir, files[i]),
+            .target = target,
+        };
+    }
+    s->spec.mounts = s->mounts;
+    json_t *ports = json_array();
+    for (size_t i = 0; i < s->nports; i++)
+        json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "Protocol",
+                                               s->ports[i].proto == NET_UDP ? "udp" : "tcp",
+                                               "TargetPort", s->ports[i].target, "PublishedPort",
+                                               s->ports[i].published));
+    char ip[24];
+    snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(att->address, "/"), att->address);
+    const char *slash = strchr(att->address, '/');
+    json_object_set_new(s->extra, "network",
+                        json_pack("{s:s, s:i, s:s, s:s, s:o}", "IPAddress", ip, "IPPrefixLen",
+                                  slash ? atoi(slash + 1) : 0, "Gateway", att->gateway,
+                                  "MacAddress", att->mac, "Ports", ports));
+    return 0;
+}
+
 static void prepare_created(void *arg, int rc, const struct err *e)
 {
     struct ae_op *op = arg;
     struct agent_exec *ae = op->ae;
     if (rc < 0) {
+        net_detach_quiet(ae, op->t->ctr_id);
         task_forget(ae, op->t);
         op->t = NULL;
         return op_finish(op, rc, e ? e->msg : NULL);
@@ -832,6 +947,12 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
     struct agent_exec_spec s;
     if (agent_exec_spec_build(task, service_name ? service_name : "", ae->node_id, ctr_id, config,
                               image_id, lower, &s, &e) < 0) {
+        image_lower_free(lower);
+        return fail_later(ae, done, arg, &e);
+    }
+    struct net_attachment att;
+    if (ae->net && net_prepare(ae, ctr_id, &s, &att, &e) < 0) {
+        agent_exec_spec_release(&s);
         image_lower_free(lower);
         return fail_later(ae, done, arg, &e);
     }
@@ -910,6 +1031,8 @@ static void remove_done(void *arg, int rc, const struct err *e)
     struct ae_task *t = strmap_get(ae->by_ctr, op->ctr_id);
     if (rc == -ERR_NOT_FOUND)
         rc = 0;
+    if (rc == 0)
+        net_detach_quiet(ae, op->ctr_id);
     if (rc == 0 && t) {
         /* removed by hand before its exit was seen (a created container, or an exit that
          * raced the delete): the agent must still learn that it is gone */
@@ -1036,10 +1159,33 @@ static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
     json_decref(meta);
 }
 
+static void net_collect(void *arg, const char *ctr_id)
+{
+    struct buf *b = arg;
+    buf_add(b, ctr_id, strlen(ctr_id) + 1);
+}
+
+/* Attachments whose container exec no longer knows (removed while the daemon was down, or a
+ * crash between attach and create) are detached. */
+static void net_reconcile(struct agent_exec *ae)
+{
+    if (!ae->net)
+        return;
+    struct buf b = BUF_INIT;
+    net_each(ae->net, net_collect, &b);
+    for (size_t off = 0; off < b.len; off += strlen(b.p + off) + 1) {
+        struct exec_state st;
+        if (!strmap_get(ae->by_ctr, b.p + off) && exec_state_get(ae->x, b.p + off, &st, NULL) < 0)
+            net_detach_quiet(ae, b.p + off);
+    }
+    buf_release(&b);
+}
+
 /* Runs from op_fire: every task container known, to the caller's found. */
 static void restore_report(struct ae_op *op)
 {
     struct agent_exec *ae = op->ae;
+    net_reconcile(ae);
     const char *k;
     void *v;
     size_t it = 0;

@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "exec/exec.h"
 #include "image/image.h"
+#include "net/net.h"
 #include "node/node.h"
 
 #include <ctype.h>
@@ -49,6 +50,7 @@ struct daemon {
     struct exec *exec;
     struct image_store *images;
     struct agent_exec *agent_exec;
+    struct net *net; /* task containers' networks (NULL: they get only lo) */
     uv_signal_t sigterm, sigint;
     int lock_fd;
     int exit_code;
@@ -299,6 +301,8 @@ static void engine_free(struct daemon *d)
 {
     agent_exec_free(d->agent_exec); /* before its exec, in the same loop turn */
     exec_free(d->exec);
+    net_free(d->net); /* forgets; the containers' networks stay, as the containers do */
+    d->net = NULL;
     image_store_free(d->images);
     d->agent_exec = NULL;
     d->exec = NULL;
@@ -335,7 +339,19 @@ static void engine_start(struct daemon *d)
     if (d->images && !d->exec)
         log_warn("containers cannot run on this node: %s", e.msg);
     if (d->exec) {
+        /* SHOAL_NET_SUBNET chooses the task containers' subnet (default: Docker's first free
+         * local pool); SHOAL_NET_BRIDGE its bridge (tests running several daemons in one
+         * namespace give each its own) */
+        char *nroot = xasprintf("%s/net", d->o.data_root);
+        struct net_config nc = {.root = nroot,
+                                .subnet = getenv("SHOAL_NET_SUBNET"),
+                                .bridge = getenv("SHOAL_NET_BRIDGE")};
+        d->net = net_new(&nc, &e);
+        if (!d->net)
+            log_warn("task containers get no network (only lo): %s", e.msg);
+        free(nroot);
         d->agent_exec = agent_exec_new(&d->loop, d->exec, d->images, NULL);
+        agent_exec_set_net(d->agent_exec, d->net);
         image_store_set_user_cb(d->images, agent_exec_image_user, d->agent_exec);
         agent_exec_restore(d->agent_exec, engine_restored, d);
     }

@@ -376,6 +376,10 @@ static void new_task(struct pass *p, json_t *svc, const struct orch_service *o,
     json_t *t = json_pack("{s:s, s:s, s:s, s:{}, s:O, s:s}", "ID", id, "CreatedAt", p->now_s,
                           "UpdatedAt", p->now_s, "Labels", "Spec",
                           store_json_path(svc, "Spec.TaskTemplate"), "ServiceID", o->id);
+    /* swarmkit's tasks carry the service's endpoint: the agent publishes host-mode ports */
+    json_t *eps = store_json_path(svc, "Spec.EndpointSpec");
+    if (json_is_object(eps))
+        json_object_set_new(t, "Endpoint", json_pack("{s:O}", "Spec", eps));
     if (o->mode == ORCH_REPLICATED || o->mode == ORCH_REPLICATED_JOB)
         json_object_set_new(t, "Slot", json_integer((json_int_t)a->slot));
     if (a->node_id && a->node_id[0])

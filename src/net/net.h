@@ -1,0 +1,164 @@
+/* net.h — node-local container networking: one bridge for task containers (Docker's
+ * docker_gwbridge role; ours is "shoal_gwbridge"), a network namespace, veth pair and IPv4
+ * address per container, outbound NAT, and host-mode published ports.
+ *
+ * Kernel state is made in-process: rtnetlink through libmnl (bridge, veths, addresses,
+ * routes), sysctls through /proc/sys, and ONE nftables table owned by shoal ("table ip
+ * shoal") through libnftables, which is loaded with dlopen at the first use (net_nft.c).
+ * Other tables are never touched. Every change to the table replaces it whole in one
+ * nftables transaction generated from the attachments (net_ruleset_text), so the table is
+ * always exactly what the attachments say.
+ *
+ * Invariants: an address is taken from the allocator at attach and given back only at detach
+ * (or teardown); the gateway (.1), the subnet's own address and its broadcast are never
+ * handed out; a (protocol, published port) pair belongs to at most one container. The
+ * attachments are persisted in <root>/net.json after every change, so net_new after a daemon
+ * restart re-learns the subnet, the addresses in use and the published ports.
+ *
+ * Everything acts on the network namespace of the calling thread (the daemon's; a test's own
+ * unshared one). Threading: one thread (the loop's); each call is a handful of syscalls and
+ * netlink round trips (about 1 ms), none blocks on the network. The pure parts (allocator,
+ * MAC derivation, subnet choice, ruleset text) are exported for the unit tests. */
+#ifndef SHOAL_NET_H
+#define SHOAL_NET_H
+
+#include "base/base.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_BRIDGE_DEFAULT "shoal_gwbridge"
+#define NET_TABLE_DEFAULT "shoal"
+
+struct net_config {
+    const char *root;   /* state dir (created): <root>/net.json, <root>/netns/<container id>,
+                         * <root>/containers/<container id>/ */
+    const char *bridge; /* NULL: NET_BRIDGE_DEFAULT */
+    const char *table;  /* nftables table name in family ip; NULL: NET_TABLE_DEFAULT */
+    const char *subnet; /* "a.b.c.d/n"; NULL: 172.18.0.0/16 unless a route overlaps it,
+                         * then the next free pool as Docker picks (net_subnet_choose) */
+};
+
+enum net_proto { NET_TCP = 1, NET_UDP };
+
+/* A host-mode published port: node port `published` → container port `target`. */
+struct net_port {
+    enum net_proto proto;
+    uint16_t target;
+    uint16_t published;
+};
+
+struct net_attachment {
+    char netns_path[PATH_MAX]; /* give this to exec_spec.netns_path */
+    char dir[PATH_MAX];        /* holds "hosts", "hostname" and "resolv.conf" for the
+                                * container's /etc (bind-mount them, as Docker does) */
+    char address[24];          /* "172.18.0.2/16" */
+    char gateway[16];          /* "172.18.0.1" */
+    char mac[18];              /* "02:42:ac:12:00:02" */
+    char host_veth[16];        /* host end, on the bridge */
+};
+
+struct net;
+
+/* Reads <root>/net.json if there is one (a restart: its subnet, addresses and ports are in
+ * use again); touches no kernel state. The bridge, sysctls and table are made (or checked
+ * and re-made) at the first net_attach. Returns NULL and fills e on a bad config or an
+ * unreadable state file. */
+struct net *net_new(const struct net_config *cfg, struct err *e);
+void net_free(struct net *n); /* forgets, removes nothing; NULL is a no-op */
+
+/* Makes container_id's network: a new netns bind-mounted at <root>/netns/<id>, a veth pair
+ * (host end on the bridge, up; the other end "eth0" inside, with the MAC derived from the
+ * address), the next free address, lo up, a default route via the gateway, a DNAT rule per
+ * port, and the container's hosts (its address under hostname), hostname and resolv.conf
+ * (the node's, as net_resolv_text filters it) in out->dir. Errors: -ERR_INVALID for a port
+ * 0; -ERR_CONFLICT if the id is already attached; -ERR_CONFLICT with Docker's words ("Bind
+ * for 0.0.0.0:8080 failed: port is already allocated") if a port is published by another
+ * container or a process of the node listens on it (nothing is created then);
+ * -ERR_UNAVAILABLE when the subnet is full; else -ERR_INTERNAL with the failing step. On
+ * error nothing of the attachment is left. */
+int net_attach(struct net *n, const char *container_id, const char *hostname,
+               const struct net_port *ports, size_t nports, struct net_attachment *out,
+               struct err *e);
+/* The attachment of a container (attached now or before a restart): 0 or -ERR_NOT_FOUND. */
+int net_lookup(struct net *n, const char *container_id, struct net_attachment *out);
+/* Ids of the attached containers, for reconciling with the executor after a restart:
+ * calls fn once per id (no changes to n meanwhile). */
+void net_each(struct net *n, void (*fn)(void *arg, const char *container_id), void *arg);
+/* Removes the veth, the netns file and the ports, and frees the address. A container that is
+ * not attached is fine (0); kernel objects already gone are fine. */
+int net_detach(struct net *n, const char *container_id, struct err *e);
+/* Detaches every container, deletes the nftables table and the bridge, removes net.json
+ * (swarm leave). */
+int net_teardown(struct net *n, struct err *e);
+
+/* ---- pure parts (net_pure.c) ---- */
+
+/* "a.b.c.d/n" (n 8..30) → network address (host byte order, host bits must be zero) and
+ * prefix. 0 or -ERR_INVALID. */
+int net_cidr_parse(const char *s, uint32_t *addr, int *prefix, struct err *e);
+/* "a.b.c.d" of a host-order address into out. */
+void net_ip_format(uint32_t ip, char out[16]);
+bool net_cidr_overlap(uint32_t a, int pa, uint32_t b, int pb);
+
+/* An IPv4 route of the host (destination and prefix length; default routes are ignored). */
+struct net_route {
+    uint32_t dst;
+    int prefix;
+};
+/* Docker's local address pools in order, from 172.18.0.0/16 (172.17 is docker0's): the
+ * /16s up to 172.31, then 192.168.0.0/16 cut in /20s. Picks the first that overlaps no
+ * route. 0, or -ERR_UNAVAILABLE with Docker's words when every pool overlaps. */
+int net_subnet_choose(const struct net_route *routes, size_t nroutes, uint32_t *subnet, int *prefix,
+                      struct err *e);
+
+/* Docker's MAC for an address: 02:42 then the four address bytes. */
+void net_mac_from_ip(uint32_t ip, uint8_t mac[6]);
+void net_mac_format(const uint8_t mac[6], char out[18]);
+
+/* The address allocator: a bitmap over the subnet. */
+struct net_ipam {
+    uint32_t subnet;
+    int prefix;
+    uint32_t size; /* addresses in the subnet */
+    uint64_t *bits;
+};
+void net_ipam_init(struct net_ipam *a, uint32_t subnet, int prefix);
+void net_ipam_release_all(struct net_ipam *a); /* frees the bitmap */
+uint32_t net_ipam_gateway(const struct net_ipam *a);
+/* Lowest free address above the gateway (Docker's non-serial choice); 0 when full. */
+uint32_t net_ipam_alloc(struct net_ipam *a);
+/* Marks ip used (a restart re-learning); false if outside the subnet, reserved or taken. */
+bool net_ipam_take(struct net_ipam *a, uint32_t ip);
+void net_ipam_free(struct net_ipam *a, uint32_t ip);
+bool net_ipam_used(const struct net_ipam *a, uint32_t ip);
+
+/* One published port's DNAT: node port → container address and port. */
+struct net_dnat {
+    enum net_proto proto;
+    uint16_t published;
+    uint32_t ip;
+    uint16_t target;
+};
+/* The whole table as one nft script: created if missing, deleted, and declared anew, so one
+ * nft_run_cmd_from_buffer replaces it atomically. Masquerade of the subnet leaving by other
+ * interfaces, hairpin masquerade of DNATed traffic back onto the bridge, masquerade of 127/8
+ * sources onto the bridge (localhost publishing, with route_localnet on the bridge), and per
+ * port a DNAT in prerouting and output for destinations local to the node. Heap string. */
+char *net_ruleset_text(const char *table, const char *bridge, uint32_t subnet, int prefix,
+                       const struct net_dnat *dnats, size_t ndnats);
+/* The script that deletes the table if it exists. Heap string. */
+char *net_ruleset_delete_text(const char *table);
+/* Host veth name for a container: "shv" + 12 hex digits of a hash of the id. */
+void net_veth_name(const char *container_id, char out[16]);
+/* The container's /etc/hosts as Docker writes it: localhost lines, then "<ip>\t<hostname>".
+ * Heap string. */
+char *net_hosts_text(uint32_t ip, const char *hostname);
+/* The container's /etc/resolv.conf from the node's (NULL: none): as Docker, nameservers on
+ * loopback (127/8, ::1) and IPv6 nameservers are dropped, and with none left Google's
+ * 8.8.8.8 and 8.8.4.4 are used; search, options and other lines are kept. Heap string. */
+char *net_resolv_text(const char *host_resolv);
+
+#endif
