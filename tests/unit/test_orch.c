@@ -181,6 +181,33 @@ TEST(orch_restart_delay_and_wait)
     orch_free(o);
 }
 
+/* The start of a replacement whose wait is over was not committed (the pass's transaction
+ * failed): the next reconcile starts it again at once, not after another restart delay
+ * counted from the task's last report (that stalled rolling updates by 5 s a slot). */
+TEST(orch_start_not_committed_is_retried_at_once)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service one = t_svc;
+    one.replicas = 1;
+    f_add(&f, 1, "n1", TASK_RUNNING, TASK_FAILED, T0);
+    reconcile(o, &one, &f, nodes, 1, T0, &a);
+    f_apply(&f, &a, T0);
+    reconcile(o, &one, &f, nodes, 1, T0 + 5 * S, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_RUNNING);
+    /* not applied: the commit failed */
+    f.t[1].status_ns = T0 + 5 * S; /* a report came meanwhile */
+    reconcile(o, &one, &f, nodes, 1, T0 + 5 * S + S / 10, &a);
+    ASSERT_EQ_INT(a.n, 1);
+    ASSERT_EQ_STR(a.v[0].task_id, f.t[1].id);
+    ASSERT_EQ_INT(a.v[0].desired, TASK_RUNNING);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
 TEST(orch_restart_conditions)
 {
     struct orch_node nodes[] = {{"n1", false, false, true}};

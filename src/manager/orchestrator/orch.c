@@ -177,6 +177,7 @@ static void history_record(struct ctx *c, const char *key, int64_t start_at)
         h->cap = h->cap ? h->cap * 2 : 4;
         h->at = xrealloc(h->at, h->cap * sizeof(*h->at));
     }
+    h->released = false;
     h->at[h->n++] = c->now;
     if (h->n > keep) { /* only the newest MaxAttempts can matter */
         memmove(h->at, h->at + (h->n - keep), keep * sizeof(*h->at));
@@ -221,8 +222,9 @@ void orch_maybe_start(struct ctx *c, const struct orch_task *t, const struct orc
     char key[128];
     orch_task_key(c, t, key, sizeof(key));
     struct history *h = orch_history_get(c, key, true);
-    /* no pending delay known (a new leader): it counts from the task's own last report */
-    if (!h->start_at)
+    /* no pending delay known (a new leader): it counts from the task's own last report;
+     * a wait already over (its start was not committed) is not waited again */
+    if (!h->start_at && !h->released)
         h->start_at = t->status_ns + c->svc->restart.delay_ns;
     bool old_running = false;
     for (size_t i = 0; i < n; i++) {
@@ -243,6 +245,7 @@ void orch_maybe_start(struct ctx *c, const struct orch_task *t, const struct orc
         return;
     }
     h->start_at = h->wake_at = 0;
+    h->released = true;
     orch_emit(c->out, (struct orch_action){
                           .kind = ORCH_SET_DESIRED, .task_id = t->id, .desired = run_state(c)});
 }

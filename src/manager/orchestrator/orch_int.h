@@ -15,6 +15,8 @@ struct history {
     size_t n, cap;
     int64_t start_at; /* a replacement waits until then (0: none pending) */
     int64_t wake_at;  /* when a reconcile should look at it again (0: no need) */
+    bool released;    /* its wait is over: a READY replacement still found READY (the
+                       * commit that started it failed) is started again at once */
 };
 
 struct upd;

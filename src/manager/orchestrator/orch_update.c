@@ -284,6 +284,7 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
             snprintf(hk, sizeof(hk), "s:%llu", (unsigned long long)slot);
             struct history *h = orch_history_get(c, hk, true);
             h->start_at = h->wake_at = c->now;
+            h->released = false;
         }
         orch_emit(c->out, (struct orch_action){.kind = ORCH_CREATE,
                                                .slot = slot,
