@@ -245,6 +245,20 @@ json_t *api_filters_get(const struct api_filters *f, const char *key)
     return json_object_get(f->map, key);
 }
 
+bool api_filter_any_prefix(json_t *vals, const char *s)
+{
+    size_t i;
+    json_t *v;
+    if (!vals)
+        return true;
+    json_array_foreach(vals, i, v)
+    {
+        if (s && str_has_prefix(s, json_string_value(v)))
+            return true;
+    }
+    return false;
+}
+
 bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels)
 {
     json_t *vals = api_filters_get(f, key);

@@ -117,6 +117,9 @@ void api_filters_release(struct api_filters *f);
 int api_filters_validate(const struct api_filters *f, const char *const *allowed, struct err *e);
 /* Values for key (borrowed array), or NULL if the filter is not set. */
 json_t *api_filters_get(const struct api_filters *f, const char *key);
+/* A filter's values (from api_filters_get) against s: true when vals is NULL (the filter
+ * is not set) or one of them is a prefix of s (ID and name filters). */
+bool api_filter_any_prefix(json_t *vals, const char *s);
 /* Label filter: every "k" or "k=v" value of filter `key` matches labels (an object). */
 bool api_filters_match_labels(const struct api_filters *f, const char *key, json_t *labels);
 

@@ -8,20 +8,6 @@
 static const char *const node_filters[] = {"id",         "label", "membership", "name",
                                            "node.label", "role",  NULL};
 
-static bool any_prefix(json_t *vals, const char *s)
-{
-    size_t i;
-    json_t *v;
-    if (!vals)
-        return true;
-    json_array_foreach(vals, i, v)
-    {
-        if (s && str_has_prefix(s, json_string_value(v)))
-            return true;
-    }
-    return false;
-}
-
 static bool any_equal(json_t *vals, const char *s)
 {
     size_t i;
@@ -48,8 +34,8 @@ static int list_one(json_t *obj, void *data)
     const char *name = store_json_str(obj, "Spec.Name");
     if (!name || !name[0])
         name = store_json_str(obj, "Description.Hostname");
-    if (!any_prefix(api_filters_get(c->f, "id"), store_json_str(obj, "ID")) ||
-        !any_prefix(api_filters_get(c->f, "name"), name) ||
+    if (!api_filter_any_prefix(api_filters_get(c->f, "id"), store_json_str(obj, "ID")) ||
+        !api_filter_any_prefix(api_filters_get(c->f, "name"), name) ||
         !any_equal(api_filters_get(c->f, "role"), store_json_str(obj, "Spec.Role")) ||
         !any_equal(api_filters_get(c->f, "membership"), "accepted") ||
         !api_filters_match_labels(c->f, "label",

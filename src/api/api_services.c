@@ -60,20 +60,6 @@ void api_service_status_count(json_t *svc, json_t *tasks, struct api_service_sta
     }
 }
 
-static bool any_prefix(json_t *vals, const char *s)
-{
-    size_t i;
-    json_t *v;
-    if (!vals)
-        return true;
-    json_array_foreach(vals, i, v)
-    {
-        if (s && str_has_prefix(s, json_string_value(v)))
-            return true;
-    }
-    return false;
-}
-
 static const char *service_mode_name(json_t *svc)
 {
     if (store_json_path(svc, "Spec.Mode.Global"))
@@ -115,8 +101,8 @@ bool api_service_filters_match(const struct api_filters *f, json_t *svc)
         if (!strcmp(json_string_value(v), service_mode_name(svc)))
             mode_ok = true;
     }
-    return mode_ok && any_prefix(api_filters_get(f, "id"), store_json_str(svc, "ID")) &&
-           any_prefix(api_filters_get(f, "name"), store_json_str(svc, "Spec.Name")) &&
+    return mode_ok && api_filter_any_prefix(api_filters_get(f, "id"), store_json_str(svc, "ID")) &&
+           api_filter_any_prefix(api_filters_get(f, "name"), store_json_str(svc, "Spec.Name")) &&
            api_filters_match_labels(f, "label", store_json_path(svc, "Spec.Labels"));
 }
 

@@ -13,6 +13,8 @@
 # membership of one of the CG cgroups, so a recycled PID is never hit), then whatever is left in
 # those cgroups, unmounts every mount under ROOT, and removes the cgroups. It never kills by name.
 
+# running_tasks / wait_running: a service's running tasks, waited for with a deadline (needs lib.sh's api).
+
 # shellcheck shell=bash disable=SC2034
 EXEC_CG=""
 EXEC_ARGS=()
@@ -131,4 +133,23 @@ exec_running_count()
         kill -0 "$pid" 2>/dev/null && n=$((n + 1))
     done < <(find "$DATA_ROOT/exec/containers" -maxdepth 2 -name ctr.pid 2>/dev/null)
     echo $n
+}
+
+# running_tasks SERVICE: how many of its tasks run and are desired running (GET /tasks)
+running_tasks()
+{
+    api GET "/v1.41/tasks?filters=$(jq -rn --arg s "$1" '{service:{($s):true}}|@uri')"
+    jq '[.[] | select(.Status.State == "running" and .DesiredState == "running")] | length' <<<"$BODY"
+}
+
+# wait_running SERVICE N [SECONDS]: until exactly N of its tasks run (default 20 s), else fail
+wait_running()
+{
+    local svc=$1 want=$2 secs=${3:-20} got=""
+    for _ in $(seq 1 $((secs * 20))); do
+        got=$(running_tasks "$svc")
+        [ "$got" = "$want" ] && return 0
+        sleep 0.05
+    done
+    fail "$svc: $want running tasks expected within $secs s, got $got" "$(dk service ps --no-trunc "$svc" 2>&1)"
 }

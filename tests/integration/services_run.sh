@@ -16,26 +16,6 @@ swarm_init
 make_busybox_tar "$T/bb.tar" >/dev/null
 dk_ok load -i "$T/bb.tar"
 
-# running_tasks SERVICE: the number of its tasks whose observed state is running
-running_tasks()
-{
-    api GET "/v1.41/tasks?filters=$(jq -rn --arg s "$1" '{service:{($s):true}}|@uri')"
-    jq '[.[] | select(.Status.State == "running" and .DesiredState == "running")] | length' <<<"$BODY"
-}
-
-# wait_running SERVICE N [SECONDS]: until exactly N tasks of SERVICE run and N containers of
-# this test are alive
-wait_running()
-{
-    local svc=$1 want=$2 secs=${3:-20} got=""
-    for _ in $(seq 1 $((secs * 20))); do
-        got=$(running_tasks "$svc")
-        [ "$got" = "$want" ] && return 0
-        sleep 0.05
-    done
-    fail "$svc: $want running tasks expected within $secs s, got $got" "$(dk service ps "$svc" 2>&1)"
-}
-
 # --- create -------------------------------------------------------------------------------
 run dk service create -d --name web --replicas 3 --label team=a --stop-grace-period 1s busybox sleep 100000
 assert_rc 0 "service create"
