@@ -4,7 +4,8 @@
 # Two network-namespace hosts (tests/integration/netns_lib.sh): host 1 runs the manager
 # (`swarm init --dispatcher-heartbeat 5s`, the default period), host 2 runs ONE
 # `shoal hollow --count COUNT` process: COUNT simulated workers that join over mutual TLS and
-# heartbeat the manager every period with their own certificates (src/hollow/). Prints:
+# heartbeat the manager every period with their own certificates (src/hollow/); each also runs
+# the real agent session (an assignments long poll parked on the manager) with no task. Prints:
 #   - time from starting hollow until `docker node ls` shows COUNT Ready workers;
 #   - the manager's RSS (daemon and its etcd child apart) and CPU over WINDOW (30) seconds of
 #     steady heartbeats, from /proc/PID/stat utime+stime;

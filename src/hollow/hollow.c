@@ -1,17 +1,22 @@
 /* hollow.c — hollow workers (see hollow.h): one fetch of the root CA checked against the
  * token's digest, then a bounded number of joins in flight through one CA-verified client
  * (no client certificate is needed to join), then per identity one client with its own
- * certificate that heartbeats at a fixed offset within the period.
+ * certificate that heartbeats at a fixed offset within the period, and an agent session
+ * whose calls go over that client (leader_call) to the manager it heartbeats, driving the
+ * fake executor of hollow_exec.c.
  *
  * Invariants: an identity is in exactly one of three states: waiting in the join queue,
  * joining (one call in flight on the shared join client), or joined (its own client, one
- * timer, at most one heartbeat in flight). The manager list is append-only and shared; an
+ * timer, at most one heartbeat in flight, one session whose calls in flight are listed in
+ * `calls`, answered before the client closes). The manager list is append-only and shared; an
  * identity holds an index into it. Nothing is freed before every handle has closed.
  * Thread: the loop thread. */
 #include "hollow.h"
+#include "hollow_int.h"
 
 #include "ca/ca.h"
 #include "httpc/httpc.h"
+#include "manager/dispatcher/disp.h"
 #include "msg/msg.h"
 
 #include <arpa/inet.h>
@@ -32,16 +37,22 @@
 #define HOLLOW_MAX_MANAGERS 32
 #define HOLLOW_NANO_CPUS (4LL * 1000000000LL)
 #define HOLLOW_MEMORY (8LL << 30)
+#define HOLLOW_CALL_TIMEOUT_MS 10000
+#define HOLLOW_POLL_TIMEOUT_MS (DISP_POLL_MS + 10000)
+#define HOLLOW_CALL_REDIRECTS 3
 
 enum hn_state { HN_WAITING, HN_JOINING, HN_JOINED };
 
 struct hollow_node {
     struct hollow *h;
-    uv_timer_t timer;        /* heartbeats (initialised once joined) */
-    struct httpc *client;    /* own certificate; once joined */
-    struct httpc_call *call; /* join or heartbeat in flight */
-    char *key_pem;           /* while joining only */
-    int64_t not_before;      /* waiting: loop ms before which no join is tried */
+    uv_timer_t timer;           /* heartbeats (initialised once joined) */
+    struct httpc *client;       /* own certificate; once joined */
+    struct httpc_call *call;    /* join or heartbeat in flight */
+    struct agent_session *sess; /* once joined */
+    struct hollow_ctrs *ctrs;   /* its fake containers; once joined */
+    struct hcall *calls;        /* the session's calls in flight */
+    char *key_pem;              /* while joining only */
+    int64_t not_before;         /* waiting: loop ms before which no join is tried */
     int idx;
     int mgr; /* index into h->managers */
     uint8_t state;
@@ -70,7 +81,8 @@ struct hollow {
     uv_timer_t join_timer; /* wakes the queue when its head may retry */
     char *managers[HOLLOW_MAX_MANAGERS];
     int nmanagers;
-    uint64_t t0; /* loop ms the heartbeat slots count from */
+    uint64_t t0;              /* loop ms the heartbeat slots count from */
+    struct hollow_exec *exec; /* the fake executor every session drives */
 
     struct hollow_stats st;
     bool started, failed, stopping;
@@ -323,6 +335,105 @@ static void beat(uv_timer_t *t)
     free(url);
 }
 
+/* ---- the agent sessions' calls to the leader ---- */
+
+/* One call of an identity's session in flight; a 503 naming another manager as the leader
+ * is followed (the identity moves there, as its heartbeats do) and the call sent again. */
+struct hcall {
+    struct hollow_node *n;
+    agent_call_cb cb;
+    void *arg;
+    char *path, *body;
+    struct httpc_call *hc;
+    int redirects;
+    struct hcall *prev, *next;
+};
+
+static void hcall_unlink(struct hcall *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->n->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+static void hcall_free(struct hcall *c)
+{
+    free(c->path);
+    free(c->body);
+    free(c);
+}
+
+static void hcall_send(struct hcall *c);
+
+static void hcall_done(void *data, int rc, long status, struct buf *body, struct err *e)
+{
+    struct hcall *c = data;
+    struct hollow_node *n = c->n;
+    struct hollow *h = n->h;
+    c->hc = NULL;
+    json_t *j = rc == 0 && body->len ? json_loadb(body->p, body->len, 0, NULL) : NULL;
+    if (rc == 0 && status == 503 && c->redirects < HOLLOW_CALL_REDIRECTS) {
+        const char *leader = json_string_value(json_object_get(j, "Leader"));
+        int idx = leader && leader[0] ? add_manager(h, leader) : -1;
+        if (idx >= 0 && idx != n->mgr) {
+            json_decref(j);
+            h->st.redirects++;
+            n->mgr = idx;
+            c->redirects++;
+            hcall_send(c);
+            return;
+        }
+    }
+    if (rc < 0)
+        log_debug("hollow %d: %s to %s failed: %s", n->idx, c->path, h->managers[n->mgr], e->msg);
+    hcall_unlink(c);
+    c->cb(c->arg, rc == 0 ? (int)status : 0, j);
+    json_decref(j);
+    hcall_free(c);
+}
+
+static void hcall_send(struct hcall *c)
+{
+    struct hollow *h = c->n->h;
+    char *url = xasprintf("https://%s%s", h->managers[c->n->mgr], c->path);
+    long timeout =
+        strstr(c->path, "/assignments") ? HOLLOW_POLL_TIMEOUT_MS : HOLLOW_CALL_TIMEOUT_MS;
+    c->hc = httpc_post(c->n->client, url, c->body, strlen(c->body), timeout, NULL, hcall_done, c);
+    free(url);
+}
+
+/* An agent_call_fn (ctx: the identity). */
+static void leader_call(void *ctx, const char *path, json_t *body, agent_call_cb cb, void *arg)
+{
+    struct hollow_node *n = ctx;
+    struct hcall *c = xcalloc(1, sizeof(*c));
+    c->n = n;
+    c->cb = cb;
+    c->arg = arg;
+    c->path = xstrdup(path);
+    c->body = json_dumps(body, JSON_COMPACT);
+    c->next = n->calls;
+    if (c->next)
+        c->next->prev = c;
+    n->calls = c;
+    hcall_send(c);
+}
+
+/* Closing the client cancels its calls without their callbacks: answer them (0) first. */
+static void calls_fail_all(struct hollow_node *n)
+{
+    while (n->calls) {
+        struct hcall *c = n->calls;
+        hcall_unlink(c);
+        httpc_cancel(c->hc);
+        c->cb(c->arg, 0, NULL);
+        hcall_free(c);
+    }
+}
+
 /* ---- joins ---- */
 
 static void pump_joins(struct hollow *h);
@@ -373,6 +484,9 @@ static int joined(struct hollow_node *n, const char *cert, struct err *e)
         if (++h->st.joined == h->count)
             h->st.all_joined_ms = now_ms(h) - (int64_t)h->t0;
         schedule(n, next_slot(n));
+        n->ctrs = hollow_ctrs_new(h->exec);
+        n->sess = agent_session_new(h->loop, leader_call, n, &hollow_exec_ops, n->ctrs);
+        agent_session_start(n->sess);
     }
     free(cpath);
     free(kpath);
@@ -597,6 +711,7 @@ struct hollow *hollow_new(uv_loop_t *loop, const struct hollow_opts *o, struct e
     h->qlen = h->count;
     uv_timer_init(loop, &h->join_timer);
     h->join_timer.data = h;
+    h->exec = hollow_exec_new(loop, o->task_start_ms, o->task_op_ms);
     return h;
 }
 
@@ -626,6 +741,11 @@ void hollow_start(struct hollow *h)
 void hollow_get_stats(const struct hollow *h, struct hollow_stats *out)
 {
     *out = h->st;
+    out->tasks = 0;
+    for (int i = 0; i < h->count; i++)
+        if (h->nodes[i].sess)
+            out->tasks += agent_session_tasks(h->nodes[i].sess);
+    out->running = h->exec ? hollow_exec_running(h->exec) : 0;
 }
 
 const char *hollow_node_id(const struct hollow *h, int i)
@@ -704,9 +824,21 @@ void hollow_stop(struct hollow *h, void (*cb)(void *data), void *data)
             continue;
         h->pending += 2;
         uv_close((uv_handle_t *)&n->timer, node_timer_closed);
+        /* the session goes first: the answers below then go nowhere and free it */
+        agent_session_free(n->sess);
+        n->sess = NULL;
+        calls_fail_all(n);
         httpc_close(n->client, closed_one, h);
         n->client = NULL;
         n->call = NULL;
+    }
+    /* answers the operations still queued: the dead sessions then free themselves */
+    h->pending++;
+    hollow_exec_free(h->exec, closed_one, h);
+    h->exec = NULL;
+    for (int i = 0; i < h->count; i++) {
+        hollow_ctrs_free(h->nodes[i].ctrs);
+        h->nodes[i].ctrs = NULL;
     }
     closed_one(h);
 }

@@ -1,7 +1,8 @@
 /* hollow_main.c — the `shoal hollow` command: parses flags, runs the hollow workers on a
  * fresh loop until SIGINT/SIGTERM (or a fatal error), and prints progress to stdout once a
  * second while something changes (every 10 s otherwise, or every --progress-every seconds):
- * seconds since start, joined count, join and heartbeat counts, and the process RSS with the
+ * seconds since start, joined count, join and heartbeat counts, the tasks the sessions hold
+ * and the fake containers running, and the process RSS with the
  * RSS added per joined node since start.
  * Thread: the main thread, which runs the loop. */
 #include "hollow.h"
@@ -51,11 +52,12 @@ static void print_progress(struct hmain *m, const char *what)
     long rss = rss_kb();
     double per = st.joined ? (double)(rss - m->rss_base_kb) / st.joined : 0;
     printf("hollow: t=%.3f %sjoined %d/%d, join errors %llu, heartbeats ok %llu, failed %llu, "
-           "redirects %llu, period %lld ms, rss %.1f MB (%.1f KB per node)\n",
+           "redirects %llu, period %lld ms, tasks %zu, running %d, rss %.1f MB (%.1f KB per "
+           "node)\n",
            (double)(uv_now(&m->loop) - m->t_start) / 1000.0, what, st.joined, st.count,
            (unsigned long long)st.join_errors, (unsigned long long)st.hb_ok,
            (unsigned long long)st.hb_errors, (unsigned long long)st.redirects,
-           (long long)st.period_ms, rss / 1024.0, per);
+           (long long)st.period_ms, st.tasks, st.running, rss / 1024.0, per);
     fflush(stdout);
     m->last = st;
 }
@@ -70,7 +72,8 @@ static void on_progress(uv_timer_t *t)
         printf("hollow: all %d joined in %.3f s\n", st.count, (double)st.all_joined_ms / 1000.0);
     }
     bool changed = st.joined != m->last.joined || st.join_errors != m->last.join_errors ||
-                   st.hb_errors != m->last.hb_errors;
+                   st.hb_errors != m->last.hb_errors || st.tasks != m->last.tasks ||
+                   st.running != m->last.running;
     if (changed || ++m->quiet_ticks >= m->every) {
         m->quiet_ticks = 0;
         print_progress(m, "");
@@ -117,10 +120,14 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: shoal hollow --count N --join-token TOKEN --manager IP:PORT\n"
                "                    [--advertise-addr IP] [--hostname-prefix PREFIX]\n"
-               "                    [--join-parallel K] [--progress-every SECONDS]\n"
-               "                    [--log-level LEVEL]\n\n"
+               "                    [--join-parallel K] [--task-start-ms MS] [--task-op-ms MS]\n"
+               "                    [--progress-every SECONDS] [--log-level LEVEL]\n\n"
                "Runs N simulated workers that join the swarm and heartbeat its leader over\n"
-               "mutual TLS, in this one process, until interrupted (no leave is sent).\n");
+               "mutual TLS, in this one process, until interrupted (no leave is sent). Each\n"
+               "runs the real agent session with a fake executor: tasks placed on them go\n"
+               "RUNNING without images or processes.\n\n"
+               "  --task-start-ms MS  a fake container takes MS to start (default 0)\n"
+               "  --task-op-ms MS     prepare, stop and remove take MS (default 0)\n");
 }
 
 /* As many open files as the hard limit allows: one connection per node. */
@@ -144,6 +151,8 @@ int hollow_main(int argc, char **argv)
         {"join-parallel", required_argument, NULL, 'j'},
         {"log-level", required_argument, NULL, 'l'},
         {"progress-every", required_argument, NULL, 'e'},
+        {"task-start-ms", required_argument, NULL, 's'},
+        {"task-op-ms", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -179,6 +188,17 @@ int hollow_main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 's':
+        case 'o': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || !optarg[0] || v < 0 || v > 3600000) {
+                fprintf(stderr, "hollow: --%s wants milliseconds (0 to 3600000)\n",
+                        opt == 's' ? "task-start-ms" : "task-op-ms");
+                return 2;
+            }
+            *(opt == 's' ? &o.task_start_ms : &o.task_op_ms) = v;
+            break;
+        }
         case 'e':
             every = (int)strtol(optarg, &end, 10);
             if (*end || every < 1) {

@@ -2,13 +2,17 @@
  * HTTP servers (the real http module) with certificates from a test CA, answering the peer
  * protocol (/swarm-rpc/ca, /join, /heartbeat) and recording what arrives: how often the CA
  * is fetched, each join's description, and every heartbeat with the client certificate's
- * CN and its arrival time. Every test ends with hollow_stop, both servers closed and
+ * CN and its arrival time. In MODE_TASKS they also play the leader's dispatcher (server a
+ * redirects the sessions' calls to b, which answers /assignments and /status): every
+ * identity gets one task, then its desired SHUTDOWN, then its removal, each once the
+ * previous step was reported. Every test ends with hollow_stop, both servers closed and
  * uv_loop_close() == 0. */
 #include "harness.h"
 
 #include "ca/ca.h"
 #include "hollow/hollow.h"
 #include "http/http.h"
+#include "msg/msg.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -19,7 +23,18 @@
 #define MAX_IDS 16
 #define MAX_BEATS 4096
 
-enum mode { MODE_NORMAL, MODE_REDIRECT, MODE_REFUSE_JOIN };
+enum mode { MODE_NORMAL, MODE_REDIRECT, MODE_REFUSE_JOIN, MODE_TASKS };
+
+/* MODE_TASKS: one identity's task as the fake dispatcher sees it. */
+struct ftask {
+    char id[ID_LEN + 1];
+    int step;                /* 0: not sent; 1: sent running; 2: sent shutdown; 3: removed */
+    struct http_req *parked; /* its poll, waiting for the next step */
+    int states[16], nstates; /* every state reported, in order */
+    char ctr[80];            /* the container ID reported with RUNNING */
+    long long pid;           /* and its PID */
+    int polls_on_a, reports_on_a, polls, reports;
+};
 
 struct fake {
     uv_loop_t loop;
@@ -37,6 +52,10 @@ struct fake {
     int nids;
     int beats_a[MAX_IDS], beats_b[MAX_IDS], redirected[MAX_IDS];
     int beats_without_cert;
+    struct ftask tasks[MAX_IDS];
+    uv_timer_t tick;                /* MODE_TASKS: moves each task on once its step was reported */
+    int removed_all;                /* tasks removed and forgotten by the node */
+    struct hollow_stats at_running; /* hollow's stats once every task ran */
     struct {
         int id;
         uint64_t t;
@@ -49,6 +68,7 @@ struct fake {
     char fatal_msg[ERR_MSG_MAX];
     bool stopped;
     struct hollow_stats final;
+    uint64_t deadline; /* MODE_TASKS */
     char final_ids[MAX_IDS][ID_LEN + 1];
 };
 
@@ -147,9 +167,136 @@ static void handle_beat(struct fake *f, struct http_req *req, bool is_a)
                     f->addr_a, "Role", "worker"));
 }
 
+/* ---- MODE_TASKS: the dispatcher ---- */
+
+static void poll_gone(struct http_req *req, void *data)
+{
+    struct ftask *t = data;
+    if (t->parked == req)
+        t->parked = NULL;
+    reply(req, 503, json_pack("{s:s}", "message", "the node went away"));
+}
+
+static json_t *task_obj(struct fake *f, int i, const char *desired)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:s}, s:{s:{s:s}}}", "ID", f->tasks[i].id,
+                     "NodeID", f->ids[i], "ServiceID", "svc0000000000000000000000", "Slot", i + 1,
+                     "DesiredState", desired, "Status", "State", "assigned", "Spec",
+                     "ContainerSpec", "Image", "busybox");
+}
+
+/* Answers identity i's poll with its next step. */
+static void poll_answer(struct fake *f, int i, struct http_req *req)
+{
+    struct ftask *t = &f->tasks[i];
+    struct msg_assign_change ch = {.service_name = "web"};
+    struct msg_assign_resp m = {
+        .seq = (uint64_t)t->step + 1, .full = t->step == 0, .changes = &ch, .n_changes = 1};
+    json_t *task = NULL;
+    if (t->step < 2)
+        ch.task = task = task_obj(f, i, t->step == 0 ? "running" : "shutdown");
+    else
+        ch.removed = t->id;
+    t->step++;
+    http_req_on_close(req, NULL, NULL);
+    reply(req, 200, msg_assign_resp_encode(&m));
+    json_decref(task);
+}
+
+static int last_state(const struct ftask *t)
+{
+    return t->nstates ? t->states[t->nstates - 1] : -1;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    struct fake *f = timer->data;
+    if (!f->h)
+        return;
+    /* the shutdowns wait until every identity runs its task, seen in hollow's stats too */
+    struct hollow_stats st;
+    hollow_get_stats(f->h, &st);
+    int ran = 0;
+    for (int i = 0; i < f->nids; i++)
+        ran += last_state(&f->tasks[i]) >= TASK_RUNNING;
+    if (!f->at_running.count && f->nids == st.count && ran == st.count && st.running == st.count)
+        f->at_running = st;
+    for (int i = 0; i < f->nids; i++) {
+        struct ftask *t = &f->tasks[i];
+        bool ready = (t->step == 1 && last_state(t) == TASK_RUNNING && f->at_running.count) ||
+                     (t->step == 2 && last_state(t) == TASK_SHUTDOWN);
+        if (ready && t->parked) {
+            struct http_req *req = t->parked;
+            t->parked = NULL;
+            poll_answer(f, i, req);
+        }
+    }
+}
+
+static void handle_tasks(struct fake *f, struct http_req *req, bool is_a)
+{
+    int i = id_index(f, http_req_peer_cn(req));
+    if (i < 0) {
+        reply(req, 401, json_pack("{s:s}", "message", "a certificate of this swarm is required"));
+        return;
+    }
+    struct ftask *t = &f->tasks[i];
+    bool poll = !strcmp(req->path, "/swarm-rpc/assignments");
+    if (is_a) {
+        /* a manager that is not the leader: the session must follow to b */
+        (*(poll ? &t->polls_on_a : &t->reports_on_a))++;
+        reply(req, 503, json_pack("{s:s, s:s}", "message", "not the leader", "Leader", f->addr_b));
+        return;
+    }
+    struct err e;
+    json_t *body = msg_load(req->body, req->body_len, "request", &e);
+    if (!body)
+        FAIL_AT("%s: %s", req->path, e.msg);
+    if (poll) {
+        struct msg_assign_req m;
+        ASSERT_EQ_INT(msg_assign_req_decode(body, &m, &e), 0);
+        json_decref(body);
+        t->polls++;
+        ASSERT_EQ_INT((long long)m.ack, t->step); /* every answer was applied */
+        msg_assign_req_release(&m);
+        if (t->step == 0) {
+            id_new(t->id);
+            poll_answer(f, i, req);
+            return;
+        }
+        ASSERT_NULL(t->parked);
+        t->parked = req;
+        http_req_on_close(req, poll_gone, t);
+        return;
+    }
+    struct msg_status_batch b;
+    if (msg_status_batch_decode(body, &b, &e) < 0)
+        FAIL_AT("status: %s", e.msg);
+    json_decref(body);
+    t->reports++;
+    for (size_t k = 0; k < b.n_updates; k++) {
+        const struct msg_status_update *u = &b.updates[k];
+        ASSERT_EQ_STR(u->task_id, t->id); /* a node reports its own tasks only */
+        if (t->nstates < (int)ARRAY_SIZE(t->states))
+            t->states[t->nstates++] = u->status.state;
+        if (u->status.state == TASK_RUNNING) {
+            ASSERT_TRUE(u->status.has_container);
+            snprintf(t->ctr, sizeof(t->ctr), "%s", u->status.container_id);
+            t->pid = u->status.pid;
+        }
+    }
+    msg_status_batch_release(&b);
+    reply(req, 200, json_object());
+}
+
 static void serve(struct http_req *req, void *data, bool is_a)
 {
     struct fake *f = data;
+    if (f->mode == MODE_TASKS &&
+        (!strcmp(req->path, "/swarm-rpc/assignments") || !strcmp(req->path, "/swarm-rpc/status"))) {
+        handle_tasks(f, req, is_a);
+        return;
+    }
     if (!strcmp(req->path, "/swarm-rpc/ca")) {
         f->ca_calls++;
         reply(req, 200, json_pack("{s:s}", "RootCA", f->root_cert));
@@ -230,6 +377,10 @@ static void fake_init(struct fake *f, enum mode mode, int64_t period_ms)
     snprintf(f->addr_b, sizeof(f->addr_b), "127.0.0.1:%d", f->port_b);
     f->a = listen_on(f, f->port_a, serve_a);
     f->b = listen_on(f, f->port_b, serve_b);
+    uv_timer_init(&f->loop, &f->tick);
+    f->tick.data = f;
+    if (mode == MODE_TASKS)
+        uv_timer_start(&f->tick, on_tick, 20, 20);
 }
 
 static void on_stopped(void *data)
@@ -240,6 +391,7 @@ static void on_stopped(void *data)
     http_server_close(f->a, NULL, NULL);
     http_server_close(f->b, NULL, NULL);
     uv_close((uv_handle_t *)&f->stop_timer, NULL);
+    uv_close((uv_handle_t *)&f->tick, NULL);
 }
 
 static void stop_now(struct fake *f)
@@ -257,7 +409,26 @@ static void stop_now(struct fake *f)
 
 static void on_stop_timer(uv_timer_t *t)
 {
-    stop_now(t->data);
+    struct fake *f = t->data;
+    if (f->mode != MODE_TASKS || (f->nids && f->removed_all == f->nids)) {
+        stop_now(f);
+        return;
+    }
+    /* MODE_TASKS: stop once every task was removed from its node (or at the deadline) */
+    struct hollow_stats st;
+    hollow_get_stats(f->h, &st);
+    int done = 0;
+    for (int i = 0; i < f->nids; i++)
+        done += f->tasks[i].step == 3;
+    if (f->nids == st.count && done == st.count && st.tasks == 0) {
+        f->removed_all = f->nids;
+        hollow_get_stats(f->h, &f->final);
+    }
+    if (uv_now(&f->loop) >= f->deadline) {
+        stop_now(f);
+        return;
+    }
+    uv_timer_start(&f->stop_timer, on_stop_timer, f->removed_all ? 0 : 20, 0);
 }
 
 static void on_fatal(void *data, const struct err *e)
@@ -285,7 +456,8 @@ static void fake_run(struct fake *f, int count, const char *token, uint64_t run_
         FAIL_AT("hollow_new: %s", e.msg);
     uv_timer_init(&f->loop, &f->stop_timer);
     f->stop_timer.data = f;
-    uv_timer_start(&f->stop_timer, on_stop_timer, run_ms, 0);
+    f->deadline = uv_now(&f->loop) + run_ms;
+    uv_timer_start(&f->stop_timer, on_stop_timer, f->mode == MODE_TASKS ? 20 : run_ms, 0);
     hollow_start(f->h);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     ASSERT_TRUE(f->stopped);
@@ -365,6 +537,49 @@ TEST_T(hollow_follows_the_leader_redirect, 60)
     }
     ASSERT_EQ_INT(f.final.redirects, 4);
     ASSERT_EQ_INT(f.final.hb_errors, 0);
+    fake_end(&f);
+}
+
+/* The real agent session on every identity: its task goes through Docker's states to
+ * RUNNING with a fake container (64-hex ID, a PID), then SHUTDOWN, then away; the calls follow
+ * the leader redirect once and stay there. */
+TEST_T(hollow_runs_tasks_through_the_agent_session, 60)
+{
+    struct fake f;
+    fake_init(&f, MODE_TASKS, 100);
+    fake_run(&f, 3, f.token, 20000);
+    ASSERT_EQ_INT(f.fatal_calls, 0);
+    ASSERT_EQ_INT(f.nids, 3);
+    ASSERT_EQ_INT(f.removed_all, 3);
+    ASSERT_EQ_INT(f.at_running.running, 3);
+    ASSERT_EQ_INT((long long)f.at_running.tasks, 3);
+    ASSERT_EQ_INT(f.final.running, 0);
+    ASSERT_EQ_INT((long long)f.final.tasks, 0);
+    const int want[] = {TASK_ACCEPTED, TASK_PREPARING, TASK_READY,
+                        TASK_STARTING, TASK_RUNNING,   TASK_SHUTDOWN};
+    for (int i = 0; i < 3; i++) {
+        struct ftask *t = &f.tasks[i];
+        ASSERT_EQ_INT(t->step, 3);
+        /* coalescing may skip states, never reorder them: the last of each is as wanted */
+        int w = 0;
+        for (int k = 0; k < t->nstates; k++) {
+            if (k)
+                ASSERT_TRUE(t->states[k] >= t->states[k - 1]);
+            while (w < (int)ARRAY_SIZE(want) && want[w] < t->states[k])
+                w++;
+            ASSERT_TRUE(w < (int)ARRAY_SIZE(want) && want[w] == t->states[k]);
+        }
+        ASSERT_EQ_INT(last_state(t), TASK_SHUTDOWN);
+        ASSERT_EQ_INT((int)strlen(t->ctr), 64);
+        ASSERT_TRUE(t->pid > 0);
+        for (int j = 0; j < i; j++) {
+            ASSERT_TRUE(strcmp(t->ctr, f.tasks[j].ctr) != 0);
+            ASSERT_TRUE(t->pid != f.tasks[j].pid);
+        }
+        /* at most the first call of each kind went to a before the identity moved to b */
+        ASSERT_TRUE(t->polls_on_a + t->reports_on_a <= 2);
+        ASSERT_TRUE(t->polls >= 3);
+    }
     fake_end(&f);
 }
 
