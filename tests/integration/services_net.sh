@@ -38,7 +38,7 @@ addr_of()
 }
 
 # --- two containers: their own namespaces, distinct addresses, they reach each other ----------
-run dk service create -d --name pair --replicas 2 busybox sleep 100000
+run dk service create -d --name pair --replicas 2 --stop-grace-period 1s busybox sleep 100000
 assert_rc 0 "service create pair"
 wait_running pair 2
 mapfile -t pids < <(pids_of pair)
@@ -61,7 +61,7 @@ assert_match "$(cat /proc/"${pids[0]}"/root/etc/hosts)" "${a0%/*}	$host0" "/etc/
 assert_match "$(cat /proc/"${pids[0]}"/root/etc/resolv.conf)" "nameserver" "/etc/resolv.conf"
 
 # --- host-mode publishing --------------------------------------------------------------------
-run dk service create -d --name web --publish mode=host,target=8080,published=18080 busybox \
+run dk service create -d --name web --stop-grace-period 1s --publish mode=host,target=8080,published=18080 busybox \
     sh -c 'mkdir -p /w && echo hello-net >/w/index.html && exec httpd -f -p 8080 -h /w'
 assert_rc 0 "service create web"
 wait_running web 1
@@ -125,7 +125,7 @@ nsenter -t "${pids[0]}" -n ping -c 1 -W 2 "${a1%/*}" >/dev/null || fail "contain
 
 # --- removal takes veths and rules away -------------------------------------------------------
 dk_ok service rm web pair
-for _ in $(seq 1 200); do [ "$(exec_running_count)" = 0 ] && break; sleep 0.05; done
+for _ in $(seq 1 400); do [ "$(exec_running_count)" = 0 ] && break; sleep 0.05; done
 assert_eq 0 "$(exec_running_count)" "containers gone after service rm"
 veths=""
 for _ in $(seq 1 100); do
@@ -134,7 +134,12 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 assert_eq 0 "$veths" "no veth left"
-run nft list table ip shoal
+# the DNAT rule goes when the container's network is detached, after exec removed it
+for _ in $(seq 1 100); do
+    run nft list table ip shoal
+    [ "$RC" = 0 ] && [[ "$OUT" != *"dnat to"* ]] && break
+    sleep 0.05
+done
 assert_rc 0 "shoal's table stays while the node is in the swarm"
 [[ "$OUT" != *"dnat to"* ]] || fail "a DNAT rule is left" "$OUT"
 left=""
