@@ -234,7 +234,6 @@ static const struct {
 } unsupported[] = {
     {"Secrets", "secrets"},
     {"Configs", "configs"},
-    {"TTY", "a TTY"},
 };
 
 void agent_exec_spec_release(struct agent_exec_spec *s)
@@ -582,6 +581,7 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         .pids_limit = json_integer_value(json_object_get(lim, "Pids")),
         .readonly_rootfs = json_is_true(json_object_get(cs, "ReadOnly")),
         .init = json_is_true(json_object_get(cs, "Init")),
+        .tty = json_is_true(json_object_get(cs, "TTY")),
         .mounts = s->mounts,
         .n_mounts = s->spec.n_mounts,
         .stop_signal = s->stop_signal,
@@ -602,6 +602,7 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
                                s->hostname ?: "", "User", user ?: "", "Env", strv_json(s->env),
                                "Cmd", strv_json(cmd), "Image", image, "WorkingDir", dir ?: "",
                                "Entrypoint", nep ? strv_json(ep) : json_null(), "Labels", labels);
+    json_object_set_new(config, "Tty", json_boolean(s->spec.tty));
     if (sig)
         json_object_set_new(config, "StopSignal", json_string(sig));
     if (hc)

@@ -297,7 +297,8 @@ static void h_container_inspect(struct api_req *r)
     json_object_set_new(config, "AttachStdin", json_false());
     json_object_set_new(config, "AttachStdout", json_false());
     json_object_set_new(config, "AttachStderr", json_false());
-    json_object_set_new(config, "Tty", json_false());
+    if (!json_is_boolean(json_object_get(config, "Tty")))
+        json_object_set_new(config, "Tty", json_false());
     json_object_set_new(config, "OpenStdin", json_false());
     json_object_set_new(config, "StdinOnce", json_false());
     json_object_set(config, "Labels", json_object_get(meta, "labels"));
@@ -387,10 +388,16 @@ static void h_container_logs(struct api_req *r)
     free(since);
     free(until);
     free(tail);
+    json_t *meta = NULL;
+    if (rc == 0)
+        rc = exec_meta_get(x, id, &meta, &e);
     if (rc < 0) {
         api_reply_err(r, &e);
         return;
     }
+    /* a TTY container's stream is served raw, as dockerd's (the CLI reads Config.Tty) */
+    o.raw = json_is_true(json_object_get(meta, "tty"));
+    json_decref(meta);
     if (!follow) {
         char *lp = exec_log_path(x, id), *raw = NULL;
         size_t n = 0, used = 0;

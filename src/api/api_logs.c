@@ -4,7 +4,9 @@
  * (RFC 3339 with 9 fixed digits, with timestamps=1) and its attributes
  * ("com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,com.docker.swarm.task.id=..."
  * then a space, with details=1, which the CLI always asks for to print "name@node | line").
- * The tasks are those that ran on a node (scheduled and at least starting): their containers
+ * The logs of a TTY service (its spec's ContainerSpec.TTY; a task's own spec for task logs)
+ * are raw, the same prefixes without the 8-byte headers, as dockerd's (the CLI prints them
+ * as they come, and only with --raw). The tasks are those that ran on a node (scheduled and at least starting): their containers
  * hold the logs. A client that goes away cancels the subscription. Served by the leader, which
  * holds the broker; another manager answers 503 naming it (not proxied yet).
  * Thread: the loop thread. */
@@ -19,6 +21,7 @@ struct log_stream {
     struct api_req *r;
     struct lb_sub *sub;
     bool timestamps, details;
+    bool raw; /* a TTY service or task: no stdcopy headers, as dockerd */
     char service_id[ID_LEN + 1];
 };
 
@@ -35,7 +38,8 @@ static void on_msg(void *arg, const struct lb_msg *m)
     struct log_stream *ls = arg;
     struct buf line = BUF_INIT;
     unsigned char hdr[8] = {(unsigned char)m->stream, 0, 0, 0, 0, 0, 0, 0};
-    buf_add(&line, hdr, sizeof(hdr));
+    if (!ls->raw)
+        buf_add(&line, hdr, sizeof(hdr));
     if (ls->timestamps) {
         char ts[40];
         time_format_rfc3339_fixed(m->time_ns, ts);
@@ -47,7 +51,8 @@ static void on_msg(void *arg, const struct lb_msg *m)
                    "com.docker.swarm.task.id=%s ",
                    m->node_id, ls->service_id, m->task_id);
     buf_add(&line, m->data, m->len);
-    put_be32((unsigned char *)line.p + 4, (uint32_t)(line.len - 8));
+    if (!ls->raw)
+        put_be32((unsigned char *)line.p + 4, (uint32_t)(line.len - 8));
     if (http_stream_write(ls->r->http, line.p, line.len) < 0 && ls->sub) {
         /* the client is gone: on_close cancels */
     }
@@ -132,7 +137,7 @@ static int parse_opts(struct api_req *r, struct lb_opts *o, bool *timestamps, bo
 }
 
 static void stream_logs(struct api_req *r, const char *service_id, struct lb_target *t, size_t n,
-                        const struct lb_opts *o, bool timestamps, bool details)
+                        const struct lb_opts *o, bool timestamps, bool details, bool tty)
 {
     struct logbroker *lb = node_logbroker(r->api->node);
     if (!lb) {
@@ -148,8 +153,11 @@ static void stream_logs(struct api_req *r, const char *service_id, struct lb_tar
     ls->r = r;
     ls->timestamps = timestamps;
     ls->details = details;
+    ls->raw = tty;
     snprintf(ls->service_id, sizeof(ls->service_id), "%s", service_id);
-    http_stream_begin(r->http, 200, NULL);
+    /* dockerd 20.10 names no type; newer ones say raw-stream for a TTY's (and, from API
+     * 1.42, multiplexed-stream for the others) */
+    http_stream_begin(r->http, 200, tty ? "application/vnd.docker.raw-stream" : NULL);
     http_req_on_close(r->http, peer_closed, ls);
     ls->sub = logbroker_subscribe(lb, t, n, o, on_msg, on_end, ls);
 }
@@ -176,7 +184,9 @@ static void service_logs(struct api_req *r)
     const char *id = store_json_str(svc, "ID");
     struct targets tg = {0};
     store_tasks_of_service(st, id, add_target, &tg);
-    stream_logs(r, id, tg.v, tg.n, &o, timestamps, details);
+    json_t *tt = json_object_get(json_object_get(svc, "Spec"), "TaskTemplate");
+    bool tty = json_is_true(json_object_get(json_object_get(tt, "ContainerSpec"), "TTY"));
+    stream_logs(r, id, tg.v, tg.n, &o, timestamps, details, tty);
     free(tg.v);
 }
 
@@ -201,7 +211,10 @@ static void task_logs(struct api_req *r)
     }
     struct targets tg = {0};
     add_target(store_task_view(st, store_json_str(task, "ID")), &tg);
-    stream_logs(r, store_json_str(task, "ServiceID") ?: "", tg.v, tg.n, &o, timestamps, details);
+    bool tty = json_is_true(json_object_get(
+        json_object_get(json_object_get(task, "Spec"), "ContainerSpec"), "TTY"));
+    stream_logs(r, store_json_str(task, "ServiceID") ?: "", tg.v, tg.n, &o, timestamps, details,
+                tty);
     free(tg.v);
 }
 

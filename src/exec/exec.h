@@ -73,10 +73,12 @@ struct exec_mount {
     int tmpfs_mode;     /* 0: not set (the kernel's 1777) */
 };
 
-/* A process rlimit, Docker's --ulimit: name is go-units' ("nofile", "nproc", "core"...). */
+/* A process rlimit, Docker's --ulimit: name is go-units' ("nofile", "nproc", "core"...).
+ * The values are Docker's int64s, which dockerd hands to the runtime as uint64: -1 is
+ * unlimited (RLIM_INFINITY), and soft <= hard compares them as uint64. */
 struct exec_rlimit {
     const char *name;
-    int64_t soft, hard; /* >= 0, soft <= hard */
+    int64_t soft, hard;
 };
 
 /* Docker's HealthConfig. Durations in ns; 0: Docker's defaults (interval 30 s, timeout 30 s,
@@ -104,6 +106,10 @@ struct exec_spec {
     int64_t pids_limit;        /* 0: not set */
     bool readonly_rootfs;
     bool init; /* tini as PID 1 (Docker's --init) */
+    /* a pseudo-terminal as stdin/stdout/stderr (Docker's -t): conmon's terminal mode,
+     * process.terminal, TERM=xterm unless env sets TERM; its output is logged as stdout with
+     * the terminal's line ends ("\r\n"); meta.json says "tty": true. No stdin is attached. */
+    bool tty;
     const struct exec_mount *mounts;
     size_t n_mounts;
     const char *stop_signal; /* "SIGTERM", "TERM", "15"; NULL: SIGTERM */
@@ -172,7 +178,7 @@ void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, 
 /* Current state (from memory, kept in step with the files). ERR_NOT_FOUND if unknown. */
 int exec_state_get(struct exec *x, const char *id, struct exec_state *st, struct err *e);
 /* What was kept of the spec in meta.json, for inspect and after a restore: {"id", "created"
- * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay", "extra" (spec.extra,
+ * (ns), "labels": {k: v}, "stop_signal", "stop_grace_ns", "overlay", "tty", "extra" (spec.extra,
  * when it was set)}. New reference in *out;
  * ERR_NOT_FOUND if the container is unknown. */
 int exec_meta_get(struct exec *x, const char *id, json_t **out, struct err *e);
@@ -263,9 +269,11 @@ struct exec_log_opts {
     long tail;        /* last N messages (counted before the filters, as Docker); < 0: all */
     bool timestamps;  /* prefix "2006-01-02T15:04:05.000000000Z " as docker logs -t */
     bool once;        /* exec_logs_follow: end after what is there now (no following) */
+    bool raw;         /* payloads without the 8-byte stdcopy headers (a TTY's stream) */
 };
 /* Converts the k8s-file text data[0..len) to stdcopy frames appended to out: one frame per
- * message ([stream 1|2, 0, 0, 0, big-endian u32 length] + payload); a run of partial (P)
+ * message ([stream 1|2, 0, 0, 0, big-endian u32 length] + payload; the payload alone with
+ * o->raw); a run of partial (P)
  * lines is joined with the full (F) line that ends it into one message with the first
  * chunk's time. Stops before an incomplete trailing line and, unless final, before a
  * trailing run of P lines; *consumed says how far it read (continue from there). Lines that
@@ -296,9 +304,15 @@ struct exec_oci_opts {
     int cap_last;              /* /proc/sys/kernel/cap_last_cap ("ALL" stops there); 0: 40 */
 };
 /* Builds the OCI runtime config for spec. Returns 0 and a new JSON object in *out, or
- * -ERR_INVALID (bad user, signal, mount...) with e filled. */
+ * -ERR_INVALID (bad user, signal, mount...) with e filled. process.rlimits hold the int64
+ * values as they are (-1: unlimited); exec_oci_dumps writes them as the uint64s the
+ * runtimes read. */
 int exec_oci_config(const struct exec_spec *spec, const struct exec_oci_opts *o, json_t **out,
                     struct err *e);
+/* config.json's text for cfg (from exec_oci_config): jansson's indented dump, with the
+ * numbers of process.rlimits written as uint64 (-1 → 18446744073709551615), since jansson
+ * holds only int64 and runc reads them as uint64. A new heap string. */
+char *exec_oci_dumps(const json_t *cfg);
 /* Parses "SIGTERM" / "TERM" / "15"; returns the number or -1. */
 int exec_signal_parse(const char *s);
 

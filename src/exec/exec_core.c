@@ -1144,6 +1144,7 @@ static void meta_write(struct exec_ctr *c, const struct exec_spec *s)
     json_object_set_new(m, "stop_signal", json_integer(c->stop_signal));
     json_object_set_new(m, "stop_grace_ns", json_integer(c->stop_grace_ns));
     json_object_set_new(m, "overlay", json_boolean(c->overlay));
+    json_object_set_new(m, "tty", json_boolean(s->tty));
     json_t *l = json_object();
     for (size_t i = 0; s->labels && s->labels[i]; i++) {
         const char *eq = strchr(s->labels[i], '=');
@@ -1350,7 +1351,7 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
             goto fail;
         }
     }
-    txt = json_dumps(cfg, JSON_INDENT(1));
+    txt = exec_oci_dumps(cfg);
     if (write_small(cfgp, txt, &e) < 0)
         goto fail;
     meta_write(c, s);
@@ -1393,6 +1394,9 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
                     "--full-attach",
                     "--runtime-arg",
                     rtroot,
+                    /* conmon makes the console socket, gets the pty's master from the
+                     * runtime and logs what it reads from it as stdout */
+                    s->tty ? "--terminal" : NULL,
                     NULL};
     char *crun = env_crun(x);
     char *env[] = {CTR_PATH_ENV, "_OCI_SYNCPIPE=3", crun, NULL};

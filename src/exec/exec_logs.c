@@ -1,5 +1,7 @@
 /* exec_logs.c — container logs: conmon's k8s-file lines turned into Docker's multiplexed
- * (stdcopy) stream, and a follower for `logs -f`.
+ * (stdcopy) stream, or into the raw stream of a TTY container (no headers; the terminal's
+ * "\r\n" kept: conmon splits at "\n" and leaves the "\r" in the text), and a follower for
+ * `logs -f`.
  *
  * k8s-file: "<time RFC3339Nano with offset> <stdout|stderr> <F|P> <text>\n"; F ends a line
  * (the newline is implied), P is a chunk of a longer line. The converter is pure and works on
@@ -63,8 +65,9 @@ struct msg {
     size_t end_pos;    /* input offset just after the line that completed it */
 };
 
-static void frame_add(struct buf *out, int stream, const char *ts_prefix, const char *text,
-                      size_t n)
+/* One message: a stdcopy frame, or (raw, a TTY's stream as dockerd serves it) the bare text. */
+static void frame_add(struct buf *out, bool raw, int stream, const char *ts_prefix,
+                      const char *text, size_t n)
 {
     size_t plen = ts_prefix ? strlen(ts_prefix) + 1 : 0;
     uint32_t len = (uint32_t)(plen + n);
@@ -76,7 +79,8 @@ static void frame_add(struct buf *out, int stream, const char *ts_prefix, const 
                           (unsigned char)(len >> 16),
                           (unsigned char)(len >> 8),
                           (unsigned char)len};
-    buf_add(out, h, 8);
+    if (!raw)
+        buf_add(out, h, 8);
     if (ts_prefix) {
         buf_adds(out, ts_prefix);
         buf_add(out, " ", 1);
@@ -168,7 +172,7 @@ size_t exec_logs_convert(const char *data, size_t len, const struct exec_log_opt
         char tsb[40];
         if (o->timestamps)
             exec_logs_time_fixed(m->ts, tsb);
-        frame_add(out, m->stream, o->timestamps ? tsb : NULL, text.p + m->start, m->len);
+        frame_add(out, o->raw, m->stream, o->timestamps ? tsb : NULL, text.p + m->start, m->len);
         frames++;
     }
     *consumed = done_to;

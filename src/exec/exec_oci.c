@@ -4,8 +4,10 @@
  * paths, its device cgroup rules, PATH and HOSTNAME added to the environment, --init as
  * /sbin/docker-init bind-mounted read-only and put in front of the args, and CPU limits as
  * quota/period 100 ms, cap-add/cap-drop as moby's TweakCapabilities, sysctls refused where
- * runc refuses them (not namespaced), ulimits as process.rlimits, additional gids.
- * Pure: no I/O; every number is checked before it is used.
+ * runc refuses them (not namespaced), ulimits as process.rlimits (-1: unlimited, written as
+ * uint64 by exec_oci_dumps), additional gids, a terminal for a TTY (with TERM=xterm).
+ * Pure: no I/O (exec_oci_dumps draws a random placeholder); every number is checked before
+ * it is used.
  * Left out for now: seccomp and AppArmor profiles. */
 #include "exec/exec_int.h"
 
@@ -449,12 +451,17 @@ static int rlimits_build(const struct exec_spec *s, json_t **out, struct err *e)
         for (size_t j = 0; j < ARRAY_SIZE(names) && r->name && !known; j++)
             known = !strcmp(r->name, names[j]);
         int rc = 0;
+        /* go-units' rule (ParseUlimit): a hard limit of -1 takes any soft limit; otherwise
+         * a soft -1 (unlimited) is above it, and the rest compare as the uint64s dockerd
+         * hands to the runtime. */
         if (!known)
             rc = err_set(e, ERR_INVALID, "invalid ulimit type: %s", r->name ? r->name : "");
-        else if (r->soft < 0 || r->hard < 0)
-            rc = err_set(e, ERR_INVALID, "invalid ulimit %s: negative values are not supported",
-                         r->name);
-        else if (r->soft > r->hard)
+        else if (r->hard != -1 && r->soft == -1)
+            rc = err_set(e, ERR_INVALID,
+                         "ulimit soft limit must be less than or equal to hard limit: soft: -1 "
+                         "(unlimited), hard: %lld",
+                         (long long)r->hard);
+        else if (r->hard != -1 && (uint64_t)r->soft > (uint64_t)r->hard)
             rc = err_set(e, ERR_INVALID,
                          "ulimit soft limit must be less than or equal to hard limit: %lld > %lld",
                          (long long)r->soft, (long long)r->hard);
@@ -472,6 +479,42 @@ static int rlimits_build(const struct exec_spec *s, json_t **out, struct err *e)
     }
     *out = a;
     return 0;
+}
+
+char *exec_oci_dumps(const json_t *cfg)
+{
+    const json_t *rl = json_object_get(json_object_get(cfg, "process"), "rlimits");
+    if (!json_array_size(rl))
+        return json_dumps(cfg, JSON_INDENT(1));
+    /* Dump a copy whose rlimits are a placeholder no string of the spec can spell (a random
+     * ID), then write the array in its place by hand. */
+    char id[ID_LEN + 1];
+    id_new(id);
+    char *mark = xasprintf("\"%s\"", id);
+    json_t *c = json_deep_copy(cfg);
+    json_object_set_new(json_object_get(c, "process"), "rlimits", json_string(id));
+    char *txt = json_dumps(c, JSON_INDENT(1));
+    json_decref(c);
+    char *at = strstr(txt, mark);
+    BUG_ON(!at);
+    struct buf b = BUF_INIT;
+    buf_add(&b, txt, (size_t)(at - txt));
+    buf_adds(&b, "[");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rl, i, r)
+    {
+        char *type = json_dumps(json_object_get(r, "type"), JSON_ENCODE_ANY);
+        buf_printf(&b, "%s{\"type\": %s, \"hard\": %llu, \"soft\": %llu}", i ? ", " : "", type,
+                   (unsigned long long)(uint64_t)json_integer_value(json_object_get(r, "hard")),
+                   (unsigned long long)(uint64_t)json_integer_value(json_object_get(r, "soft")));
+        free(type);
+    }
+    buf_adds(&b, "]");
+    buf_adds(&b, at + strlen(mark));
+    free(txt);
+    free(mark);
+    return buf_detach(&b, NULL);
 }
 
 int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, json_t **out,
@@ -512,7 +555,7 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
     json_object_set_new(c, "ociVersion", json_string("1.0.2"));
 
     json_t *p = json_object();
-    json_object_set_new(p, "terminal", json_false());
+    json_object_set_new(p, "terminal", json_boolean(s->tty));
     json_t *u = json_object();
     json_object_set_new(u, "uid", json_integer(uid));
     json_object_set_new(u, "gid", json_integer(gid));
@@ -539,6 +582,8 @@ int exec_oci_config(const struct exec_spec *s, const struct exec_oci_opts *o, js
         json_array_append_new(env, json_string(h));
         free(h);
     }
+    if (s->tty && !env_has(s->env, "TERM")) /* dockerd's CreateDaemonEnvironment */
+        json_array_append_new(env, json_string("TERM=xterm"));
     for (size_t i = 0; s->env && s->env[i]; i++)
         json_array_append_new(env, json_string(s->env[i]));
     json_object_set_new(p, "env", env);
