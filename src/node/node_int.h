@@ -98,8 +98,8 @@ struct node {
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
-    json_t *last_seen; /* node ID → loop ms of its last heartbeat */
-    json_t *marking;   /* node IDs with a status commit in flight */
+    struct disp_live *live; /* leader: who was heard from when (manager/dispatcher/disp.h) */
+    json_t *marking;        /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
     struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
     struct mgr *mgr;             /* leader: the reconciliation loop */
@@ -109,7 +109,6 @@ struct node {
     struct agent_logs *logs;
     struct httpc *sess_client;
     struct sess_call *sess_calls;
-    int64_t disp_period; /* heartbeat period the windows were measured with */
 
     /* every node: the session with a manager */
     json_t *managers; /* array of "IP:port" to fail over between */
@@ -208,10 +207,11 @@ int node_rpc_reload_tls(struct node *n, struct err *e);
 /* Manager addresses ("IP:port") known from the store; new reference. */
 json_t *node_manager_list(struct node *n);
 
-/* node_dispatch.c: liveness of nodes from their heartbeats (on the leader) */
+/* node_dispatch.c: liveness of nodes from their heartbeats (on the leader; the decisions are
+ * disp_live's) */
 void node_dispatch_start(struct node *n);
 void node_dispatch_stop(struct node *n);
-/* Records a heartbeat; marks the node ready again if it was down. */
+/* Records a heartbeat (or a join); marks the node ready again if it was down. */
 void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
