@@ -132,7 +132,13 @@ bool rate_blocked(struct rate_table *t, const char *key, int64_t now_ns);
 /* Records a failure of key at now_ns; returns true if that used its last try. */
 bool rate_failed(struct rate_table *t, const char *key, int64_t now_ns);
 
-/* ---- time ---- */
+/* ---- time ----
+ * The clock seam, one way only: logic never reads a clock. A decision that depends on time
+ * (node liveness, restart and update delays and monitors, certificate renewal and expiry,
+ * failure limits) takes `now` as an argument and, where it has to be woken, returns when;
+ * the I/O wiring reads the clock once per event (uv_now() for intervals: monotonic ms;
+ * time_now_ns() for instants: timestamps, certificate validity) and arms its libuv timer.
+ * A unit test's fake clock is the numbers it passes. */
 /* Wall clock in nanoseconds since the epoch. */
 int64_t time_now_ns(void);
 /* Formats ns-since-epoch as Go's RFC3339Nano in UTC: "2026-11-21T21:10:29.12345Z" (trailing

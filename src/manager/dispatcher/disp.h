@@ -1,5 +1,8 @@
-/* disp.h — the dispatcher's assignments: what each node must be told about its tasks, as
- * incremental changes (tasks added or changed, tasks removed) that survive lost messages.
+/* disp.h — the dispatcher: assignments (disp.c, pure), node liveness (disp_live.c, pure; its
+ * section below) and the leader's server side of the node sessions (disp_server.c, libuv).
+ *
+ * Assignments: what each node must be told about its tasks, as incremental changes (tasks
+ * added or changed, tasks removed) that survive lost messages.
  *
  * Per node session the dispatcher remembers the assignment state the node has acknowledged
  * and the one it sent last (with a sequence number). Each answer to the node carries the
