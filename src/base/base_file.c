@@ -51,7 +51,8 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
+static int write_replace(const char *path, const void *data, size_t len, int mode, bool durable,
+                         struct err *e)
 {
     char *tmp = xasprintf("%s.tmp", path);
     int rc = 0;
@@ -75,7 +76,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         rc = err_set(e, ERR_INTERNAL, "sync %s: %s", tmp, strerror(errno));
         unlink(tmp);
         goto out;
@@ -85,10 +86,21 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
         unlink(tmp);
         goto out;
     }
-    fsync_dir_of(path);
+    if (durable)
+        fsync_dir_of(path);
 out:
     free(tmp);
     return rc;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
+{
+    return write_replace(path, data, len, mode, true, e);
+}
+
+int file_write_replace(const char *path, const void *data, size_t len, int mode, struct err *e)
+{
+    return write_replace(path, data, len, mode, false, e);
 }
 
 int dir_make(const char *path, int mode, struct err *e)

@@ -167,8 +167,12 @@ static void f_restore(void *ctx, void (*found)(void *, const char *, bool, int),
     f->r_arg = arg;
 }
 
-static const struct agent_exec_ops fake_ops = {f_prepare, f_start,  f_stop,
-                                               f_remove,  f_status, f_restore};
+static const struct agent_exec_ops fake_ops = {.prepare = f_prepare,
+                                               .start = f_start,
+                                               .stop = f_stop,
+                                               .remove = f_remove,
+                                               .status = f_status,
+                                               .restore = f_restore};
 
 /* ---- driving the loop ---- */
 
