@@ -393,16 +393,22 @@ static void fill_out(const struct net *n, const struct net_att *a, struct net_at
 }
 
 /* Removes what an attachment made in the kernel and on disk (each step tolerates what is
- * already gone); the first error is kept in e, the other steps still run. */
+ * already gone); the first error is kept in e, the other steps still run.
+ * The veth pair goes with the namespace that holds its peer: once the container's processes
+ * are gone and the namespace file is unmounted, the kernel's namespace cleanup removes the
+ * pair, asynchronously and in batches. Deleting the veth here (RTM_DELLINK) instead waited
+ * 30-100 ms per veth for an RCU grace period on the loop thread: removing 100 tasks blocked
+ * the loop for seconds, long enough for the leader's 2 s lease to lapse (seen in strace).
+ * Only when the namespace cannot be removed is the veth deleted by name. */
 static int undo_kernel(struct net *n, const char *id, struct err *e)
 {
     char veth[16];
     net_veth_name(id, veth);
     char *ns = netns_path(n, id), *dir = files_dir(n, id);
     struct err e2 = {0};
-    int rc = netl_link_delete(veth, e);
-    if (netl_netns_remove(ns, rc < 0 ? &e2 : e) < 0 && rc == 0)
-        rc = -e->kind;
+    int rc = netl_netns_remove(ns, e);
+    if (rc < 0)
+        netl_link_delete(veth, &e2);
     if (dir_remove_all(dir, rc < 0 ? &e2 : e) < 0 && rc == 0)
         rc = -e->kind;
     free(ns);
