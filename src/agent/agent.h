@@ -235,6 +235,9 @@ void agent_exec_spec_release(struct agent_exec_spec *s);
  * once the first full set has arrived. Every node runs one, managers included. */
 #define AGENT_REPORT_MS 10
 struct agent_session;
+/* How many prepares (image, rootfs, the runtime's create) a session runs at once; the rest
+ * wait in order (agent_session.c says why 8). */
+#define AGENT_MAX_PREPARES 8
 struct agent_session *agent_session_new(uv_loop_t *loop, agent_call_fn call, void *call_ctx,
                                         const struct agent_exec_ops *ops, void *ops_ctx);
 void agent_session_start(struct agent_session *s);
