@@ -574,8 +574,8 @@ static void h_container_delete(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    agent_exec_remove_container(r->api->cfg.agent_exec, id, api_query_bool(r, "force"), delete_done,
-                                r);
+    agent_exec_remove_container(r->api->cfg.agent_exec, id, api_query_bool(r, "force"),
+                                api_query_bool(r, "v"), delete_done, r);
 }
 
 static void h_container_create(struct api_req *r)

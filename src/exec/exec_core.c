@@ -1063,6 +1063,10 @@ char *exec_dir_path(const struct exec *x, const char *id)
 {
     return xasprintf("%s/%s", x->ctr_root, id);
 }
+char *exec_rootfs_path(const struct exec *x, const char *id)
+{
+    return xasprintf("%s/%s/rootfs", x->ctr_root, id);
+}
 bool exec_ctr_exited(struct exec *x, const char *id)
 {
     struct exec_ctr *c = ctr_find(x, id);
