@@ -117,14 +117,8 @@ static int copy_bytes(struct copy_ctx *c, int sfd, int dfd, const char *name)
             return fail(c, "read", name);
         if (n == 0)
             return 0;
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k = write(dfd, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0)
-                return fail(c, "write", name);
-            w += k;
-        }
+        if (fd_write_all(dfd, buf, (size_t)n) < 0)
+            return fail(c, "write", name);
     }
 }
 
