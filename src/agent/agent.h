@@ -218,7 +218,8 @@ struct agent_exec_spec {
     struct exec_spec spec;
     char *name;    /* <service>.<slot>.<task id> or <service>.<node id>.<task id> */
     json_t *extra; /* {"name","image","image_id","task_id","service_id","command","path",
-                      "args","config" (Docker's Config shape),"mounts"} */
+                      "args","config" (Docker's Config shape),"mounts" (inspect's MountPoints),
+                      "host_mounts" (the spec's Mounts, for HostConfig.Mounts; only when any)} */
     char **args, **env, **labels;
     struct exec_mount *mounts;
     char *user, *workdir, *hostname, *stop_signal;

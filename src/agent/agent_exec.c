@@ -689,6 +689,8 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
                          json_string(s->args ? s->args[0] : ""), "args",
                          strv_json(s->args ? s->args + (s->args[0] ? 1 : 0) : NULL), "config",
                          config, "mounts", mounts_inspect(s, s->spec.n_mounts));
+    if (json_array_size(json_object_get(cs, "Mounts"))) /* HostConfig.Mounts: the spec's */
+        json_object_set_new(s->extra, "host_mounts", json_deep_copy(json_object_get(cs, "Mounts")));
     s->spec.extra = s->extra;
     free(cmdtxt);
     json_decref(labels);

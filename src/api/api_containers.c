@@ -324,6 +324,9 @@ static void h_container_inspect(struct api_req *r)
         "NetworkMode", "default", "Config", config, "GraphDriver", "Name", "overlay2", "Data",
         "Mounts", mounts, "ContainerStatus", json_null(), "NetworkSettings", "Networks");
     json_object_del(out, "ContainerStatus");
+    if (json_array_size(json_object_get(extra, "host_mounts"))) /* omitempty, as Docker's */
+        json_object_set(json_object_get(out, "HostConfig"), "Mounts",
+                        json_object_get(extra, "host_mounts"));
     free(name);
     free(logp);
     json_decref(meta);

@@ -117,6 +117,8 @@ run dk volume inspect data --format '{{.Driver}}|{{json .Labels}}|{{json .Option
 assert_eq 'local|{"made":"by-task"}|{}' "$OUT" "labels from VolumeOptions.Labels"
 run dk inspect "$c1" --format '{{json .Mounts}}'
 assert_eq "[{\"Type\":\"volume\",\"Name\":\"data\",\"Source\":\"$VOL/data/_data\",\"Destination\":\"/data\",\"Driver\":\"local\",\"Mode\":\"z\",\"RW\":true,\"Propagation\":\"\"}]" "$OUT" "container inspect Mounts"
+run dk inspect "$c1" --format '{{json .HostConfig.Mounts}}'
+assert_eq '[{"Type":"volume","Source":"data","Target":"/data","VolumeOptions":{"Labels":{"made":"by-task"},"DriverConfig":{}}}]' "$OUT" "HostConfig.Mounts as dockerd shows them"
 
 run dk volume rm data
 assert_ne 0 "$RC" "volume rm of a volume in use"
