@@ -98,7 +98,7 @@ run dk volume create --opt bogus=1 vbad
 assert_contains "$ERR" 'create vbad: invalid option: "bogus"' "unknown option words"
 run dk volume inspect nosuch
 assert_ne 0 "$RC" "inspect of a missing volume"
-assert_contains "$ERR" "no such volume" "missing volume words"
+assert_contains "${ERR,,}" "no such volume" "missing volume words (20.10 says No such volume)"
 api DELETE /v1.41/volumes/nosuch
 assert_status 404 "DELETE of a missing volume"
 api DELETE "/v1.41/volumes/nosuch?force=1"
