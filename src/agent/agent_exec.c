@@ -8,12 +8,15 @@
  * com.docker.swarm.task.id after a restart. The ContainerSpec is merged with the image config
  * as dockerd merges them: Command replaces the image's Entrypoint (and drops its Cmd), Args
  * replace its Cmd, the spec's Env comes first and the image's variables it does not set
- * follow, Dir and User default to the image's.
+ * follow, Dir and User default to the image's. Type volume mounts bind a volume of
+ * src/volume, created on first use, with the image's content copied up into a new one on the
+ * thread pool before prepare ends.
  *
  * Invariants: each task has at most one container here (tasks → containers and containers →
  * tasks maps, both kept in step); every done callback runs later on the loop, never inside
  * the call (exec's own immediate failures are deferred through a zero timer); an on_exit
- * callback runs once per container, also when the container is removed by hand.
+ * callback runs once per container, also when the container is removed by hand; a container
+ * is a user of its volumes from prepare until exec has removed it (or the prepare failed).
  * Lifetime: agent_exec_free drops pending calls without their callbacks; free the exec right
  * after it, in the same loop turn, so exec never calls back into a freed adapter.
  * Thread: the loop thread. */
