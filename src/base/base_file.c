@@ -51,6 +51,21 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
+int fd_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 static int write_replace(const char *path, const void *data, size_t len, int mode, bool durable,
                          struct err *e)
 {
@@ -61,20 +76,11 @@ static int write_replace(const char *path, const void *data, size_t len, int mod
         rc = err_set(e, ERR_INTERNAL, "create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = err_set(e, ERR_INTERNAL, "write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (fd_write_all(fd, data, len) < 0) {
+        rc = err_set(e, ERR_INTERNAL, "write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
     }
     if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         rc = err_set(e, ERR_INTERNAL, "sync %s: %s", tmp, strerror(errno));

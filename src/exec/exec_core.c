@@ -151,16 +151,10 @@ static int write_small(const char *path, const char *data, struct err *e)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_set(e, ERR_INTERNAL, "open %s: %s", path, strerror(errno));
-    size_t n = strlen(data), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            close(fd);
-            return err_set(e, ERR_INTERNAL, "write %s: %s", path, strerror(errno));
-        }
-        off += (size_t)w;
+    if (fd_write_all(fd, data, strlen(data)) < 0) {
+        int err = errno;
+        close(fd);
+        return err_set(e, ERR_INTERNAL, "write %s: %s", path, strerror(err));
     }
     close(fd);
     return 0;
@@ -1100,6 +1094,10 @@ char *exec_log_path(const struct exec *x, const char *id)
 char *exec_dir_path(const struct exec *x, const char *id)
 {
     return xasprintf("%s/%s", x->ctr_root, id);
+}
+char *exec_rootfs_path(const struct exec *x, const char *id)
+{
+    return xasprintf("%s/%s/rootfs", x->ctr_root, id);
 }
 bool exec_ctr_exited(struct exec *x, const char *id)
 {
