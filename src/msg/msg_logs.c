@@ -6,10 +6,10 @@
 
 json_t *msg_logs_sub_req_encode(const struct msg_logs_sub_req *m)
 {
-    json_t *j = json_pack("{s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I}", "Follow", m->follow,
-                          "Stdout", m->want_stdout, "Stderr", m->want_stderr, "Timestamps",
-                          m->timestamps, "Details", m->details, "Tail", (json_int_t)m->tail,
-                          "Since", (json_int_t)m->since_ns, "Until", (json_int_t)m->until_ns);
+    json_t *j = json_pack("{s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I}", "Follow", m->follow, "Stdout",
+                          m->want_stdout, "Stderr", m->want_stderr, "Timestamps", m->timestamps,
+                          "Details", m->details, "Tail", (json_int_t)m->tail, "Since",
+                          (json_int_t)m->since_ns, "Until", (json_int_t)m->until_ns);
     if (m->service_id)
         json_object_set_new(j, "ServiceID", json_string(m->service_id));
     if (m->task_id)

@@ -125,9 +125,8 @@ KIND(status_batch)
 KIND(logs_sub_req)
 
 static void (*const kinds[])(json_t *) = {
-    fz_join_req,  fz_join_resp, fz_heartbeat_req, fz_heartbeat_resp, fz_csr_req,
-    fz_cert_resp, fz_ca_resp,   fz_assign_req,    fz_assign_resp,    fz_status_batch,
-    fz_logs_sub_req,
+    fz_join_req, fz_join_resp,  fz_heartbeat_req, fz_heartbeat_resp, fz_csr_req,      fz_cert_resp,
+    fz_ca_resp,  fz_assign_req, fz_assign_resp,   fz_status_batch,   fz_logs_sub_req,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -233,8 +233,12 @@ TEST(logbroker_cancel_and_free)
 
 TEST(logbroker_frames_as_dockerd)
 {
-    struct lb_msg m = {.task_id = "t1", .node_id = "n1", .stream = 2,
-                       .time_ns = 1700000000123456789LL, .data = "hi\n", .len = 3};
+    struct lb_msg m = {.task_id = "t1",
+                       .node_id = "n1",
+                       .stream = 2,
+                       .time_ns = 1700000000123456789LL,
+                       .data = "hi\n",
+                       .len = 3};
     struct buf b = BUF_INIT;
     logbroker_frame(&m, "s1", false, false, &b);
     ASSERT_EQ_INT(b.len, 8 + 3);

@@ -360,18 +360,20 @@ TEST(msg_refusals_tasks)
 TEST(msg_logs_subscription)
 {
     /* what a follower sends, byte for byte */
-    ROUND_TRIP(logs_sub_req, "{\"Follow\":true,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":true,"
-                             "\"Details\":true,\"Tail\":3,\"Since\":0,\"Until\":0,\"ServiceID\":\"" NID
-                             "\"}");
+    ROUND_TRIP(logs_sub_req,
+               "{\"Follow\":true,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":true,"
+               "\"Details\":true,\"Tail\":3,\"Since\":0,\"Until\":0,\"ServiceID\":\"" NID "\"}");
     /* absent fields: no tail means all */
     char *s = rt_logs_sub_req("{\"TaskID\":\"" NID "\",\"Stdout\":true}");
-    ASSERT_EQ_STR(s, "{\"Follow\":false,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":false,"
-                     "\"Details\":false,\"Tail\":-1,\"Since\":0,\"Until\":0,\"TaskID\":\"" NID "\"}");
+    ASSERT_EQ_STR(s,
+                  "{\"Follow\":false,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":false,"
+                  "\"Details\":false,\"Tail\":-1,\"Since\":0,\"Until\":0,\"TaskID\":\"" NID "\"}");
     free(s);
     ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true}"),
                   "malformed logs subscription: exactly one of ServiceID and TaskID is needed");
-    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"ServiceID\":\"" NID "\",\"TaskID\":\"" NID "\"}"),
-                  "malformed logs subscription: exactly one of ServiceID and TaskID is needed");
+    ASSERT_EQ_STR(
+        err_logs_sub_req("{\"Stdout\":true,\"ServiceID\":\"" NID "\",\"TaskID\":\"" NID "\"}"),
+        "malformed logs subscription: exactly one of ServiceID and TaskID is needed");
     ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"ServiceID\":\"../etc\"}"),
                   "malformed logs subscription: ServiceID is not an object ID");
     ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"TaskID\":\"" NID "x\"}"),

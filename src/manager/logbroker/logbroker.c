@@ -476,8 +476,8 @@ static void frame_done(struct buf *out, size_t at)
     put_be32((unsigned char *)out->p + at + 4, (uint32_t)(out->len - at - 8));
 }
 
-void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps,
-                     bool details, struct buf *out)
+void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps, bool details,
+                     struct buf *out)
 {
     size_t at = frame_begin(out, m->stream);
     if (timestamps) {
@@ -512,8 +512,7 @@ long logbroker_frames_whole(const char *p, size_t len, struct err *e)
             return err_set(e, ERR_INVALID, "not a log frame (header %02x %02x %02x %02x)", h[0],
                            h[1], h[2], h[3]);
         if (n > LB_FRAME_MAX)
-            return err_set(e, ERR_INVALID, "a log frame of %u bytes (at most %d)", n,
-                           LB_FRAME_MAX);
+            return err_set(e, ERR_INVALID, "a log frame of %u bytes (at most %d)", n, LB_FRAME_MAX);
         if (len - off - 8 < n)
             break;
         off += 8 + n;

@@ -92,8 +92,8 @@ int logbroker_publish(struct logbroker *lb, const char *node_id, json_t *req, st
  * bytes, the big-endian length), then with timestamps the time (RFC 3339, 9 fixed digits) and
  * a space, with details "com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,
  * com.docker.swarm.task.id=..." and a space, then the data. */
-void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps,
-                     bool details, struct buf *out);
+void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps, bool details,
+                     struct buf *out);
 /* Appends a LB_STREAM_SYSERR frame of text (dockerd's "Error grabbing logs: ...\n"). */
 void logbroker_frame_error(const char *text, struct buf *out);
 /* How many bytes at the start of p[0..len) are whole frames; -ERR_INVALID (and e) if a header is
