@@ -176,6 +176,11 @@ bool name_valid(const char *s);
 int file_read(const char *path, char **data, size_t *len, struct err *e);
 /* Writes atomically (tmp + fsync + rename + fsync dir) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
+/* The same without the fsyncs: readers never see a torn file while the host runs, but a host
+ * crash may lose it. For state that does not outlive the host anyway (a container's). */
+int file_write_replace(const char *path, const void *data, size_t len, int mode, struct err *e);
+/* Writes all n bytes to fd (retrying short writes and EINTR); 0, or -1 with errno set. */
+int fd_write_all(int fd, const void *p, size_t n);
 /* mkdir -p with mode. */
 int dir_make(const char *path, int mode, struct err *e);
 /* rm -rf; missing path is fine. */

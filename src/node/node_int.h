@@ -101,9 +101,10 @@ struct node {
     struct disp_live *live; /* leader: who was heard from when (manager/dispatcher/disp.h) */
     json_t *marking;        /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
-    struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
-    struct mgr *mgr;             /* leader: the reconciliation loop */
-    struct disp_server *disp;    /* leader: assignments and status intake */
+    struct logbroker *logbroker;         /* leader: service and task logs (node_logs.c) */
+    struct node_logs_stream *log_relays; /* other managers: log streams from the leader */
+    struct mgr *mgr;                     /* leader: the reconciliation loop */
+    struct disp_server *disp;            /* leader: assignments and status intake */
     /* every node: tasks and logs from the leader (node_session.c) */
     struct agent_session *session;
     struct agent_logs *logs;
@@ -230,6 +231,9 @@ void node_tasks_rpc(struct node *n, struct http_req *req, const char *peer, json
 void node_logs_start(struct node *n);
 void node_logs_stop(struct node *n);
 void node_logs_rpc(struct node *n, struct http_req *req, const char *peer, json_t *body);
+/* The leader changed (or this manager stopped following one): relays from another leader
+ * end with an error. */
+void node_logs_leader_changed(struct node *n);
 
 /* node_leader.c */
 void node_leader_start(struct node *n);
