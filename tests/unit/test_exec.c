@@ -405,6 +405,29 @@ TEST(exec_logs_frames_byte_for_byte)
     buf_release(&out);
 }
 
+/* A TTY's log (one stream, the terminal's "\r\n"): payloads as written, no headers. */
+TEST(exec_logs_raw_for_tty)
+{
+    const char *in = "2026-11-21T21:05:54.1+00:00 stdout F tty-yes\r\n"
+                     "2026-11-21T21:05:55.2+00:00 stdout P ti\n"
+                     "2026-11-21T21:05:55.3+00:00 stdout F ck\r\n";
+    struct buf out = BUF_INIT;
+    size_t used = 0;
+    struct exec_log_opts o = all;
+    o.raw = true;
+    ASSERT_EQ_INT(exec_logs_convert(in, strlen(in), &o, false, &out, &used), 2);
+    ASSERT_EQ_INT(used, strlen(in));
+    static const char want[] = "tty-yes\r\ntick\r\n";
+    assert_bytes(&out, want, sizeof(want) - 1, "raw");
+    buf_reset(&out);
+    o.timestamps = true;
+    exec_logs_convert(in, strlen(in), &o, false, &out, &used);
+    static const char want_ts[] = "2026-11-21T21:05:54.100000000Z tty-yes\r\n"
+                                  "2026-11-21T21:05:55.200000000Z tick\r\n";
+    assert_bytes(&out, want_ts, sizeof(want_ts) - 1, "raw with timestamps");
+    buf_release(&out);
+}
+
 TEST(exec_logs_partial_lines_joined)
 {
     const char *in = "2026-11-21T21:00:00.1+00:00 stdout P abc\n"
