@@ -925,10 +925,9 @@ static int net_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_e
     /* s->ports has the picked ports now */
     json_t *ports = json_array();
     for (size_t i = 0; i < s->nports; i++)
-        json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "Protocol",
-                                               port_proto(&s->ports[i]), "TargetPort",
-                                               s->ports[i].target, "PublishedPort",
-                                               s->ports[i].published));
+        json_array_append_new(
+            ports, json_pack("{s:s, s:i, s:i}", "Protocol", port_proto(&s->ports[i]), "TargetPort",
+                             s->ports[i].target, "PublishedPort", s->ports[i].published));
     char ip[24];
     snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(att->address, "/"), att->address);
     const char *slash = strchr(att->address, '/');
@@ -937,12 +936,11 @@ static int net_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_e
     hex_id_new(sandbox);
     hex_id_new(endpoint);
     json_object_set_new(s->extra, "network",
-                        json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
-                                  "IPAddress", ip, "IPPrefixLen", slash ? atoi(slash + 1) : 0,
-                                  "Gateway", att->gateway, "MacAddress", att->mac, "Ports", ports,
-                                  "Name", NET_NETWORK_NAME, "NetworkID", net_id(ae->net),
-                                  "EndpointID", endpoint, "SandboxID", sandbox, "SandboxKey",
-                                  att->netns_path));
+                        json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}", "IPAddress",
+                                  ip, "IPPrefixLen", slash ? atoi(slash + 1) : 0, "Gateway",
+                                  att->gateway, "MacAddress", att->mac, "Ports", ports, "Name",
+                                  NET_NETWORK_NAME, "NetworkID", net_id(ae->net), "EndpointID",
+                                  endpoint, "SandboxID", sandbox, "SandboxKey", att->netns_path));
     return 0;
 }
 

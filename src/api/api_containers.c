@@ -246,8 +246,8 @@ json_t *api_container_net_settings(const json_t *extra, bool running)
         "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "Ports", ports_map(extra, running),
         "SandboxKey", on ?: jstr_or(net, "SandboxKey", ""), "SecondaryIPAddresses",
         "SecondaryIPv6Addresses", "EndpointID", jstr_or(ep, "EndpointID", ""), "Gateway",
-        jstr_or(ep, "Gateway", ""), "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0,
-        "IPAddress", jstr_or(ep, "IPAddress", ""), "IPPrefixLen",
+        jstr_or(ep, "Gateway", ""), "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress",
+        jstr_or(ep, "IPAddress", ""), "IPPrefixLen",
         json_integer_value(json_object_get(ep, "IPPrefixLen")), "IPv6Gateway", "", "MacAddress",
         jstr_or(ep, "MacAddress", ""), "Networks", networks_of(extra, running));
     json_decref(ep);
@@ -311,6 +311,72 @@ static json_t *list_item(const char *id, json_t *meta, const struct exec_state *
     return it;
 }
 
+/* A publish/expose filter value as dockerd reads it: "port[/proto]" or "start-end[/proto]",
+ * tcp by default. 0 or 400 with dockerd's words. */
+static int port_filter_parse(const char *key, const char *v, unsigned *lo, unsigned *hi,
+                             char proto[8], struct err *e)
+{
+    if (strchr(v, ':'))
+        return err_set(e, ERR_INVALID, "filter for '%s' should not contain ':': %s", key, v);
+    const char *slash = strchr(v, '/');
+    snprintf(proto, 8, "%s", slash ? slash + 1 : "tcp");
+    char num[24];
+    snprintf(num, sizeof(num), "%.*s", (int)(slash ? (size_t)(slash - v) : strlen(v)), v);
+    char *dash = strchr(num, '-'), *end;
+    if (dash)
+        *dash = 0;
+    unsigned long a = strtoul(num, &end, 10), b = a;
+    bool ok = num[0] && !*end && a <= 65535;
+    if (ok && dash) {
+        b = strtoul(dash + 1, &end, 10);
+        ok = dash[1] && !*end && b <= 65535 && b >= a;
+    }
+    if (!ok || !proto[0])
+        return err_set(e, ERR_INVALID, "error while looking up for %s %s: invalid port", key, v);
+    *lo = (unsigned)a;
+    *hi = (unsigned)b;
+    return 0;
+}
+
+/* publish= / expose=: one value names a "port/proto" key of ports (PortBindings or
+ * ExposedPorts); no filter matches everything. Values were checked before. */
+static bool port_filter_match(json_t *vals, const json_t *ports)
+{
+    if (!vals)
+        return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v)
+    {
+        unsigned lo, hi;
+        char proto[8];
+        if (port_filter_parse("", json_string_value(v), &lo, &hi, proto, NULL) < 0)
+            continue;
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)ports, k, x)
+        {
+            const char *slash = strchr(k, '/');
+            unsigned port = (unsigned)atoi(k);
+            if (port >= lo && port <= hi && !strcmp(slash ? slash + 1 : "tcp", proto))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* network=: the network's name, or a prefix of its ID (dockerd's). */
+static bool network_filter_match(json_t *vals, const json_t *extra)
+{
+    if (!vals)
+        return true;
+    json_t *net = json_object_get(extra, "network");
+    if (!json_is_object(net))
+        return false;
+    return match_any(vals, jstr_or(net, "Name", ""), false, false) ||
+           match_any(vals, jstr_or(net, "NetworkID", ""), true, false);
+}
+
 static void h_containers_list(struct api_req *r)
 {
     static const char *const allowed[] = {
@@ -338,6 +404,19 @@ static void h_containers_list(struct api_req *r)
             api_reply_error(r, ERR_INVALID, "Invalid filter 'status=%s'", json_string_value(v));
             api_filters_release(&f);
             return;
+        }
+    }
+    const char *const pkeys[] = {"publish", "expose"};
+    for (size_t p = 0; p < ARRAY_SIZE(pkeys); p++) {
+        json_array_foreach(api_filters_get(&f, pkeys[p]), i, v)
+        {
+            unsigned lo, hi;
+            char proto[8];
+            if (port_filter_parse(pkeys[p], json_string_value(v), &lo, &hi, proto, &e) < 0) {
+                api_filters_release(&f);
+                api_reply_err(r, &e);
+                return;
+            }
         }
     }
     char *lim = http_query_get(r->http, "limit");
@@ -375,6 +454,7 @@ static void h_containers_list(struct api_req *r)
         if (exec_state_get(x, ids[k], &st, NULL) < 0 || exec_meta_get(x, ids[k], &meta, NULL) < 0)
             continue;
         const char *cname = extra_str(meta, "name");
+        json_t *extra = json_object_get(meta, "extra");
         bool is_task = json_object_get(json_object_get(meta, "labels"), "com.docker.swarm.task");
         char code[16];
         snprintf(code, sizeof(code), "%d", st.exit_code);
@@ -394,10 +474,14 @@ static void h_containers_list(struct api_req *r)
             match_any(api_filters_get(&f, "health"), exec_health_status_name(health), false,
                       false) &&
             match_any(api_filters_get(&f, "isolation"), "default", false, false) &&
-            /* task containers have no networks, published or exposed ports, volumes yet */
-            !api_filters_get(&f, "network") && !api_filters_get(&f, "publish") &&
-            !api_filters_get(&f, "expose") && !api_filters_get(&f, "volume") &&
-            (!before_ns || st.created_ns < before_ns) && (!since_ns || st.created_ns > since_ns);
+            network_filter_match(api_filters_get(&f, "network"), extra) &&
+            port_filter_match(api_filters_get(&f, "publish"),
+                              json_object_get(extra, "port_bindings")) &&
+            port_filter_match(api_filters_get(&f, "expose"),
+                              json_object_get(json_object_get(extra, "config"), "ExposedPorts")) &&
+            /* task containers have no volumes yet */
+            !api_filters_get(&f, "volume") && (!before_ns || st.created_ns < before_ns) &&
+            (!since_ns || st.created_ns > since_ns);
         if (keep && (limit <= 0 || (long)json_array_size(out) < limit))
             json_array_append_new(out, list_item(ids[k], meta, &st, health, now));
         json_decref(meta);

@@ -33,8 +33,8 @@ struct net {
     bool ready;        /* bridge, sysctls and table made by this process */
     bool touched;      /* kernel state may exist: net.json was there, or ensure ran */
     struct net_ipam ipam;
-    struct strmap *atts; /* container id → struct net_att */
-    char id[65];         /* the network's ID, kept in net.json */
+    struct strmap *atts;           /* container id → struct net_att */
+    char id[65];                   /* the network's ID, kept in net.json */
     uint16_t port_begin, port_end; /* the ephemeral range random published ports come from */
     uint16_t last_tcp, last_udp;   /* the allocator's last pick per protocol (not kept) */
 };

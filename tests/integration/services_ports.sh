@@ -124,6 +124,23 @@ assert_eq "[{\"Protocol\":\"tcp\",\"TargetPort\":8080,\"PublishedPort\":$p2,\"Pu
 fetch_ok "$p2" hello-two
 run dk ps --filter "label=com.docker.swarm.service.name=two" --format '{{.Ports}}'
 assert_eq "0.0.0.0:15353->5353/udp, 0.0.0.0:$p2->8080/tcp" "$OUT" "docker ps PORTS with udp (the CLI sorts)"
+# docker ps filters on ports and the network (dockerd's: publish= matches the bindings' container ports)
+rnd_c=$(ctr_of rnd)
+two_c=$(ctr_of two)
+both=$(printf '%s\n' "$rnd_c" "$two_c" | sort)
+assert_eq "$both" "$(dk ps -q --no-trunc --filter publish=8080 | sort)" "ps --filter publish=8080"
+assert_eq "$two_c" "$(dk ps -q --no-trunc --filter publish=5353/udp)" "ps --filter publish=5353/udp"
+assert_eq "$two_c" "$(dk ps -q --no-trunc --filter publish=5000-6000/udp)" "ps --filter publish=5000-6000/udp"
+assert_eq "" "$(dk ps -q --no-trunc --filter publish=5353)" "ps --filter publish=5353 (tcp)"
+assert_eq "$two_c" "$(dk ps -q --no-trunc --filter expose=5353/udp)" "ps --filter expose=5353/udp"
+assert_eq "$both" "$(dk ps -q --no-trunc --filter network=bridge | sort)" "ps --filter network=bridge"
+netid=$(dk inspect --format '{{.NetworkSettings.Networks.bridge.NetworkID}}' "$rnd_c")
+assert_eq "$both" "$(dk ps -q --no-trunc --filter "network=${netid:0:12}" | sort)" "ps --filter network=ID prefix"
+assert_eq "" "$(dk ps -q --no-trunc --filter network=nosuchnet)" "ps --filter network=nosuchnet"
+run dk ps --filter publish=1:2
+assert_rc 1 "ps --filter publish=1:2"
+assert_contains "$ERR" "filter for 'publish' should not contain ':': 1:2" "ps --filter publish=1:2"
+
 # udp: an echo server in the container's namespace (busybox has none) answers through the DNAT
 tpid=$(dk inspect --format '{{.State.Pid}}' "$(ctr_of two)")
 nsenter -t "$tpid" -n python3 -c '

@@ -196,8 +196,8 @@ TEST(agent_exec_spec_refusals)
 
 TEST(agent_exec_spec_host_ports)
 {
-    json_t *cfg = json_loads("{\"config\":{\"Cmd\":[\"httpd\"],\"ExposedPorts\":{\"443/tcp\":{}}}}",
-                             0, NULL);
+    json_t *cfg =
+        json_loads("{\"config\":{\"Cmd\":[\"httpd\"],\"ExposedPorts\":{\"443/tcp\":{}}}}", 0, NULL);
     struct agent_exec_spec s;
     struct err e = {0};
     json_t *t = task_json("");

@@ -672,8 +672,8 @@ TEST_T(net_kernel_random_published_ports, 60)
     snprintf(nid, sizeof(nid), "%s", net_id(n));
     struct net_attachment a1, a2;
     /* tcp and udp are counted apart; a fixed port of the same request is skipped */
-    struct net_port p1[] = {{NET_TCP, 80, 0}, {NET_UDP, 53, 0}, {NET_TCP, 81, 40001},
-                            {NET_TCP, 82, 0}};
+    struct net_port p1[] = {
+        {NET_TCP, 80, 0}, {NET_UDP, 53, 0}, {NET_TCP, 81, 40001}, {NET_TCP, 82, 0}};
     if (net_attach(n, C1, NULL, p1, 4, &a1, &e) < 0)
         FAIL_AT("attach c1: %s", e.msg);
     ASSERT_EQ_INT(p1[0].published, 40000);
