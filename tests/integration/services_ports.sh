@@ -18,9 +18,7 @@ source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
 it_init
 exec_init
-command -v nsenter >/dev/null || need_tool "nsenter (util-linux)"
-command -v nft >/dev/null || need_tool "nft (nftables)"
-[ -n "${SHOAL_IT_NETNS:-}" ] || need_tool "root and unshare: the test needs its own network namespace"
+exec_net_need
 # the ephemeral range is per network namespace: this one is the test's own
 echo "30000 30999" >/proc/sys/net/ipv4/ip_local_port_range
 start_daemon "${EXEC_ARGS[@]}"

@@ -194,6 +194,21 @@ TEST(agent_exec_spec_refusals)
     json_decref(cfg);
 }
 
+/* A task whose one endpoint port is port_json is refused with want. */
+static void port_refused(const json_t *cfg, const char *port_json, const char *want)
+{
+    struct agent_exec_spec s;
+    struct err e = {0};
+    json_t *t = task_json("");
+    char *ep = xasprintf("{\"Spec\":{\"Ports\":[%s]}}", port_json);
+    json_object_set_new(t, "Endpoint", json_loads(ep, 0, NULL));
+    free(ep);
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, want);
+    json_decref(t);
+}
+
 TEST(agent_exec_spec_host_ports)
 {
     json_t *cfg =
@@ -227,24 +242,10 @@ TEST(agent_exec_spec_host_ports)
     agent_exec_spec_release(&s);
     json_decref(t);
     /* the target port is required; sctp is not published by the node */
-    t = task_json("");
-    json_object_set_new(t, "Endpoint",
-                        json_loads("{\"Spec\":{\"Ports\":[{\"Protocol\":\"tcp\",\"PublishedPort\":"
-                                   "80,\"PublishMode\":\"host\"}]}}",
-                                   0, NULL));
-    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
-                  -ERR_INVALID);
-    ASSERT_EQ_STR(e.msg, "host-mode port 80:0: invalid port");
-    json_decref(t);
-    t = task_json("");
-    json_object_set_new(t, "Endpoint",
-                        json_loads("{\"Spec\":{\"Ports\":[{\"Protocol\":\"sctp\",\"TargetPort\":"
-                                   "80,\"PublishMode\":\"host\"}]}}",
-                                   0, NULL));
-    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
-                  -ERR_INVALID);
-    ASSERT_EQ_STR(e.msg, "published port protocol sctp is not supported by shoal yet");
-    json_decref(t);
+    port_refused(cfg, "{\"Protocol\":\"tcp\",\"PublishedPort\":80,\"PublishMode\":\"host\"}",
+                 "host-mode port 80:0: invalid port");
+    port_refused(cfg, "{\"Protocol\":\"sctp\",\"TargetPort\":80,\"PublishMode\":\"host\"}",
+                 "published port protocol sctp is not supported by shoal yet");
     json_decref(cfg);
 }
 
