@@ -37,8 +37,17 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS))
 DAEMON_LDLIBS := $(shell pkg-config --libs $(DAEMON_PKGS))
 LDFLAGS += $(SANFLAGS)
 
-SRCS      := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+# exec_crun_hybrid.c is a freestanding program of its own (no libc), embedded as bytes.
+HYBRID_SRC := src/exec/exec_crun_hybrid.c
+SRCS      := $(filter-out $(HYBRID_SRC),$(sort $(wildcard src/*/*.c src/*/*/*.c)))
 OBJS      := $(SRCS:%.c=$(BUILD)/%.o)
+# Where the wrapper can be built (x86-64, arm64) it is linked into shoal and the unit tests as
+# the blob $(BUILD)/crun-hybrid.bin.o (symbols _binary_crun_hybrid_start/_end); elsewhere the
+# exec module falls back to running itself as the wrapper.
+ARCH      := $(shell $(CC) -dumpmachine)
+ifneq ($(filter x86_64-% aarch64-%,$(ARCH)),)
+HYBRID_OBJ := $(BUILD)/crun-hybrid.bin.o
+endif
 DAEMON_OBJS := $(filter-out $(UNWIRED:%=$(BUILD)/src/%/%),$(OBJS))
 MAIN_OBJ  := $(BUILD)/src/main.o
 TEST_SRCS := $(sort $(wildcard tests/unit/*.c))
@@ -48,11 +57,21 @@ DEPS      := $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/bench/b
 .PHONY: all check unit lint bench clean fuzz fuzz-run
 all: $(BUILD)/shoal
 
-$(BUILD)/shoal: $(MAIN_OBJ) $(DAEMON_OBJS)
+$(BUILD)/shoal: $(MAIN_OBJ) $(DAEMON_OBJS) $(HYBRID_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LDLIBS)
 
-$(BUILD)/test-unit: $(TEST_OBJS) $(OBJS)
+$(BUILD)/test-unit: $(TEST_OBJS) $(OBJS) $(HYBRID_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Freestanding: no sanitizers, no libc, no PIE, no build ID (the bytes depend on the source).
+$(BUILD)/crun-hybrid: $(HYBRID_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Os -Wall -Wextra -static -nostdlib -ffreestanding -fno-stack-protector \
+	    -fno-pie -no-pie -fno-asynchronous-unwind-tables -Wl,-z,noexecstack -Wl,--build-id=none \
+	    -s -o $@ $<
+
+$(BUILD)/crun-hybrid.bin.o: $(BUILD)/crun-hybrid
+	cd $(BUILD) && ld -r -b binary -z noexecstack -o crun-hybrid.bin.o crun-hybrid
 
 $(BUILD)/bench-sched: $(BUILD)/bench/bench_sched.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -58,26 +58,7 @@ wait_until() {
 }
 
 HPID=""
-stop_hollow()
-{
-    local n
-    [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null || return 0
-    kill -TERM "$HPID"
-    for ((n = 0; n < 100; n++)); do
-        kill -0 "$HPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$HPID" 2>/dev/null; then
-        kill -KILL "$HPID"
-        wait "$HPID" 2>/dev/null || true
-        HPID=""
-        return 1
-    fi
-    local rc=0
-    wait "$HPID" || rc=$?
-    HPID=""
-    return $rc
-}
+stop_hollow() { nh_stop_child HPID; }
 
 nh_setup 2
 HLOG=$NH_ROOT/hollow.log

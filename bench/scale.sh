@@ -41,26 +41,7 @@ hollow_line() { grep '^hollow: t=' "$HLOG" | grep -v stopping | tail -n 1; }
 field() { sed -E "s/.*$1 ([0-9.]+).*/\\1/"; }
 
 HPID=""
-stop_hollow()
-{
-    local n
-    [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null || return 0
-    kill -TERM "$HPID"
-    for ((n = 0; n < 100; n++)); do
-        kill -0 "$HPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$HPID" 2>/dev/null; then
-        kill -KILL "$HPID"
-        wait "$HPID" 2>/dev/null || true
-        HPID=""
-        return 1
-    fi
-    wait "$HPID"
-    local rc=$?
-    HPID=""
-    return $rc
-}
+stop_hollow() { nh_stop_child HPID; }
 
 nh_setup 2
 trap 'stop_hollow; nh_cleanup' EXIT

@@ -226,9 +226,12 @@ rows.append(("scale 10 -> 100 (3 nodes) -> all running",
 rows.append(("rolling update, 20 tasks, parallelism 5, delay 0: all new running",
              med(shoal, "t_converged", test="update"), med(docker, "t_converged", test="update"), "s", 1,
              "<= 1 s"))
-rows.append(("rolling update: UpdateStatus completed",
+# UpdateStatus turns "completed" only once the last task has been watched for the update's
+# Monitor (default 5 s, as Docker; Docker's own figure includes it too): issue 8's "<= 1 s plus
+# configured delays" is 1 s + 5 s here.
+rows.append(("rolling update: UpdateStatus completed (incl. the 5 s monitor)",
              med(shoal, "t_update_completed", test="update"), med(docker, "t_update_completed", test="update"),
-             "s", 1, "<= 1 s"))
+             "s", 6, "<= 1 s + 5 s monitor"))
 rows.append(("drain host3 (30 replicas on 3 nodes) -> all running elsewhere",
              med(shoal, "t_all_running_elsewhere", test="drain"),
              med(docker, "t_all_running_elsewhere", test="drain"), "s", 1, "<= 1 s"))

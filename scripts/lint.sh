@@ -20,7 +20,8 @@ rm -f /tmp/shoal-lint.$$
 # msg (the node-to-node message codec) sits below them all, so the dispatcher and the agent
 # both read it.
 order=(base http httpc store ca state repl msg manager/scheduler manager/orchestrator
-       manager/dispatcher manager/logbroker spec manager exec image net agent node hollow api daemon)
+       manager/dispatcher manager/logbroker spec manager exec image net volume agent node hollow api
+       daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
 for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)

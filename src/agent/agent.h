@@ -156,7 +156,7 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * image's variables it does not set; Dir and User default to the image's; user and group
  * names are looked up in the image's /etc/passwd and /etc/group). Refused at prepare with a
  * clear error, until they are built: networks, ingress-mode published ports (host mode
- * works with agent_exec_set_net), named volumes, secrets, configs, TTY. Groups are resolved
+ * works with agent_exec_set_net), secrets, configs, TTY. Groups are resolved
  * in the image's /etc/group (a name or gid there, else a number); cap-add/drop, sysctls and
  * ulimits go to exec as they are, which checks them with Docker's words.
  * restore's found() gives running, or the exit code; a container created but never started
@@ -165,6 +165,7 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * exec, in the same loop turn. */
 #include "exec/exec.h"
 #include "image/image.h"
+#include "volume/volume.h"
 
 #include <uv.h>
 
@@ -185,15 +186,25 @@ void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
  * a restore, attachments of containers that are gone are detached. status() reports the
  * published ports; remove_all (swarm leave) ends with net_teardown. */
 void agent_exec_set_net(struct agent_exec *ae, struct net *n);
+/* Named and anonymous volumes for `Type: volume` mounts (borrowed; NULL: such tasks are
+ * REJECTED). At prepare each volume is created on first use (VolumeOptions' labels, driver
+ * and options; an empty Source gets an anonymous volume), recorded as used by the container,
+ * and bound on the target; a volume that is empty gets the image's content at the target
+ * (copy-up, on the thread pool, after the container is created and before prepare ends)
+ * unless NoCopy. When the agent removes a task's container its anonymous volumes go too
+ * (Docker's RemoveVolumes); named ones stay. After a restore the containers found are
+ * recorded as users again. */
+void agent_exec_set_volumes(struct agent_exec *ae, struct volume_store *vs);
 extern const struct agent_exec_ops agent_exec_real_ops;
 
 /* Finds the task containers already on disk (exec_restore) without an agent attached yet, so
  * the API sees them at once; the agent's restore later reports them too. */
 void agent_exec_restore(struct agent_exec *ae, agent_done_cb done, void *arg);
-/* `docker rm [-f]` of a container by its ID: removed through exec; a task container's agent
- * learns of it through on_exit (its exit code, or 137 / -1 if no exit had been seen). */
+/* `docker rm [-f] [-v]` of a container by its ID: removed through exec; a task container's
+ * agent learns of it through on_exit (its exit code, or 137 / -1 if no exit had been seen).
+ * remove_volumes: its anonymous volumes go too (-v). */
 void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool force,
-                                 agent_done_cb done, void *arg);
+                                 bool remove_volumes, agent_done_cb done, void *arg);
 /* The container ID of a task (borrowed), or NULL. */
 const char *agent_exec_container(struct agent_exec *ae, const char *task_id);
 /* The executor the adapter drives. */
@@ -212,7 +223,8 @@ struct agent_exec_spec {
     struct exec_spec spec;
     char *name;    /* <service>.<slot>.<task id> or <service>.<node id>.<task id> */
     json_t *extra; /* {"name","image","image_id","task_id","service_id","command","path",
-                      "args","config" (Docker's Config shape),"mounts"} */
+                      "args","config" (Docker's Config shape),"mounts" (inspect's MountPoints),
+                      "host_mounts" (the spec's Mounts, for HostConfig.Mounts; only when any)} */
     char **args, **env, **labels;
     struct exec_mount *mounts;
     char *user, *workdir, *hostname, *stop_signal;
@@ -223,6 +235,17 @@ struct agent_exec_spec {
     char **health_test;
     struct net_port *ports; /* Endpoint ports published with mode host */
     size_t nports;
+    /* Type volume mounts: mounts[mount] is a bind whose source (NULL here) prepare fills
+     * with the volume's _data */
+    struct agent_exec_vol {
+        size_t mount;
+        char *name;      /* NULL: anonymous (prepare sets the name it made) */
+        char *driver;    /* VolumeOptions.DriverConfig.Name, or NULL */
+        json_t *labels;  /* VolumeOptions.Labels (NULL: none) */
+        json_t *options; /* VolumeOptions.DriverConfig.Options (NULL: none) */
+        bool nocopy;
+    } * vols;
+    size_t nvols;
 };
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
                           const char *ctr_id, const json_t *image_config, const char *image_id,
@@ -240,6 +263,9 @@ void agent_exec_spec_release(struct agent_exec_spec *s);
  * once the first full set has arrived. Every node runs one, managers included. */
 #define AGENT_REPORT_MS 10
 struct agent_session;
+/* How many prepares (image, rootfs, the runtime's create) a session runs at once; the rest
+ * wait in order (agent_session.c says why 8). */
+#define AGENT_MAX_PREPARES 8
 struct agent_session *agent_session_new(uv_loop_t *loop, agent_call_fn call, void *call_ctx,
                                         const struct agent_exec_ops *ops, void *ops_ctx);
 void agent_session_start(struct agent_session *s);

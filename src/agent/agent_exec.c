@@ -8,12 +8,15 @@
  * com.docker.swarm.task.id after a restart. The ContainerSpec is merged with the image config
  * as dockerd merges them: Command replaces the image's Entrypoint (and drops its Cmd), Args
  * replace its Cmd, the spec's Env comes first and the image's variables it does not set
- * follow, Dir and User default to the image's.
+ * follow, Dir and User default to the image's. Type volume mounts bind a volume of
+ * src/volume, created on first use, with the image's content copied up into a new one on the
+ * thread pool before prepare ends.
  *
  * Invariants: each task has at most one container here (tasks → containers and containers →
  * tasks maps, both kept in step); every done callback runs later on the loop, never inside
  * the call (exec's own immediate failures are deferred through a zero timer); an on_exit
- * callback runs once per container, also when the container is removed by hand.
+ * callback runs once per container, also when the container is removed by hand; a container
+ * is a user of its volumes from prepare until exec has removed it (or the prepare failed).
  * Lifetime: agent_exec_free drops pending calls without their callbacks; free the exec right
  * after it, in the same loop turn, so exec never calls back into a freed adapter.
  * Thread: the loop thread. */
@@ -31,6 +34,7 @@
 #define UNHEALTHY_CAUSE "dockerexec: unhealthy container" /* moby's ErrContainerUnhealthy */
 
 struct ae_op;
+struct ae_copy;
 
 struct ae_task {
     char *task_id, *ctr_id, *image_id;
@@ -67,13 +71,28 @@ struct ae_op {
     void *exit_cb_arg;
     char *exit_task; /* remove: the task on_exit is for; start: the task started */
     int exit_code;
+    bool remove_volumes;  /* remove: the container's anonymous volumes go too */
+    struct ae_copy *copy; /* prepare: the copy-up running on the thread pool */
+};
+
+/* Copy-up of a prepare, on the thread pool. It owns its strings; op is NULL once the adapter
+ * is freed while it runs (the after callback then only frees it). */
+struct ae_copy {
+    uv_work_t work;
+    struct ae_op *op;
+    char *rootfs;
+    char **targets, **dsts; /* pairs: the image path, the volume's _data */
+    size_t n;
+    int rc;
+    struct err e;
 };
 
 struct agent_exec {
     uv_loop_t *loop;
     struct exec *x;
     struct image_store *images;
-    struct net *net; /* NULL: containers get no network but lo */
+    struct net *net;              /* NULL: containers get no network but lo */
+    struct volume_store *volumes; /* NULL: Type volume mounts are refused */
     char *node_id;
     struct strmap *by_task; /* task ID → struct ae_task */
     struct strmap *by_ctr;  /* container ID → the same struct ae_task */
@@ -265,8 +284,38 @@ void agent_exec_spec_release(struct agent_exec_spec *s)
     free(s->groups);
     strv_free(s->health_test);
     free(s->ports);
+    for (size_t i = 0; i < s->nvols; i++) {
+        free(s->vols[i].name);
+        free(s->vols[i].driver);
+        json_decref(s->vols[i].labels);
+        json_decref(s->vols[i].options);
+    }
+    free(s->vols);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
+}
+
+/* A Type volume mount: a bind of the volume's _data (the source is filled at prepare), and
+ * what prepare needs to create the volume on first use. */
+static void volume_mount_build(const json_t *m, const char *src, struct agent_exec_spec *s)
+{
+    const json_t *vo = json_object_get(m, "VolumeOptions");
+    const json_t *dc = json_object_get(vo, "DriverConfig");
+    const json_t *labels = json_object_get(vo, "Labels"), *opts = json_object_get(dc, "Options");
+    s->vols = xrealloc(s->vols, (s->nvols + 1) * sizeof(*s->vols));
+    s->vols[s->nvols++] = (struct agent_exec_vol){
+        .mount = s->spec.n_mounts,
+        .name = src ? xstrdup(src) : NULL,
+        .driver = jstr(dc, "Name") ? xstrdup(jstr(dc, "Name")) : NULL,
+        /* as dockerd's swarm executor: with VolumeOptions, labels and options are maps */
+        .labels = json_is_object(labels) ? json_deep_copy(labels)
+                  : vo                   ? json_object()
+                                         : NULL,
+        .options = json_is_object(opts) ? json_deep_copy(opts)
+                   : vo                 ? json_object()
+                                        : NULL,
+        .nocopy = json_is_true(json_object_get(vo, "NoCopy")),
+    };
 }
 
 static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct err *e)
@@ -279,11 +328,7 @@ static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct 
                    *dst = jstr(m, "Target");
         if (!dst)
             return err_set(e, ERR_INVALID, "invalid mount config: Target must not be empty");
-        if (!strcmp(type, "volume"))
-            return err_set(e, ERR_INVALID,
-                           "invalid mount config for type \"volume\": named volumes are not "
-                           "supported by shoal yet (use a bind or tmpfs mount)");
-        if (strcmp(type, "bind") && strcmp(type, "tmpfs"))
+        if (strcmp(type, "bind") && strcmp(type, "tmpfs") && strcmp(type, "volume"))
             return err_set(e, ERR_INVALID,
                            "invalid mount config: mount type \"%s\" is not "
                            "supported by shoal yet",
@@ -301,6 +346,9 @@ static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct 
                                "not exist: %s",
                                src);
             em.source = xstrdup(src);
+        } else if (!strcmp(type, "volume")) {
+            volume_mount_build(m, src, s);
+            type = "bind";
         } else {
             const json_t *to = json_object_get(m, "TmpfsOptions");
             em.tmpfs_size = json_integer_value(json_object_get(to, "SizeBytes"));
@@ -313,6 +361,37 @@ static int mounts_build(const json_t *mounts, struct agent_exec_spec *s, struct 
         s->mounts[s->spec.n_mounts++] = em;
     }
     return 0;
+}
+
+static const struct agent_exec_vol *mount_vol(const struct agent_exec_spec *s, size_t mount)
+{
+    for (size_t i = 0; i < s->nvols; i++)
+        if (s->vols[i].mount == mount)
+            return &s->vols[i];
+    return NULL;
+}
+
+/* The task's mounts as `docker inspect` shows them (moby's MountPoint), from the first n
+ * mounts of s (those of the ContainerSpec, in its order). */
+static json_t *mounts_inspect(const struct agent_exec_spec *s, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct exec_mount *m = &s->mounts[i];
+        const struct agent_exec_vol *v = mount_vol(s, i);
+        json_t *mp;
+        if (v)
+            mp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "volume", "Name",
+                           v->name ? v->name : "", "Source", m->source ? m->source : "",
+                           "Destination", m->target, "Driver", VOLUME_DRIVER, "Mode", "z", "RW",
+                           !m->readonly, "Propagation", "");
+        else
+            mp = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", m->type, "Source",
+                           m->source ? m->source : "", "Destination", m->target, "Mode", "", "RW",
+                           !m->readonly, "Propagation", strcmp(m->type, "bind") ? "" : "rprivate");
+        json_array_append_new(a, mp);
+    }
+    return a;
 }
 
 /* Additional groups (Docker's --group-add) as libcontainer resolves them: a name or gid
@@ -650,13 +729,14 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
     if (exposed)
         json_object_set_new(config, "ExposedPorts", exposed);
     char *cmdtxt = command_text(s->args);
-    s->extra = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name", s->name, "image", image,
-        "image_id", image_id ?: "", "task_id", task_id, "service_id", jstr(task, "ServiceID") ?: "",
-        "command", cmdtxt, "path", json_string(s->args ? s->args[0] : ""), "args",
-        strv_json(s->args ? s->args + (s->args[0] ? 1 : 0) : NULL), "config", config, "mounts",
-        json_is_array(json_object_get(cs, "Mounts")) ? json_deep_copy(json_object_get(cs, "Mounts"))
-                                                     : json_array());
+    s->extra = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name", s->name,
+                         "image", image, "image_id", image_id ?: "", "task_id", task_id,
+                         "service_id", jstr(task, "ServiceID") ?: "", "command", cmdtxt, "path",
+                         json_string(s->args ? s->args[0] : ""), "args",
+                         strv_json(s->args ? s->args + (s->args[0] ? 1 : 0) : NULL), "config",
+                         config, "mounts", mounts_inspect(s, s->spec.n_mounts));
+    if (json_array_size(json_object_get(cs, "Mounts"))) /* HostConfig.Mounts: the spec's */
+        json_object_set_new(s->extra, "host_mounts", json_deep_copy(json_object_get(cs, "Mounts")));
     json_object_set_new(s->extra, "port_bindings", port_bindings(s));
     s->spec.extra = s->extra;
     free(cmdtxt);
@@ -712,6 +792,7 @@ static void task_forget(struct agent_exec *ae, struct ae_task *t)
 }
 
 static void restore_report(struct ae_op *op);
+static void copy_free(struct ae_copy *c);
 
 static void op_fire(uv_timer_t *h)
 {
@@ -838,6 +919,11 @@ void agent_exec_set_net(struct agent_exec *ae, struct net *n)
     ae->net = n;
 }
 
+void agent_exec_set_volumes(struct agent_exec *ae, struct volume_store *vs)
+{
+    ae->volumes = vs;
+}
+
 void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id)
 {
     free(ae->node_id);
@@ -855,6 +941,10 @@ void agent_exec_free(struct agent_exec *ae)
         op_unlink(op);
         if (op->kind == AE_PREPARE && op->t)
             task_forget(ae, op->t);
+        if (op->copy && op->copy->op == op) /* running: its after callback only frees it */
+            op->copy->op = NULL;
+        else
+            copy_free(op->copy);
         agent_done_cb done = op->done;
         void *arg = op->arg;
         op->done = NULL;
@@ -944,15 +1034,146 @@ static int net_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_e
     return 0;
 }
 
+static void copy_free(struct ae_copy *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->targets[i]);
+        free(c->dsts[i]);
+    }
+    free(c->targets);
+    free(c->dsts);
+    free(c->rootfs);
+    free(c);
+}
+
+/* The task's volumes: each created on first use, recorded as used by ctr_id, its _data the
+ * source of the mount's bind; an empty one without NoCopy is added to *copy for copy-up. On
+ * failure the uses recorded are dropped, and anonymous volumes made for it removed. */
+static int volumes_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_exec_spec *s,
+                           struct ae_copy **copy, struct err *e)
+{
+    size_t nspec = s->spec.n_mounts; /* before net_prepare: every mount is the spec's */
+    int rc = 0;
+    *copy = NULL;
+    for (size_t i = 0; i < s->nvols && !rc; i++) {
+        struct agent_exec_vol *v = &s->vols[i];
+        struct exec_mount *m = &s->mounts[v->mount];
+        struct volume_req rq = {.name = v->name,
+                                .driver = v->driver,
+                                .labels = v->labels,
+                                .options = v->options,
+                                .anonymous = !v->name};
+        char *name = NULL;
+        bool created = false;
+        if (!ae->volumes) {
+            rc = err_set(e, ERR_INVALID,
+                         "invalid mount config for type \"volume\": this node's volume store "
+                         "did not open (see the daemon's log)");
+            break;
+        }
+        if ((rc = volume_create(ae->volumes, &rq, &name, &created, e)) < 0)
+            break;
+        free(v->name);
+        v->name = name;
+        if ((rc = volume_use(ae->volumes, name, ctr_id, e)) < 0) {
+            if (created && rq.anonymous)
+                volume_remove(ae->volumes, name, false, NULL, NULL);
+            break;
+        }
+        m->source = volume_data_path(ae->volumes, name);
+        int empty = v->nocopy ? 0 : volume_dir_empty(m->source, e);
+        if (empty < 0) {
+            rc = empty;
+        } else if (empty) {
+            if (!*copy)
+                *copy = xcalloc(1, sizeof(**copy));
+            struct ae_copy *c = *copy;
+            c->targets = xrealloc(c->targets, (c->n + 1) * sizeof(*c->targets));
+            c->dsts = xrealloc(c->dsts, (c->n + 1) * sizeof(*c->dsts));
+            c->targets[c->n] = xstrdup(m->target);
+            c->dsts[c->n++] = xstrdup(m->source);
+        }
+    }
+    if (rc < 0) {
+        if (ae->volumes)
+            volume_unuse(ae->volumes, ctr_id, true);
+        copy_free(*copy);
+        *copy = NULL;
+        return rc;
+    }
+    json_object_set_new(s->extra, "mounts", mounts_inspect(s, nspec));
+    return 0;
+}
+
+/* A prepare that failed after exec made the container (copy-up): the container is deleted,
+ * its network and volumes let go, and the prepare fails with the copy's error (op->err). */
+static void prepare_undone(void *arg, int rc, const struct err *e)
+{
+    struct ae_op *op = arg;
+    struct agent_exec *ae = op->ae;
+    if (rc < 0 && rc != -ERR_NOT_FOUND)
+        log_warn("container %.12s: removing it after a failed prepare: %s", op->t->ctr_id,
+                 e ? e->msg : "error");
+    net_detach_quiet(ae, op->t->ctr_id);
+    if (ae->volumes)
+        volume_unuse(ae->volumes, op->t->ctr_id, true);
+    task_forget(ae, op->t);
+    op->t = NULL;
+    op_finish(op, -ERR_INTERNAL, op->err);
+}
+
+static void copy_work(uv_work_t *w)
+{
+    struct ae_copy *c = w->data;
+    for (size_t i = 0; i < c->n && !c->rc; i++)
+        c->rc = volume_copy_up(c->rootfs, c->targets[i], c->dsts[i], &c->e);
+}
+
+static void copy_done(uv_work_t *w, int status)
+{
+    struct ae_copy *c = w->data;
+    struct ae_op *op = c->op;
+    if (!op) { /* the adapter was freed meanwhile */
+        copy_free(c);
+        return;
+    }
+    op->copy = NULL;
+    if (status < 0 && !c->rc)
+        c->rc = err_set(&c->e, ERR_INTERNAL, "copy-up: %s", uv_strerror(status));
+    if (c->rc < 0) {
+        snprintf(op->err, sizeof(op->err), "%s", c->e.msg);
+        op->t->on_exit = NULL; /* the agent never saw this container */
+        exec_delete(op->ae->x, op->t->ctr_id, true, prepare_undone, op);
+    } else {
+        op->t = NULL; /* the maps own it now */
+        op_finish(op, 0, NULL);
+    }
+    copy_free(c);
+}
+
 static void prepare_created(void *arg, int rc, const struct err *e)
 {
     struct ae_op *op = arg;
     struct agent_exec *ae = op->ae;
     if (rc < 0) {
         net_detach_quiet(ae, op->t->ctr_id);
+        if (ae->volumes)
+            volume_unuse(ae->volumes, op->t->ctr_id, true);
+        copy_free(op->copy);
+        op->copy = NULL;
         task_forget(ae, op->t);
         op->t = NULL;
         return op_finish(op, rc, e ? e->msg : NULL);
+    }
+    if (op->copy) { /* the image's content into new volumes, before the task may start */
+        struct ae_copy *c = op->copy;
+        c->op = op;
+        c->rootfs = exec_rootfs_path(ae->x, op->t->ctr_id);
+        c->work.data = c;
+        uv_queue_work(ae->loop, &c->work, copy_work, copy_done);
+        return;
     }
     op->t = NULL; /* the maps own it now */
     op_finish(op, 0, NULL);
@@ -999,8 +1220,17 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
         image_lower_free(lower);
         return fail_later(ae, done, arg, &e);
     }
+    struct ae_copy *copy = NULL;
+    if (volumes_prepare(ae, ctr_id, &s, &copy, &e) < 0) {
+        agent_exec_spec_release(&s);
+        image_lower_free(lower);
+        return fail_later(ae, done, arg, &e);
+    }
     struct net_attachment att;
     if (ae->net && net_prepare(ae, ctr_id, &s, &att, &e) < 0) {
+        if (ae->volumes)
+            volume_unuse(ae->volumes, ctr_id, true);
+        copy_free(copy);
         agent_exec_spec_release(&s);
         image_lower_free(lower);
         return fail_later(ae, done, arg, &e);
@@ -1021,6 +1251,7 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
     strmap_put(ae->by_ctr, t->ctr_id, t);
     struct ae_op *op = op_new(ae, AE_PREPARE, done, arg);
     op->t = t;
+    op->copy = copy;
     exec_create(ae->x, &s.spec, ctr_exited, ae, prepare_created, op);
     agent_exec_spec_release(&s);
     image_lower_free(lower);
@@ -1087,6 +1318,8 @@ static void remove_done(void *arg, int rc, const struct err *e)
         rc = 0;
     if (rc == 0)
         net_detach_quiet(ae, op->ctr_id);
+    if (rc == 0 && ae->volumes)
+        volume_unuse(ae->volumes, op->ctr_id, op->remove_volumes);
     if (rc == 0 && t) {
         /* removed by hand before its exit was seen (a created container, or an exit that
          * raced the delete): the agent must still learn that it is gone */
@@ -1103,11 +1336,12 @@ static void remove_done(void *arg, int rc, const struct err *e)
     op_finish(op, rc, e ? e->msg : NULL);
 }
 
-static void remove_ctr(struct agent_exec *ae, const char *ctr_id, bool force, agent_done_cb done,
-                       void *arg)
+static void remove_ctr(struct agent_exec *ae, const char *ctr_id, bool force, bool remove_volumes,
+                       agent_done_cb done, void *arg)
 {
     struct ae_op *op = op_new(ae, AE_REMOVE, done, arg);
     op->ctr_id = xstrdup(ctr_id);
+    op->remove_volumes = remove_volumes;
     struct exec_state st;
     op->was_running = exec_state_get(ae->x, ctr_id, &st, NULL) == 0 && st.status == EXEC_RUNNING;
     exec_delete(ae->x, ctr_id, force, remove_done, op);
@@ -1119,17 +1353,17 @@ static void ae_remove(void *ctx, const char *task_id, agent_done_cb done, void *
     struct ae_task *t = strmap_get(ae->by_task, task_id);
     if (!t)
         return op_finish(op_new(ae, AE_REMOVE, done, arg), 0, NULL);
-    remove_ctr(ae, t->ctr_id, true, done, arg);
+    remove_ctr(ae, t->ctr_id, true, true, done, arg); /* moby's executor: RemoveVolumes */
 }
 
 void agent_exec_remove_container(struct agent_exec *ae, const char *ctr_id, bool force,
-                                 agent_done_cb done, void *arg)
+                                 bool remove_volumes, agent_done_cb done, void *arg)
 {
     struct exec_state st;
     struct err e = {0};
     if (exec_state_get(ae->x, ctr_id, &st, &e) < 0)
         return fail_later(ae, done, arg, &e);
-    remove_ctr(ae, ctr_id, force, done, arg);
+    remove_ctr(ae, ctr_id, force, remove_volumes, done, arg);
 }
 
 static int ae_status(void *ctx, const char *task_id, struct agent_ctr *out)
@@ -1187,6 +1421,22 @@ bool agent_exec_image_user(void *arg, const char *image_id, char *container, siz
 
 /* ---- restore ---- */
 
+/* A container found on disk uses its volumes again (the in-use state lives in memory). */
+static void volumes_restore(struct agent_exec *ae, const char *ctr_id, json_t *meta)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(json_object_get(meta, "extra"), "mounts"), i, m)
+    {
+        const char *name = jstr(m, "Name");
+        struct err e = {0};
+        if (!name || !ae->volumes || strcmp(jstr(m, "Type") ?: "", "volume"))
+            continue;
+        if (volume_use(ae->volumes, name, ctr_id, &e) < 0)
+            log_warn("container %.12s: volume %s: %s", ctr_id, name, e.msg);
+    }
+}
+
 static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
                           const struct exec_state *st)
 {
@@ -1197,6 +1447,7 @@ static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
     json_t *meta = NULL;
     if (exec_meta_get(ae->x, ctr_id, &meta, NULL) < 0)
         return;
+    volumes_restore(ae, ctr_id, meta);
     const char *task_id =
         json_string_value(json_object_get(json_object_get(meta, "labels"), LABEL_PREFIX "task.id"));
     if (task_id && task_id[0] && !strmap_get(ae->by_task, task_id)) {

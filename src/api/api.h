@@ -23,6 +23,7 @@ struct api_config {
     /* this node's engine (borrowed; each may be NULL: the endpoints then answer why) */
     struct exec *exec;
     struct image_store *images;
+    struct volume_store *volumes;
     struct agent_exec *agent_exec;
     /* the image helper's executable; NULL: /proc/self/exe (tests name the shoal binary) */
     const char *helper_exe;

@@ -551,6 +551,9 @@ static void h_container_inspect(struct api_req *r)
         json_null(), "NetworkSettings",
         api_container_net_settings(extra, st.status == EXEC_RUNNING));
     json_object_del(out, "ContainerStatus");
+    if (json_array_size(json_object_get(extra, "host_mounts"))) /* omitempty, as Docker's */
+        json_object_set(json_object_get(out, "HostConfig"), "Mounts",
+                        json_object_get(extra, "host_mounts"));
     free(name);
     free(logp);
     json_decref(meta);
@@ -801,8 +804,8 @@ static void h_container_delete(struct api_req *r)
         api_reply_err(r, &e);
         return;
     }
-    agent_exec_remove_container(r->api->cfg.agent_exec, id, api_query_bool(r, "force"), delete_done,
-                                r);
+    agent_exec_remove_container(r->api->cfg.agent_exec, id, api_query_bool(r, "force"),
+                                api_query_bool(r, "v"), delete_done, r);
 }
 
 static void h_container_create(struct api_req *r)

@@ -7,15 +7,14 @@
 #include <string.h>
 
 static const struct api_route *const route_tables[] = {
-    api_system_routes, api_swarm_routes, api_node_routes,      api_task_routes,
-    api_log_routes,    api_image_routes, api_container_routes, api_service_routes};
+    api_system_routes, api_swarm_routes,     api_node_routes,    api_task_routes,  api_log_routes,
+    api_image_routes,  api_container_routes, api_service_routes, api_volume_routes};
 
 /* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
  * learns the truth. Matched by path prefix after the version. */
 static const char *const unbuilt_prefixes[] = {
-    "/services", "/secrets",   "/configs", "/networks", "/containers",
-    "/images",   "/volumes",   "/exec",    "/build",    "/plugins",
-    "/session",  "/system/df", "/auth",    "/commit",   "/grpc",
+    "/services", "/secrets", "/configs", "/networks",  "/containers", "/images", "/exec",
+    "/build",    "/plugins", "/session", "/system/df", "/auth",       "/commit", "/grpc",
 };
 
 /* ---- responses ---- */

@@ -54,6 +54,21 @@ extern const struct api_route api_swarm_routes[];
 extern const struct api_route api_node_routes[];
 extern const struct api_route api_task_routes[];
 extern const struct api_route api_service_routes[];
+extern const struct api_route api_volume_routes[];
+
+/* ---- volumes (api_volumes.c): the pure parts ---- */
+/* Filters of GET /volumes: keys name, driver, label, dangling ("Invalid filter 'x'"); dangling
+ * true, 1, false or 0 ("Invalid filter 'dangling=[x]'"). */
+int api_volume_filters_check(const struct api_filters *f, struct err *e);
+/* vol (Docker's Volume object) used by `users` containers against checked filters: name= a
+ * substring of the name, driver= the driver, label= as everywhere, dangling= no users. */
+bool api_volume_filters_match(const struct api_filters *f, json_t *vol, size_t users);
+/* Filters of POST /volumes/prune: label, label!, all (a Go bool); *all says whether named
+ * volumes are pruned too. */
+int api_volume_prune_check(const struct api_filters *f, bool *all, struct err *e);
+/* Whether prune removes vol: unused, anonymous unless all, label= matched, label! not. */
+bool api_volume_prune_match(const struct api_filters *f, bool all, json_t *vol, bool anonymous,
+                            size_t users);
 
 /* ---- services (api_services.c): the pure parts ---- */
 /* ServiceStatus as dockerd computes it for GET /services?status=true, from the tasks (an

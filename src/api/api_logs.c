@@ -1,98 +1,18 @@
-/* api_logs.c — GET /services/{id}/logs and GET /tasks/{id}/logs: a subscription to the
- * leader's log broker (manager/logbroker), streamed to the client as dockerd streams it:
+/* api_logs.c — GET /services/{id}/logs and GET /tasks/{id}/logs, as dockerd answers them:
  * chunked stdcopy frames (stream 1 stdout, 2 stderr), each message prefixed with its time
  * (RFC 3339 with 9 fixed digits, with timestamps=1) and its attributes
  * ("com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,com.docker.swarm.task.id=..."
  * then a space, with details=1, which the CLI always asks for to print "name@node | line").
- * The tasks are those that ran on a node (scheduled and at least starting): their containers
- * hold the logs. A client that goes away cancels the subscription. Served by the leader, which
- * holds the broker; another manager answers 503 naming it (not proxied yet).
- * Thread: the loop thread. */
+ * Any manager answers: the leader from its log broker, another manager by relaying the
+ * leader's stream (src/node/node_logs.c); the tasks are those that ran on a node. This file
+ * resolves the name or ID in this manager's store (404 as dockerd) and reads the query. A
+ * client that goes away cancels the subscription. Thread: the loop thread. */
 #include "api_int.h"
 
-#include "manager/logbroker/logbroker.h"
+#include "msg/msg.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-struct log_stream {
-    struct api_req *r;
-    struct lb_sub *sub;
-    bool timestamps, details;
-    char service_id[ID_LEN + 1];
-};
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void on_msg(void *arg, const struct lb_msg *m)
-{
-    struct log_stream *ls = arg;
-    struct buf line = BUF_INIT;
-    unsigned char hdr[8] = {(unsigned char)m->stream, 0, 0, 0, 0, 0, 0, 0};
-    buf_add(&line, hdr, sizeof(hdr));
-    if (ls->timestamps) {
-        char ts[40];
-        time_format_rfc3339_fixed(m->time_ns, ts);
-        buf_printf(&line, "%s ", ts);
-    }
-    if (ls->details)
-        buf_printf(&line,
-                   "com.docker.swarm.node.id=%s,com.docker.swarm.service.id=%s,"
-                   "com.docker.swarm.task.id=%s ",
-                   m->node_id, ls->service_id, m->task_id);
-    buf_add(&line, m->data, m->len);
-    put_be32((unsigned char *)line.p + 4, (uint32_t)(line.len - 8));
-    if (http_stream_write(ls->r->http, line.p, line.len) < 0 && ls->sub) {
-        /* the client is gone: on_close cancels */
-    }
-    buf_release(&line);
-}
-
-static void on_end(void *arg, const char *incomplete)
-{
-    struct log_stream *ls = arg;
-    if (incomplete[0])
-        log_info("logs of service %s are incomplete: no answer from node(s) %s", ls->service_id,
-                 incomplete);
-    ls->sub = NULL;
-    http_req_on_close(ls->r->http, NULL, NULL);
-    http_stream_end(ls->r->http);
-    api_req_free(ls->r);
-    free(ls);
-}
-
-static void peer_closed(struct http_req *req, void *data)
-{
-    (void)req;
-    struct log_stream *ls = data;
-    logbroker_cancel(ls->sub);
-    api_req_free(ls->r);
-    free(ls);
-}
-
-struct targets {
-    struct lb_target *v;
-    size_t n, cap;
-};
-
-static int add_target(const struct store_task *t, void *data)
-{
-    struct targets *tg = data;
-    if (!t->node_id[0] || t->observed < TASK_STARTING || t->observed == TASK_REJECTED)
-        return 0;
-    if (tg->n == tg->cap) {
-        tg->cap = tg->cap ? tg->cap * 2 : 16;
-        tg->v = xrealloc(tg->v, tg->cap * sizeof(*tg->v));
-    }
-    tg->v[tg->n++] = (struct lb_target){t->id, t->node_id};
-    return 0;
-}
 
 /* ?since= / ?until= as dockerd reads them for logs (seconds[.fraction] or RFC 3339). */
 static int query_time(struct api_req *r, const char *key, int64_t *ns, struct err *e)
@@ -106,15 +26,14 @@ static int query_time(struct api_req *r, const char *key, int64_t *ns, struct er
     return rc;
 }
 
-static int parse_opts(struct api_req *r, struct lb_opts *o, bool *timestamps, bool *details,
-                      struct err *e)
+static int parse_opts(struct api_req *r, struct msg_logs_sub_req *o, struct err *e)
 {
-    *o = (struct lb_opts){.tail = -1};
+    *o = (struct msg_logs_sub_req){.tail = -1};
     o->follow = api_query_bool(r, "follow");
     o->want_stdout = api_query_bool(r, "stdout");
     o->want_stderr = api_query_bool(r, "stderr");
-    *timestamps = api_query_bool(r, "timestamps");
-    *details = api_query_bool(r, "details");
+    o->timestamps = api_query_bool(r, "timestamps");
+    o->details = api_query_bool(r, "details");
     if (!o->want_stdout && !o->want_stderr)
         return err_set(e, ERR_INVALID, "Bad parameters: you must choose at least one stream");
     char *tail = http_query_get(r->http, "tail");
@@ -131,78 +50,40 @@ static int parse_opts(struct api_req *r, struct lb_opts *o, bool *timestamps, bo
     return 0;
 }
 
-static void stream_logs(struct api_req *r, const char *service_id, struct lb_target *t, size_t n,
-                        const struct lb_opts *o, bool timestamps, bool details)
+static void logs_done(void *arg)
 {
-    struct logbroker *lb = node_logbroker(r->api->node);
-    if (!lb) {
-        struct err e;
-        const char *leader = node_leader_address(r->api->node);
-        err_set(&e, ERR_UNAVAILABLE,
-                "service logs are served by the swarm's leader%s%s; this manager does not lead",
-                leader && leader[0] ? " at " : "", leader ? leader : "");
+    api_req_free(arg);
+}
+
+static void serve_logs(struct api_req *r, enum store_kind kind)
+{
+    struct err e;
+    if (node_require_manager(r->api->node, &e) < 0) {
         api_reply_err(r, &e);
         return;
     }
-    struct log_stream *ls = xcalloc(1, sizeof(*ls));
-    ls->r = r;
-    ls->timestamps = timestamps;
-    ls->details = details;
-    snprintf(ls->service_id, sizeof(ls->service_id), "%s", service_id);
-    http_stream_begin(r->http, 200, NULL);
-    http_req_on_close(r->http, peer_closed, ls);
-    ls->sub = logbroker_subscribe(lb, t, n, o, on_msg, on_end, ls);
+    json_t *obj = store_find(node_store(r->api->node), kind, r->params[0], &e);
+    struct msg_logs_sub_req sel;
+    if (!obj || parse_opts(r, &sel, &e) < 0) {
+        api_reply_err(r, &e);
+        return;
+    }
+    if (kind == STORE_SERVICE)
+        sel.service_id = store_json_str(obj, "ID");
+    else
+        sel.task_id = store_json_str(obj, "ID");
+    if (node_logs_stream(r->api->node, &sel, r->http, logs_done, r, &e) < 0)
+        api_reply_err(r, &e);
 }
 
 static void service_logs(struct api_req *r)
 {
-    struct err e;
-    if (node_require_manager(r->api->node, &e) < 0) {
-        api_reply_err(r, &e);
-        return;
-    }
-    struct store *st = node_store(r->api->node);
-    json_t *svc = store_find(st, STORE_SERVICE, r->params[0], &e);
-    if (!svc) {
-        api_reply_err(r, &e);
-        return;
-    }
-    struct lb_opts o;
-    bool timestamps, details;
-    if (parse_opts(r, &o, &timestamps, &details, &e) < 0) {
-        api_reply_err(r, &e);
-        return;
-    }
-    const char *id = store_json_str(svc, "ID");
-    struct targets tg = {0};
-    store_tasks_of_service(st, id, add_target, &tg);
-    stream_logs(r, id, tg.v, tg.n, &o, timestamps, details);
-    free(tg.v);
+    serve_logs(r, STORE_SERVICE);
 }
 
 static void task_logs(struct api_req *r)
 {
-    struct err e;
-    if (node_require_manager(r->api->node, &e) < 0) {
-        api_reply_err(r, &e);
-        return;
-    }
-    struct store *st = node_store(r->api->node);
-    json_t *task = store_find(st, STORE_TASK, r->params[0], &e);
-    if (!task) {
-        api_reply_err(r, &e);
-        return;
-    }
-    struct lb_opts o;
-    bool timestamps, details;
-    if (parse_opts(r, &o, &timestamps, &details, &e) < 0) {
-        api_reply_err(r, &e);
-        return;
-    }
-    struct targets tg = {0};
-    add_target(store_task_view(st, store_json_str(task, "ID")), &tg);
-    stream_logs(r, store_json_str(task, "ServiceID") ?: "", tg.v, tg.n, &o, timestamps, details);
-    free(tg.v);
+    serve_logs(r, STORE_TASK);
 }
 
 const struct api_route api_log_routes[] = {

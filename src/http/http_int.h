@@ -37,6 +37,9 @@ struct http_ireq {
     size_t stream_max; /* streaming: the connection is closed when more is queued */
     http_close_cb close_cb;
     void *close_data;
+    http_close_cb drain_cb; /* http_stream_on_drain */
+    void *drain_data;
+    size_t drain_low;
     char *peer_cn, *peer_ou, *peer_org;
 };
 

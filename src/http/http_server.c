@@ -304,6 +304,13 @@ static void on_write(uv_write_t *w, int status)
             return;
     }
     conn_check_queue(c);
+    struct http_ireq *r = c->cur;
+    if (!c->closing && r && r->drain_cb && c->queued <= r->drain_low) {
+        /* last: the callback may write, end the answer or close the connection */
+        http_close_cb cb = r->drain_cb;
+        r->drain_cb = NULL;
+        cb(&r->pub, r->drain_data);
+    }
 }
 
 /* Queues the bytes of b on the socket (takes them; b is left empty). */
@@ -1163,6 +1170,24 @@ int http_stream_write(struct http_req *req, const void *data, size_t len)
         conn_close(c);
     }
     return c->closing ? -1 : 0;
+}
+
+size_t http_stream_queued(const struct http_req *req)
+{
+    const struct http_conn *c = ((const struct http_ireq *)req)->conn;
+    return c && !c->closing ? c->queued : 0;
+}
+
+bool http_stream_on_drain(struct http_req *req, size_t low, http_close_cb cb, void *data)
+{
+    struct http_ireq *r = ireq(req);
+    r->drain_cb = NULL;
+    if (!cb || http_stream_queued(req) <= low)
+        return false;
+    r->drain_cb = cb;
+    r->drain_data = data;
+    r->drain_low = low;
+    return true;
 }
 
 void http_stream_limit(struct http_req *req, size_t max_queued)

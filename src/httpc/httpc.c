@@ -60,6 +60,7 @@ struct httpc_call {
     uint64_t start, deadline; /* loop ms; deadline 0: none */
     struct httpc_conn *conn;  /* while active */
     bool linked, fresh_data, in_cb, cancelled, retried;
+    bool paused; /* httpc_pause: its connection is not read while busy with it */
     int rc;
     long status;
     struct err e;
@@ -111,6 +112,10 @@ static char out_buf[IO_BUF];   /* ciphertext out of the write BIO */
 
 static void conn_close(struct httpc_conn *conn);
 static void check_done(struct httpc *c);
+static void timer_update(struct httpc *c);
+static int conn_update_reading(struct httpc_conn *conn);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void settle(struct httpc *c);
 
 /* ---- calls ---- */
@@ -374,6 +379,7 @@ static void conn_idle(struct httpc_conn *conn)
     struct httpc *c = conn->c;
     conn->state = CONN_IDLE;
     conn->idle_since = uv_now(c->loop);
+    conn_update_reading(conn); /* an idle connection is read: its close must be noticed */
     int idle = 0;
     struct httpc_conn *oldest = NULL;
     for (struct httpc_conn *o = c->conns; o; o = o->next) {
@@ -445,6 +451,21 @@ static void conn_end(struct httpc_conn *conn, int status)
     conn_close(conn);
 }
 
+/* Reads the connection unless it carries a paused call (a connection that is still
+ * connecting or in its handshake is always read). */
+static int conn_update_reading(struct httpc_conn *conn)
+{
+    if (conn->state == CONN_CLOSED || conn->state == CONN_CONNECTING)
+        return 0;
+    uv_stream_t *s = (uv_stream_t *)&conn->tcp;
+    bool want = !(conn->call && conn->call->paused && conn->state == CONN_BUSY);
+    if (!want)
+        return uv_read_stop(s);
+    if (uv_is_active((uv_handle_t *)s))
+        return 0;
+    return uv_read_start(s, on_alloc, on_read);
+}
+
 static void conn_verify_failed(struct httpc_conn *conn)
 {
     long v = SSL_get_verify_result(conn->ssl);
@@ -466,6 +487,8 @@ static void conn_handshake(struct httpc_conn *conn)
             conn_send_request(conn);
         else
             conn_idle(conn);
+        if (conn->state != CONN_CLOSED)
+            conn_update_reading(conn);
     } else {
         int err = SSL_get_error(conn->ssl, r);
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
@@ -587,6 +610,8 @@ static void on_connect(uv_connect_t *req, int status)
             conn_send_request(conn);
         else
             conn_idle(conn);
+        if (conn->state != CONN_CLOSED)
+            conn_update_reading(conn);
     }
     settle(c);
 }
@@ -631,6 +656,8 @@ static void conn_assign(struct httpc_conn *conn, struct httpc_call *call)
     httpc_parser_release(&conn->parser);
     httpc_parser_init(&conn->parser);
     conn_send_request(conn);
+    if (conn->state != CONN_CLOSED)
+        conn_update_reading(conn);
 }
 
 /* ---- scheduling, timer and dispatch ---- */
@@ -830,6 +857,35 @@ struct httpc_call *httpc_post(struct httpc *c, const char *url, const char *body
     }
     timer_update(c);
     return call;
+}
+
+static void call_set_paused(struct httpc_call *call, bool paused)
+{
+    if (!call || call->cancelled || call->state == CALL_FINISHED || call->paused == paused)
+        return;
+    call->paused = paused;
+    struct httpc_conn *conn = call->conn;
+    if (conn && conn_update_reading(conn) < 0)
+        conn_fail(conn, "Recv failure: could not read");
+    if (!call->c->closing)
+        timer_update(call->c); /* a failure is handed out from the timer, never from here */
+}
+
+void httpc_pause(struct httpc_call *call)
+{
+    call_set_paused(call, true);
+}
+
+void httpc_resume(struct httpc_call *call)
+{
+    call_set_paused(call, false);
+}
+
+long httpc_call_status(const struct httpc_call *call)
+{
+    if (call->state == CALL_FINISHED)
+        return call->status;
+    return call->conn ? call->conn->parser.status : 0;
 }
 
 void httpc_cancel(struct httpc_call *call)

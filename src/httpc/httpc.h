@@ -44,6 +44,15 @@ struct httpc *httpc_new(uv_loop_t *loop, const struct httpc_tls *tls);
 struct httpc_call *httpc_post(struct httpc *c, const char *url, const char *body, size_t len,
                               long timeout_ms, httpc_data_cb data_cb, httpc_done_cb done,
                               void *data);
+/* Back-pressure for a streamed call: while paused, no more bytes are read from its
+ * connection (what was read already may still reach data_cb once), so the server's writes
+ * queue up on its side; resume reads again. Either is a no-op on a call that already has
+ * its answer. Safe inside the call's own callbacks. */
+void httpc_pause(struct httpc_call *call);
+void httpc_resume(struct httpc_call *call);
+/* The status of the call's answer once its header block has arrived (so inside data_cb),
+ * else 0. */
+long httpc_call_status(const struct httpc_call *call);
 /* Aborts a call; its done callback does not run. Safe inside the call's own callbacks. */
 void httpc_cancel(struct httpc_call *call);
 /* Cancels every call (no callbacks), closes all handles, then runs cb. */

@@ -235,14 +235,8 @@ static int write_data(struct archive *a, int fd, const char *name, struct err *e
             return err_set(e, ERR_INVALID, "invalid layer: %s: %s", name, image_ar.error_string(a));
         if (r == 0)
             return 0;
-        for (la_ssize_t off = 0; off < r;) {
-            ssize_t w = write(fd, chunk + off, (size_t)(r - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return err_set(e, ERR_INTERNAL, "write %s: %s", name, strerror(errno));
-            off += w;
-        }
+        if (fd_write_all(fd, chunk, (size_t)r) < 0)
+            return err_set(e, ERR_INTERNAL, "write %s: %s", name, strerror(errno));
     }
 }
 

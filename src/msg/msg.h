@@ -10,6 +10,7 @@
  *   /swarm-rpc/promote      msg_csr_req → msg_join_resp
  *   /swarm-rpc/assignments  msg_assign_req → msg_assign_resp (a long poll)
  *   /swarm-rpc/status       msg_status_batch → {}
+ *   /swarm-rpc/logs/subscribe  msg_logs_sub_req → a stream of stdcopy frames (managers)
  *
  * Decoders face other nodes (a worker with a valid certificate, or a manager answering a
  * worker): every field is type-checked, strings and counts are bounded, enumerations
@@ -241,5 +242,23 @@ json_t *msg_status_batch_encode(const struct msg_status_batch *m);
 json_t *msg_status_batch_wrap(json_t *updates);
 int msg_status_batch_decode(json_t *j, struct msg_status_batch *m, struct err *e);
 void msg_status_batch_release(struct msg_status_batch *m);
+
+/* ---- logs through any manager ---- */
+
+/* POST /swarm-rpc/logs/subscribe, from a manager that does not lead to the leader (a
+ * manager's certificate): the logs of one service or one task, with the options of the
+ * Engine API's query. The leader answers 200 and streams, chunked, exactly the stdcopy
+ * frames it would send its own API client (manager/logbroker/logbroker.h); an error before
+ * the stream is a JSON {"message"} with its status. */
+struct msg_logs_sub_req {
+    const char *service_id, *task_id; /* exactly one of them (an object ID), the other NULL */
+    bool follow, want_stdout, want_stderr, timestamps, details;
+    int64_t tail;               /* -1: all */
+    int64_t since_ns, until_ns; /* 0: none */
+    json_t *doc;
+};
+json_t *msg_logs_sub_req_encode(const struct msg_logs_sub_req *m);
+int msg_logs_sub_req_decode(json_t *j, struct msg_logs_sub_req *m, struct err *e);
+void msg_logs_sub_req_release(struct msg_logs_sub_req *m);
 
 #endif

@@ -114,11 +114,19 @@ void node_commit(struct node *n, enum store_kind k, json_t *obj, uint64_t expect
 void node_commit_delete(struct node *n, enum store_kind k, const char *id, uint64_t expect_version,
                         node_done_cb cb, void *data);
 
-/* The leader's log broker, or NULL when this node does not lead. */
-struct logbroker;
-struct logbroker *node_logbroker(struct node *n);
-/* "IP:port" of the leader as this node knows it, or NULL. */
-const char *node_leader_address(struct node *n);
+/* ---- service and task logs (node_logs.c) ----
+ * Streams the logs sel asks for (a service or task ID of this node's store, and the Engine
+ * API's options) onto req as GET /services/{id}/logs answers them: 200, chunked stdcopy
+ * frames, the end. The leader serves them from its log broker; another manager relays them
+ * from the leader (an error midway, such as the leader going away, ends the stream with
+ * dockerd's Systemerr frame). Returns 0: the answer is this module's, and done(arg) runs once
+ * it is complete (the client may have gone); or < 0 with e (not a manager, no leader, an
+ * object the leader does not know), req unanswered. sel is borrowed for the call. */
+struct msg_logs_sub_req;
+struct http_req;
+typedef void (*node_logs_done_cb)(void *arg);
+int node_logs_stream(struct node *n, const struct msg_logs_sub_req *sel, struct http_req *req,
+                     node_logs_done_cb done, void *arg, struct err *e);
 
 /* ---- cluster-level events for /events (node and swarm changes come from the store) ---- */
 /* PID of the supervised etcd (0 if none), for benchmarks. */

@@ -24,6 +24,15 @@ int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r
     return not_before_ns + life / 2 + (int64_t)((double)life * 0.3 * r);
 }
 
+int node_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns, struct err *e)
+{
+    struct ca_identity id;
+    int rc = ca_verify_at(ca_pem, cert_pem, now_ns, &id, e);
+    if (rc < 0)
+        return rc;
+    return now_ns >= node_cert_renew_at(id.not_before_ns, id.not_after_ns, r);
+}
+
 static char *certs_file(struct node *n, const char *name)
 {
     return xasprintf("%s/%s", n->certs_dir, name);
@@ -146,14 +155,13 @@ static void check_tick(uv_timer_t *t)
     char *cp = certs_file(n, "node.crt"), *ap = certs_file(n, "ca.crt");
     char *cert = NULL, *ca = NULL;
     size_t len;
-    struct ca_identity id;
     struct err e;
     if (file_read(cp, &cert, &len, &e) == 0 && file_read(ap, &ca, &len, &e) == 0) {
-        int rc = ca_verify(ca, cert, &id, &e);
+        int rc = node_cert_due(ca, cert, n->renew_r, time_now_ns(), &e);
         /* an expired certificate cannot be renewed over mutual TLS: say so */
         if (rc < 0)
             log_error("this node's certificate is not valid: %s", e.msg);
-        else if (time_now_ns() >= node_cert_renew_at(id.not_before_ns, id.not_after_ns, n->renew_r))
+        else if (rc > 0)
             node_cert_renew(n);
     }
     free(cp);

@@ -1,27 +1,22 @@
-/* node_dispatch.c — the dispatcher's liveness half: every node heartbeats its manager; a node
- * silent for three heartbeat periods is marked down (with the reason in Status.Message) and
- * becomes ready again when it is heard from. Runs on the manager that leads (with one
- * manager: that one). Nodes get a full grace window when the dispatcher starts, so a new
- * leader does not mark everyone down. Thread: the loop thread. */
+/* node_dispatch.c — the wiring of the dispatcher's liveness (manager/dispatcher/disp.h,
+ * disp_live.c decides): heartbeats and joins go into the leader's liveness table, a timer runs
+ * its checks, and the marks it returns are written to the node objects through the leader's
+ * fenced commit (one write in flight per node, shared with node_rotate.c's TLS records). The
+ * table lives while this manager leads; the same timer drives the leader's root-rotation and
+ * etcd-trust ticks. Thread: the loop thread. */
 #include "node_int.h"
+
+#include "manager/dispatcher/disp.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Checks run four times per heartbeat period (between 250 ms and 1 s): a silent node is
- * down within three periods and a quarter, and 10,000 nodes cost little. */
-static uint64_t tick_ms(struct node *n)
-{
-    int64_t t = node_heartbeat_period_ms(n) / 4;
-    return (uint64_t)(t < 250 ? 250 : t > 1000 ? 1000 : t);
-}
 
 int64_t node_heartbeat_period_ms(struct node *n)
 {
     json_t *c = node_cluster(n);
     json_int_t ns =
         c ? json_integer_value(store_json_path(c, "Spec.Dispatcher.HeartbeatPeriod")) : 0;
-    return ns > 0 ? ns / 1000000 : 5000;
+    return disp_live_period_ms((int64_t)ns);
 }
 
 struct mark_ctx {
@@ -71,58 +66,66 @@ void node_dispatch_mark(struct node *n, const char *id, const char *state, const
 
 void node_dispatch_seen(struct node *n, const char *id)
 {
-    if (!n->last_seen)
+    if (!n->live)
         return;
-    json_object_set_new(n->last_seen, id, json_integer((json_int_t)uv_now(n->loop)));
     json_t *cur = store_get(n->store, STORE_NODE, id);
-    if (cur && strcmp(store_json_str(cur, "Status.State") ?: "", "ready") != 0)
+    bool ready = cur && !strcmp(store_json_str(cur, "Status.State") ?: "", "ready");
+    if (disp_live_heard(n->live, id, ready, uv_now(n->loop)))
         node_dispatch_mark(n, id, "ready", NULL);
 }
 
-static int check_node(json_t *obj, void *data)
+struct nodes_in {
+    struct disp_live_node *v;
+    size_t n, cap;
+};
+
+static int add_node(json_t *obj, void *data)
 {
-    struct node *n = data;
-    const char *id = store_json_str(obj, "ID");
-    if (!strcmp(id, n->id) || strcmp(store_json_str(obj, "Status.State") ?: "", "ready") != 0)
-        return 0;
-    uint64_t now = uv_now(n->loop);
-    json_t *seen = json_object_get(n->last_seen, id);
-    if (!seen) { /* first sight since this dispatcher started: grace window */
-        json_object_set_new(n->last_seen, id, json_integer((json_int_t)now));
-        return 0;
+    struct nodes_in *in = data;
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 64;
+        in->v = xrealloc(in->v, in->cap * sizeof(*in->v));
     }
-    if ((int64_t)(now - (uint64_t)json_integer_value(seen)) > 3 * node_heartbeat_period_ms(n))
-        node_dispatch_mark(n, id, "down", "heartbeat failure");
+    in->v[in->n++] = (struct disp_live_node){
+        .id = store_json_str(obj, "ID"),
+        .ready = !strcmp(store_json_str(obj, "Status.State") ?: "", "ready")};
     return 0;
 }
 
+/* The next tick is armed before anything below runs, so nothing after that touches the timer. */
 static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
-    uv_timer_start(n->disp_timer, on_tick, tick_ms(n), 0);
-    if (n->state != NODE_ACTIVE || !n->st || !state_available(n->st) || !node_is_leader(n))
-        return;
     int64_t period = node_heartbeat_period_ms(n);
-    if (period != n->disp_period) {
-        /* Nodes learn a new period with their next heartbeat: restart every window. */
-        json_object_clear(n->last_seen);
-        n->disp_period = period;
+    uint64_t now = uv_now(n->loop);
+    bool leads = n->state == NODE_ACTIVE && n->st && state_available(n->st) && node_is_leader(n);
+    struct disp_live_marks marks = {.next = now + disp_live_tick_ms(period)};
+    if (leads) {
+        struct nodes_in in = {0};
+        store_foreach(n->store, STORE_NODE, add_node, &in);
+        disp_live_check(n->live, in.v, in.n, period, now, &marks);
+        free(in.v);
     }
-    store_foreach(n->store, STORE_NODE, check_node, n);
-    node_rotation_tick(n);
-    node_etcd_tick(n);
+    uv_timer_start(n->disp_timer, on_tick, marks.next - now, 0);
+    if (leads) {
+        for (size_t i = 0; i < marks.n; i++)
+            node_dispatch_mark(n, marks.v[i].id, marks.v[i].state, marks.v[i].message);
+        node_rotation_tick(n);
+        node_etcd_tick(n);
+    }
+    disp_live_marks_release(&marks);
 }
 
 void node_dispatch_start(struct node *n)
 {
     if (n->disp_timer)
         return;
-    n->last_seen = json_object();
+    n->live = disp_live_new(n->id);
     n->marking = json_object();
     n->disp_timer = xmalloc(sizeof(*n->disp_timer));
     uv_timer_init(n->loop, n->disp_timer);
     n->disp_timer->data = n;
-    uv_timer_start(n->disp_timer, on_tick, tick_ms(n), 0);
+    uv_timer_start(n->disp_timer, on_tick, disp_live_tick_ms(node_heartbeat_period_ms(n)), 0);
     node_logs_start(n);
     node_tasks_lead(n);
 }
@@ -141,7 +144,8 @@ void node_dispatch_stop(struct node *n)
     n->disp_timer = NULL;
     node_logs_stop(n);
     node_tasks_unlead(n);
-    json_decref(n->last_seen);
+    disp_live_free(n->live);
+    n->live = NULL;
     json_decref(n->marking);
-    n->last_seen = n->marking = NULL;
+    n->marking = NULL;
 }

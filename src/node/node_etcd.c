@@ -142,8 +142,9 @@ out:
 }
 
 /* True if certs/etcd.crt and etcd.key are this manager's, from the etcd CA, name its current
- * advertise IP (etcd matches a peer's IP SANs against its address), and are young. */
-static bool cert_usable(struct node *n)
+ * advertise IP (etcd matches a peer's IP SANs against its address), and are young at now_ns
+ * (not past 80% of their life). */
+static bool cert_usable(struct node *n, int64_t now_ns)
 {
     char *cp = cpath(n, "etcd.crt"), *kp = cpath(n, "etcd.key"), *cert = NULL, *key = NULL;
     size_t len;
@@ -151,10 +152,10 @@ static bool cert_usable(struct node *n)
     struct ca_identity id;
     bool ok = file_read(cp, &cert, &len, &e) == 0 && file_read(kp, &key, &len, &e) == 0 &&
               ca_key_matches(cert, key, &e) == 0 &&
-              ca_verify(n->etcd_ca_cert, cert, &id, &e) == 0 && !strcmp(id.cn, n->id) &&
+              ca_verify_at(n->etcd_ca_cert, cert, now_ns, &id, &e) == 0 && !strcmp(id.cn, n->id) &&
               !strcmp(id.ou, CA_ETCD_OU) &&
               (!n->advertise_ip[0] || ca_cert_has_ip(cert, n->advertise_ip)) &&
-              time_now_ns() < node_cert_renew_at(id.not_before_ns, id.not_after_ns, 1.0);
+              now_ns < node_cert_renew_at(id.not_before_ns, id.not_after_ns, 1.0);
     if (key)
         memset(key, 0, strlen(key));
     free(cp);
@@ -211,7 +212,7 @@ int node_etcd_prepare(struct node *n, struct err *e)
     }
     if (rc < 0)
         return rc;
-    if (!cert_usable(n) && (rc = issue_cert(n, e)) < 0)
+    if (!cert_usable(n, time_now_ns()) && (rc = issue_cert(n, e)) < 0)
         return err_wrap(e, "cannot issue this manager's etcd certificate");
     char *p = cpath(n, "etcd-crl.pem");
     bool have_crl = access(p, F_OK) == 0;

@@ -98,18 +98,18 @@ struct node {
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
-    json_t *last_seen; /* node ID → loop ms of its last heartbeat */
-    json_t *marking;   /* node IDs with a status commit in flight */
+    struct disp_live *live; /* leader: who was heard from when (manager/dispatcher/disp.h) */
+    json_t *marking;        /* node IDs with a status commit in flight */
     uv_timer_t *disp_timer;
-    struct logbroker *logbroker; /* leader: service and task logs (node_logs.c) */
-    struct mgr *mgr;             /* leader: the reconciliation loop */
-    struct disp_server *disp;    /* leader: assignments and status intake */
+    struct logbroker *logbroker;         /* leader: service and task logs (node_logs.c) */
+    struct node_logs_stream *log_relays; /* other managers: log streams from the leader */
+    struct mgr *mgr;                     /* leader: the reconciliation loop */
+    struct disp_server *disp;            /* leader: assignments and status intake */
     /* every node: tasks and logs from the leader (node_session.c) */
     struct agent_session *session;
     struct agent_logs *logs;
     struct httpc *sess_client;
     struct sess_call *sess_calls;
-    int64_t disp_period; /* heartbeat period the windows were measured with */
 
     /* every node: the session with a manager */
     json_t *managers; /* array of "IP:port" to fail over between */
@@ -208,10 +208,11 @@ int node_rpc_reload_tls(struct node *n, struct err *e);
 /* Manager addresses ("IP:port") known from the store; new reference. */
 json_t *node_manager_list(struct node *n);
 
-/* node_dispatch.c: liveness of nodes from their heartbeats (on the leader) */
+/* node_dispatch.c: liveness of nodes from their heartbeats (on the leader; the decisions are
+ * disp_live's) */
 void node_dispatch_start(struct node *n);
 void node_dispatch_stop(struct node *n);
-/* Records a heartbeat; marks the node ready again if it was down. */
+/* Records a heartbeat (or a join); marks the node ready again if it was down. */
 void node_dispatch_seen(struct node *n, const char *id);
 /* Marks a node down at once (it left). */
 void node_dispatch_mark(struct node *n, const char *id, const char *state, const char *msg);
@@ -230,6 +231,9 @@ void node_tasks_rpc(struct node *n, struct http_req *req, const char *peer, json
 void node_logs_start(struct node *n);
 void node_logs_stop(struct node *n);
 void node_logs_rpc(struct node *n, struct http_req *req, const char *peer, json_t *body);
+/* The leader changed (or this manager stopped following one): relays from another leader
+ * end with an error. */
+void node_logs_leader_changed(struct node *n);
 
 /* node_leader.c */
 void node_leader_start(struct node *n);
@@ -247,6 +251,11 @@ const char *node_leader_addr(struct node *n);
 /* When a certificate valid over [not_before, not_after] renews: between 50% and 80% of its
  * life, r in [0, 1] picking the point (pure). */
 int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r);
+/* The renewal check's decision for this node's certificate at now_ns (pure; the caller reads
+ * the clock): <0 it does not verify against ca_pem then (expired, not yet valid, another CA;
+ * e says why), 1 it is due for renewal (r as node_cert_renew_at), 0 keep it. */
+int node_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns,
+                  struct err *e);
 void node_certs_start(struct node *n);
 void node_certs_stop(struct node *n);
 void node_cert_renew(struct node *n);

@@ -265,6 +265,7 @@ static void on_leader_change(void *data, bool leader, int64_t rev, const char *v
         probe_schedule(n);
     }
     node_silence_reset(&n->silence, leader ? 0 : rev, uv_now(n->loop));
+    node_logs_leader_changed(n);
     n->leader_isolated = false;
     json_decref(n->reach);
     n->reach = NULL;
@@ -333,6 +334,7 @@ void node_leader_stop(struct node *n)
     n->reach = NULL;
     n->leader_id[0] = 0;
     n->leader_rev = 0;
+    node_logs_leader_changed(n);
     uv_timer_stop(n->probe_timer);
     uv_close((uv_handle_t *)n->probe_timer, timer_closed);
     n->probe_timer = NULL;

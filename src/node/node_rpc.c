@@ -10,6 +10,9 @@
  *   POST /swarm-rpc/renew      → a fresh certificate for the caller's identity (any node)
  *   POST /swarm-rpc/promote    → a worker whose spec says manager gets a manager identity
  *   POST /swarm-rpc/ping       → the leader answers probes of the other managers (managers)
+ *   POST /swarm-rpc/assignments, /status → tasks to run, their states (any node; node_session.c)
+ *   POST /swarm-rpc/logs/listen, /publish → nodes serve the log broker (any node; node_logs.c)
+ *   POST /swarm-rpc/logs/subscribe → a manager relays service logs (managers; node_logs.c)
  * Heartbeats go to the leader; another manager answers 503 with the leader's address.
  *
  * Thread: the loop thread. */

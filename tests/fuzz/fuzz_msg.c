@@ -103,6 +103,14 @@ static void check_status_batch(struct msg_status_batch *m)
             abort();
     }
 }
+static void check_logs_sub_req(struct msg_logs_sub_req *m)
+{
+    if (!m->service_id == !m->task_id || (m->want_stdout | m->want_stderr) == 0 || m->tail < -1 ||
+        m->since_ns < 0 || m->until_ns < 0)
+        abort();
+    bounded(m->service_id, ID_LEN);
+    bounded(m->task_id, ID_LEN);
+}
 
 KIND(join_req)
 KIND(join_resp)
@@ -114,10 +122,11 @@ KIND(ca_resp)
 KIND(assign_req)
 KIND(assign_resp)
 KIND(status_batch)
+KIND(logs_sub_req)
 
 static void (*const kinds[])(json_t *) = {
-    fz_join_req,  fz_join_resp, fz_heartbeat_req, fz_heartbeat_resp, fz_csr_req,
-    fz_cert_resp, fz_ca_resp,   fz_assign_req,    fz_assign_resp,    fz_status_batch,
+    fz_join_req, fz_join_resp,  fz_heartbeat_req, fz_heartbeat_resp, fz_csr_req,      fz_cert_resp,
+    fz_ca_resp,  fz_assign_req, fz_assign_resp,   fz_status_batch,   fz_logs_sub_req,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

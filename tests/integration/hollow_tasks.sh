@@ -37,25 +37,7 @@ hollow_line() { grep '^hollow: t=' "$HLOG" | tail -n 1; }
 hollow_says() { hollow_line | grep -Eq "tasks $1, running $2,"; }
 
 HPID=""
-stop_hollow() {
-    local n
-    [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null || return 0
-    kill -TERM "$HPID"
-    for ((n = 0; n < 100; n++)); do
-        kill -0 "$HPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$HPID" 2>/dev/null; then
-        kill -KILL "$HPID"
-        wait "$HPID" 2>/dev/null || true
-        HPID=""
-        return 1
-    fi
-    local rc=0
-    wait "$HPID" || rc=$?
-    HPID=""
-    return $rc
-}
+stop_hollow() { nh_stop_child HPID; }
 
 nh_setup 2
 trap 'stop_hollow || true; nh_cleanup' EXIT

@@ -1,28 +1,31 @@
 # tests/integration/lib_image.sh — a test image with no registry (sourced, not run).
 #
-# make_busybox_tar OUT.tar [repo:tag]: writes a `docker save` archive (manifest.json, the
+# make_busybox_tar OUT.tar [repo:tag] [seed]: writes a `docker save` archive (manifest.json, the
 # image config <sha256>.json, repositories, and one layer <dir>/layer.tar) of Debian's
 # busybox-static: bin/busybox, a relative symlink per applet (`busybox --install -s` would
 # write host paths), and the usual top-level dirs. The default tag is busybox:latest; the
 # config runs `sh` like Docker Hub's busybox. Deterministic: the same busybox binary gives the
-# same image ID. Needs python3 and /bin/busybox (tests check with need_tool first).
+# same image ID. With "seed" the layer also holds srv/seed/ (dir 0750 1000:1000; hello.txt 0640
+# 1000:1001 "hello from the image"; link -> hello.txt; sub/deep.txt 0600; hard.txt, a hard link
+# of hello.txt), for copy-up tests. Needs python3 and /bin/busybox (tests check with need_tool
+# first).
 # Writes only OUT.tar.
 
 # shellcheck shell=bash
 
 make_busybox_tar()
 {
-    local out=$1 ref=${2:-busybox:latest}
-    python3 - "$out" "$ref" <<'PY'
+    local out=$1 ref=${2:-busybox:latest} seed=${3:-}
+    python3 - "$out" "$ref" "$seed" <<'PY'
 import hashlib, io, json, subprocess, sys, tarfile
 
-out, ref = sys.argv[1], sys.argv[2]
+out, ref, seed = sys.argv[1], sys.argv[2], sys.argv[3] == "seed"
 MTIME = 1700000000
 
-def add(t, name, kind, data=b"", link="", mode=0o755):
+def add(t, name, kind, data=b"", link="", mode=0o755, uid=0, gid=0):
     ti = tarfile.TarInfo(name)
-    ti.type, ti.mode, ti.mtime, ti.uid, ti.gid = kind, mode, MTIME, 0, 0
-    if kind == tarfile.SYMTYPE:
+    ti.type, ti.mode, ti.mtime, ti.uid, ti.gid = kind, mode, MTIME, uid, gid
+    if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
         ti.linkname = link
     ti.size = len(data) if kind == tarfile.REGTYPE else 0
     t.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
@@ -41,6 +44,15 @@ with tarfile.open(fileobj=layer, mode="w", format=tarfile.USTAR_FORMAT) as t:
     for a in sorted(set(applets)):
         if a != "busybox":
             add(t, "bin/" + a, tarfile.SYMTYPE, link="busybox")
+    if seed:
+        add(t, "srv", tarfile.DIRTYPE)
+        add(t, "srv/seed", tarfile.DIRTYPE, mode=0o750, uid=1000, gid=1000)
+        add(t, "srv/seed/hello.txt", tarfile.REGTYPE, b"hello from the image\n", mode=0o640,
+            uid=1000, gid=1001)
+        add(t, "srv/seed/hard.txt", tarfile.LNKTYPE, link="srv/seed/hello.txt")
+        add(t, "srv/seed/link", tarfile.SYMTYPE, link="hello.txt")
+        add(t, "srv/seed/sub", tarfile.DIRTYPE)
+        add(t, "srv/seed/sub/deep.txt", tarfile.REGTYPE, b"deep\n", mode=0o600)
 layer = layer.getvalue()
 diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
 

@@ -409,6 +409,34 @@ nh_stop()
     return $ok
 }
 
+# nh_stop_child VAR: stops the background child whose PID is in the variable named VAR (a
+# process this shell started with &, e.g. `shoal hollow`): SIGTERM, up to 10 s, then SIGKILL.
+# Returns the child's exit status (1 after a SIGKILL; 0 when VAR is empty or the child is gone
+# already) and empties VAR.
+nh_stop_child()
+{
+    local -n _nh_cpid=$1
+    local n rc=0
+    if [ -z "$_nh_cpid" ] || ! kill -0 "$_nh_cpid" 2>/dev/null; then
+        _nh_cpid=""
+        return 0
+    fi
+    kill -TERM "$_nh_cpid"
+    for ((n = 0; n < 100; n++)); do
+        kill -0 "$_nh_cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$_nh_cpid" 2>/dev/null; then
+        kill -KILL "$_nh_cpid"
+        wait "$_nh_cpid" 2>/dev/null || true
+        _nh_cpid=""
+        return 1
+    fi
+    wait "$_nh_cpid" || rc=$?
+    _nh_cpid=""
+    return $rc
+}
+
 nh_kill()
 {
     _nh_host "${1:-}" || return 1

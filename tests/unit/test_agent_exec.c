@@ -150,17 +150,54 @@ TEST(agent_exec_spec_security_fields)
     free(grp);
 }
 
+/* Type volume mounts become binds whose source prepare fills from the volume store, with what
+ * prepare needs to create the volume; inspect's Mounts are moby's MountPoints. */
+TEST(agent_exec_spec_volume_mounts)
+{
+    json_t *cfg = image_cfg();
+    struct agent_exec_spec s;
+    struct err e = {0};
+    json_t *t =
+        task_json(",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"data\",\"Target\":\"/data\","
+                  "\"ReadOnly\":true,\"VolumeOptions\":{\"NoCopy\":true,\"Labels\":{\"k\":\"v\"},"
+                  "\"DriverConfig\":{\"Name\":\"local\",\"Options\":{\"type\":\"tmpfs\"}}}},"
+                  "{\"Type\":\"volume\",\"Target\":\"/anon\"},"
+                  "{\"Type\":\"tmpfs\",\"Target\":\"/t\"}]");
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e), 0);
+    ASSERT_EQ_INT(s.spec.n_mounts, 3);
+    ASSERT_EQ_INT(s.nvols, 2);
+    ASSERT_EQ_STR(s.mounts[0].type, "bind");
+    ASSERT_NULL(s.mounts[0].source);
+    ASSERT_TRUE(s.mounts[0].readonly);
+    ASSERT_EQ_INT(s.vols[0].mount, 0);
+    ASSERT_EQ_STR(s.vols[0].name, "data");
+    ASSERT_EQ_STR(s.vols[0].driver, "local");
+    ASSERT_TRUE(s.vols[0].nocopy);
+    ASSERT_EQ_STR(json_string_value(json_object_get(s.vols[0].labels, "k")), "v");
+    ASSERT_EQ_STR(json_string_value(json_object_get(s.vols[0].options, "type")), "tmpfs");
+    ASSERT_EQ_INT(s.vols[1].mount, 1);
+    ASSERT_NULL(s.vols[1].name); /* anonymous */
+    ASSERT_NULL(s.vols[1].labels);
+    ASSERT_FALSE(s.vols[1].nocopy);
+    char *m = json_dumps(json_object_get(s.extra, "mounts"), JSON_COMPACT);
+    ASSERT_EQ_STR(m, "[{\"Type\":\"volume\",\"Name\":\"data\",\"Source\":\"\",\"Destination\":"
+                     "\"/data\",\"Driver\":\"local\",\"Mode\":\"z\",\"RW\":false,"
+                     "\"Propagation\":\"\"},{\"Type\":\"volume\",\"Name\":\"\",\"Source\":\"\","
+                     "\"Destination\":\"/anon\",\"Driver\":\"local\",\"Mode\":\"z\",\"RW\":true,"
+                     "\"Propagation\":\"\"},{\"Type\":\"tmpfs\",\"Source\":\"\",\"Destination\":"
+                     "\"/t\",\"Mode\":\"\",\"RW\":true,\"Propagation\":\"\"}]");
+    free(m);
+    agent_exec_spec_release(&s);
+    json_decref(t);
+    json_decref(cfg);
+}
+
 TEST(agent_exec_spec_refusals)
 {
     json_t *cfg = image_cfg();
     struct agent_exec_spec s;
     struct err e = {0};
-    json_t *t = task_json(",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"v\",\"Target\":\"/v\"}]");
-    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
-                  -ERR_INVALID);
-    ASSERT_CONTAINS(e.msg, "named volumes are not supported by shoal yet");
-    json_decref(t);
-    t = task_json(
+    json_t *t = task_json(
         ",\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/no/such/dir\",\"Target\":\"/v\"}]");
     ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
                   -ERR_INVALID);
@@ -531,7 +568,7 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     /* removed by hand (docker rm -f): the agent learns it through on_exit */
     ASSERT_EQ_INT(ex.n, 0);
     memset(&r, 0, sizeof(r));
-    agent_exec_remove_container(ae, c1.id, true, done_cb, &r);
+    agent_exec_remove_container(ae, c1.id, true, false, done_cb, &r);
     call_ok(&loop, &r, "rm -f");
     run_until_exit(&loop, &ex, "on_exit after rm -f");
     ASSERT_EQ_INT(ex.n, 1);

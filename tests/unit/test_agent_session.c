@@ -167,8 +167,12 @@ static void f_restore(void *ctx, void (*found)(void *, const char *, bool, int),
     f->r_arg = arg;
 }
 
-static const struct agent_exec_ops fake_ops = {f_prepare, f_start,  f_stop,
-                                               f_remove,  f_status, f_restore};
+static const struct agent_exec_ops fake_ops = {.prepare = f_prepare,
+                                               .start = f_start,
+                                               .stop = f_stop,
+                                               .remove = f_remove,
+                                               .status = f_status,
+                                               .restore = f_restore};
 
 /* ---- driving the loop ---- */
 
@@ -780,33 +784,39 @@ static int count_ops(struct fake *f, enum fop_kind k)
     return n;
 }
 
-/* At most AGENT_MAX_PREPARES (4) prepares reach the executor at once; the others wait in
+/* At most AGENT_MAX_PREPARES prepares reach the executor at once; the others wait in
  * order and go as slots free up; a session freed with prepares waiting leaks nothing. */
 TEST(agent_session_prepares_are_bounded)
 {
+    enum { MAX = AGENT_MAX_PREPARES };
     struct fake f;
     fake_init(&f);
     f.auto_status = true;
     restore_finish(&f);
     json_t *ch = json_array();
-    for (int i = 1; i <= 6; i++) {
-        char id[8];
+    char id[16];
+    for (int i = 1; i <= MAX + 2; i++) {
         snprintf(id, sizeof(id), "t%d", i);
         json_array_append_new(ch, ch_task(task_obj(id, "running", "assigned")));
     }
     assign(&f, true, 1, ch);
-    wait_op(&f, FOP_PREPARE, "t4");
+    snprintf(id, sizeof(id), "t%d", MAX);
+    wait_op(&f, FOP_PREPARE, id);
     uv_run(&f.loop, UV_RUN_NOWAIT);
-    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), 4);
-    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, "t5"), -1);
+    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), MAX);
+    snprintf(id, sizeof(id), "t%d", MAX + 1);
+    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, id), -1);
     /* every task says PREPARING: for the leader the prepare is under way */
-    wait_state(&f, "t6", TASK_PREPARING);
+    snprintf(id, sizeof(id), "t%d", MAX + 2);
+    wait_state(&f, id, TASK_PREPARING);
     op_answer(&f, op_find(&f, FOP_PREPARE, "t2"), 0, NULL);
-    wait_op(&f, FOP_PREPARE, "t5");
+    snprintf(id, sizeof(id), "t%d", MAX + 1);
+    wait_op(&f, FOP_PREPARE, id);
     uv_run(&f.loop, UV_RUN_NOWAIT);
-    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), 5);
-    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, "t6"), -1);
-    fake_end(&f); /* t6 still waits */
+    ASSERT_EQ_INT(count_ops(&f, FOP_PREPARE), MAX + 1);
+    snprintf(id, sizeof(id), "t%d", MAX + 2);
+    ASSERT_EQ_INT(op_find(&f, FOP_PREPARE, id), -1);
+    fake_end(&f); /* the last one still waits */
 }
 
 static bool more_reports(struct fake *f, const void *arg)

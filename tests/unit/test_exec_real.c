@@ -737,6 +737,27 @@ TEST_T(exec_real_crun, 120)
     free(ctl);
     ASSERT_EQ_INT(exec_runtime_kind(x), hybrid ? EXEC_RT_CRUN_WRAPPED : EXEC_RT_CRUN);
     ASSERT_EQ_STR(exec_runtime_path(x), "/usr/bin/crun");
+    if (hybrid) {
+        /* the wrapper in the state root: the freestanding program, which passes its arguments
+         * to $SHOAL_EXEC_CRUN inside a mount namespace without cgroup2 */
+        char *w = xasprintf("%s/%s", root, EXEC_CRUN_WRAPPER_NAME);
+        struct stat st;
+        ASSERT_EQ_INT(lstat(w, &st), 0);
+        ASSERT_TRUE(S_ISREG(st.st_mode) && (st.st_mode & 0111) == 0111);
+        setenv("SHOAL_EXEC_CRUN", "/bin/sh", 1);
+        char *argv[] = {w,
+                        "-c",
+                        "echo \"$0 $1\"; grep -c ' /sys/fs/cgroup/unified ' "
+                        "/proc/self/mountinfo",
+                        "one",
+                        "two",
+                        NULL};
+        char *out = capture(argv);
+        unsetenv("SHOAL_EXEC_CRUN");
+        ASSERT_EQ_STR(out, "one two\n0\n");
+        free(out);
+        free(w);
+    }
     const char *args[] = {"sh", "-c", "echo via-crun; exit 7", NULL};
     struct exec_spec s;
     spec_init(&s, "crun1", args);

@@ -143,7 +143,7 @@ static void fixture_end(struct fixture *f)
 
 /* ---- handler ---- */
 
-enum { K_ASYNC, K_STREAM, K_FOREVER, K_HOLD, K_FLOOD };
+enum { K_ASYNC, K_STREAM, K_FOREVER, K_HOLD, K_FLOOD, K_PACED };
 
 struct pending {
     uv_timer_t t;
@@ -161,6 +161,32 @@ static void pending_done(struct pending *p)
 {
     uv_timer_stop(&p->t);
     uv_close((uv_handle_t *)&p->t, pending_closed);
+}
+
+/* K_PACED: a producer that waits for the client (as a relay does): it writes while at most
+ * PACED_HIGH is queued, then waits for the queue to drain to PACED_LOW. */
+#define PACED_CHUNK 32768
+#define PACED_HIGH (128 * 1024)
+#define PACED_LOW (32 * 1024)
+#define PACED_TOTAL 200
+static int g_paced_waits;
+
+static void paced_fill(struct http_req *req, void *data)
+{
+    struct pending *p = data;
+    static char chunk[PACED_CHUNK];
+    memset(chunk, 'p', sizeof(chunk));
+    while (p->step < PACED_TOTAL) {
+        if (http_stream_queued(req) > PACED_HIGH) {
+            ASSERT_TRUE(http_stream_on_drain(req, PACED_LOW, paced_fill, p));
+            __atomic_add_fetch(&g_paced_waits, 1, __ATOMIC_SEQ_CST);
+            return;
+        }
+        ASSERT_EQ_INT(http_stream_write(req, chunk, sizeof(chunk)), 0);
+        p->step++;
+    }
+    http_stream_end(req);
+    pending_done(p);
 }
 
 static void on_req_close(struct http_req *req, void *data)
@@ -207,6 +233,10 @@ static void on_pending_timer(uv_timer_t *t)
         http_stream_write(req, chunk, sizeof(chunk));
         break;
     }
+    case K_PACED:
+        uv_timer_stop(&p->t);
+        paced_fill(req, p);
+        break;
     case K_HOLD:
         /* the server goes away while this request is outstanding */
         fixture_close_server(g_fx);
@@ -246,6 +276,9 @@ static void handler(struct http_req *req, void *data)
         http_stream_begin(req, 200, "text/plain");
         http_stream_write(req, "first\n", 6);
         start_pending(req, K_FOREVER, 20, 20);
+    } else if (!strcmp(req->path, "/paced")) {
+        http_stream_begin(req, 200, "application/octet-stream");
+        start_pending(req, K_PACED, 1, 0);
     } else if (!strcmp(req->path, "/flood")) {
         http_stream_begin(req, 200, "application/octet-stream");
         start_pending(req, K_FLOOD, 1, 1);
@@ -924,6 +957,42 @@ TEST(http_server_stream_cut_when_not_read)
     f.watch = true;
     fixture_run(&f, client_stream_cut);
     ASSERT_EQ_INT(g_close_count, 1);
+    fixture_end(&f);
+}
+
+static void client_paced(struct fixture *f)
+{
+    struct cli c;
+    cli_open(&c, f);
+    cli_sends(&c, "GET /paced HTTP/1.1\r\n\r\n");
+    /* nothing read for a while: the producer stops at its mark, nothing is cut */
+    ASSERT_TRUE(WAIT_UNTIL(STAT(queued_peak) > PACED_HIGH && atomic_get(&g_paced_waits) > 0));
+    usleep(200000);
+    ASSERT_TRUE(STAT(queued) > PACED_LOW); /* the producer waits on a full queue */
+    size_t peak = STAT(queued_peak);
+    if (peak > PACED_HIGH + PACED_CHUNK + 64)
+        FAIL_AT("%zu bytes queued for a paced stream", peak);
+    ASSERT_EQ_INT(STAT(streams_cut), 0);
+    /* reading: every chunk arrives, then the end */
+    struct resp r;
+    cli_response(&c, false, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(r.body.len, (size_t)PACED_TOTAL * PACED_CHUNK);
+    resp_free(&r);
+    ASSERT_TRUE(STAT(queued_peak) <= PACED_HIGH + PACED_CHUNK + 64);
+    cli_close(&c);
+}
+
+TEST(http_server_stream_drain_callback_paces_a_producer)
+{
+    struct fixture f;
+    struct http_limits lim = {.stream_max_queued = 4 * PACED_HIGH};
+    fixture_start(&f, &lim);
+    f.watch = true;
+    g_paced_waits = 0;
+    fixture_run(&f, client_paced);
+    ASSERT_TRUE(g_paced_waits > 1);
+    ASSERT_EQ_INT(g_close_count, 0);
     fixture_end(&f);
 }
 

@@ -945,14 +945,30 @@ static void hsrv_finish(struct hsrv *h, uv_loop_t *loop, struct httpc *c)
 struct streamer {
     struct res r; /* first: on_done takes the streamer as its struct res */
     struct httpc_call *call;
-    int msgs, cancel_after;
-    bool cancelled;
+    int msgs, cancel_after, pause_after;
+    bool cancelled, paused;
+    long status_seen;
+    size_t pending_max; /* complete lines left in body while paused */
 };
+
+static size_t lines_in(const struct buf *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->len; i++)
+        n += b->p[i] == '\n';
+    return n;
+}
 
 static void on_stream_data(void *data, struct buf *body)
 {
     struct streamer *st = data;
     ASSERT_FALSE(st->cancelled);
+    st->status_seen = httpc_call_status(st->call);
+    if (st->paused) { /* what was read before the pause: left in body */
+        if (lines_in(body) > st->pending_max)
+            st->pending_max = lines_in(body);
+        return;
+    }
     char *nl;
     while (body->p && (nl = memchr(body->p, '\n', body->len))) {
         char want[32];
@@ -963,6 +979,11 @@ static void on_stream_data(void *data, struct buf *body)
         if (st->cancel_after && st->msgs == st->cancel_after) {
             httpc_cancel(st->call); /* inside its own callback */
             st->cancelled = true;
+            return;
+        }
+        if (st->pause_after && st->msgs == st->pause_after) {
+            httpc_pause(st->call); /* inside its own callback */
+            st->paused = true;
             return;
         }
     }
@@ -991,6 +1012,27 @@ static void run_stream(uv_loop_t *loop, struct hsrv *h, struct httpc *c, const c
     ASSERT_EQ_INT(b.msgs, 7);
     run_for(loop, 50);
     ASSERT_FALSE(b.r.done);
+    /* paused from its data callback: nothing more is read while the server goes on writing
+     * (a message every 5 ms); resumed, what queued meanwhile arrives */
+    struct streamer p = {.pause_after = 3};
+    h->stream_gone = false;
+    h->sent = 0;
+    p.call = httpc_post(c, url, "{}", 2, 0, on_stream_data, on_done, &p);
+    ASSERT_TRUE(run_until(loop, &p.paused, 5000));
+    ASSERT_EQ_INT(p.status_seen, 200);
+    run_for(loop, 150);
+    ASSERT_TRUE(h->sent >= 3 + 10);
+    ASSERT_EQ_INT(p.msgs, 3);
+    /* at most what the read in progress at the pause had brought */
+    ASSERT_TRUE(p.pending_max <= 3);
+    p.paused = false;
+    httpc_resume(p.call);
+    int sent_at_resume = h->sent;
+    run_for(loop, 150);
+    ASSERT_TRUE(p.msgs >= sent_at_resume);
+    ASSERT_FALSE(p.r.done);
+    httpc_cancel(p.call);
+    ASSERT_TRUE(run_until(loop, &h->stream_gone, 5000));
     free(url);
 }
 

@@ -230,3 +230,44 @@ TEST(logbroker_cancel_and_free)
     uv_run(&loop, UV_RUN_DEFAULT);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+TEST(logbroker_frames_as_dockerd)
+{
+    struct lb_msg m = {.task_id = "t1",
+                       .node_id = "n1",
+                       .stream = 2,
+                       .time_ns = 1700000000123456789LL,
+                       .data = "hi\n",
+                       .len = 3};
+    struct buf b = BUF_INIT;
+    logbroker_frame(&m, "s1", false, false, &b);
+    ASSERT_EQ_INT(b.len, 8 + 3);
+    ASSERT_TRUE(!memcmp(b.p, "\x02\0\0\0\0\0\0\x03hi\n", 11));
+    buf_reset(&b);
+    logbroker_frame(&m, "s1", true, true, &b);
+    const char *want = "2023-11-14T22:13:20.123456789Z com.docker.swarm.node.id=n1,"
+                       "com.docker.swarm.service.id=s1,com.docker.swarm.task.id=t1 hi\n";
+    ASSERT_EQ_INT(b.len, 8 + strlen(want));
+    ASSERT_EQ_INT((unsigned char)b.p[7], strlen(want));
+    ASSERT_TRUE(!memcmp(b.p + 8, want, strlen(want)));
+    size_t one = b.len;
+    logbroker_frame_error("Error grabbing logs: x\n", &b);
+    ASSERT_EQ_INT(b.p[one], LB_STREAM_SYSERR);
+    ASSERT_EQ_INT(b.len, one + 8 + 23);
+
+    /* whole frames: none of a partial header or body, all of complete ones */
+    struct err e;
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, 0, &e), 0);
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, 7, &e), 0);
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, one - 1, &e), 0);
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, one, &e), one);
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, one + 9, &e), one);
+    ASSERT_EQ_INT(logbroker_frames_whole(b.p, b.len, &e), b.len);
+    /* what no frame of ours looks like */
+    ASSERT_EQ_INT(logbroker_frames_whole("\x04\0\0\0\0\0\0\0", 8, &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "not a log frame");
+    ASSERT_EQ_INT(logbroker_frames_whole("{\"messa", 8, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(logbroker_frames_whole("\x01\0\0\0\x7f\0\0\0", 8, &e), -ERR_INVALID);
+    ASSERT_CONTAINS(e.msg, "at most");
+    buf_release(&b);
+}

@@ -52,6 +52,7 @@ CODEC(ca_resp)
 CODEC(assign_req)
 CODEC(assign_resp)
 CODEC(status_batch)
+CODEC(logs_sub_req)
 
 #define ROUND_TRIP(kind, text)                                                                     \
     do {                                                                                           \
@@ -354,4 +355,35 @@ TEST(msg_refusals_tasks)
     json_decref(st);
     msg_status_batch_release(&b);
     json_decref(j);
+}
+
+TEST(msg_logs_subscription)
+{
+    /* what a follower sends, byte for byte */
+    ROUND_TRIP(logs_sub_req,
+               "{\"Follow\":true,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":true,"
+               "\"Details\":true,\"Tail\":3,\"Since\":0,\"Until\":0,\"ServiceID\":\"" NID "\"}");
+    /* absent fields: no tail means all */
+    char *s = rt_logs_sub_req("{\"TaskID\":\"" NID "\",\"Stdout\":true}");
+    ASSERT_EQ_STR(s,
+                  "{\"Follow\":false,\"Stdout\":true,\"Stderr\":false,\"Timestamps\":false,"
+                  "\"Details\":false,\"Tail\":-1,\"Since\":0,\"Until\":0,\"TaskID\":\"" NID "\"}");
+    free(s);
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true}"),
+                  "malformed logs subscription: exactly one of ServiceID and TaskID is needed");
+    ASSERT_EQ_STR(
+        err_logs_sub_req("{\"Stdout\":true,\"ServiceID\":\"" NID "\",\"TaskID\":\"" NID "\"}"),
+        "malformed logs subscription: exactly one of ServiceID and TaskID is needed");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"ServiceID\":\"../etc\"}"),
+                  "malformed logs subscription: ServiceID is not an object ID");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"TaskID\":\"" NID "x\"}"),
+                  "malformed logs subscription: TaskID is longer than 25 bytes");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"TaskID\":\"" NID "\"}"),
+                  "malformed logs subscription: neither Stdout nor Stderr");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"TaskID\":\"t\",\"Tail\":-2}"),
+                  "malformed logs subscription: Tail is out of range");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":true,\"TaskID\":\"t\",\"Since\":-1}"),
+                  "malformed logs subscription: Since is out of range");
+    ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":1,\"TaskID\":\"t\"}"),
+                  "malformed logs subscription: Stdout has the wrong type");
 }

@@ -451,3 +451,71 @@ void logbroker_free(struct logbroker *lb)
     }
     free(lb);
 }
+
+/* ---- framing ---- */
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Starts a frame of stream at the end of out; frame_done fills in its length. */
+static size_t frame_begin(struct buf *out, int stream)
+{
+    size_t at = out->len;
+    unsigned char hdr[8] = {(unsigned char)stream, 0, 0, 0, 0, 0, 0, 0};
+    buf_add(out, hdr, sizeof(hdr));
+    return at;
+}
+
+static void frame_done(struct buf *out, size_t at)
+{
+    put_be32((unsigned char *)out->p + at + 4, (uint32_t)(out->len - at - 8));
+}
+
+void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps, bool details,
+                     struct buf *out)
+{
+    size_t at = frame_begin(out, m->stream);
+    if (timestamps) {
+        char ts[40];
+        time_format_rfc3339_fixed(m->time_ns, ts);
+        buf_printf(out, "%s ", ts);
+    }
+    if (details)
+        buf_printf(out,
+                   "com.docker.swarm.node.id=%s,com.docker.swarm.service.id=%s,"
+                   "com.docker.swarm.task.id=%s ",
+                   m->node_id, service_id, m->task_id);
+    buf_add(out, m->data, m->len);
+    frame_done(out, at);
+}
+
+void logbroker_frame_error(const char *text, struct buf *out)
+{
+    size_t at = frame_begin(out, LB_STREAM_SYSERR);
+    buf_adds(out, text);
+    frame_done(out, at);
+}
+
+long logbroker_frames_whole(const char *p, size_t len, struct err *e)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t off = 0;
+    while (len - off >= 8) {
+        const unsigned char *h = u + off;
+        uint32_t n = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+        if (h[0] < 1 || h[0] > LB_STREAM_SYSERR || h[1] || h[2] || h[3])
+            return err_set(e, ERR_INVALID, "not a log frame (header %02x %02x %02x %02x)", h[0],
+                           h[1], h[2], h[3]);
+        if (n > LB_FRAME_MAX)
+            return err_set(e, ERR_INVALID, "a log frame of %u bytes (at most %d)", n, LB_FRAME_MAX);
+        if (len - off - 8 < n)
+            break;
+        off += 8 + n;
+    }
+    return (long)off;
+}

@@ -81,6 +81,25 @@ void logbroker_listen_cancel(struct logbroker *lb, void *arg);
  * the node's in that subscription. */
 int logbroker_publish(struct logbroker *lb, const char *node_id, json_t *req, struct err *e);
 
+/* ---- the Engine API's framing (what GET /services/{id}/logs streams) ---- */
+
+#define LB_STREAM_SYSERR 3 /* dockerd's stdcopy.Systemerr: an error; the CLI prints it, exits 1 */
+/* No frame the broker's messages make is larger: a message comes in one publication, whose
+ * body the peer listener bounds at 1 MiB. */
+#define LB_FRAME_MAX (2 * 1024 * 1024)
+
+/* Appends m as dockerd frames a log message (stdcopy): an 8-byte header (stream, three zero
+ * bytes, the big-endian length), then with timestamps the time (RFC 3339, 9 fixed digits) and
+ * a space, with details "com.docker.swarm.node.id=...,com.docker.swarm.service.id=...,
+ * com.docker.swarm.task.id=..." and a space, then the data. */
+void logbroker_frame(const struct lb_msg *m, const char *service_id, bool timestamps, bool details,
+                     struct buf *out);
+/* Appends a LB_STREAM_SYSERR frame of text (dockerd's "Error grabbing logs: ...\n"). */
+void logbroker_frame_error(const char *text, struct buf *out);
+/* How many bytes at the start of p[0..len) are whole frames; -ERR_INVALID (and e) if a header is
+ * no frame of ours (stream not 1..3, nonzero padding, or longer than LB_FRAME_MAX). */
+long logbroker_frames_whole(const char *p, size_t len, struct err *e);
+
 /* Other timings than the defaults above (0 keeps a default): for tests. */
 void logbroker_set_timing(struct logbroker *lb, uint64_t pickup_ms, uint64_t idle_ms,
                           uint64_t poll_ms);
