@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "manager/orchestrator/orch.h"
+#include "net/net.h"
 
 enum agent_op {
     AGENT_OP_NONE = 0,
@@ -67,11 +68,13 @@ typedef void (*agent_done_cb)(void *arg, int rc, const char *err);
 /* cause: NULL for a plain exit, or why the executor stopped the container (agent_task_exited) */
 typedef void (*agent_exit_cb)(void *arg, const char *task_id, int exit_code, const char *cause);
 
-/* What Status.ContainerStatus reports. */
+/* What Status.ContainerStatus and Status.PortStatus report. */
 struct agent_ctr {
     char id[65]; /* the container ID (64 hex) */
     int pid;     /* 0 unless running */
     int exit_code;
+    const struct net_port *ports; /* host-mode published ports, a picked port as picked */
+    size_t nports;                /* (borrowed until the next call into the executor) */
 };
 
 struct agent_exec_ops {
@@ -101,8 +104,9 @@ struct agent_exec_ops {
     /* Drops every on_exit registration made with exit_arg: the session that made them is
      * going, its containers stay (swarm leave, a session restarted). NULL: not needed. */
     void (*unwatch)(void *ctx, void *exit_arg);
-    /* Removes every task container of this node (swarm leave, as dockerd does). NULL: not
-     * supported. done runs later, with the first error if any. */
+    /* Removes every task container of this node (swarm leave, as dockerd does), then the
+     * node's networking (bridge, nftables table, state). NULL: not supported. done runs
+     * later, with the first error if any. */
     void (*remove_all)(void *ctx, agent_done_cb done, void *arg);
 };
 
@@ -161,7 +165,6 @@ size_t agent_logs_serving(const struct agent_logs *l);
  * exec, in the same loop turn. */
 #include "exec/exec.h"
 #include "image/image.h"
-#include "net/net.h"
 #include "volume/volume.h"
 
 #include <uv.h>
@@ -177,9 +180,11 @@ void agent_exec_free(struct agent_exec *ae);
 void agent_exec_set_node_id(struct agent_exec *ae, const char *node_id);
 /* Gives task containers a network (borrowed; NULL: none, each container then has only lo):
  * attached at prepare before the container is created (its netns, /etc/hosts, /etc/hostname
- * and /etc/resolv.conf bind-mounted as Docker does, the task's host-mode ports published; a
- * port already taken REJECTS the task with Docker's words), detached once the container is
- * removed; after a restore, attachments of containers that are gone are detached. */
+ * and /etc/resolv.conf bind-mounted as Docker does, the task's host-mode ports published, a
+ * port without a published port given one from the node's ephemeral range; a port already
+ * taken REJECTS the task with Docker's words), detached once the container is removed; after
+ * a restore, attachments of containers that are gone are detached. status() reports the
+ * published ports; remove_all (swarm leave) ends with net_teardown. */
 void agent_exec_set_net(struct agent_exec *ae, struct net *n);
 /* Named and anonymous volumes for `Type: volume` mounts (borrowed; NULL: such tasks are
  * REJECTED). At prepare each volume is created on first use (VolumeOptions' labels, driver

@@ -45,6 +45,8 @@ struct ae_task {
     bool health;            /* the container has a healthcheck: start waits for healthy */
     bool unhealthy;         /* stopped because it turned unhealthy */
     struct ae_op *start_op; /* a start waiting for healthy (or for the exit) */
+    struct net_port *ports; /* published, as the network has them (picked ports included) */
+    size_t nports;
 };
 
 enum ae_kind { AE_PREPARE = 1, AE_START, AE_STOP, AE_REMOVE, AE_RESTORE, AE_FAIL };
@@ -95,6 +97,7 @@ struct agent_exec {
     struct strmap *by_task; /* task ID → struct ae_task */
     struct strmap *by_ctr;  /* container ID → the same struct ae_task */
     struct ae_op *ops;
+    bool freeing; /* agent_exec_free is answering the pending ops */
 };
 
 /* ---- the pure part: task → exec spec ---- */
@@ -517,11 +520,10 @@ static int ports_build(json_t *task, struct agent_exec_spec *s, struct err *e)
                     proto);
             goto fail;
         }
-        if (target < 1 || target > 65535 || published < 1 || published > 65535) {
-            err_set(e, ERR_INVALID,
-                    "host-mode port %lld:%lld: shoal needs both the published and the target "
-                    "port (a random published port is not supported yet)",
-                    (long long)published, (long long)target);
+        /* published 0: the node picks one from its ephemeral range (net_attach) */
+        if (target < 1 || target > 65535 || published < 0 || published > 65535) {
+            err_set(e, ERR_INVALID, "host-mode port %lld:%lld: invalid port", (long long)published,
+                    (long long)target);
             goto fail;
         }
         s->ports = xrealloc(s->ports, (s->nports + 1) * sizeof(*s->ports));
@@ -537,6 +539,44 @@ fail:
     s->ports = NULL;
     s->nports = 0;
     return -ERR_INVALID;
+}
+
+static const char *port_proto(const struct net_port *p)
+{
+    return p->proto == NET_UDP ? "udp" : "tcp";
+}
+
+/* Config.ExposedPorts as dockerd has it for a task: the image's, and every host-mode target
+ * port (swarmkit's executor exposes them). NULL when there are none. */
+static json_t *exposed_ports(const json_t *image_cfg, const struct agent_exec_spec *s)
+{
+    json_t *img = json_object_get(image_cfg, "ExposedPorts");
+    json_t *out = json_is_object(img) ? json_deep_copy(img) : json_object();
+    for (size_t i = 0; i < s->nports; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%u/%s", s->ports[i].target, port_proto(&s->ports[i]));
+        json_object_set_new(out, key, json_object());
+    }
+    if (!json_object_size(out)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* HostConfig.PortBindings as the executor asks dockerd: per "target/proto" one binding, its
+ * HostPort the published port, "" when the node picks one. */
+static json_t *port_bindings(const struct agent_exec_spec *s)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < s->nports; i++) {
+        char key[16], host[8] = "";
+        snprintf(key, sizeof(key), "%u/%s", s->ports[i].target, port_proto(&s->ports[i]));
+        if (s->ports[i].published)
+            snprintf(host, sizeof(host), "%u", s->ports[i].published);
+        json_object_set_new(out, key, json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", host));
+    }
+    return out;
 }
 
 int agent_exec_spec_build(json_t *task, const char *service_name, const char *node_id,
@@ -686,6 +726,9 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
         json_object_set_new(config, "StopSignal", json_string(sig));
     if (hc)
         json_object_set_new(config, "Healthcheck", hc);
+    json_t *exposed = exposed_ports(ic, s);
+    if (exposed)
+        json_object_set_new(config, "ExposedPorts", exposed);
     char *cmdtxt = command_text(s->args);
     s->extra = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "name", s->name,
                          "image", image, "image_id", image_id ?: "", "task_id", task_id,
@@ -695,6 +738,7 @@ int agent_exec_spec_build(json_t *task, const char *service_name, const char *no
                          config, "mounts", mounts_inspect(s, s->spec.n_mounts));
     if (json_array_size(json_object_get(cs, "Mounts"))) /* HostConfig.Mounts: the spec's */
         json_object_set_new(s->extra, "host_mounts", json_deep_copy(json_object_get(cs, "Mounts")));
+    json_object_set_new(s->extra, "port_bindings", port_bindings(s));
     s->spec.extra = s->extra;
     free(cmdtxt);
     json_decref(labels);
@@ -735,6 +779,7 @@ static void task_free(struct ae_task *t)
     free(t->task_id);
     free(t->ctr_id);
     free(t->image_id);
+    free(t->ports);
     free(t);
 }
 
@@ -891,6 +936,7 @@ void agent_exec_free(struct agent_exec *ae)
     if (!ae)
         return;
     exec_set_health_cb(ae->x, NULL, NULL);
+    ae->freeing = true;
     while (ae->ops) {
         struct ae_op *op = ae->ops;
         op_unlink(op);
@@ -967,19 +1013,25 @@ static int net_prepare(struct agent_exec *ae, const char *ctr_id, struct agent_e
         };
     }
     s->spec.mounts = s->mounts;
+    /* s->ports has the picked ports now */
     json_t *ports = json_array();
     for (size_t i = 0; i < s->nports; i++)
-        json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "Protocol",
-                                               s->ports[i].proto == NET_UDP ? "udp" : "tcp",
-                                               "TargetPort", s->ports[i].target, "PublishedPort",
-                                               s->ports[i].published));
+        json_array_append_new(
+            ports, json_pack("{s:s, s:i, s:i}", "Protocol", port_proto(&s->ports[i]), "TargetPort",
+                             s->ports[i].target, "PublishedPort", s->ports[i].published));
     char ip[24];
     snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(att->address, "/"), att->address);
     const char *slash = strchr(att->address, '/');
+    /* the sandbox (the netns) and the endpoint (the veth) get IDs of their own, as dockerd's */
+    char sandbox[65], endpoint[65];
+    hex_id_new(sandbox);
+    hex_id_new(endpoint);
     json_object_set_new(s->extra, "network",
-                        json_pack("{s:s, s:i, s:s, s:s, s:o}", "IPAddress", ip, "IPPrefixLen",
-                                  slash ? atoi(slash + 1) : 0, "Gateway", att->gateway,
-                                  "MacAddress", att->mac, "Ports", ports));
+                        json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}", "IPAddress",
+                                  ip, "IPPrefixLen", slash ? atoi(slash + 1) : 0, "Gateway",
+                                  att->gateway, "MacAddress", att->mac, "Ports", ports, "Name",
+                                  NET_NETWORK_NAME, "NetworkID", net_id(ae->net), "EndpointID",
+                                  endpoint, "SandboxID", sandbox, "SandboxKey", att->netns_path));
     return 0;
 }
 
@@ -1161,11 +1213,8 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
         image_config_get(ae->images, image_id, &config, &e) < 0 ||
         image_lower_dirs(ae->images, image_id, &lower, &e) < 0)
         return fail_later(ae, done, arg, &e);
-    unsigned char rnd[32];
     char ctr_id[65];
-    rand_bytes(rnd, sizeof(rnd));
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(ctr_id + 2 * i, 3, "%02x", rnd[i]);
+    hex_id_new(ctr_id);
     struct agent_exec_spec s;
     if (agent_exec_spec_build(task, service_name ? service_name : "", ae->node_id, ctr_id, config,
                               image_id, lower, &s, &e) < 0) {
@@ -1194,6 +1243,11 @@ static void ae_prepare(void *ctx, json_t *task, const char *service_name, agent_
     t->health = s.spec.health != NULL;
     t->on_exit = on_exit;
     t->exit_arg = exit_arg;
+    if (ae->net && s.nports) {
+        t->ports = xcalloc(s.nports, sizeof(*t->ports));
+        memcpy(t->ports, s.ports, s.nports * sizeof(*t->ports));
+        t->nports = s.nports;
+    }
     strmap_put(ae->by_task, t->task_id, t);
     strmap_put(ae->by_ctr, t->ctr_id, t);
     struct ae_op *op = op_new(ae, AE_PREPARE, done, arg);
@@ -1324,6 +1378,8 @@ static int ae_status(void *ctx, const char *task_id, struct agent_ctr *out)
     snprintf(out->id, sizeof(out->id), "%s", t->ctr_id);
     out->pid = st.status == EXEC_RUNNING ? st.pid : 0;
     out->exit_code = st.status == EXEC_EXITED ? st.exit_code : 0;
+    out->ports = t->ports;
+    out->nports = t->nports;
     return 0;
 }
 
@@ -1405,6 +1461,8 @@ static void restore_found(void *arg, const char *ctr_id, enum exec_found what,
         t->exited = what == EXEC_FOUND_EXITED;
         t->exit_code = st->exit_code;
         t->health = json_is_object(json_object_get(meta, "health"));
+        if (ae->net)
+            net_ports(ae->net, ctr_id, &t->ports, &t->nports);
         strmap_put(ae->by_task, t->task_id, t);
         strmap_put(ae->by_ctr, t->ctr_id, t);
     }
@@ -1513,6 +1571,7 @@ static void ae_unwatch(void *ctx, void *exit_arg)
 }
 
 struct ae_all {
+    struct agent_exec *ae;
     agent_done_cb done;
     void *arg;
     size_t left;
@@ -1529,6 +1588,13 @@ static void all_one(void *arg, int rc, const char *err)
     }
     if (--a->left)
         return;
+    /* swarm leave: with the containers gone, the node's networking goes (dockerd removes
+     * docker_gwbridge's endpoints and its rules); not when the daemon is only stopping */
+    struct err e = {0};
+    if (a->ae->net && !a->ae->freeing && net_teardown(a->ae->net, &e) < 0 && !a->rc) {
+        a->rc = -e.kind;
+        snprintf(a->err, sizeof(a->err), "%s", e.msg);
+    }
     a->done(a->arg, a->rc, a->rc ? a->err : NULL);
     free(a);
 }
@@ -1537,6 +1603,7 @@ static void ae_remove_all(void *ctx, agent_done_cb done, void *arg)
 {
     struct agent_exec *ae = ctx;
     struct ae_all *a = xcalloc(1, sizeof(*a));
+    a->ae = ae;
     a->done = done;
     a->arg = arg;
     char **ids = NULL;

@@ -102,14 +102,30 @@ static void report(struct stask *t)
                                              .state = t->sm.state,
                                              .message = t->sm.message,
                                              .err = t->sm.err[0] ? t->sm.err : NULL}};
-    struct agent_ctr c;
+    struct agent_ctr c = {0};
+    struct msg_port *ports = NULL;
     if (s->ops->status(s->ops_ctx, t->id, &c) == 0) {
         u.status.has_container = true;
         u.status.container_id = c.id;
         u.status.pid = c.pid;
         u.status.exit_code = t->sm.state >= TASK_COMPLETE ? t->sm.exit_code : c.exit_code;
+        /* Docker's PortStatus comes from the started container's bindings: reported with
+         * RUNNING; a stopped container holds none, so later reports clear it */
+        if (c.nports && t->sm.state == TASK_RUNNING) {
+            ports = xcalloc(c.nports, sizeof(*ports));
+            for (size_t i = 0; i < c.nports; i++)
+                ports[i] = (struct msg_port){
+                    .protocol = c.ports[i].proto == NET_UDP ? "udp" : "tcp",
+                    .publish_mode = "host",
+                    .target_port = c.ports[i].target,
+                    .published_port = c.ports[i].published,
+                };
+            u.status.ports = ports;
+            u.status.n_ports = c.nports;
+        }
     }
     json_object_set_new(s->reports, t->id, msg_status_update_encode(&u));
+    free(ports);
     if (!s->sent && !uv_is_active((uv_handle_t *)s->report_timer))
         uv_timer_start(s->report_timer, report_flush, AGENT_REPORT_MS, 0);
 }

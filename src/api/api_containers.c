@@ -151,6 +151,144 @@ static bool ancestor_match(json_t *vals, json_t *meta)
            (strlen(id) > 7 && match_any(vals, id + 7, true, false));
 }
 
+/* ---- networks and ports, from the adapter's facts ---- */
+
+static const char *jstr_or(const json_t *o, const char *k, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : dflt;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of o with its keys in Go's order (encoding/json sorts map keys). */
+static json_t *sorted_object(json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    const char **keys = xcalloc(n + 1, sizeof(*keys));
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    json_t *out = json_object();
+    for (i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(o, keys[i]));
+    free(keys);
+    json_decref(o);
+    return out;
+}
+
+/* NetworkSettings.Ports: exposed ports null, published ones their bindings on 0.0.0.0. */
+static json_t *ports_map(const json_t *extra, bool running)
+{
+    json_t *m = json_object();
+    if (!running)
+        return m;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(extra, "config"), "ExposedPorts"), k, v)
+        json_object_set_new(m, k, json_null());
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(extra, "network"), "Ports"), i, v)
+    {
+        char key[24], host[8];
+        snprintf(key, sizeof(key), "%lld/%s",
+                 (long long)json_integer_value(json_object_get(v, "TargetPort")),
+                 jstr_or(v, "Protocol", "tcp"));
+        snprintf(host, sizeof(host), "%lld",
+                 (long long)json_integer_value(json_object_get(v, "PublishedPort")));
+        json_t *b = json_object_get(m, key);
+        if (!json_is_array(b)) {
+            b = json_array();
+            json_object_set_new(m, key, b);
+        }
+        json_array_append_new(b, json_pack("{s:s, s:s}", "HostIp", "0.0.0.0", "HostPort", host));
+    }
+    return sorted_object(m);
+}
+
+/* Docker's EndpointSettings of the task's network; released (not running): NetworkID only. */
+static json_t *endpoint_settings(const json_t *net, bool running)
+{
+    const char *on = running ? NULL : "";
+    return json_pack("{s:n, s:n, s:n, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:i, s:s, s:n}",
+                     "IPAMConfig", "Links", "Aliases", "NetworkID", jstr_or(net, "NetworkID", ""),
+                     "EndpointID", on ?: jstr_or(net, "EndpointID", ""), "Gateway",
+                     on ?: jstr_or(net, "Gateway", ""), "IPAddress",
+                     on ?: jstr_or(net, "IPAddress", ""), "IPPrefixLen",
+                     running ? json_integer_value(json_object_get(net, "IPPrefixLen")) : 0,
+                     "IPv6Gateway", "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0,
+                     "MacAddress", on ?: jstr_or(net, "MacAddress", ""), "DriverOpts");
+}
+
+static json_t *networks_of(const json_t *extra, bool running)
+{
+    json_t *net = json_object_get(extra, "network");
+    json_t *out = json_object();
+    if (json_is_object(net))
+        json_object_set_new(out, jstr_or(net, "Name", "bridge"), endpoint_settings(net, running));
+    return out;
+}
+
+json_t *api_container_net_settings(const json_t *extra, bool running)
+{
+    json_t *net = json_object_get(extra, "network");
+    /* the default bridge network's address is repeated at the top (DefaultNetworkSettings) */
+    json_t *ep = json_is_object(net) ? endpoint_settings(net, running) : NULL;
+    const char *on = running && net ? NULL : "";
+    json_t *out = json_pack(
+        "{s:s, s:s, s:b, s:s, s:i, s:o, s:s, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:s,"
+        " s:o}",
+        "Bridge", "", "SandboxID", on ?: jstr_or(net, "SandboxID", ""), "HairpinMode", 0,
+        "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "Ports", ports_map(extra, running),
+        "SandboxKey", on ?: jstr_or(net, "SandboxKey", ""), "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses", "EndpointID", jstr_or(ep, "EndpointID", ""), "Gateway",
+        jstr_or(ep, "Gateway", ""), "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress",
+        jstr_or(ep, "IPAddress", ""), "IPPrefixLen",
+        json_integer_value(json_object_get(ep, "IPPrefixLen")), "IPv6Gateway", "", "MacAddress",
+        jstr_or(ep, "MacAddress", ""), "Networks", networks_of(extra, running));
+    json_decref(ep);
+    return out;
+}
+
+json_t *api_container_list_ports(const json_t *extra, bool running)
+{
+    json_t *m = ports_map(extra, running), *out = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        int priv = atoi(k);
+        const char *slash = strchr(k, '/');
+        const char *type = slash ? slash + 1 : "tcp";
+        if (!json_array_size(v)) {
+            json_array_append_new(out, json_pack("{s:i, s:s}", "PrivatePort", priv, "Type", type));
+            continue;
+        }
+        size_t i;
+        json_t *b;
+        json_array_foreach(v, i, b) json_array_append_new(
+            out, json_pack("{s:s, s:i, s:i, s:s}", "IP", jstr_or(b, "HostIp", ""), "PrivatePort",
+                           priv, "PublicPort", atoi(jstr_or(b, "HostPort", "0")), "Type", type));
+    }
+    json_decref(m);
+    return out;
+}
+
+json_t *api_container_list_net(const json_t *extra, bool running)
+{
+    return json_pack("{s:o}", "Networks", networks_of(extra, running));
+}
+
+json_t *api_container_port_bindings(const json_t *extra)
+{
+    json_t *pb = json_object_get(extra, "port_bindings");
+    return json_is_object(pb) ? sorted_object(json_deep_copy(pb)) : json_object();
+}
+
 static json_t *list_item(const char *id, json_t *meta, const struct exec_state *st,
                          enum exec_health_status health, int64_t now)
 {
@@ -160,14 +298,83 @@ static json_t *list_item(const char *id, json_t *meta, const struct exec_state *
     json_t *labels = json_incref(json_object_get(meta, "labels")) ?: json_object();
     json_t *mounts =
         json_incref(json_object_get(json_object_get(meta, "extra"), "mounts")) ?: json_array();
+    json_t *extra = json_object_get(meta, "extra");
+    bool running = st->status == EXEC_RUNNING;
     json_t *it = json_pack(
-        "{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:o, s:s, s:s, s:{s:s}, s:{s:{}}, s:o}", "Id", id,
+        "{s:s, s:[s], s:s, s:s, s:s, s:I, s:o, s:o, s:s, s:s, s:{s:s}, s:o, s:o}", "Id", id,
         "Names", name, "Image", extra_str(meta, "image"), "ImageID", extra_str(meta, "image_id"),
         "Command", extra_str(meta, "command"), "Created", (json_int_t)(st->created_ns / 1000000000),
-        "Ports", "Labels", labels, "State", exec_status_name(st->status), "Status", status,
-        "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts", mounts);
+        "Ports", api_container_list_ports(extra, running), "Labels", labels, "State",
+        exec_status_name(st->status), "Status", status, "HostConfig", "NetworkMode", "default",
+        "NetworkSettings", api_container_list_net(extra, running), "Mounts", mounts);
     free(name);
     return it;
+}
+
+/* A publish/expose filter value as dockerd reads it: "port[/proto]" or "start-end[/proto]",
+ * tcp by default. 0 or 400 with dockerd's words. */
+static int port_filter_parse(const char *key, const char *v, unsigned *lo, unsigned *hi,
+                             char proto[8], struct err *e)
+{
+    if (strchr(v, ':'))
+        return err_set(e, ERR_INVALID, "filter for '%s' should not contain ':': %s", key, v);
+    const char *slash = strchr(v, '/');
+    snprintf(proto, 8, "%s", slash ? slash + 1 : "tcp");
+    char num[24];
+    snprintf(num, sizeof(num), "%.*s", (int)(slash ? (size_t)(slash - v) : strlen(v)), v);
+    char *dash = strchr(num, '-'), *end;
+    if (dash)
+        *dash = 0;
+    unsigned long a = strtoul(num, &end, 10), b = a;
+    bool ok = num[0] && !*end && a <= 65535;
+    if (ok && dash) {
+        b = strtoul(dash + 1, &end, 10);
+        ok = dash[1] && !*end && b <= 65535 && b >= a;
+    }
+    if (!ok || !proto[0])
+        return err_set(e, ERR_INVALID, "error while looking up for %s %s: invalid port", key, v);
+    *lo = (unsigned)a;
+    *hi = (unsigned)b;
+    return 0;
+}
+
+/* publish= / expose=: one value names a "port/proto" key of ports (PortBindings or
+ * ExposedPorts); no filter matches everything. Values were checked before. */
+static bool port_filter_match(json_t *vals, const json_t *ports)
+{
+    if (!vals)
+        return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v)
+    {
+        unsigned lo, hi;
+        char proto[8];
+        if (port_filter_parse("", json_string_value(v), &lo, &hi, proto, NULL) < 0)
+            continue;
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)ports, k, x)
+        {
+            const char *slash = strchr(k, '/');
+            unsigned port = (unsigned)atoi(k);
+            if (port >= lo && port <= hi && !strcmp(slash ? slash + 1 : "tcp", proto))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* network=: the network's name, or a prefix of its ID (dockerd's). */
+static bool network_filter_match(json_t *vals, const json_t *extra)
+{
+    if (!vals)
+        return true;
+    json_t *net = json_object_get(extra, "network");
+    if (!json_is_object(net))
+        return false;
+    return match_any(vals, jstr_or(net, "Name", ""), false, false) ||
+           match_any(vals, jstr_or(net, "NetworkID", ""), true, false);
 }
 
 static void h_containers_list(struct api_req *r)
@@ -197,6 +404,19 @@ static void h_containers_list(struct api_req *r)
             api_reply_error(r, ERR_INVALID, "Invalid filter 'status=%s'", json_string_value(v));
             api_filters_release(&f);
             return;
+        }
+    }
+    const char *const pkeys[] = {"publish", "expose"};
+    for (size_t p = 0; p < ARRAY_SIZE(pkeys); p++) {
+        json_array_foreach(api_filters_get(&f, pkeys[p]), i, v)
+        {
+            unsigned lo, hi;
+            char proto[8];
+            if (port_filter_parse(pkeys[p], json_string_value(v), &lo, &hi, proto, &e) < 0) {
+                api_filters_release(&f);
+                api_reply_err(r, &e);
+                return;
+            }
         }
     }
     char *lim = http_query_get(r->http, "limit");
@@ -234,6 +454,7 @@ static void h_containers_list(struct api_req *r)
         if (exec_state_get(x, ids[k], &st, NULL) < 0 || exec_meta_get(x, ids[k], &meta, NULL) < 0)
             continue;
         const char *cname = extra_str(meta, "name");
+        json_t *extra = json_object_get(meta, "extra");
         bool is_task = json_object_get(json_object_get(meta, "labels"), "com.docker.swarm.task");
         char code[16];
         snprintf(code, sizeof(code), "%d", st.exit_code);
@@ -253,10 +474,14 @@ static void h_containers_list(struct api_req *r)
             match_any(api_filters_get(&f, "health"), exec_health_status_name(health), false,
                       false) &&
             match_any(api_filters_get(&f, "isolation"), "default", false, false) &&
-            /* task containers have no networks, published or exposed ports, volumes yet */
-            !api_filters_get(&f, "network") && !api_filters_get(&f, "publish") &&
-            !api_filters_get(&f, "expose") && !api_filters_get(&f, "volume") &&
-            (!before_ns || st.created_ns < before_ns) && (!since_ns || st.created_ns > since_ns);
+            network_filter_match(api_filters_get(&f, "network"), extra) &&
+            port_filter_match(api_filters_get(&f, "publish"),
+                              json_object_get(extra, "port_bindings")) &&
+            port_filter_match(api_filters_get(&f, "expose"),
+                              json_object_get(json_object_get(extra, "config"), "ExposedPorts")) &&
+            /* task containers have no volumes yet */
+            !api_filters_get(&f, "volume") && (!before_ns || st.created_ns < before_ns) &&
+            (!since_ns || st.created_ns > since_ns);
         if (keep && (limit <= 0 || (long)json_array_size(out) < limit))
             json_array_append_new(out, list_item(ids[k], meta, &st, health, now));
         json_decref(meta);
@@ -317,13 +542,15 @@ static void h_container_inspect(struct api_req *r)
         json_object_set_new(state, "Health", health);
     json_t *out = json_pack(
         "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s,"
-        " s:n, s:{s:s}, s:o, s:{s:s, s:{}}, s:o, s:o, s:{s:{}}}",
+        " s:n, s:{s:s, s:o}, s:o, s:{s:s, s:{}}, s:o, s:o, s:o}",
         "Id", id, "Created", created, "Path", path, "Args", args, "State", state, "Image",
         extra_str(meta, "image_id"), "ResolvConfPath", "", "HostnamePath", "", "HostsPath", "",
         "LogPath", logp, "Name", name, "RestartCount", 0, "Driver", "overlay2", "Platform", "linux",
         "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs", "HostConfig",
-        "NetworkMode", "default", "Config", config, "GraphDriver", "Name", "overlay2", "Data",
-        "Mounts", mounts, "ContainerStatus", json_null(), "NetworkSettings", "Networks");
+        "NetworkMode", "default", "PortBindings", api_container_port_bindings(extra), "Config",
+        config, "GraphDriver", "Name", "overlay2", "Data", "Mounts", mounts, "ContainerStatus",
+        json_null(), "NetworkSettings",
+        api_container_net_settings(extra, st.status == EXEC_RUNNING));
     json_object_del(out, "ContainerStatus");
     if (json_array_size(json_object_get(extra, "host_mounts"))) /* omitempty, as Docker's */
         json_object_set(json_object_get(out, "HostConfig"), "Mounts",

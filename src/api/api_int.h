@@ -156,6 +156,19 @@ void api_human_duration(int64_t ns, char *out, size_t cap);
 /* `docker ps`'s Status: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
 void api_container_status_text(const struct exec_state *st, enum exec_health_status health,
                                int64_t now_ns, char *out, size_t cap);
+/* From the facts the adapter kept (meta.json "extra": "network", "config", "port_bindings"),
+ * each a new object. NetworkSettings as dockerd shows a task container on its default
+ * bridge network: the network's entry and the top-level copy of its address (Docker's
+ * DefaultNetworkSettings), Ports {"8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18080"}]}
+ * with exposed but unpublished ports null; a container that is not running has released
+ * them, as dockerd's: Ports {}, no sandbox, the entry keeps only its NetworkID. */
+json_t *api_container_net_settings(const json_t *extra, bool running);
+/* `docker ps`: the item's Ports ([{IP, PrivatePort, PublicPort, Type}], exposed only:
+ * {PrivatePort, Type}; none unless running) and NetworkSettings ({"Networks": ...}). */
+json_t *api_container_list_ports(const json_t *extra, bool running);
+json_t *api_container_list_net(const json_t *extra, bool running);
+/* HostConfig.PortBindings. */
+json_t *api_container_port_bindings(const json_t *extra);
 
 /* ---- events (api_events.c) ---- */
 struct api_events *api_events_new(struct api *a);

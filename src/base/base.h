@@ -98,6 +98,9 @@ void rand_bytes(void *p, size_t n);
 /* Writes a new object ID: 25 lower-case base36 characters + NUL, as Docker's. */
 void id_new(char out[ID_LEN + 1]);
 bool id_valid(const char *s);
+#define HEX_ID_LEN 64
+/* Writes a new random 64-hex ID + NUL (Docker's container, network, endpoint IDs). */
+void hex_id_new(char out[HEX_ID_LEN + 1]);
 /* Encodes big-endian bytes as base36 (lower-case), left-padded with '0' to width
  * (width 0: no padding). Returns a heap string. */
 char *base36_encode(const uint8_t *bytes, size_t n, size_t width);

@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -50,6 +51,14 @@ char *base36_encode(const uint8_t *bytes, size_t n, size_t width)
     free(num);
     free(rev);
     return out;
+}
+
+void hex_id_new(char out[HEX_ID_LEN + 1])
+{
+    unsigned char rnd[HEX_ID_LEN / 2];
+    rand_bytes(rnd, sizeof(rnd));
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 }
 
 void id_new(char out[ID_LEN + 1])

@@ -139,10 +139,7 @@ static void hx_prepare(void *ctx, json_t *task, const char *service_name, agent_
     if (!k) {
         /* a prepare again (its container never started) reuses the container, as dockerd */
         k = xcalloc(1, sizeof(*k));
-        unsigned char raw[32];
-        rand_bytes(raw, sizeof(raw));
-        for (size_t i = 0; i < sizeof(raw); i++)
-            snprintf(k->id + 2 * i, 3, "%02x", raw[i]);
+        hex_id_new(k->id);
         strmap_put(c->ctrs, id, k);
     }
     k->on_exit = on_exit;

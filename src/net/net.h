@@ -43,12 +43,20 @@ struct net_config {
 
 enum net_proto { NET_TCP = 1, NET_UDP };
 
-/* A host-mode published port: node port `published` → container port `target`. */
+/* A host-mode published port: node port `published` → container port `target`. A published
+ * port 0 asks net_attach to pick one from the node's ephemeral range. */
 struct net_port {
     enum net_proto proto;
     uint16_t target;
     uint16_t published;
 };
+
+/* The network's name in `docker inspect` (a task without networks is on Docker's default
+ * bridge network, "bridge", whose role the node's network plays). */
+#define NET_NETWORK_NAME "bridge"
+/* Docker's fallback when the kernel's ephemeral range cannot be read. */
+#define NET_PORT_RANGE_BEGIN 49153
+#define NET_PORT_RANGE_END 65535
 
 struct net_attachment {
     char netns_path[PATH_MAX]; /* give this to exec_spec.netns_path */
@@ -73,25 +81,37 @@ void net_free(struct net *n); /* forgets, removes nothing; NULL is a no-op */
  * (host end on the bridge, up; the other end "eth0" inside, with the MAC derived from the
  * address), the next free address, lo up, a default route via the gateway, a DNAT rule per
  * port, and the container's hosts (its address under hostname), hostname and resolv.conf
- * (the node's, as net_resolv_text filters it) in out->dir. Errors: -ERR_INVALID for a port
- * 0; -ERR_CONFLICT if the id is already attached; -ERR_CONFLICT with Docker's words ("Bind
- * for 0.0.0.0:8080 failed: port is already allocated") if a port is published by another
- * container or a process of the node listens on it (nothing is created then);
- * -ERR_UNAVAILABLE when the subnet is full; else -ERR_INTERNAL with the failing step. On
- * error nothing of the attachment is left. */
+ * (the node's, as net_resolv_text filters it) in out->dir. A port with published 0 gets one
+ * from the ephemeral range as Docker's port allocator picks it (net_port_pick: the next free
+ * one after the last picked for that protocol, skipping ports of other containers and ports
+ * a process of the node is bound to); on success the picked ports are written into ports[].
+ * Errors: -ERR_INVALID for a target port 0; -ERR_CONFLICT if the id is already attached;
+ * -ERR_CONFLICT with Docker's words ("Bind for 0.0.0.0:8080 failed: port is already
+ * allocated") if a port is published by another container or a process of the node listens
+ * on it (nothing is created then); -ERR_UNAVAILABLE "all ports are allocated" when no port
+ * of the range is free, or when the subnet is full; else -ERR_INTERNAL with the failing
+ * step. On error nothing of the attachment is left and ports[] is as it was. */
 int net_attach(struct net *n, const char *container_id, const char *hostname,
-               const struct net_port *ports, size_t nports, struct net_attachment *out,
-               struct err *e);
+               struct net_port *ports, size_t nports, struct net_attachment *out, struct err *e);
 /* The attachment of a container (attached now or before a restart): 0 or -ERR_NOT_FOUND. */
 int net_lookup(struct net *n, const char *container_id, struct net_attachment *out);
+/* The published ports of an attached container, picked ports as picked: 0 and a heap array
+ * in *out (NULL when there are none; the caller frees it), or -ERR_NOT_FOUND. */
+int net_ports(struct net *n, const char *container_id, struct net_port **out, size_t *nout);
+/* The network's ID (64 hex, Docker's NetworkID): made at the first net_new on a data root,
+ * kept in net.json, new after a teardown (a new network, as after Docker's swarm leave). */
+const char *net_id(const struct net *n);
+/* The ephemeral range random published ports come from (read at net_new). */
+void net_port_range(const struct net *n, uint16_t *begin, uint16_t *end);
 /* Ids of the attached containers, for reconciling with the executor after a restart:
  * calls fn once per id (no changes to n meanwhile). */
 void net_each(struct net *n, void (*fn)(void *arg, const char *container_id), void *arg);
 /* Removes the veth, the netns file and the ports, and frees the address. A container that is
  * not attached is fine (0); kernel objects already gone are fine. */
 int net_detach(struct net *n, const char *container_id, struct err *e);
-/* Detaches every container, deletes the nftables table and the bridge, removes net.json
- * (swarm leave). */
+/* Detaches every container (veths, netns files, /etc files), deletes the nftables table and
+ * the bridge, removes net.json (swarm leave). n stays usable: the next attach makes them
+ * again (a later swarm init). */
 int net_teardown(struct net *n, struct err *e);
 
 /* ---- pure parts (net_pure.c) ---- */
@@ -113,6 +133,16 @@ struct net_route {
  * route. 0, or -ERR_UNAVAILABLE with Docker's words when every pool overlaps. */
 int net_subnet_choose(const struct net_route *routes, size_t nroutes, uint32_t *subnet, int *prefix,
                       struct err *e);
+
+/* The ephemeral port range from the text of /proc/sys/net/ipv4/ip_local_port_range
+ * ("32768\t60999\n"; NULL: unreadable) as Docker's port allocator reads it: two numbers,
+ * else Docker's fallback NET_PORT_RANGE_BEGIN..END. Returns false when it fell back. */
+bool net_port_range_parse(const char *text, uint16_t *begin, uint16_t *end);
+/* Docker's port allocator's choice in [begin, end]: the first port after *last, wrapping to
+ * begin, for which taken(arg, port) is false; *last becomes it. A *last outside the range
+ * starts at begin. 0 (and *last unchanged) when every port is taken. */
+uint16_t net_port_pick(uint16_t begin, uint16_t end, uint16_t *last,
+                       bool (*taken)(void *arg, uint16_t port), void *arg);
 
 /* Docker's MAC for an address: 02:42 then the four address bytes. */
 void net_mac_from_ip(uint32_t ip, uint8_t mac[6]);

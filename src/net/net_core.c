@@ -35,12 +35,25 @@ struct net {
     bool ready;        /* bridge, sysctls and table made by this process */
     bool touched;      /* kernel state may exist: net.json was there, or ensure ran */
     struct net_ipam ipam;
-    struct strmap *atts; /* container id → struct net_att */
+    struct strmap *atts;           /* container id → struct net_att */
+    char id[65];                   /* the network's ID, kept in net.json */
+    uint16_t port_begin, port_end; /* the ephemeral range random published ports come from */
+    uint16_t last_tcp, last_udp;   /* the allocator's last pick per protocol (not kept) */
 };
 
 static const char *proto_word(enum net_proto p)
 {
     return p == NET_UDP ? "udp" : "tcp";
+}
+
+static bool id_is_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
 }
 
 static void att_free(struct net_att *a)
@@ -82,7 +95,7 @@ static int state_save(struct net *n, struct err *e)
         json_array_append_new(atts,
                               json_pack("{s:s, s:s, s:o}", "id", a->id, "ip", ip, "ports", ports));
     }
-    json_t *root = json_pack("{s:o}", "attachments", atts);
+    json_t *root = json_pack("{s:o, s:s}", "attachments", atts, "id", n->id);
     if (n->have_subnet) {
         char net[16];
         net_ip_format(n->subnet, net);
@@ -127,6 +140,9 @@ static int state_load(struct net *n, uint32_t *subnet, int *prefix, bool *have, 
         return err_set(e, ERR_INTERNAL, "%s: not a network state file: %s", n->state_path, je.text);
     }
     rc = 0;
+    const char *nid = json_string_value(json_object_get(root, "id"));
+    if (id_is_hex64(nid)) /* else (an older file): the one net_new made stays */
+        snprintf(n->id, sizeof(n->id), "%s", nid);
     const char *s = json_string_value(json_object_get(root, "subnet"));
     if (s) {
         rc = net_cidr_parse(s, subnet, prefix, e);
@@ -182,6 +198,16 @@ struct net *net_new(const struct net_config *cfg, struct err *e)
     n->table = xstrdup(cfg->table ? cfg->table : NET_TABLE_DEFAULT);
     n->state_path = xasprintf("%s/net.json", n->root);
     n->atts = strmap_new();
+    hex_id_new(n->id);
+    char *range = NULL;
+    size_t rlen;
+    if (file_read("/proc/sys/net/ipv4/ip_local_port_range", &range, &rlen, NULL) < 0)
+        range = NULL;
+    if (!net_port_range_parse(range, &n->port_begin, &n->port_end))
+        log_warn("network: cannot read the ephemeral port range, using %u-%u", n->port_begin,
+                 n->port_end);
+    free(range);
+    n->last_tcp = n->last_udp = n->port_end; /* the first pick is the range's first port */
     if (strlen(n->bridge) >= 16) {
         err_set(e, ERR_INVALID, "bridge name %s is longer than 15 characters", n->bridge);
         goto fail;
@@ -315,32 +341,69 @@ static int ensure(struct net *n, struct err *e)
     return rc;
 }
 
-static int ports_check(struct net *n, const struct net_port *ports, size_t nports, struct err *e)
+/* A (protocol, published port) is held by an attachment, or by another entry of ports[]. */
+static bool port_held(struct net *n, const struct net_port *ports, size_t nports, size_t self,
+                      enum net_proto proto, uint16_t published)
+{
+    for (size_t j = 0; j < nports; j++)
+        if (j != self && ports[j].proto == proto && ports[j].published == published)
+            return true;
+    const char *k;
+    void *v;
+    size_t it = 0;
+    while (strmap_next(n->atts, &it, &k, &v)) {
+        struct net_att *a = v;
+        for (size_t j = 0; j < a->nports; j++)
+            if (a->ports[j].proto == proto && a->ports[j].published == published)
+                return true;
+    }
+    return false;
+}
+
+struct pick_ctx {
+    struct net *n;
+    const struct net_port *ports;
+    size_t nports, self;
+    enum net_proto proto;
+};
+
+/* net_port_pick's taken(): held here, or bound by a process of the node. */
+static bool pick_taken(void *arg, uint16_t port)
+{
+    struct pick_ctx *c = arg;
+    return port_held(c->n, c->ports, c->nports, c->self, c->proto, port) ||
+           netl_port_probe(c->proto, port, NULL) < 0;
+}
+
+/* Checks the fixed published ports, then picks one for each port 0 (in ports[], the
+ * caller's copy). */
+static int ports_resolve(struct net *n, struct net_port *ports, size_t nports, struct err *e)
 {
     for (size_t i = 0; i < nports; i++) {
         const struct net_port *p = &ports[i];
-        if (!p->published || !p->target)
-            return err_set(e, ERR_INVALID,
-                           "host-mode port %u:%u/%s: both the published and the target port "
-                           "must be set",
+        if (!p->target)
+            return err_set(e, ERR_INVALID, "host-mode port %u:%u/%s: the target port must be set",
                            p->published, p->target, proto_word(p->proto));
-        bool taken = false;
-        for (size_t j = 0; j < i && !taken; j++)
-            taken = ports[j].proto == p->proto && ports[j].published == p->published;
-        const char *k;
-        void *v;
-        size_t it = 0;
-        while (!taken && strmap_next(n->atts, &it, &k, &v)) {
-            struct net_att *a = v;
-            for (size_t j = 0; j < a->nports && !taken; j++)
-                taken = a->ports[j].proto == p->proto && a->ports[j].published == p->published;
-        }
+        if (!p->published)
+            continue;
+        /* held by another container, or by an earlier entry (a duplicate) */
+        bool taken = port_held(n, ports, i, i, p->proto, p->published);
         int rc = taken ? -ERR_CONFLICT : netl_port_probe(p->proto, p->published, e);
         if (rc == -ERR_CONFLICT)
             return err_set(e, ERR_CONFLICT, "Bind for 0.0.0.0:%u failed: port is already allocated",
                            p->published);
         if (rc < 0)
             return rc;
+    }
+    for (size_t i = 0; i < nports; i++) {
+        struct net_port *p = &ports[i];
+        if (p->published)
+            continue;
+        struct pick_ctx c = {n, ports, nports, i, p->proto};
+        uint16_t *last = p->proto == NET_UDP ? &n->last_udp : &n->last_tcp;
+        p->published = net_port_pick(n->port_begin, n->port_end, last, pick_taken, &c);
+        if (!p->published)
+            return err_set(e, ERR_UNAVAILABLE, "all ports are allocated");
     }
     return 0;
 }
@@ -429,28 +492,29 @@ static bool id_ok(const char *id)
 }
 
 int net_attach(struct net *n, const char *container_id, const char *hostname,
-               const struct net_port *ports, size_t nports, struct net_attachment *out,
-               struct err *e)
+               struct net_port *ports, size_t nports, struct net_attachment *out, struct err *e)
 {
     if (!id_ok(container_id))
         return err_set(e, ERR_INVALID, "invalid container id for a network attachment");
     if (strmap_get(n->atts, container_id))
         return err_set(e, ERR_CONFLICT, "container %s is attached already", container_id);
-    int rc = ports_check(n, ports, nports, e);
-    if (rc < 0)
-        return rc;
-    if ((rc = ensure(n, e)) < 0)
-        return err_wrap(e, "node network");
-    uint32_t ip = net_ipam_alloc(&n->ipam);
-    if (!ip)
-        return err_set(e, ERR_UNAVAILABLE, "no address left in the node's container subnet");
     struct net_att *a = xcalloc(1, sizeof(*a));
-    a->id = xstrdup(container_id);
-    a->ip = ip;
     a->ports = xcalloc(nports + 1, sizeof(*a->ports));
     if (nports)
         memcpy(a->ports, ports, nports * sizeof(*ports));
     a->nports = nports;
+    int rc = ports_resolve(n, a->ports, nports, e);
+    if (rc == 0 && (rc = ensure(n, e)) < 0)
+        err_wrap(e, "node network");
+    uint32_t ip = rc == 0 ? net_ipam_alloc(&n->ipam) : 0;
+    if (rc == 0 && !ip)
+        rc = err_set(e, ERR_UNAVAILABLE, "no address left in the node's container subnet");
+    if (rc < 0) {
+        att_free(a);
+        return rc;
+    }
+    a->id = xstrdup(container_id);
+    a->ip = ip;
     char *ns = netns_path(n, container_id), *nsdir = xasprintf("%s/netns", n->root);
     char veth[16];
     uint8_t mac[6];
@@ -488,6 +552,8 @@ int net_attach(struct net *n, const char *container_id, const char *hostname,
         att_free(a);
     } else {
         fill_out(n, a, out);
+        if (nports)
+            memcpy(ports, a->ports, nports * sizeof(*ports));
     }
     free(ns);
     free(nsdir);
@@ -501,6 +567,31 @@ int net_lookup(struct net *n, const char *container_id, struct net_attachment *o
         return -ERR_NOT_FOUND;
     fill_out(n, a, out);
     return 0;
+}
+
+int net_ports(struct net *n, const char *container_id, struct net_port **out, size_t *nout)
+{
+    struct net_att *a = strmap_get(n->atts, container_id);
+    if (!a)
+        return -ERR_NOT_FOUND;
+    *out = NULL;
+    *nout = a->nports;
+    if (a->nports) {
+        *out = xcalloc(a->nports, sizeof(**out));
+        memcpy(*out, a->ports, a->nports * sizeof(**out));
+    }
+    return 0;
+}
+
+const char *net_id(const struct net *n)
+{
+    return n->id;
+}
+
+void net_port_range(const struct net *n, uint16_t *begin, uint16_t *end)
+{
+    *begin = n->port_begin;
+    *end = n->port_end;
 }
 
 void net_each(struct net *n, void (*fn)(void *arg, const char *container_id), void *arg)
@@ -564,5 +655,6 @@ int net_teardown(struct net *n, struct err *e)
     n->have_subnet = n->cfg_subnet;
     if (n->have_subnet)
         net_ipam_init(&n->ipam, n->subnet, n->prefix);
+    hex_id_new(n->id); /* the next network is a new one */
     return rc < 0 ? err_wrap(e, "network teardown") : 0;
 }

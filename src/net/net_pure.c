@@ -87,6 +87,41 @@ int net_subnet_choose(const struct net_route *routes, size_t nroutes, uint32_t *
                    "defaults to assign to the network");
 }
 
+bool net_port_range_parse(const char *text, uint16_t *begin, uint16_t *end)
+{
+    unsigned long b = 0, en = 0;
+    char *p = NULL;
+    bool ok = text != NULL;
+    if (ok) {
+        b = strtoul(text, &p, 10);
+        ok = p != text && (*p == ' ' || *p == '\t');
+    }
+    if (ok) {
+        const char *q = p;
+        en = strtoul(q, &p, 10);
+        ok = p != q && b >= 1 && b <= en && en <= 65535;
+    }
+    *begin = ok ? (uint16_t)b : NET_PORT_RANGE_BEGIN;
+    *end = ok ? (uint16_t)en : NET_PORT_RANGE_END;
+    return ok;
+}
+
+uint16_t net_port_pick(uint16_t begin, uint16_t end, uint16_t *last,
+                       bool (*taken)(void *arg, uint16_t port), void *arg)
+{
+    /* moby's portallocator: serial from the last allocation, so a port just given back is
+     * not handed out again at once */
+    uint32_t port = *last >= begin && *last <= end ? *last : end;
+    for (uint32_t i = 0; i <= (uint32_t)(end - begin); i++) {
+        port = port >= end ? begin : port + 1;
+        if (!taken(arg, (uint16_t)port)) {
+            *last = (uint16_t)port;
+            return (uint16_t)port;
+        }
+    }
+    return 0;
+}
+
 void net_mac_from_ip(uint32_t ip, uint8_t mac[6])
 {
     mac[0] = 0x02;

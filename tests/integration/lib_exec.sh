@@ -37,6 +37,15 @@ exec_init()
     IT_CLEANUP_HOOKS+=(exec_cleanup)
 }
 
+# exec_net_need: what the single-node networking tests need (nsenter, nft, the test's own
+# network namespace from it_init).
+exec_net_need()
+{
+    command -v nsenter >/dev/null || need_tool "nsenter (util-linux)"
+    command -v nft >/dev/null || need_tool "nft (nftables)"
+    [ -n "${SHOAL_IT_NETNS:-}" ] || need_tool "root and unshare: the test needs its own network namespace"
+}
+
 exec_nh_init()
 {
     _exec_need _nh_skip

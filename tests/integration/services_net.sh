@@ -14,9 +14,7 @@ source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
 it_init
 exec_init
-command -v nsenter >/dev/null || need_tool "nsenter (util-linux)"
-command -v nft >/dev/null || need_tool "nft (nftables)"
-[ -n "${SHOAL_IT_NETNS:-}" ] || need_tool "root and unshare: the test needs its own network namespace"
+exec_net_need
 start_daemon "${EXEC_ARGS[@]}"
 swarm_init
 make_busybox_tar "$T/bb.tar" >/dev/null

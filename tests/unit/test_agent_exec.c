@@ -248,6 +248,61 @@ TEST(agent_exec_spec_refusals)
     json_decref(cfg);
 }
 
+/* A task whose one endpoint port is port_json is refused with want. */
+static void port_refused(const json_t *cfg, const char *port_json, const char *want)
+{
+    struct agent_exec_spec s;
+    struct err e = {0};
+    json_t *t = task_json("");
+    char *ep = xasprintf("{\"Spec\":{\"Ports\":[%s]}}", port_json);
+    json_object_set_new(t, "Endpoint", json_loads(ep, 0, NULL));
+    free(ep);
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e),
+                  -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, want);
+    json_decref(t);
+}
+
+TEST(agent_exec_spec_host_ports)
+{
+    json_t *cfg =
+        json_loads("{\"config\":{\"Cmd\":[\"httpd\"],\"ExposedPorts\":{\"443/tcp\":{}}}}", 0, NULL);
+    struct agent_exec_spec s;
+    struct err e = {0};
+    json_t *t = task_json("");
+    /* a random published port (0) is the node's to pick; udp too */
+    json_object_set_new(t, "Endpoint",
+                        json_loads("{\"Spec\":{\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":80,"
+                                   "\"PublishMode\":\"host\"},{\"Protocol\":\"udp\",\"TargetPort\":"
+                                   "53,\"PublishedPort\":5353,\"PublishMode\":\"host\"}]}}",
+                                   0, NULL));
+    ASSERT_EQ_INT(agent_exec_spec_build(t, "web", NULL, "c", cfg, NULL, NULL, &s, &e), 0);
+    ASSERT_EQ_INT(s.nports, 2);
+    ASSERT_EQ_INT(s.ports[0].proto, NET_TCP);
+    ASSERT_EQ_INT(s.ports[0].target, 80);
+    ASSERT_EQ_INT(s.ports[0].published, 0);
+    ASSERT_EQ_INT(s.ports[1].proto, NET_UDP);
+    ASSERT_EQ_INT(s.ports[1].published, 5353);
+    /* what inspect shows: the bindings asked for ("" = picked), the image's and the
+     * published target ports exposed */
+    char *pb = json_dumps(json_object_get(s.extra, "port_bindings"), JSON_COMPACT);
+    ASSERT_EQ_STR(pb, "{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],\"53/udp\":[{\"HostIp\":"
+                      "\"\",\"HostPort\":\"5353\"}]}");
+    free(pb);
+    char *ex = json_dumps(json_object_get(json_object_get(s.extra, "config"), "ExposedPorts"),
+                          JSON_COMPACT | JSON_SORT_KEYS);
+    ASSERT_EQ_STR(ex, "{\"443/tcp\":{},\"53/udp\":{},\"80/tcp\":{}}");
+    free(ex);
+    agent_exec_spec_release(&s);
+    json_decref(t);
+    /* the target port is required; sctp is not published by the node */
+    port_refused(cfg, "{\"Protocol\":\"tcp\",\"PublishedPort\":80,\"PublishMode\":\"host\"}",
+                 "host-mode port 80:0: invalid port");
+    port_refused(cfg, "{\"Protocol\":\"sctp\",\"TargetPort\":80,\"PublishMode\":\"host\"}",
+                 "published port protocol sctp is not supported by shoal yet");
+    json_decref(cfg);
+}
+
 /* ---- real containers ---- */
 
 struct res {

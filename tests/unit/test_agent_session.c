@@ -460,14 +460,25 @@ TEST(agent_session_runs_a_task_and_reports_each_step)
                   json_string_value(json_object_get(body, "Session")));
     /* the prepare is asked for at once; nothing starts before it is done */
     int o = wait_op(&f, FOP_PREPARE, "t1");
+    /* the container publishes two host-mode ports (one picked by the node) */
+    static const struct net_port ports[] = {{NET_TCP, 80, 32768}, {NET_UDP, 53, 5353}};
+    ctr_of(&f, "t1")->c.ports = ports;
+    ctr_of(&f, "t1")->c.nports = 2;
     wait_state(&f, "t1", TASK_PREPARING);
     ASSERT_EQ_INT(op_find(&f, FOP_START, "t1"), -1);
     op_answer(&f, o, 0, NULL);
     wait_state(&f, "t1", TASK_STARTING);
+    /* no ports before the container runs, as Docker's (they are bound at start) */
+    ASSERT_EQ_INT(json_object_size(json_object_get(last_report(&f, "t1"), "PortStatus")), 0);
     /* the start's outcome moves the task to RUNNING: that must be reported too */
     op_answer(&f, wait_op(&f, FOP_START, "t1"), 0, NULL);
     wait_state(&f, "t1", TASK_RUNNING);
     json_t *st = last_report(&f, "t1");
+    char *ps = json_dumps(json_object_get(st, "PortStatus"), JSON_COMPACT);
+    ASSERT_EQ_STR(ps, "{\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":80,\"PublishedPort\":32768,"
+                      "\"PublishMode\":\"host\"},{\"Protocol\":\"udp\",\"TargetPort\":53,"
+                      "\"PublishedPort\":5353,\"PublishMode\":\"host\"}]}");
+    free(ps);
     ASSERT_EQ_STR(json_string_value(json_object_get(st, "Message")), "started");
     ASSERT_NULL(json_object_get(st, "Err"));
     ASSERT_EQ_INT(
@@ -484,6 +495,13 @@ TEST(agent_session_runs_a_task_and_reports_each_step)
     int nops = f.nops;
     assign(&f, false, 6, json_pack("[o]", ch_task(task_obj("t1", "running", "running"))));
     ASSERT_EQ_INT(f.nops, nops);
+    /* stopped: the container holds no ports any more, the report clears them */
+    assign(&f, false, 7, json_pack("[o]", ch_task(task_obj("t1", "shutdown", "running"))));
+    o = wait_op(&f, FOP_STOP, "t1");
+    ctr_exit(&f, "t1", 137);
+    op_answer(&f, o, 0, NULL);
+    wait_state(&f, "t1", TASK_SHUTDOWN);
+    ASSERT_EQ_INT(json_object_size(json_object_get(last_report(&f, "t1"), "PortStatus")), 0);
     fake_end(&f);
 }
 

@@ -252,6 +252,81 @@ static void api_closed_cb(void *data)
     *(bool *)data = true;
 }
 
+static json_t *net_extra(void)
+{
+    return json_loads(
+        "{\"config\":{\"ExposedPorts\":{\"443/tcp\":{},\"8080/tcp\":{}}},\"network\":{"
+        "\"IPAddress\":\"172.18.0.2\",\"IPPrefixLen\":16,\"Gateway\":\"172.18.0.1\","
+        "\"MacAddress\":\"02:42:ac:12:00:02\",\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":"
+        "8080,\"PublishedPort\":18080},{\"Protocol\":\"udp\",\"TargetPort\":53,\"PublishedPort\":"
+        "32768}],\"Name\":\"bridge\",\"NetworkID\":\"n1\",\"EndpointID\":\"e1\",\"SandboxID\":"
+        "\"s1\",\"SandboxKey\":\"/x/netns/c1\"},\"port_bindings\":{\"8080/tcp\":[{\"HostIp\":"
+        "\"\",\"HostPort\":\"18080\"}],\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}]}}",
+        0, NULL);
+}
+
+static void assert_json(json_t *j, const char *want)
+{
+    char *got = json_dumps(j, JSON_COMPACT);
+    ASSERT_EQ_STR(got, want);
+    free(got);
+    json_decref(j);
+}
+
+TEST(api_container_network_shapes)
+{
+    json_t *x = net_extra();
+    /* running: Docker's shape for a container on the default bridge network */
+    assert_json(
+        api_container_net_settings(x, true),
+        "{\"Bridge\":\"\",\"SandboxID\":\"s1\",\"HairpinMode\":false,\"LinkLocalIPv6Address\":\"\","
+        "\"LinkLocalIPv6PrefixLen\":0,\"Ports\":{\"443/tcp\":null,\"53/udp\":[{\"HostIp\":"
+        "\"0.0.0.0\",\"HostPort\":\"32768\"}],\"8080/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":"
+        "\"18080\"}]},\"SandboxKey\":\"/x/netns/c1\",\"SecondaryIPAddresses\":null,"
+        "\"SecondaryIPv6Addresses\":null,\"EndpointID\":\"e1\",\"Gateway\":\"172.18.0.1\","
+        "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"IPAddress\":\"172.18.0.2\","
+        "\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"MacAddress\":\"02:42:ac:12:00:02\","
+        "\"Networks\":{\"bridge\":{\"IPAMConfig\":null,\"Links\":null,\"Aliases\":null,"
+        "\"NetworkID\":\"n1\",\"EndpointID\":\"e1\",\"Gateway\":\"172.18.0.1\",\"IPAddress\":"
+        "\"172.18.0.2\",\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\","
+        "\"GlobalIPv6PrefixLen\":0,\"MacAddress\":\"02:42:ac:12:00:02\",\"DriverOpts\":null}}}");
+    /* stopped: released, the network's ID kept */
+    assert_json(
+        api_container_net_settings(x, false),
+        "{\"Bridge\":\"\",\"SandboxID\":\"\",\"HairpinMode\":false,\"LinkLocalIPv6Address\":\"\","
+        "\"LinkLocalIPv6PrefixLen\":0,\"Ports\":{},\"SandboxKey\":\"\",\"SecondaryIPAddresses\":"
+        "null,\"SecondaryIPv6Addresses\":null,\"EndpointID\":\"\",\"Gateway\":\"\","
+        "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"IPAddress\":\"\",\"IPPrefixLen\":"
+        "0,\"IPv6Gateway\":\"\",\"MacAddress\":\"\",\"Networks\":{\"bridge\":{\"IPAMConfig\":"
+        "null,\"Links\":null,\"Aliases\":null,\"NetworkID\":\"n1\",\"EndpointID\":\"\","
+        "\"Gateway\":\"\",\"IPAddress\":\"\",\"IPPrefixLen\":0,\"IPv6Gateway\":\"\","
+        "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"MacAddress\":\"\","
+        "\"DriverOpts\":null}}}");
+    /* docker ps: the PORTS column's source */
+    assert_json(api_container_list_ports(x, true),
+                "[{\"PrivatePort\":443,\"Type\":\"tcp\"},{\"IP\":\"0.0.0.0\",\"PrivatePort\":53,"
+                "\"PublicPort\":32768,\"Type\":\"udp\"},{\"IP\":\"0.0.0.0\",\"PrivatePort\":8080,"
+                "\"PublicPort\":18080,\"Type\":\"tcp\"}]");
+    assert_json(api_container_list_ports(x, false), "[]");
+    json_t *ln = api_container_list_net(x, true);
+    ASSERT_EQ_STR(json_string_value(json_object_get(
+                      json_object_get(json_object_get(ln, "Networks"), "bridge"), "IPAddress")),
+                  "172.18.0.2");
+    json_decref(ln);
+    assert_json(api_container_port_bindings(x),
+                "{\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],\"8080/tcp\":[{\"HostIp\":\"\","
+                "\"HostPort\":\"18080\"}]}");
+    json_decref(x);
+    /* a container without a network (the node has none): empty, no entry */
+    x = json_object();
+    json_t *ns = api_container_net_settings(x, true);
+    ASSERT_EQ_INT(json_object_size(json_object_get(ns, "Networks")), 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(ns, "IPAddress")), "");
+    json_decref(ns);
+    assert_json(api_container_port_bindings(x), "{}");
+    json_decref(x);
+}
+
 TEST_T(api_containers_task_container, 180)
 {
     guard_setup("/tmp/shoal-api-ctr-XXXXXX", "/shoal-apitest");

@@ -131,6 +131,75 @@ TEST(net_mac_and_veth_names)
     ASSERT_TRUE(strcmp(a, b) != 0);
 }
 
+TEST(net_port_range_parse_as_docker)
+{
+    uint16_t b, e;
+    ASSERT_TRUE(net_port_range_parse("32768\t60999\n", &b, &e));
+    ASSERT_EQ_INT(b, 32768);
+    ASSERT_EQ_INT(e, 60999);
+    ASSERT_TRUE(net_port_range_parse("1024 1030", &b, &e));
+    ASSERT_EQ_INT(b, 1024);
+    ASSERT_EQ_INT(e, 1030);
+    /* unreadable or nonsense: Docker's fallback */
+    const char *bad[] = {NULL, "", "x y", "40000", "5000\t4000", "0\t10", "1\t70000"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        ASSERT_FALSE(net_port_range_parse(bad[i], &b, &e));
+        ASSERT_EQ_INT(b, NET_PORT_RANGE_BEGIN);
+        ASSERT_EQ_INT(e, NET_PORT_RANGE_END);
+    }
+}
+
+struct used_ports {
+    uint16_t p[16];
+    size_t n;
+    size_t asked;
+};
+
+static bool used_taken(void *arg, uint16_t port)
+{
+    struct used_ports *u = arg;
+    u->asked++;
+    for (size_t i = 0; i < u->n; i++)
+        if (u->p[i] == port)
+            return true;
+    return false;
+}
+
+TEST(net_port_pick_serial_skips_used_wraps)
+{
+    struct used_ports u = {.p = {30001}, .n = 1};
+    uint16_t last = 30004; /* the range's end: the first pick is its first port */
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30000);
+    ASSERT_EQ_INT(last, 30000);
+    /* serial from the last pick, skipping what is in use */
+    u.p[u.n++] = 30000;
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30002);
+    u.p[u.n++] = 30002;
+    /* a port given back is not handed out again at once */
+    u.n = 2; /* 30001 and 30000 in use; 30002 given back */
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30003);
+    u.p[u.n++] = 30003;
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30004);
+    u.p[u.n++] = 30004;
+    /* wraps to the start: 30000 and 30001 are used, 30002 is free again */
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30002);
+    u.p[u.n++] = 30002;
+    /* all taken: 0, every port asked once, last unchanged */
+    u.asked = 0;
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 0);
+    ASSERT_EQ_INT(u.asked, 5);
+    ASSERT_EQ_INT(last, 30002);
+    /* a last outside the range starts at its beginning; a one-port range */
+    u.n = 0;
+    last = 7;
+    ASSERT_EQ_INT(net_port_pick(30000, 30004, &last, used_taken, &u), 30000);
+    last = 0;
+    ASSERT_EQ_INT(net_port_pick(65535, 65535, &last, used_taken, &u), 65535);
+    ASSERT_EQ_INT(net_port_pick(65535, 65535, &last, used_taken, &u), 65535);
+    u.p[u.n++] = 65535;
+    ASSERT_EQ_INT(net_port_pick(65535, 65535, &last, used_taken, &u), 0);
+}
+
 TEST(net_ruleset_text)
 {
     struct net_dnat d[] = {{NET_TCP, 8080, ip4(172, 18, 0, 2), 80},
@@ -593,6 +662,88 @@ TEST_T(net_kernel_attach_ping_publish_detach, 60)
     free(other_before);
     net_free(n);
     free(ns3);
+    free(root);
+}
+
+TEST_T(net_kernel_random_published_ports, 60)
+{
+    kernel_setup();
+    char *root = xasprintf("%s/net", tmpdir);
+    struct err e = {0};
+    /* the range is the namespace's own: three ports */
+    int rf = open("/proc/sys/net/ipv4/ip_local_port_range", O_WRONLY);
+    ASSERT_TRUE(rf >= 0);
+    ASSERT_EQ_INT(write(rf, "40000 40002", 11), 11);
+    close(rf);
+    struct net *n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    uint16_t b, en;
+    net_port_range(n, &b, &en);
+    ASSERT_EQ_INT(b, 40000);
+    ASSERT_EQ_INT(en, 40002);
+    ASSERT_EQ_INT(strlen(net_id(n)), 64);
+    char nid[65];
+    snprintf(nid, sizeof(nid), "%s", net_id(n));
+    struct net_attachment a1, a2;
+    /* tcp and udp are counted apart; a fixed port of the same request is skipped */
+    struct net_port p1[] = {
+        {NET_TCP, 80, 0}, {NET_UDP, 53, 0}, {NET_TCP, 81, 40001}, {NET_TCP, 82, 0}};
+    if (net_attach(n, C1, NULL, p1, 4, &a1, &e) < 0)
+        FAIL_AT("attach c1: %s", e.msg);
+    ASSERT_EQ_INT(p1[0].published, 40000);
+    ASSERT_EQ_INT(p1[1].published, 40000);
+    ASSERT_EQ_INT(p1[2].published, 40001);
+    ASSERT_EQ_INT(p1[3].published, 40002);
+    struct net_port *got = NULL;
+    size_t ngot = 0;
+    ASSERT_EQ_INT(net_ports(n, C1, &got, &ngot), 0);
+    ASSERT_EQ_INT(ngot, 4);
+    ASSERT_EQ_INT(got[3].published, 40002);
+    ASSERT_EQ_INT(got[1].proto, NET_UDP);
+    free(got);
+    char *table = nft_list("table ip shoal");
+    ASSERT_CONTAINS(table, "tcp dport 40000 dnat to 172.18.0.2:80");
+    ASSERT_CONTAINS(table, "udp dport 40000 dnat to 172.18.0.2:53");
+    ASSERT_CONTAINS(table, "tcp dport 40002 dnat to 172.18.0.2:82");
+    free(table);
+    /* the picked port answers */
+    pid_t srv = serve(a1.netns_path, 80, "c1", 1);
+    char *out = fetch(NULL, "127.0.0.1", 40000);
+    ASSERT_EQ_STR(out, "hello from c1");
+    free(out);
+    int st;
+    ASSERT_EQ_INT(waitpid(srv, &st, 0), srv);
+
+    /* every tcp port of the range is held: refused, the caller's ports untouched */
+    struct net_port p2[] = {{NET_TCP, 80, 0}};
+    ASSERT_EQ_INT(net_attach(n, C2, NULL, p2, 1, &a2, &e), -ERR_UNAVAILABLE);
+    ASSERT_EQ_STR(e.msg, "all ports are allocated");
+    ASSERT_EQ_INT(p2[0].published, 0);
+    /* a port of the range a process of the node is bound to is skipped */
+    ASSERT_EQ_INT(net_detach(n, C1, &e), 0);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    ASSERT_EQ_INT(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ASSERT_EQ_INT(listen(ls, 1), 0);
+    if (net_attach(n, C2, NULL, p2, 1, &a2, &e) < 0)
+        FAIL_AT("attach c2: %s", e.msg);
+    ASSERT_EQ_INT(p2[0].published, 40001); /* serial: after the last pick (40002), 40000 bound */
+    close(ls);
+
+    /* a restart: the picked port is the container's still, and the network keeps its ID */
+    net_free(n);
+    n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_STR(net_id(n), nid);
+    ASSERT_EQ_INT(net_ports(n, C2, &got, &ngot), 0);
+    ASSERT_EQ_INT(ngot, 1);
+    ASSERT_EQ_INT(got[0].published, 40001);
+    free(got);
+    ASSERT_EQ_INT(net_ports(n, C1, &got, &ngot), -ERR_NOT_FOUND);
+    /* a teardown makes the next network a new one */
+    ASSERT_EQ_INT(net_teardown(n, &e), 0);
+    ASSERT_TRUE(strcmp(net_id(n), nid) != 0);
+    net_free(n);
     free(root);
 }
 
