@@ -1019,7 +1019,9 @@ TEST_T(exec_real_healthcheck, 120)
                   "Health check exceeded timeout (300ms)");
     ASSERT_EQ_INT(json_integer_value(json_object_get(h, "FailingStreak")), 1);
     json_decref(h);
-    /* no probe process left behind in the container: only its init */
+    /* no probe process left behind in the container: its init and at most the probe that
+     * runs now (probing goes on after unhealthy, as Docker's, every interval), never the one
+     * killed at its timeout as well */
     char *procs = NULL;
     size_t n;
     char *cp = xasprintf("/sys/fs/cgroup/pids%s/hc2/cgroup.procs", cg_parent);
@@ -1027,7 +1029,8 @@ TEST_T(exec_real_healthcheck, 120)
         size_t lines = 0;
         for (size_t i = 0; i < n; i++)
             lines += procs[i] == '\n';
-        ASSERT_EQ_INT(lines, 1);
+        if (lines < 1 || lines > 2)
+            FAIL_AT("%zu processes in the container (its init and at most one probe)", lines);
     }
     free(procs);
     free(cp);
