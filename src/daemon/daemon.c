@@ -3,6 +3,7 @@
  * libuv loop, and shuts everything down cleanly on SIGTERM/SIGINT.
  * Thread: the main thread runs the loop. */
 #include "daemon.h"
+#include "daemon_int.h"
 
 #include "agent/agent.h"
 #include "api/api.h"
@@ -53,6 +54,7 @@ struct daemon {
     struct agent_exec *agent_exec;
     struct net *net; /* task containers' networks (NULL: they get only lo) */
     uv_signal_t sigterm, sigint;
+    struct daemon_stall stall;
     int lock_fd;
     int exit_code;
     bool stopping;
@@ -284,6 +286,7 @@ static void shutdown_begin(struct daemon *d)
     uv_signal_stop(&d->sigint);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+    daemon_stall_stop(&d->stall);
     if (d->api)
         api_close(d->api, api_closed, d);
     else
@@ -544,6 +547,7 @@ int daemon_main(int argc, char **argv)
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    daemon_stall_start(&d.stall, &d.loop);
     log_info("shoal %s starting (data root %s)", SHOAL_VERSION, d.o.data_root);
     node_start(d.node, node_started, &d);
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -61,6 +61,9 @@ struct exec_config {
     const char *cgroup_parent; /* e.g. "/shoal"; containers go to <parent>/<id> (cgroupfs) */
     const char *init_path;     /* static init for spec.init; NULL: /usr/bin/tini-static */
     int64_t log_size_max;      /* bytes per container log; 0: 10 MiB */
+    /* runtime calls (conmon's create, start, kill, delete) in flight at once, the rest
+     * queued in order; 0: 4 per CPU (at least 4, at most 64) */
+    int max_runtime_calls;
 };
 
 /* ---- container spec ---- */

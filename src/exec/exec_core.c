@@ -48,6 +48,8 @@ struct exec_ctr {
     int64_t stop_grace_ns;
     bool overlay; /* rootfs is our overlay mount */
     int pidfd;    /* conmon's, -1 when not watched */
+    int init_fd;  /* pidfd of the container's init process, -1 when unknown: kill signals it
+                   * directly, with no runtime process (as `crun kill` without --all would) */
     uv_poll_t poll;
     bool poll_init;
     uv_timer_t timer; /* stop grace, kill wait, shim wait */
@@ -86,7 +88,17 @@ struct exec_proc {
     int term_sig;
     proc_cb cb;
     void *arg;
-    char *id; /* container id (copy) */
+    char *id;                    /* container id (copy) */
+    bool gated;                  /* holds one of x's runtime slots while it runs */
+    struct spawn_req *req;       /* while it waits for a slot (not yet spawned) */
+    struct exec_proc *gate_next; /* in x's wait queue */
+};
+
+/* What a queued runtime call will spawn (owned copies; stdout_fd a dup, or -1). */
+struct spawn_req {
+    char **argv, **env;
+    char *cwd;
+    int out_fd_child, stdout_fd;
 };
 
 struct exec {
@@ -100,6 +112,12 @@ struct exec {
     uv_fs_event_t exits_watch;
     struct exec_ctr *ctrs;
     struct exec_proc *procs;
+    /* Runtime calls (conmon creating a container, start, kill, delete) in flight at most
+     * gate_max at once, the rest queued in order: a burst (300 tasks removed at once) would
+     * otherwise make hundreds of runtime processes runnable together, and the loop thread,
+     * one runnable task among them, would be starved of CPU for seconds. */
+    int gate_busy, gate_max;
+    struct exec_proc *gate_head, *gate_tail;
     exec_health_cb health_cb;
     void *health_arg;
     struct exec_logs_follower **followers; /* live followers (exec_logs.c) */
@@ -116,6 +134,9 @@ static int pidfd_signal(int fd, int sig)
 {
     return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
 }
+
+struct exec_ctr;
+static void init_fd_close(struct exec_ctr *c);
 
 bool exec_id_valid(const char *id)
 {
@@ -191,7 +212,7 @@ static bool path_exists(const char *p)
 /* ---- handles bookkeeping ---- */
 static void exec_maybe_free(struct exec *x)
 {
-    if (!x->freeing || x->open_handles > 0 || x->ctrs || x->procs)
+    if (!x->freeing || x->open_handles > 0 || x->ctrs || x->procs || x->gate_head)
         return;
     free(x->root);
     free(x->ctr_root);
@@ -286,6 +307,7 @@ static void ctr_close(struct exec_ctr *c)
         close(c->pidfd);
         c->pidfd = -1;
     }
+    init_fd_close(c);
     uv_close((uv_handle_t *)&c->timer, ctr_handle_closed);
 }
 
@@ -304,6 +326,7 @@ static struct exec_ctr *ctr_new(struct exec *x, const char *id)
     c->id = xstrdup(id);
     c->dir = xasprintf("%s/%s", x->ctr_root, id);
     c->pidfd = -1;
+    c->init_fd = -1;
     c->stop_signal = SIGTERM;
     c->stop_grace_ns = DEFAULT_GRACE_NS;
     uv_timer_init(x->loop, &c->timer);
@@ -317,15 +340,26 @@ static struct exec_ctr *ctr_new(struct exec *x, const char *id)
 }
 
 /* ---- processes ---- */
+static void gate_pump(struct exec *x);
+
 static void proc_maybe_done(struct exec_proc *p)
 {
     if (p->done || !p->exited || !p->eof)
         return;
     p->done = true;
-    if (!p->abandoned && !p->x->freeing) {
+    struct exec *x = p->x;
+    bool was_gated = p->gated;
+    if (p->gated) {
+        p->gated = false;
+        x->gate_busy--;
+    }
+    if (!p->abandoned && !x->freeing) {
         p->called = true;
         p->cb(p);
     }
+    /* after the callback: what it queued waits behind what was queued before */
+    if (was_gated)
+        gate_pump(x);
 }
 
 static void proc_closed(uv_handle_t *h)
@@ -398,19 +432,14 @@ static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
 }
 
-/* Spawns argv with env; out_fd_child is the fd number the child sees our pipe as (1: its
- * stdout and stderr both, a probe's output; 2: its stderr; 3: conmon's sync pipe). Returns
- * the proc or NULL with e filled. */
-static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
-                                    int stdout_fd, const char *cwd, proc_cb cb, void *arg,
-                                    struct err *e)
+/* Spawns argv with env for p (already allocated: x, cb, arg, is_sync set); out_fd_child is the
+ * fd number the child sees our pipe as (1: its stdout and stderr both, a probe's output; 2:
+ * its stderr; 3: conmon's sync pipe). Returns 0, or -1 with e filled and p's handles closing
+ * (p->done set: its callback will not run by itself). */
+static int proc_launch(struct exec_proc *p, char **argv, char **env, int out_fd_child,
+                       int stdout_fd, const char *cwd, struct err *e)
 {
-    struct exec_proc *p = xcalloc(1, sizeof(*p));
-    p->x = x;
-    p->cb = cb;
-    p->arg = arg;
-    p->is_sync = out_fd_child == 3;
-    buf_init(&p->outb);
+    struct exec *x = p->x;
     uv_pipe_init(x->loop, &p->out, 0);
     p->out.data = p;
     p->proc.data = p;
@@ -434,7 +463,7 @@ static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int
             uv_close((uv_handle_t *)&p->proc, proc_closed);
             uv_close((uv_handle_t *)&p->out, proc_closed);
             p->done = true;
-            return NULL;
+            return -1;
         }
         stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
         stdio[1].data.fd = stdio[2].data.fd = both[1];
@@ -472,10 +501,121 @@ static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int
         uv_close((uv_handle_t *)&p->proc, proc_closed);
         uv_close((uv_handle_t *)&p->out, proc_closed);
         p->done = true;
-        return NULL;
+        return -1;
     }
     p->open_handles = 2;
     uv_read_start((uv_stream_t *)&p->out, proc_alloc, proc_read);
+    return 0;
+}
+
+static char **strv_dup(char **v)
+{
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **out = xcalloc(n + 1, sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(v[i]);
+    return out;
+}
+
+static void strv_free_(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void spawn_req_free(struct spawn_req *q)
+{
+    if (!q)
+        return;
+    strv_free_(q->argv);
+    strv_free_(q->env);
+    free(q->cwd);
+    if (q->stdout_fd >= 0)
+        close(q->stdout_fd);
+    free(q);
+}
+
+/* A queued call that could not be spawned: its callback sees a failed process whose output
+ * is the reason (a JSON message for conmon's sync pipe, as conmon itself would write). */
+static void proc_launch_failed(struct exec_proc *p, const struct err *e)
+{
+    buf_release(&p->outb);
+    buf_init(&p->outb);
+    if (p->is_sync) {
+        json_t *j = json_pack("{s:i, s:s}", "data", -1, "message", e->msg);
+        char *txt = json_dumps(j, JSON_COMPACT);
+        buf_add(&p->outb, txt, strlen(txt));
+        free(txt);
+        json_decref(j);
+    } else {
+        buf_add(&p->outb, e->msg, strlen(e->msg));
+    }
+    p->status = -1;
+    if (!p->abandoned && !p->x->freeing) {
+        p->called = true;
+        p->cb(p);
+    }
+}
+
+static void gate_pump(struct exec *x)
+{
+    while (!x->freeing && x->gate_head && x->gate_busy < x->gate_max) {
+        struct exec_proc *p = x->gate_head;
+        x->gate_head = p->gate_next;
+        if (!x->gate_head)
+            x->gate_tail = NULL;
+        p->gate_next = NULL;
+        struct spawn_req *q = p->req;
+        p->req = NULL;
+        struct err e = {0};
+        if (proc_launch(p, q->argv, q->env, q->out_fd_child, q->stdout_fd, q->cwd, &e) < 0) {
+            proc_launch_failed(p, &e);
+        } else {
+            p->gated = true;
+            x->gate_busy++;
+        }
+        spawn_req_free(q);
+    }
+}
+
+/* Spawns argv with env (see proc_launch for out_fd_child and stdout_fd). A gated call (a
+ * runtime call) runs at once when a slot is free and nothing waits, else it waits in order
+ * for a slot with copies of its arguments (the caller may free or close its own). Returns
+ * the proc, or NULL with e filled when it could not be spawned at once. */
+static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
+                                    int stdout_fd, const char *cwd, bool gated, proc_cb cb,
+                                    void *arg, struct err *e)
+{
+    struct exec_proc *p = xcalloc(1, sizeof(*p));
+    p->x = x;
+    p->cb = cb;
+    p->arg = arg;
+    p->is_sync = out_fd_child == 3;
+    buf_init(&p->outb);
+    if (gated && (x->gate_head || x->gate_busy >= x->gate_max)) {
+        struct spawn_req *q = xcalloc(1, sizeof(*q));
+        q->argv = strv_dup(argv);
+        q->env = strv_dup(env);
+        q->cwd = cwd ? xstrdup(cwd) : NULL;
+        q->out_fd_child = out_fd_child;
+        q->stdout_fd = stdout_fd >= 0 ? fcntl(stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        p->req = q;
+        if (x->gate_tail)
+            x->gate_tail->gate_next = p;
+        else
+            x->gate_head = p;
+        x->gate_tail = p;
+        return p;
+    }
+    if (proc_launch(p, argv, env, out_fd_child, stdout_fd, cwd, e) < 0)
+        return NULL;
+    if (gated) {
+        p->gated = true;
+        x->gate_busy++;
+    }
     return p;
 }
 
@@ -511,7 +651,7 @@ static struct exec_proc *runtime_call(struct exec *x, const char *sub, const cha
     argv[n] = NULL;
     char *crun = env_crun(x);
     char *env[] = {CTR_PATH_ENV, crun, NULL};
-    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, x->root, cb, arg, e);
+    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, x->root, true, cb, arg, e);
     free(crun);
     if (p)
         p->id = xstrdup(id);
@@ -729,7 +869,7 @@ static void probe_due(uv_timer_t *t)
     struct err e = {0};
     c->probe_start_ns = time_now_ns();
     c->probe_timed_out = false;
-    struct exec_proc *p = proc_spawn(x, argv, env, 1, -1, x->root, probe_done, c, &e);
+    struct exec_proc *p = proc_spawn(x, argv, env, 1, -1, x->root, false, probe_done, c, &e);
     free(crun);
     free(argv);
     free(pf);
@@ -825,6 +965,7 @@ static void ctr_check_exit(struct exec_ctr *c, bool shim_gone)
     c->st.status = EXEC_EXITED;
     c->st.exit_code = have < 0 ? -1 : (int)code;
     c->st.pid = 0;
+    init_fd_close(c);
     health_stop(c);
     if (c->stopping) {
         uv_timer_stop(&c->timer);
@@ -861,6 +1002,48 @@ static int ctr_watch(struct exec_ctr *c, int conmon_pid)
     c->poll_init = true;
     uv_poll_start(&c->poll, UV_READABLE, ctr_poll_cb);
     return 0;
+}
+
+static void init_fd_close(struct exec_ctr *c)
+{
+    if (c->init_fd >= 0)
+        close(c->init_fd);
+    c->init_fd = -1;
+}
+
+/* The parent PID field of /proc/<pid>/stat (after the last ')': comm may hold anything). */
+static int proc_ppid(int pid)
+{
+    char *path = xasprintf("/proc/%d/stat", pid);
+    char *d = NULL;
+    size_t n;
+    int ppid = -1;
+    if (file_read(path, &d, &n, NULL) == 0) {
+        char *close = strrchr(d, ')');
+        char st;
+        if (close && sscanf(close + 1, " %c %d", &st, &ppid) != 2)
+            ppid = -1;
+    }
+    free(d);
+    free(path);
+    return ppid;
+}
+
+/* Opens init_fd on the container's init process (c->st.pid) if it is still conmon's child,
+ * the check that tells it from a recycled PID; without one, kill goes through the runtime. */
+static void init_fd_open(struct exec_ctr *c, int conmon_pid)
+{
+    init_fd_close(c);
+    if (c->st.pid <= 0)
+        return;
+    int fd = pidfd_open_(c->st.pid);
+    if (fd < 0)
+        return;
+    if (proc_ppid(c->st.pid) != conmon_pid) {
+        close(fd);
+        return;
+    }
+    c->init_fd = fd;
 }
 
 static bool shim_alive(const struct exec_ctr *c)
@@ -1011,6 +1194,12 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err
     x->cgroup_parent =
         xstrdup(cfg->cgroup_parent && *cfg->cgroup_parent ? cfg->cgroup_parent : "/shoal");
     x->log_size_max = cfg->log_size_max > 0 ? cfg->log_size_max : 10 * 1024 * 1024;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    x->gate_max = ncpu > 0 ? (int)(ncpu * 4 > 64 ? 64 : ncpu * 4) : 4;
+    if (x->gate_max < 4)
+        x->gate_max = 4;
+    if (cfg->max_runtime_calls > 0)
+        x->gate_max = cfg->max_runtime_calls;
     x->swap_acct = path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
     long long cap_last;
     if (read_int("/proc/sys/kernel/cap_last_cap", &cap_last) == 0 && cap_last > 0 && cap_last < 64)
@@ -1061,6 +1250,17 @@ void exec_free(struct exec *x)
     if (!x || x->freeing)
         return;
     x->freeing = true;
+    while (x->gate_head) {
+        struct exec_proc *p = x->gate_head;
+        x->gate_head = p->gate_next;
+        spawn_req_free(p->req);
+        if (p->owns_arg)
+            free(p->arg);
+        buf_release(&p->outb);
+        free(p->id);
+        free(p);
+    }
+    x->gate_tail = NULL;
     for (struct exec_proc *p = x->procs; p; p = p->next) {
         p->abandoned = true;
         if (!uv_is_closing((uv_handle_t *)&p->proc))
@@ -1284,6 +1484,8 @@ static void create_synced(struct exec_proc *p)
     long long cpid = 0;
     if (read_int(cp, &cpid) < 0 || ctr_watch(c, (int)cpid) < 0)
         log_warn("exec: container %s: cannot watch conmon (pid file %s)", c->id, cp);
+    else
+        init_fd_open(c, (int)cpid);
     free(cp);
     exec_done_cb done = op->done;
     void *arg = op->arg;
@@ -1414,7 +1616,7 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
     op->done = done;
     op->arg = arg;
     /* conmon writes some files (an "oom" marker) relative to its cwd: keep them in the dir */
-    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, dir, create_synced, op, &e);
+    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, dir, true, create_synced, op, &e);
     free(crun);
     free(pidp);
     free(cpidp);
@@ -1536,6 +1738,12 @@ static void kill_done(struct exec_proc *p)
 
 static void kill_send(struct exec_ctr *c, int sig, exec_done_cb done, void *arg)
 {
+    /* ESRCH: the process is gone (its exit is on its way to us): the signal was moot */
+    if (c->init_fd >= 0 && (pidfd_signal(c->init_fd, sig) == 0 || errno == ESRCH)) {
+        if (done)
+            done(arg, 0, NULL);
+        return;
+    }
     char s[16];
     snprintf(s, sizeof(s), "%d", sig);
     struct err e = {0};
@@ -1753,6 +1961,8 @@ static void restore_one(struct restore_op *op, const char *name)
     p = xasprintf("%s/conmon.pid", c->dir);
     if (read_int(p, &v) == 0 && v > 0 && v < INT32_MAX && conmon_alive((int)v))
         alive = ctr_watch(c, (int)v) == 0;
+    if (alive)
+        init_fd_open(c, (int)v);
     free(p);
     ctr_check_exit(c, !alive);
     if (c->st.status == EXEC_EXITED && c->st.exit_code >= 0) {

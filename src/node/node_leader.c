@@ -310,9 +310,12 @@ void node_leader_start(struct node *n)
     uv_timer_init(n->loop, n->probe_timer);
     n->probe_timer->data = n;
     probe_schedule(n);
-    /* TTL 2 s rides out a busy loop (a join storm signs many certificates) without a
-     * step-down; failover does not wait for it: followers revoke a silent leader's lease */
-    n->election = state_campaign(n->st, NODE_LEADER_KEY, n->id, 2, on_leader_change, n);
+    /* TTL 4 s (step-down after 2 s without a keepalive) rides out a busy loop or a busy
+     * etcd without a step-down: a join storm signing certificates, a burst of hundreds of
+     * tasks, megabyte values (etcd answers a keepalive only once it has applied what was
+     * committed before it: measured here up to ~0.9 s late on 2 loaded cores, where TTL 2
+     * stepped down). Failover does not wait for it: followers revoke a silent leader's lease. */
+    n->election = state_campaign(n->st, NODE_LEADER_KEY, n->id, 4, on_leader_change, n);
 }
 
 static void timer_closed(uv_handle_t *h)

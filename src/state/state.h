@@ -187,8 +187,8 @@ void state_watch_leader(struct state *st, uint64_t for_ms);
 
 /* ---- leader election ----
  * state_campaign() grants a lease of ttl_s seconds (etcd raises it to its minimum, see
- * state_config; TTL 1 fails over fastest, TTL 2 tolerates a 1 s stall of etcd or of this
- * loop without a step-down), keeps it alive every TTL/4, and creates `key` = value bound
+ * state_config; TTL 1 fails over fastest, TTL N tolerates an N/2 s stall of etcd or of
+ * this loop without a step-down), keeps it alive every TTL/8, and creates `key` = value bound
  * to the lease iff the key does not exist. Whoever created it leads until its lease ends (revoke,
  * expiry) and etcd deletes the key; every other campaigner watches the key and tries again
  * when it goes.
@@ -220,6 +220,8 @@ struct state_election *state_campaign(struct state *st, const char *key, const c
 /* True if el leads now, checked against the clock (the lease was renewed less than TTL/2
  * ago), not just the last on_change. Use it right before leader-only work. */
 bool state_election_is_leader(const struct state_election *el);
+/* True while a lease keepalive is on its way to etcd (for tests that time a stall). */
+bool state_election_keepalive_pending(const struct state_election *el);
 /* Stops campaigning: revokes the lease (which deletes the key if held, so another
  * campaigner takes over at once) and frees el. on_change does not run afterwards. A
  * state_stop() right after waits (up to 2 s) for the revoke to reach etcd. NULL: no-op. */

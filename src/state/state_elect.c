@@ -8,8 +8,11 @@
  *               not exist, else read it. Either answer says who holds the key at revision
  *               R; then watch the key from R+1. Any doubt (watch failed, key deleted, step
  *               down) sets need_sync again: the transaction is idempotent.
- *   keepalive every TTL/4 (counted from the last successful one) while a lease exists; an
- *   answer with TTL 0 means the lease is gone (expired or revoked): step down, grant anew.
+ *   keepalive every TTL/8 (counted from the last successful one) while a lease exists, one
+ *   at a time, each given until TTL/2 to answer (a slow answer is still a renewal: etcd
+ *   answers a keepalive only once it has applied what was committed before it, which under
+ *   a burst of big transactions takes a while); an answer with TTL 0 means the lease is
+ *   gone (expired or revoked): step down, grant anew.
  * Invariants:
  *  - leader is true only while the lease is fresh: the last successful keepalive (or the
  *    grant) was SENT less than TTL/2 ago. etcd set the lease's expiry to at least that
@@ -56,6 +59,12 @@ struct state_election {
     uint64_t grant_sent, ka_sent; /* loop ms */
     uint64_t grant_shr, ka_shr;   /* uv_hrtime() ns */
     uv_timer_t ka_timer, dl_timer, retry_timer;
+    /* dl_timer found the lease stale with a keepalive in flight: the decision waits for the
+     * check phase after one zero-timeout poll (the idle handle makes the poll not block), so
+     * an answer that arrived while the loop was held is read first (timers run before I/O) */
+    uv_check_t dl_check;
+    uv_idle_t dl_idle;
+    bool dl_deferred;
     int64_t retry_ms;
     bool need_sync;
     bool campaign_ka; /* a keepalive was sent out of turn to campaign on (see el_kick) */
@@ -76,12 +85,13 @@ struct state_election {
 };
 
 static void el_kick(struct state_election *el);
+static void dl_undefer(struct state_election *el);
 
 /* ---- helpers ---- */
 
 static uint64_t ka_interval(const struct state_election *el)
 {
-    uint64_t ms = (uint64_t)el->ttl_ms / 4;
+    uint64_t ms = (uint64_t)el->ttl_ms / 8;
     return ms < 100 ? 100 : ms;
 }
 
@@ -90,12 +100,12 @@ static bool lease_fresh(const struct state_election *el)
     return el->lease && uv_now(el->st->loop) < el->lease_ok + (uint64_t)el->ttl_ms / 2;
 }
 
-/* Renewed less than one keepalive period ago: what a campaign needs, so that a new leader
- * starts with at least TTL/4 before its step-down deadline even when the lease was last
- * renewed before an etcd election stalled the keepalives. */
+/* Renewed less than TTL/4 ago: what a campaign needs, so that a new leader starts with at
+ * least TTL/4 before its step-down deadline even when the lease was last renewed before an
+ * etcd election stalled the keepalives. */
 static bool lease_recent(const struct state_election *el)
 {
-    return el->lease && uv_now(el->st->loop) < el->lease_ok + ka_interval(el);
+    return el->lease && uv_now(el->st->loop) < el->lease_ok + (uint64_t)el->ttl_ms / 4;
 }
 
 static bool gone(const struct state_election *el)
@@ -150,6 +160,7 @@ static void step_down(struct state_election *el, const char *why)
     el->leader = false;
     el->leader_rev = 0;
     uv_timer_stop(&el->dl_timer);
+    dl_undefer(el);
     log_warn("state: no longer leader of %s: %s", el->key, why);
     report(el, false, 0, "");
 }
@@ -164,9 +175,8 @@ static void arm_deadline(struct state_election *el)
     uv_timer_start(&el->dl_timer, on_dl_timer, at > now ? at - now : 0, 0);
 }
 
-static void on_dl_timer(uv_timer_t *t)
+static void dl_decide(struct state_election *el)
 {
-    struct state_election *el = t->data;
     if (!el->leader || gone(el))
         return;
     if (lease_fresh(el)) {
@@ -176,6 +186,41 @@ static void on_dl_timer(uv_timer_t *t)
     step_down(el, "no lease keepalive succeeded for TTL/2");
     if (!el->resigned)
         el_kick(el);
+}
+
+static void dl_undefer(struct state_election *el)
+{
+    if (!el->dl_deferred)
+        return;
+    el->dl_deferred = false;
+    uv_check_stop(&el->dl_check);
+    uv_idle_stop(&el->dl_idle);
+}
+
+static void on_dl_check(uv_check_t *h)
+{
+    struct state_election *el = h->data;
+    dl_undefer(el);
+    dl_decide(el);
+}
+
+static void on_dl_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void on_dl_timer(uv_timer_t *t)
+{
+    struct state_election *el = t->data;
+    if (!el->leader || gone(el))
+        return;
+    if (!lease_fresh(el) && el->ka_call && !el->dl_deferred) {
+        el->dl_deferred = true;
+        uv_idle_start(&el->dl_idle, on_dl_idle);
+        uv_check_start(&el->dl_check, on_dl_check);
+        return;
+    }
+    dl_decide(el);
 }
 
 /* The lease is gone on the server (or must be treated so): start over with a new one. */
@@ -223,6 +268,11 @@ static void on_ka_done(void *data, int rc, long status, struct buf *body, struct
     struct state_election *el = data;
     struct err e = {0};
     el->ka_call = NULL;
+    uint64_t took = uv_now(el->st->loop) - el->ka_sent;
+    if (took >= (uint64_t)el->ttl_ms / 4)
+        log_info("state: a lease keepalive for %s took %" PRIu64 " ms (step-down after %" PRId64
+                 " ms without one)",
+                 el->key, took, el->ttl_ms / 2);
     json_t *j = answer(rc, status, body, ce, &e);
     if (!j) {
         /* The deadline decides; the next tick tries again. */
@@ -257,15 +307,16 @@ static void on_ka_done(void *data, int rc, long status, struct buf *body, struct
         el_kick(el);
 }
 
-/* Sends a keepalive unless one sent less than a period ago is still on its way; true if
- * it sent one. */
+/* Sends a keepalive unless one is still on its way (it has until TTL/2, its call's timeout:
+ * cancelling it sooner would throw away an answer that may be waiting in the socket while
+ * the loop was held); true if it sent one. */
 static bool ka_send(struct state_election *el)
 {
     if (!el->lease || gone(el))
         return false;
     uint64_t now = uv_now(el->st->loop);
     if (el->ka_call) {
-        if (now - el->ka_sent < ka_interval(el))
+        if (now - el->ka_sent < (uint64_t)el->ttl_ms / 2)
             return false;
         /* Stuck (a frozen etcd, a dead connection): try afresh. */
         httpc_cancel(el->ka_call);
@@ -276,7 +327,7 @@ static bool ka_send(struct state_election *el)
     json_t *req = json_pack("{s:s}", "ID", id);
     el->ka_sent = now;
     el->ka_shr = uv_hrtime();
-    el->ka_call = state_post_ctl_json(el->st, "/v3/lease/keepalive", req, (long)ka_interval(el) * 2,
+    el->ka_call = state_post_ctl_json(el->st, "/v3/lease/keepalive", req, (long)el->ttl_ms / 2,
                                       NULL, on_ka_done, el);
     json_decref(req);
     return true;
@@ -556,6 +607,10 @@ struct state_election *state_campaign(struct state *st, const char *key, const c
         uv_timer_init(st->loop, timers[i]);
         timers[i]->data = el;
     }
+    uv_check_init(st->loop, &el->dl_check);
+    el->dl_check.data = el;
+    uv_idle_init(st->loop, &el->dl_idle);
+    el->dl_idle.data = el;
     el->next = st->elections;
     if (st->elections)
         st->elections->prev = el;
@@ -572,6 +627,11 @@ bool state_election_is_leader(const struct state_election *el)
     if (!el || !el->leader || gone(el))
         return false;
     return uv_hrtime() - el->lease_ohr < (uint64_t)el->ttl_ms / 2 * 1000000;
+}
+
+bool state_election_keepalive_pending(const struct state_election *el)
+{
+    return el && el->ka_call;
 }
 
 static void el_closed(uv_handle_t *h)
@@ -601,6 +661,9 @@ static void el_close(struct state_election *el)
         el->open_handles++;
         uv_close((uv_handle_t *)timers[i], el_closed);
     }
+    el->open_handles += 2;
+    uv_close((uv_handle_t *)&el->dl_check, el_closed);
+    uv_close((uv_handle_t *)&el->dl_idle, el_closed);
 }
 
 static void on_revoke_done(void *data, int rc, long status, struct buf *body, struct err *e)
@@ -627,6 +690,7 @@ void state_resign(struct state_election *el)
     uv_timer_stop(&el->ka_timer);
     uv_timer_stop(&el->dl_timer);
     uv_timer_stop(&el->retry_timer);
+    dl_undefer(el);
     if (el->leader)
         log_info("state: resigning leadership of %s", el->key);
     el->leader = false;

@@ -777,6 +777,131 @@ TEST_T(exec_real_crun, 120)
 
 /* exec_free while a create is in flight: nothing leaks, the loop closes, and the next
  * executor finds the container (created by the runtime meanwhile) and removes it cleanly. */
+/* A burst of creates, starts, stops and deletes through a gate of 2 runtime calls: every
+ * call waits its turn and completes (none lost, none failed), kill goes to the container's
+ * init directly, and freeing the executor with calls still queued leaks nothing (ASan). */
+struct burst {
+    struct res r[12];
+    struct exitres er[12];
+};
+
+static bool all_done(struct res *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!r[i].done)
+            return false;
+    return true;
+}
+
+static void run_all(uv_loop_t *loop, struct res *r, int n, const char *what)
+{
+    int64_t end = mono_ms() + 60000;
+    while (!all_done(r, n) && mono_ms() < end)
+        uv_run(loop, UV_RUN_ONCE);
+    for (int i = 0; i < n; i++) {
+        if (!r[i].done)
+            FAIL_AT("%s %d: no answer in 60 s", what, i);
+        if (r[i].rc != 0)
+            FAIL_AT("%s %d: rc %d: %s", what, i, r[i].rc, r[i].msg);
+    }
+}
+
+TEST_T(exec_real_runtime_calls_queue_in_order, 180)
+{
+    setup();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct exec_config cfg = {.root = root,
+                              .runtime = getenv("EXEC_TEST_RUNTIME"),
+                              .cgroup_parent = cg_parent,
+                              .max_runtime_calls = 2};
+    struct err e = {0};
+    struct exec *x = exec_new(&loop, &cfg, &e);
+    if (!x)
+        FAIL_AT("exec_new: %s", e.msg);
+    enum { N = 12 };
+    static struct burst b;
+    memset(&b, 0, sizeof(b));
+    char ids[N][16];
+    const char *args[] = {"sh", "-c", "trap 'exit 143' TERM; sleep 1000 & wait", NULL};
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "burst%d", i);
+        struct exec_spec s;
+        spec_init(&s, ids[i], args);
+        exec_create(x, &s, exit_cb, &b.er[i], done_cb, &b.r[i]);
+    }
+    run_all(&loop, b.r, N, "create");
+    memset(b.r, 0, sizeof(b.r));
+    for (int i = 0; i < N; i++)
+        exec_start(x, ids[i], done_cb, &b.r[i]);
+    run_all(&loop, b.r, N, "start");
+    for (int i = 0; i < N; i++) {
+        struct exec_state st;
+        ASSERT_EQ_INT(exec_state_get(x, ids[i], &st, &e), 0);
+        wait_children(&loop, st.pid);
+    }
+    memset(b.r, 0, sizeof(b.r));
+    for (int i = 0; i < N; i++)
+        exec_stop(x, ids[i], 20000000000LL, done_cb, &b.r[i]);
+    run_all(&loop, b.r, N, "stop");
+    for (int i = 0; i < N; i++) {
+        ASSERT_TRUE(b.er[i].done);
+        ASSERT_EQ_INT(b.er[i].st.exit_code, 143); /* the TERM trap's: no SIGKILL was needed */
+    }
+    memset(b.r, 0, sizeof(b.r));
+    for (int i = 0; i < N; i++)
+        exec_delete(x, ids[i], true, done_cb, &b.r[i]);
+    run_all(&loop, b.r, N, "delete");
+    for (int i = 0; i < N; i++) {
+        struct exec_state st;
+        ASSERT_TRUE(exec_state_get(x, ids[i], &st, &e) < 0);
+    }
+    /* queued calls at free: abandoned, freed, and the loop closes */
+    memset(b.r, 0, sizeof(b.r));
+    for (int i = 0; i < 4; i++) {
+        struct exec_spec s;
+        spec_init(&s, ids[i], args);
+        exec_create(x, &s, exit_cb, &b.er[i], done_cb, &b.r[i]);
+    }
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+    /* the two that had started finish without us; a new executor removes what they left */
+    uv_loop_init(&loop);
+    x = exec_open(&loop);
+    struct res r = {0};
+    int64_t end = mono_ms() + 30000;
+    for (;;) {
+        bool busy = false;
+        for (int i = 0; i < 2; i++) {
+            char *cpidf = xasprintf("%s/containers/%s/conmon.pid", root, ids[i]);
+            char *pidf = xasprintf("%s/containers/%s/ctr.pid", root, ids[i]);
+            char *d = NULL;
+            size_t n;
+            if (access(pidf, F_OK) < 0 && file_read(cpidf, &d, &n, NULL) == 0) {
+                char *comm = xasprintf("/proc/%d/comm", atoi(d));
+                busy = busy || access(comm, F_OK) == 0;
+                free(comm);
+                free(d);
+            }
+            free(pidf);
+            free(cpidf);
+        }
+        if (!busy || mono_ms() > end)
+            break;
+        usleep(20000); /* no loop runs here: the executor is gone on purpose */
+    }
+    exec_restore(x, NULL, NULL, NULL, done_cb, &r);
+    call_ok(&loop, &r, "restore");
+    for (int i = 0; i < 4; i++) {
+        struct exec_state st;
+        if (exec_state_get(x, ids[i], &st, &e) == 0)
+            delete_ok(&loop, x, ids[i]);
+    }
+    exec_close(&loop, x);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+    ASSERT_FALSE(mounted_under(tmp));
+}
+
 TEST_T(exec_real_free_during_create, 120)
 {
     setup();

@@ -1054,6 +1054,39 @@ TEST_T(state_election_steps_down_when_etcd_frozen, 60)
     solo_stop(&s); /* stops with the election still running: resigned by state_stop */
 }
 
+/* The loop is held (a long callback) while a keepalive is on its way and past the step-down
+ * deadline of the renewal before it; etcd answers meanwhile. The answer waiting in the
+ * socket is read before the deadline is judged (timers run before I/O), so the leader
+ * keeps leading: no step-down, no leader change. */
+TEST_T(state_election_rides_out_a_loop_stall, 60)
+{
+    struct solo s;
+    solo_start(&s);
+    node_wait_ready(&s.n);
+    struct camp c;
+    campaign(&c, &s.n, "me", 2);
+    ASSERT_TRUE(wait_for(&s.loop, camp_leads, &c, 10000));
+    run_for(&s.loop, 700);
+    int changes = c.changes;
+    /* a keepalive just sent: the previous one (TTL/8 = 250 ms before) set the deadline */
+    uint64_t end = now_ms() + 5000;
+    while (state_election_keepalive_pending(c.el) && now_ms() < end)
+        uv_run(&s.loop, UV_RUN_ONCE);
+    while (!state_election_keepalive_pending(c.el) && now_ms() < end)
+        uv_run(&s.loop, UV_RUN_ONCE);
+    ASSERT_TRUE(state_election_keepalive_pending(c.el));
+    /* the stall itself: this thread busy for 800 ms (TTL/2 is 1000 ms after a renewal sent
+     * 250 ms before the pending one), not a wait for anything */
+    uint64_t stall_end = now_ms() + 800;
+    while (now_ms() < stall_end)
+        ;
+    run_for(&s.loop, 300);
+    ASSERT_TRUE(c.leader);
+    ASSERT_EQ_INT(c.changes, changes);
+    ASSERT_TRUE(state_election_is_leader(c.el));
+    solo_stop(&s);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
