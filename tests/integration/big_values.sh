@@ -15,23 +15,13 @@ source "$(dirname "$0")/netns_lib.sh"
 
 KEEP=$NH_TOP/build/test-logs/big_values.d
 on_exit() {
-    local rc=$? i
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$NH_ROOT" ] && [ -d "$NH_ROOT" ]; then
-        rm -rf "$KEEP" && mkdir -p "$KEEP"
-        for ((i = 1; i <= NH_N; i++)); do cp "${NH_LOG[i]}" "$KEEP/h$i.log" 2>/dev/null || true; done
-        echo "# logs kept in $KEEP" >&2
+    local rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+        nh_keep_logs "$KEEP"
     fi
     nh_cleanup
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_for() {
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.1
-    done
-}
 leaders_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2 == "Leader" {print $1}'; }
 agree() {
     local i l first=""
@@ -57,7 +47,7 @@ for i in 2 3; do
     nh_docker "$i" swarm join --token "$MT" --advertise-addr "${NH_IP[i]}" "${NH_IP[1]}:2377" \
         >/dev/null
 done
-wait_for 15 "three managers agree on a leader" agree
+nh_wait_for 15 "three managers agree on a leader" agree
 LEADER=$(agree)
 NODE=$(nh_docker 2 info -f '{{.Swarm.NodeID}}')
 LHOST=""
@@ -133,7 +123,7 @@ echo "ok: a 1.6 MB node label and a 4 MB swarm label refused; nothing refused wa
 out=$(big 1 node "$NODE" 1400000 20)
 [ "$(echo "$out" | sort -u)" = "200 " ] || fail "1.4 MB label updates: $(echo "$out" | sort | uniq -c)"
 for i in 1 2 3; do
-    wait_for 10 "manager $i has the last 1.4 MB label" bash -c "
+    nh_wait_for 10 "manager $i has the last 1.4 MB label" bash -c "
         DOCKER_HOST=unix://${NH_SOCK[i]} $NH_DOCKER node inspect $NODE -f '{{index .Spec.Labels \"big\"}}' |
             grep -q '^19:xxx'"
 done
@@ -141,7 +131,7 @@ echo "ok: 20 updates with a 1.4 MB label acknowledged and replicated"
 
 nh_docker 3 node update --label-add small=yes "$NODE" >/dev/null
 [ "$(nh_docker 1 node inspect "$NODE" -f '{{index .Spec.Labels "small"}}')" = yes ] ||
-    wait_for 5 "small label replicated" bash -c \
+    nh_wait_for 5 "small label replicated" bash -c \
         "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[1]} $NH_DOCKER node inspect $NODE -f '{{index .Spec.Labels \"small\"}}')\" = yes ]"
 [ "$(agree)" = "$LEADER" ] || fail "the leader changed from $LEADER to $(agree)"
 for i in 1 2 3; do

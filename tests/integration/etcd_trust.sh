@@ -47,15 +47,6 @@ accepted() {
     etcd_gets "$h" "$(client_url)" "$cert" "$key" || fail "$what: refused by manager $h's client port"
     etcd_gets "$from" "$(peer_url "$h")" "$cert" "$key" || fail "$what: refused by manager $h's peer port"
 }
-# wait_for seconds description command...: retries the command until it succeeds
-wait_for() {
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.2
-    done
-}
 etcd_pid() { nh_children "$1" | head -n 1; }
 save() { cp "$(certs "$1")/$2.crt" "$NH_ROOT/$3.crt"; cp "$(certs "$1")/$2.key" "$NH_ROOT/$3.key"; }
 
@@ -105,7 +96,7 @@ save 5 etcd mgr5-etcd
 
 # demoted, then removed
 nh_docker 1 node demote "${ID[3]}" >/dev/null
-wait_for 30 "manager 3 is a worker" \
+nh_wait_for 30 "manager 3 is a worker" \
     bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[3]} docker info -f '{{.Swarm.ControlAvailable}}')\" = false ]"
 [ ! -e "$(certs 3)/etcd.crt" ] && [ ! -e "$(certs 3)/etcd.key" ] &&
     [ ! -e "${NH_DIR[3]}/root/swarm/keys/etcd-ca.key" ] || fail "the demoted manager kept its etcd files"
@@ -119,7 +110,7 @@ nh_kill 5
 nh_docker 1 node rm --force "${ID[5]}" >/dev/null
 revoked_on_1 "$NH_ROOT/mgr5-etcd.crt" "$NH_ROOT/mgr5-etcd.key" "the force-removed manager's etcd certificate"
 
-wait_for 30 "manager 2 writes the same CRL" cmp -s "$(certs 1)/etcd-crl.pem" "$(certs 2)/etcd-crl.pem"
+nh_wait_for 30 "manager 2 writes the same CRL" cmp -s "$(certs 1)/etcd-crl.pem" "$(certs 2)/etcd-crl.pem"
 for i in 1 2; do
     refused "the removed manager 3's etcd certificate" "$i" "$NH_ROOT/mgr3-etcd.crt" "$NH_ROOT/mgr3-etcd.key" 3
     refused "the removed manager 5's etcd certificate" "$i" "$NH_ROOT/mgr5-etcd.crt" "$NH_ROOT/mgr5-etcd.key" 5

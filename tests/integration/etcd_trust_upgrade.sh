@@ -18,13 +18,8 @@ etcd_post() {
 }
 RANGE_PRIVATE='{"key":"L3Nob2FsL3ByaXZhdGUvZXRjZGNh"}' # /shoal/private/etcdca
 drop_etcd_files() { rm -f "$(C)"/etcd.crt "$(C)"/etcd.key "$(C)"/etcd-ca.crt "$(C)"/etcd-crl.pem "$(K)"/etcd-ca.key; }
-wait_ready() {
-    local t0=$SECONDS
-    until nh_docker 1 node update --label-add "$1" "$ID" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt 30 ] || fail "no write within 30 s after $2"
-        sleep 0.2
-    done
-}
+# wait_ready LABEL AFTER: until a write (adding the node label LABEL) goes through, 30 s at most
+wait_ready() { nh_wait_for 30 "a write after $2" nh_docker 1 node update --label-add "$1" "$ID"; }
 
 nh_setup 1
 nh_start 1

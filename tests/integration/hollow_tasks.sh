@@ -14,15 +14,6 @@ COUNT=20
 fail() { echo "FAIL: $*" >&2; [ -n "${HLOG:-}" ] && tail -n 5 "$HLOG" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-# wait_for SECONDS WHAT CMD...: until CMD succeeds
-wait_for() {
-    local limit=$1 what=$2 t0=$SECONDS
-    shift 2
-    until "$@"; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.2
-    done
-}
 tasks_json() { nh_curl 1 "http://x/tasks?filters=%7B%22service%22%3A%5B%22web%22%5D%7D"; }
 # count of the service's tasks in observed state $1 (and desired state $2, default any)
 count_state() {
@@ -50,7 +41,7 @@ nsenter --net="/run/netns/${NH_NS[2]}" -- "$NH_SHOAL" hollow --count "$COUNT" --
     --log-level warn >"$HLOG" 2>&1 &
 HPID=$!
 ready_all() { kill -0 "$HPID" 2>/dev/null || fail "hollow exited"; [ "$(ready_workers)" -eq "$COUNT" ]; }
-wait_for 60 "$COUNT hollow workers Ready" ready_all
+nh_wait_for -v 60 "$COUNT hollow workers Ready" ready_all
 ok "$COUNT hollow workers Ready"
 
 # --- 40 replicas on the hollow workers -----------------------------------------------------
@@ -58,7 +49,7 @@ t0=$(now_ms)
 nh_docker 1 service create -d --name web --replicas 40 --constraint node.role==worker \
     busybox sleep 3600 >/dev/null 2>&1 || fail "service create"
 running40() { [ "$(count_state running running)" -eq 40 ]; }
-wait_for 60 "40 tasks RUNNING" running40
+nh_wait_for -v 60 "40 tasks RUNNING" running40
 echo "# service create --replicas 40 -> 40 RUNNING on $COUNT hollow workers: $(($(now_ms) - t0)) ms"
 ok "40 tasks RUNNING"
 tj=$(tasks_json)
@@ -82,7 +73,7 @@ ok "spread 2 per hollow node, none on the manager"
 replicas=$(nh_docker 1 service ls --filter name=web --format '{{.Replicas}}')
 [ "$replicas" = "40/40" ] || fail "service ls shows $replicas"
 ok "service ls shows 40/40"
-wait_for 10 "hollow reports 40 tasks, 40 running" hollow_says 40 40
+nh_wait_for -v 10 "hollow reports 40 tasks, 40 running" hollow_says 40 40
 ok "hollow holds 40 tasks, 40 fake containers running"
 
 # --- scale down to 10 ----------------------------------------------------------------------
@@ -90,22 +81,22 @@ t0=$(now_ms)
 nh_docker 1 service scale -d web=10 >/dev/null 2>&1 || fail "service scale"
 # as Docker's REMOVE: the 30 go once their nodes report them shut down, and the nodes drop them
 scaled() { [ "$(count_state running running)" -eq 10 ] && [ "$(tasks_json | jq length)" -eq 10 ]; }
-wait_for 30 "10 running, the 30 others gone" scaled
+nh_wait_for -v 30 "10 running, the 30 others gone" scaled
 echo "# scale 40 -> 10 on hollow workers: $(($(now_ms) - t0)) ms"
 ok "scaled down: 10 running, the other 30 removed"
-wait_for 10 "hollow holds 10 tasks, 10 running" hollow_says 10 10
+nh_wait_for -v 10 "hollow holds 10 tasks, 10 running" hollow_says 10 10
 ok "hollow holds 10 tasks, 10 fake containers running"
 
 # --- rm ------------------------------------------------------------------------------------
 nh_docker 1 service rm web >/dev/null || fail "service rm"
-wait_for 30 "hollow holds no task" hollow_says 0 0
+nh_wait_for -v 30 "hollow holds no task" hollow_says 0 0
 ok "service rm: hollow holds no task and runs nothing"
 fails=$(hollow_line | sed -E 's/.*failed ([0-9]+),.*/\1/')
 [ "$fails" -eq 0 ] || fail "$fails heartbeats failed"
 # --- stop while holding tasks ----------------------------------------------------------------
 nh_docker 1 service create -d --name web2 --replicas 20 --constraint node.role==worker \
     busybox sleep 3600 >/dev/null 2>&1 || fail "service create web2"
-wait_for 30 "hollow runs web2's 20 tasks" hollow_says 20 20
+nh_wait_for -v 30 "hollow runs web2's 20 tasks" hollow_says 20 20
 stop_hollow || fail "hollow did not exit 0 after SIGTERM"
 ok "hollow exits 0 on SIGTERM while holding 20 running tasks"
 echo "PASS"

@@ -11,8 +11,9 @@
 #    restart of the killed manager changes nothing;
 #  - writes go on after the kill.
 # At the end: every acknowledged label is on every manager. Prints the write outage per kill
-# (kill → first acknowledged write) as "# ..." lines. On failure the daemon logs are copied to
-# build/test-logs/leader_churn.d. Exits 0 (pass), 1 (fail) or 77 (the machine cannot run it).
+# (kill → first acknowledged write) as "# ..." lines. On failure the daemon, etcd and writer logs
+# are copied to build/test-logs/leader_churn.d. Exits 0 (pass), 1 (fail) or 77 (the machine
+# cannot run it).
 set -euo pipefail
 source "$(dirname "$0")/netns_lib.sh"
 
@@ -23,24 +24,12 @@ on_exit() {
     if [ -n "${WRITER:-}" ] && kill "$WRITER" 2>/dev/null; then # our own child, by PID
         wait "$WRITER" 2>/dev/null || true
     fi
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "$NH_ROOT" ] && [ -d "$NH_ROOT" ]; then
-        rm -rf "$KEEP" && mkdir -p "$KEEP"
-        local i
-        for ((i = 1; i <= NH_N; i++)); do cp "${NH_LOG[i]}" "$KEEP/h$i.log" 2>/dev/null || true; done
-        cp "$NH_ROOT"/writer.log "$KEEP/" 2>/dev/null || true
-        echo "# logs kept in $KEEP" >&2
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+        nh_keep_logs "$KEEP" "$NH_ROOT"/writer.log
     fi
     nh_cleanup
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_for() {
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.1
-    done
-}
 leaders_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2 == "Leader" {print $1}'; }
 declare -A HOST_OF
 # agree host...: every given manager shows exactly one Leader, the same one; prints its host
@@ -78,7 +67,7 @@ for i in 1 2 3; do
     ID[$i]=$(nh_docker "$i" info -f '{{.Swarm.NodeID}}')
     HOST_OF[${ID[$i]}]=$i
 done
-wait_for 15 "three managers agree on a leader" agree 1 2 3
+nh_wait_for 15 "three managers agree on a leader" agree 1 2 3
 TARGET=${ID[1]}
 
 cat >"$NH_ROOT/writer.py" <<'EOF'
@@ -144,7 +133,7 @@ acks() { grep -c '^ACK' "$WLOG" || true; }
 alive 1 2 3
 python3 "$NH_ROOT/writer.py" "$TARGET" "$NH_ROOT/writer.alive" "$NH_ROOT/writer.stop" "$WLOG" &
 WRITER=$!
-wait_for 10 "10 acknowledged writes" bash -c "[ \$(grep -c '^ACK' $WLOG) -ge 10 ]"
+nh_wait_for 10 "10 acknowledged writes" bash -c "[ \$(grep -c '^ACK' $WLOG) -ge 10 ]"
 echo "ok: 3 managers, writer running"
 
 outages=()
@@ -168,11 +157,9 @@ for ((k = 1; k <= KILLS; k++)); do
     [ -n "$new" ] || fail "kill $k: the survivors agree on no new leader within 15 s"
     leader_ms=$((($(date +%s%N) - t_kill) / 1000000))
     sleep 2.5 # a new leader that steps down, or is deposed, does it within the lease TTL
-    t0=$SECONDS
-    until awk -v t="$t_kill" '$1 == "ACK" && $4 > t {f = 1} END {exit !f}' "$WLOG"; do
-        [ $((SECONDS - t0)) -lt 10 ] || fail "kill $k: no write acknowledged after the kill"
-        sleep 0.1
-    done
+    # shellcheck disable=SC2016 # awk's own $1 and $4
+    nh_wait_for 10 "kill $k: a write acknowledged after the kill" \
+        awk -v t="$t_kill" '$1 == "ACK" && $4 > t {f = 1} END {exit !f}' "$WLOG"
     first=$(awk -v t="$t_kill" '$1 == "ACK" && $4 > t {print $4; exit}' "$WLOG")
     out_ms=$(((first - t_kill) / 1000000))
     outages+=("$out_ms")
@@ -193,7 +180,7 @@ for ((k = 1; k <= KILLS; k++)); do
     for i in 1 2 3; do OFF[$i]=$(log_size "$i"); done
     nh_start "$L"
     alive 1 2 3
-    wait_for 20 "kill $k: the restarted manager agrees on host $new" sees_leader "$L" "${ID[$new]}"
+    nh_wait_for 20 "kill $k: the restarted manager agrees on host $new" sees_leader "$L" "${ID[$new]}"
     for i in 1 2 3; do
         read -r g l < <(changes "$i" "${OFF[$i]}")
         if [ "$g" -ne 0 ] || [ "$l" -ne 0 ]; then

@@ -14,6 +14,7 @@
 # those cgroups, unmounts every mount under ROOT, and removes the cgroups. It never kills by name.
 
 # running_tasks / wait_running: a service's running tasks, waited for with a deadline (needs lib.sh's api).
+# svc_test_init: the common start of the one-node services tests (checks, daemon, swarm, image).
 
 # shellcheck shell=bash disable=SC2034
 EXEC_CG=""
@@ -35,6 +36,52 @@ exec_init()
     EXEC_CG="/shoal-it-$$"
     EXEC_ARGS=(--cgroup-parent "$EXEC_CG")
     IT_CLEANUP_HOOKS+=(exec_cleanup)
+}
+
+# svc_test_init [--net] [--sysctl KEY=VALUE]... [--seed-image]: the start of a one-node test of
+# services on real containers (lib.sh and lib_image.sh are sourced before this file):
+#  - it_init (the test re-runs in its own network namespace; temp dir $T; the cleanup trap);
+#  - exec_init (conmon, an OCI runtime and /bin/busybox are needed, see need_tool; this test's
+#    cgroup parent in EXEC_ARGS; exec_cleanup as a cleanup hook);
+#  - with --net, exec_net_need (nsenter, nft, the test's own network namespace);
+#  - each --sysctl written to /proc/sys/KEY (dots as slashes) before the daemon starts: only in
+#    the test's own network namespace (else the test fails), so only per-namespace keys, e.g.
+#    net.ipv4.ip_local_port_range="30000 30999";
+#  - start_daemon "${EXEC_ARGS[@]}" and swarm_init (a one-node swarm);
+#  - docker load of the busybox test image, busybox:latest ($T/bb.tar), and with --seed-image
+#    also of seedbox:latest, the image with the seed files ($T/seed.tar; see lib_image.sh).
+svc_test_init()
+{
+    local net="" seed="" kv key sysctls=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --net) net=1 ;;
+        --seed-image) seed=1 ;;
+        --sysctl)
+            [ $# -ge 2 ] || fail "svc_test_init: --sysctl wants KEY=VALUE"
+            sysctls+=("$2")
+            shift
+            ;;
+        *) fail "svc_test_init: unknown argument '$1'" ;;
+        esac
+        shift
+    done
+    it_init
+    exec_init
+    [ -z "$net" ] || exec_net_need
+    for kv in "${sysctls[@]}"; do
+        [ -n "${SHOAL_IT_NETNS:-}" ] ||
+            fail "svc_test_init --sysctl $kv: the test has no network namespace of its own"
+        key=${kv%%=*}
+        echo "${kv#*=}" >"/proc/sys/${key//.//}" || fail "svc_test_init: cannot set $kv"
+    done
+    start_daemon "${EXEC_ARGS[@]}"
+    swarm_init
+    make_busybox_tar "$T/bb.tar" >/dev/null || fail "make_busybox_tar: no busybox test image"
+    [ -z "$seed" ] || make_busybox_tar "$T/seed.tar" seedbox:latest seed >/dev/null ||
+        fail "make_busybox_tar: no seedbox test image"
+    dk_ok load -i "$T/bb.tar"
+    [ -z "$seed" ] || dk_ok load -i "$T/seed.tar"
 }
 
 # exec_net_need: what the single-node networking tests need (nsenter, nft, the test's own

@@ -15,23 +15,7 @@ source "$(dirname "$0")/netns_lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
 
-fail()
-{
-    echo "FAIL: $*" >&2
-    for i in $(seq 1 "$NH_N"); do _nh_log_tail "$i"; done
-    [ -z "${LOGS_HOLD:-}" ] || sleep "$LOGS_HOLD"
-    exit 1
-}
-# wait_for SECONDS DESCRIPTION COMMAND...: retries COMMAND until it succeeds (10 times a second)
-wait_for()
-{
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.1
-    done
-}
+fail() { nh_fail_logs "${LOGS_HOLD:-}" "$@"; }
 leader_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2=="Leader"{print $1}'; }
 # logs HOST ARGS...: `docker service logs ARGS` through HOST, stdout then stderr, each sorted
 # stably by its first field (task@node), so that every task's lines keep their order
@@ -88,7 +72,7 @@ echo "ok: three managers and a worker"
 nh_docker 1 service create -d --name fixed --replicas 4 --stop-grace-period 1s busybox \
     sh -c 'for i in 1 2 3 4; do echo out-$i; echo err-$i >&2; done; exec sleep 100000' >/dev/null
 all_lines() { [ "$(nh_docker 1 service logs --raw fixed 2>&1 | wc -l)" -eq 32 ]; }
-wait_for 40 "every task of fixed running and its 8 lines logged" all_lines
+nh_wait_for 40 "every task of fixed running and its 8 lines logged" all_lines
 for args in "fixed" "--tail 2 fixed" "-t fixed" "--raw fixed" "--no-task-ids --no-trunc fixed"; do
     # shellcheck disable=SC2086 # the arguments split on purpose
     via_leader=$(logs 1 $args) || fail "service logs $args through the leader"
@@ -129,7 +113,7 @@ echo "ok: a task's logs through a follower"
 nh_docker 1 service create -d --name ticker --constraint node.role==worker --stop-grace-period 1s \
     busybox sh -c 'i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.3; done' >/dev/null 2>&1
 ticking() { nh_docker 1 service logs --raw ticker 2>/dev/null | grep -q tick-3; }
-wait_for 30 "ticker logs" ticking
+nh_wait_for 30 "ticker logs" ticking
 # follow_bg HOST FILE: `docker service logs -f --raw ticker` through HOST in the background (its
 # own process: FOLLOW_PID), stdout to FILE, stderr to FILE.err
 follow_bg()
@@ -141,9 +125,9 @@ follow_bg()
 last_tick() { sed -n 's/^tick-\([0-9]*\)$/\1/p' "$1" | tail -1; }
 ticks_past() { local n; n=$(last_tick "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
 follow_bg 2 "$NH_ROOT/f2"
-wait_for 10 "a first line through the follower's -f" ticks_past "$NH_ROOT/f2" 0
+nh_wait_for 10 "a first line through the follower's -f" ticks_past "$NH_ROOT/f2" 0
 first=$(last_tick "$NH_ROOT/f2")
-wait_for 10 "new lines through the follower's -f" ticks_past "$NH_ROOT/f2" $((first + 5))
+nh_wait_for 10 "new lines through the follower's -f" ticks_past "$NH_ROOT/f2" $((first + 5))
 echo "ok: -f through a follower sees new lines (tick-$first, then tick-$(last_tick "$NH_ROOT/f2"))"
 
 # the client goes away: the relay's connection from manager 2 to the leader closes
@@ -152,17 +136,17 @@ during=$(conns)
 kill "$FOLLOW_PID"
 wait "$FOLLOW_PID" || true
 fewer() { [ "$(conns)" -lt "$during" ]; }
-wait_for 10 "the relay's connection to the leader closed ($during before)" fewer
+nh_wait_for 10 "the relay's connection to the leader closed ($during before)" fewer
 echo "ok: a client that goes away ends the relay"
 
 # --- the leader goes away during a follow through a follower ------------------------------------
 follow_bg 3 "$NH_ROOT/f3"
-wait_for 10 "-f through follower 3" ticks_past "$NH_ROOT/f3" 0
+nh_wait_for 10 "-f through follower 3" ticks_past "$NH_ROOT/f3" 0
 f3=$FOLLOW_PID
 t0=$SECONDS
 nh_kill 1
 ended() { ! kill -0 "$f3" 2>/dev/null; }
-wait_for 20 "the follow stream through follower 3 ended after the leader's SIGKILL" ended
+nh_wait_for 20 "the follow stream through follower 3 ended after the leader's SIGKILL" ended
 rc=0
 wait "$f3" || rc=$?
 [ "$rc" -eq 1 ] || fail "docker service logs -f exited $rc after the leader went away ($(cat "$NH_ROOT/f3.err"))"
@@ -170,18 +154,18 @@ grep -q "^error from daemon in stream: Error grabbing logs: rpc error: code = Un
     "$NH_ROOT/f3.err" || fail "after the leader went away the CLI printed: $(cat "$NH_ROOT/f3.err")"
 echo "ok: the stream ended $((SECONDS - t0)) s after the leader's SIGKILL: $(head -1 "$NH_ROOT/f3.err")"
 new_leader() { local l; l=$(leader_of 3) && [ -n "$l" ] && [ "$l" != "${ID[1]}" ]; }
-wait_for 20 "a new leader" new_leader
+nh_wait_for 20 "a new leader" new_leader
 [ -n "$(last_tick "$NH_ROOT/f3")" ] || fail "no line through follower 3 before the failover"
 ticks_after() { local n; n=$(nh_docker 3 service logs --raw --tail 1 ticker 2>/dev/null | sed -n 's/^tick-//p'); [ -n "$n" ] && [ "$n" -gt "$1" ]; }
-wait_for 20 "service logs through manager 3 after the failover" ticks_after "$(last_tick "$NH_ROOT/f3")"
+nh_wait_for 20 "service logs through manager 3 after the failover" ticks_after "$(last_tick "$NH_ROOT/f3")"
 new=$(leader_of 3)
 other=2
 [ "$new" = "${ID[2]}" ] && other=3
 sees_new() { [ "$(leader_of "$other")" = "$new" ]; }
-wait_for 10 "manager $other sees the new leader" sees_new
+nh_wait_for 10 "manager $other sees the new leader" sees_new
 follow_bg "$other" "$NH_ROOT/f4"
 f4_ticks_or_end() { ticks_past "$NH_ROOT/f4" 0 || ! kill -0 "$FOLLOW_PID" 2>/dev/null; }
-wait_for 10 "-f through the new follower $other" f4_ticks_or_end
+nh_wait_for 10 "-f through the new follower $other" f4_ticks_or_end
 ticks_past "$NH_ROOT/f4" 0 || fail "-f through manager $other ended: $(cat "$NH_ROOT/f4.err")"
 kill "$FOLLOW_PID"
 wait "$FOLLOW_PID" || true

@@ -28,16 +28,8 @@ on_exit() {
     if [ -n "${WRITER:-}" ] && kill "$WRITER" 2>/dev/null; then # our own child, by PID
         wait "$WRITER" 2>/dev/null || true
     fi
-    if { [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ -n "${CHAOS_KEEP_ALWAYS:-}" ]; } &&
-        [ -n "$NH_ROOT" ] && [ -d "$NH_ROOT" ]; then
-        rm -rf "$KEEP" && mkdir -p "$KEEP"
-        local i
-        for ((i = 1; i <= NH_N; i++)); do
-            cp "${NH_LOG[i]}" "$KEEP/h$i.log" 2>/dev/null || true
-            cp "${NH_DIR[i]}/root/swarm/etcd.log" "$KEEP/h$i.etcd.log" 2>/dev/null || true
-        done
-        cp "$NH_ROOT"/writer.* "$KEEP/" 2>/dev/null || true
-        echo "# logs kept in $KEEP" >&2
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ -n "${CHAOS_KEEP_ALWAYS:-}" ]; then
+        nh_keep_logs "$KEEP" "$NH_ROOT"/writer.*
     fi
     nh_cleanup
 }
@@ -48,15 +40,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 SOFT=()
 soft_fail() { echo "FAIL: $*" >&2; SOFT+=("$*"); }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# wait_for seconds description command...: retries the command until it succeeds
-wait_for() {
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.1
-    done
-}
 # "ID MANAGERSTATUS" lines of node ls as host $1 sees it (fails if node ls fails)
 mstatus() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}'; }
 status_of() { mstatus "$1" | awk -v id="$2" '$1 == id {print $2}'; }
@@ -124,8 +107,8 @@ nh_docker 4 swarm join --token "$WT" --advertise-addr "${NH_IP[4]}" "${NH_IP[1]}
 declare -A ID
 for i in 1 2 3 4; do ID[$i]=$(nh_docker "$i" info -f '{{.Swarm.NodeID}}'); done
 W=${ID[4]}
-for i in 1 2 3; do wait_for 10 "manager $i sees one leader" one_leader "$i" "${ID[1]}"; done
-wait_for 10 "worker ready" is_state 1 "$W" ready
+for i in 1 2 3; do nh_wait_for 10 "manager $i sees one leader" one_leader "$i" "${ID[1]}"; done
+nh_wait_for 10 "worker ready" is_state 1 "$W" ready
 echo "ok: 3 managers + 1 worker ($((SECONDS - T_START)) s)"
 
 # =============================================================================================
@@ -206,7 +189,7 @@ alive 1 2 3
 rm -f "$NH_ROOT/writer.stop"
 python3 "$NH_ROOT/writer.py" "$W" "$NH_ROOT/writer.alive" "$NH_ROOT/writer.stop" "$WLOG" &
 WRITER=$!
-wait_for 10 "20 acknowledged writes before the kill" bash -c "[ \$(grep -c '^ACK' $WLOG) -ge 20 ]"
+nh_wait_for 10 "20 acknowledged writes before the kill" bash -c "[ \$(grep -c '^ACK' $WLOG) -ge 20 ]"
 
 L=$(agree 1 2 3) || fail "no single leader before the kill: $(mstatus 2)"
 read -ra others <<<"$(managers_but "$L")"
@@ -283,9 +266,9 @@ echo "ok: all $K acknowledged writes on managers ${others[*]}$inflight;" \
 
 # The killed manager comes back as a follower and catches up.
 nh_start "$L"
-wait_for 15 "killed manager ready again" is_state "$new" "${ID[$L]}" ready
-wait_for 10 "restarted manager has every acknowledged write" check_labels "$L"
-wait_for 5 "all three managers agree on the leader" agree 1 2 3
+nh_wait_for 15 "killed manager ready again" is_state "$new" "${ID[$L]}" ready
+nh_wait_for 10 "restarted manager has every acknowledged write" check_labels "$L"
+nh_wait_for 5 "all three managers agree on the leader" agree 1 2 3
 echo "ok: the killed leader restarted as a follower with every acknowledged write" \
     "($((SECONDS - T_START)) s)"
 
@@ -347,10 +330,10 @@ echo "# isolated manager, write right after the partition: $early (answered afte
 nh_docker "$L" node update --label-add part1=leader "$W" >/dev/null || fail "leader could not write"
 nh_docker "$O" node update --label-add part1b=follower "$W" >/dev/null ||
     fail "majority follower could not write"
-wait_for 8 "isolated manager shown Unreachable on the leader" \
+nh_wait_for 8 "isolated manager shown Unreachable on the leader" \
     is_mstatus "$L" "${ID[$F]}" Unreachable
 detect_ms=$(($(now_ms) - t0))
-wait_for 5 "isolated manager shown Unreachable on the other follower" \
+nh_wait_for 5 "isolated manager shown Unreachable on the other follower" \
     is_mstatus "$O" "${ID[$F]}" Unreachable
 echo "# follower partition: shown Unreachable by the leader ${detect_ms} ms after the partition"
 # The isolated manager: no acknowledged write, and never Leader itself.
@@ -384,18 +367,18 @@ if [ -n "$seen" ]; then
     heal_logs "$L" "$F"
     soft_fail "healing the partitioned follower (host $F) deposed the healthy leader (host $L):" \
         "manager $O's node ls ($seen)"
-    wait_for 10 "one leader after the heal" agree 1 2 3
+    nh_wait_for 10 "one leader after the heal" agree 1 2 3
     L=$(agree 1 2 3) # go on with the other checks
 fi
-wait_for 15 "healed manager sees the writes made during the partition" \
+nh_wait_for 15 "healed manager sees the writes made during the partition" \
     has_label "$F" "$W" part2=after-detect
 has_label "$F" "$W" part1=leader && has_label "$F" "$W" part1b=follower ||
     fail "healed manager misses part1"
 if [ "$L" != "$F" ]; then
-    wait_for 10 "healed manager Reachable again" is_mstatus "$L" "${ID[$F]}" Reachable
+    nh_wait_for 10 "healed manager Reachable again" is_mstatus "$L" "${ID[$F]}" Reachable
 fi
 heal_ms=$(($(now_ms) - t0))
-wait_for 10 "one leader after the heal" agree 1 2 3
+nh_wait_for 10 "one leader after the heal" agree 1 2 3
 echo "# follower heal: caught up and Reachable ${heal_ms} ms after the heal"
 for k in iso=early iso=cli iso=api; do
     if has_label "$L" "$W" "$k"; then
@@ -455,7 +438,7 @@ res=$(api_write "$L" "$new" old api)
 [ "${res%% *}" != 200 ] || fail "partitioned old leader acknowledged an API write: $res"
 echo "# partitioned old leader: POST update → $res"
 ls_out=$(nh_docker "$L" node ls --format '{{.ID}} {{.ManagerStatus}}' 2>&1) && ls_rc=0 || ls_rc=$?
-wait_for 15 "partitioned leader shown Unreachable by the new leader" \
+nh_wait_for 15 "partitioned leader shown Unreachable by the new leader" \
     is_mstatus "$new" "${ID[$L]}" Unreachable
 unreach_ms=$(($(now_ms) - t0))
 echo "# leader partition: new leader (host $new) agreed by the majority after ${elect_ms} ms," \
@@ -473,11 +456,11 @@ if [ -n "$seen" ]; then
     soft_fail "healing the partitioned old leader (host $L) deposed the new leader (host $new):" \
         "manager ${M[0]}'s node ls ($seen)"
 fi
-wait_for 15 "exactly one leader on every manager after the heal" agree 1 2 3
+nh_wait_for 15 "exactly one leader on every manager after the heal" agree 1 2 3
 final=$(agree 1 2 3)
-wait_for 15 "healed old leader has the majority's writes" has_label "$L" "$W" part3b=majority
+nh_wait_for 15 "healed old leader has the majority's writes" has_label "$L" "$W" part3b=majority
 if [ "$final" != "$L" ]; then
-    wait_for 15 "healed old leader Reachable" is_mstatus "$final" "${ID[$L]}" Reachable
+    nh_wait_for 15 "healed old leader Reachable" is_mstatus "$final" "${ID[$L]}" Reachable
 fi
 heal_ms=$(($(now_ms) - t0))
 echo "# leader heal: one leader, caught up and Reachable ${heal_ms} ms after the heal"
@@ -498,7 +481,7 @@ snapshot() { # host: "ID role labels-json" per node, sorted
         nh_docker "$1" node inspect "$id" -f '{{.ID}} {{.Spec.Role}} {{json .Spec.Labels}}'
     done | sort
 }
-wait_for 15 "worker ready before the restart" is_state 1 "$W" ready
+nh_wait_for 15 "worker ready before the restart" is_state 1 "$W" ready
 before=$(snapshot 1)
 [ "$(echo "$before" | wc -l)" -eq 4 ] || fail "node ls before the restart: $before"
 for i in 4 1 2 3; do
@@ -511,12 +494,12 @@ t0=$(now_ms)
 for i in 1 2 3 4; do NH_START_TIMEOUT=0 nh_start "$i" 2>/dev/null || true; done
 for i in 1 2 3 4; do
     nh_alive "$i" || fail "host $i died at start: $(tail -n 5 "${NH_LOG[i]}")"
-    wait_for 20 "host $i answers /_ping" nh_curl "$i" -f -o /dev/null http://x/_ping
+    nh_wait_for 20 "host $i answers /_ping" nh_curl "$i" -f -o /dev/null http://x/_ping
 done
-for i in 1 2 3; do wait_for 15 "manager $i shows one leader after the restart" one_leader "$i"; done
-wait_for 5 "managers agree on the leader" agree 1 2 3
+for i in 1 2 3; do nh_wait_for 15 "manager $i shows one leader after the restart" one_leader "$i"; done
+nh_wait_for 5 "managers agree on the leader" agree 1 2 3
 for i in 1 2 3 4; do
-    wait_for 15 "node $i Ready after the restart" is_state 1 "${ID[$i]}" ready
+    nh_wait_for 15 "node $i Ready after the restart" is_state 1 "${ID[$i]}" ready
 done
 restart_ms=$(($(now_ms) - t0))
 for i in 1 2 3 4; do

@@ -11,15 +11,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_contains() {
     case "$2" in *"$3"*) echo "ok: $1" ;; *) fail "$1: expected '$3' in: $2" ;; esac
 }
-# wait_for seconds description command...: retries the command until it succeeds
-wait_for() {
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s"
-        sleep 0.1
-    done
-}
 mgr_status() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | grep "^$2" | cut -d' ' -f2; }
 is_status() { [ "$(nh_docker "$1" node inspect "$2" -f '{{.Status.State}}')" = "$3" ]; }
 leader_of() { nh_docker "$1" node ls --format '{{.ID}} {{.ManagerStatus}}' | awk '$2=="Leader"{print $1}'; }
@@ -52,7 +43,7 @@ echo "ok: every manager shows one Leader and Reachable managers"
 
 # writes through any manager are seen by all
 nh_docker 3 node update --label-add from=three "${ID[4]}" >/dev/null
-wait_for 5 "label replicated to manager 1" \
+nh_wait_for 5 "label replicated to manager 1" \
     bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[1]} docker node inspect ${ID[4]} -f '{{.Spec.Labels.from}}')\" = three ]"
 echo "ok: a write on manager 3 is seen on manager 1"
 
@@ -71,15 +62,15 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ -n "$new" ] || fail "no new leader within 15 s"
 [ "$new" = "${ID[2]}" ] || [ "$new" = "${ID[3]}" ] || fail "leader is $new"
 echo "# failover: writes succeed again ${ms} ms after SIGKILL of the leader"
-wait_for 8 "old leader down" is_status 2 "${ID[1]}" down
+nh_wait_for 8 "old leader down" is_status 2 "${ID[1]}" down
 [ "$(mgr_status 3 "${ID[1]}")" = Unreachable ] || fail "old leader shows $(mgr_status 3 "${ID[1]}")"
 echo "ok: old leader Unreachable and Down"
-wait_for 8 "worker still ready after failover" is_status 3 "${ID[4]}" ready
-wait_for 8 "second worker still ready after failover" is_status 3 "${ID[5]}" ready
+nh_wait_for 8 "worker still ready after failover" is_status 3 "${ID[4]}" ready
+nh_wait_for 8 "second worker still ready after failover" is_status 3 "${ID[5]}" ready
 
 # --- the old leader comes back as a follower -------------------------------------------------
 nh_start 1
-wait_for 10 "old leader ready again" is_status 2 "${ID[1]}" ready
+nh_wait_for 10 "old leader ready again" is_status 2 "${ID[1]}" ready
 [ "$(nh_docker 1 node inspect "${ID[4]}" -f '{{.Spec.Labels.after}}')" = failover ] ||
     fail "restarted manager did not catch up"
 echo "ok: the old leader rejoined and caught up"
@@ -90,7 +81,7 @@ old_certs=$NH_ROOT/m3-old-certs
 mkdir -p "$old_certs"
 cp "${NH_DIR[3]}/root/swarm/certs/"{node.crt,node.key,ca.crt} "$old_certs/"
 nh_docker 2 node demote "${ID[3]}" >/dev/null
-wait_for 15 "manager 3 became a worker" \
+nh_wait_for 15 "manager 3 became a worker" \
     bash -c "[ \"\$(DOCKER_HOST=unix://${NH_SOCK[3]} docker info -f '{{.Swarm.ControlAvailable}}')\" = false ]"
 out=$(nh_docker 3 node ls 2>&1) && fail "demoted node still serves node ls"
 # /swarm-rpc/renew with the manager certificate it held before: the role comes from the swarm
@@ -121,14 +112,14 @@ case "$subject" in
 *) fail "renewal with a demoted manager's old certificate: $resp / $subject" ;;
 esac
 nh_docker 2 node promote "${ID[4]}" >/dev/null
-wait_for 20 "worker 4 became a manager" \
+nh_wait_for 20 "worker 4 became a manager" \
     bash -c "DOCKER_HOST=unix://${NH_SOCK[4]} docker node ls >/dev/null 2>&1"
 [ "$(nh_docker 4 info -f '{{.Swarm.Managers}}')" = 3 ] || fail "managers after promote: $(nh_docker 4 info -f '{{.Swarm.Managers}}')"
 echo "ok: demote and promote"
 
 # --- leave with quorum, rm --force of a lost manager -----------------------------------------
 [ "$(nh_docker 4 swarm leave 2>&1)" = "Node left the swarm." ] || fail "manager 4 could not leave"
-wait_for 8 "left manager down" is_status 2 "${ID[4]}" down
+nh_wait_for 8 "left manager down" is_status 2 "${ID[4]}" down
 nh_docker 2 node rm --force "${ID[4]}" >/dev/null
 [ "$(nh_docker 2 info -f '{{.Swarm.Managers}}')" = 2 ] || fail "managers after rm"
 nh_docker 1 node update --label-add still=writable "${ID[3]}" >/dev/null
@@ -140,13 +131,13 @@ KEY=$(nh_docker 1 swarm unlock-key -q)
 sleep 1
 nh_stop 2
 NH_START_TIMEOUT=0 nh_start 2 || true # its API opens once etcd has quorum again
-wait_for 15 "manager 2 answers after restart" nh_docker 2 info
+nh_wait_for 15 "manager 2 answers after restart" nh_docker 2 info
 [ "$(nh_docker 2 info -f '{{.Swarm.LocalNodeState}}')" = locked ] ||
     fail "manager 2 is $(nh_docker 2 info -f '{{.Swarm.LocalNodeState}}') after restart, not locked"
 echo "$KEY" | nh_docker 2 swarm unlock >/dev/null
-wait_for 15 "manager 2 serves again after unlock" nh_docker 2 node ls
+nh_wait_for 15 "manager 2 serves again after unlock" nh_docker 2 node ls
 # both etcd members are back, but the store may need a moment to regain its leader
-wait_for 10 "autolock turned off again" nh_docker 1 swarm update --autolock=false
+nh_wait_for 10 "autolock turned off again" nh_docker 1 swarm update --autolock=false
 echo "ok: a manager of an autolocked swarm restarts locked and unlocks with the swarm's key"
 
 # --- quorum lost, then recovered with --force-new-cluster ---------------------------------------
@@ -158,9 +149,9 @@ echo "ok: no quorum, no acknowledged write ($out)"
 out=$(nh_docker 2 swarm init --force-new-cluster --advertise-addr "${NH_IP[2]}")
 expect_contains "force-new-cluster prints the init message" "$out" "Swarm initialized: current node (${ID[2]})"
 leads_itself() { [ "$(leader_of 2)" = "${ID[2]}" ]; }
-wait_for 10 "manager 2 leads after force-new-cluster" leads_itself
+nh_wait_for 10 "manager 2 leads after force-new-cluster" leads_itself
 nh_docker 2 node update --label-add recovered=yes "${ID[3]}" >/dev/null
-wait_for 10 "worker 3 ready after recovery" is_status 2 "${ID[3]}" ready
+nh_wait_for 10 "worker 3 ready after recovery" is_status 2 "${ID[3]}" ready
 [ "$(nh_docker 2 node inspect "${ID[3]}" -f '{{.Spec.Labels.still}}')" = writable ] ||
     fail "state lost by force-new-cluster"
 echo "ok: --force-new-cluster recovered the swarm with its state and workers"

@@ -41,6 +41,14 @@
 #                           traffic to/from those hosts' addresses. Replaces an earlier partition
 #                           of host i. One nftables table per host: inet NH_NFT_TABLE.
 #   nh_heal i               remove host i's partition table (no-op if none).
+#   nh_wait_for [-v] SECONDS WHAT CMD...
+#                           poll CMD until it succeeds; past the deadline, fail the test with
+#                           "WHAT: not within SECONDS s (CMD's last output)" (see below).
+#   nh_fail_logs HOLD MSG...
+#                           a test's fail() that shows every host's log tail (see below).
+#   nh_keep_logs DIR [FILE...]
+#                           for a test's EXIT trap after a failure: copy the hosts' logs (and
+#                           FILEs) to DIR before nh_cleanup removes NH_ROOT (see below).
 #   nh_cleanup              stop every daemon this run started, kill their children and any
 #                           process left inside this run's namespaces (all by PID), delete this
 #                           run's namespaces (the veths and bridge go with them) and NH_ROOT.
@@ -451,6 +459,79 @@ nh_kill()
     fi
     _nh_reap "$i"
     return 0
+}
+
+# --- waiting and failing ------------------------------------------------------------------
+
+# nh_wait_for [-v] SECONDS WHAT CMD...: runs CMD (a command or a function, in this shell, so
+# that it may set variables or end the test) every 0.1 s until it succeeds, and returns 0 then.
+# CMD runs with WHY=1 in its environment (a condition may then print why it does not hold yet)
+# and its output goes to NH_ROOT/wait_for.out (with -v: to the test's own stdout and stderr, for
+# a condition that calls fail() itself). Once SECONDS have passed (counted in whole seconds by
+# $SECONDS, as every test's own copy did) with CMD still failing, fails the test: "WHAT: not
+# within SECONDS s", followed by "(...)" with the last lines CMD printed, if any, through the
+# test's fail() (or, where the test has none, FAIL: on stderr and exit 1).
+nh_wait_for()
+{
+    local show=0
+    if [ "${1:-}" = -v ]; then
+        show=1
+        shift
+    fi
+    local limit=$1 what=$2 t0=$SECONDS out=/dev/null why=""
+    shift 2
+    [ -z "$NH_ROOT" ] || out=$NH_ROOT/wait_for.out
+    while :; do
+        if [ $show -eq 1 ]; then
+            WHY=1 "$@" && return 0
+        else
+            WHY=1 "$@" >"$out" 2>&1 && return 0
+        fi
+        [ $((SECONDS - t0)) -lt "$limit" ] || break
+        sleep 0.1
+    done
+    [ $show -eq 1 ] || [ ! -s "$out" ] || why=" ($(tail -n 10 "$out"))"
+    if declare -F fail >/dev/null; then
+        fail "$what: not within $limit s$why"
+    fi
+    echo "FAIL: $what: not within $limit s$why" >&2
+    exit 1
+}
+
+# nh_fail_logs HOLD MSG...: for a test's fail(): "FAIL: MSG" on stderr, then the last lines of
+# every host's log; then, when HOLD is not empty, a pause of HOLD seconds (the hosts still up,
+# for a look), and exit 1.
+nh_fail_logs()
+{
+    local hold=$1 i
+    shift
+    echo "FAIL: $*" >&2
+    for ((i = 1; i <= NH_N; i++)); do
+        _nh_log_tail "$i"
+    done
+    [ -z "$hold" ] || sleep "$hold"
+    exit 1
+}
+
+# nh_keep_logs DIR [FILE...]: empties DIR, copies into it each host's daemon log (hI.log) and
+# etcd log (hI.etcd.log, where there is one) and the FILEs, and says so on stderr. For a test's
+# own EXIT trap, before nh_cleanup (which removes NH_ROOT); does nothing once NH_ROOT is gone.
+# A file that cannot be copied is passed over.
+nh_keep_logs()
+{
+    local keep=$1 i f
+    shift
+    [ -n "$NH_ROOT" ] && [ -d "$NH_ROOT" ] || return 0
+    rm -rf "$keep" && mkdir -p "$keep" || return 0
+    for ((i = 1; i <= NH_N; i++)); do
+        cp "${NH_LOG[i]}" "$keep/h$i.log" 2>/dev/null || true
+        f=${NH_DIR[i]}/root/swarm/etcd.log
+        [ ! -e "$f" ] || cp "$f" "$keep/h$i.etcd.log" 2>/dev/null || true
+    done
+    for f in "$@"; do
+        cp "$f" "$keep/" 2>/dev/null || true
+    done
+    echo "# logs kept in $keep" >&2
 }
 
 # --- clients -------------------------------------------------------------------------------

@@ -9,12 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-dk_ok load -i "$T/bb.tar"
+svc_test_init
 NODE=$(self_node_id)
 
 # wait_ls NAME WANT: until `service ls` shows WANT in the REPLICAS column of NAME (20 s)

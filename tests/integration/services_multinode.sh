@@ -21,13 +21,7 @@ source "$(dirname "$0")/netns_lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
 
-fail()
-{
-    echo "FAIL: $*" >&2
-    for i in $(seq 1 "$NH_N"); do _nh_log_tail "$i"; done
-    [ -z "${SVC_HOLD:-}" ] || sleep "$SVC_HOLD"
-    exit 1
-}
+fail() { nh_fail_logs "${SVC_HOLD:-}" "$@"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
 T_OK=$(now)
@@ -35,16 +29,6 @@ ok() # prints the time since the previous ok
 {
     echo "ok: $* ($(since "$T_OK") s)"
     T_OK=$(now)
-}
-# wait_for SECONDS DESCRIPTION COMMAND...: retries COMMAND until it succeeds (10 times a second)
-wait_for()
-{
-    local t0=$SECONDS limit=$1 what=$2
-    shift 2
-    while ! "$@" >/dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not within $limit s ($(WHY=1 "$@" 2>&1))"
-        sleep 0.1
-    done
 }
 
 nh_setup 5
@@ -140,12 +124,12 @@ cg_is() # N1..N5: live container cgroups per host
 t0=$(now)
 # (busybox sleep as PID 1 ignores SIGTERM: a short grace period keeps each stop to 2 s)
 nh_docker 1 service create -d --replicas 8 --stop-grace-period 2s --name web busybox sleep 100000 >/dev/null
-wait_for 30 "8 tasks running 2 per node" \
+nh_wait_for 30 "8 tasks running 2 per node" \
     spread_is web "node1:2 node2:2 node3:2 node4:2 " 2 2 2 2
 echo "# 8 replicas running on 4 nodes $(since "$t0") s after create"
-wait_for 5 "container cgroups" cg_is 2 2 2 2 0
+nh_wait_for 5 "container cgroups" cg_is 2 2 2 2 0
 ls_is() { [ "$(nh_docker 1 service ls --format '{{.Name}} {{.Mode}} {{.Replicas}}' | tr '\n' ' ')" = "$1" ]; }
-wait_for 5 "service ls" ls_is "web replicated 8/8 "
+nh_wait_for 5 "service ls" ls_is "web replicated 8/8 "
 # a node runs only its own tasks: the task IDs on each host's containers are the ones service ps
 # places there
 for i in 1 2 3 4; do
@@ -158,17 +142,17 @@ ok "8 replicas spread 2 per node (service ps, each host's docker ps and cgroups)
 
 # --- scale ------------------------------------------------------------------------------------
 nh_docker 1 service scale -d web=4 >/dev/null
-wait_for 20 "scaled to 4, 1 per node" spread_is web "node1:1 node2:1 node3:1 node4:1 " 1 1 1 1
-wait_for 5 "scaled-down containers gone" cg_is 1 1 1 1 0
+nh_wait_for 20 "scaled to 4, 1 per node" spread_is web "node1:1 node2:1 node3:1 node4:1 " 1 1 1 1
+nh_wait_for 5 "scaled-down containers gone" cg_is 1 1 1 1 0
 nh_docker 1 service scale -d web=8 >/dev/null
-wait_for 20 "scaled back to 8" spread_is web "node1:2 node2:2 node3:2 node4:2 " 2 2 2 2
+nh_wait_for 20 "scaled back to 8" spread_is web "node1:2 node2:2 node3:2 node4:2 " 2 2 2 2
 ok "scale 8 -> 4 -> 8 keeps the spread"
 
 # --- drain and active ---------------------------------------------------------------------------
 t0=$(now)
 nh_docker 1 node update --availability drain "${ID[2]}" >/dev/null
 node2_empty() { [ "$(nh_docker 2 ps -q | wc -l)" -eq 0 ]; }
-wait_for 20 "drained node 2's containers stopped" node2_empty
+nh_wait_for 20 "drained node 2's containers stopped" node2_empty
 t_empty=$(since "$t0")
 drained() {
     local p
@@ -176,16 +160,16 @@ drained() {
     case "$p" in *node2*) return 1 ;; esac
     [ "$(echo "$p" | tr ' ' '\n' | awk -F: '{s += $2} END {print s}')" -eq 8 ]
 }
-wait_for 20 "8 running without node 2" drained
+nh_wait_for 20 "8 running without node 2" drained
 echo "# drain: node 2 empty after $t_empty s, 8 running elsewhere after $(since "$t0") s ($(placed web))"
 no_cg2() { [ "$(cg_live 2)" -eq 0 ]; }
-wait_for 5 "node 2's containers gone" no_cg2
+nh_wait_for 5 "node 2's containers gone" no_cg2
 nh_docker 1 node update --availability active "${ID[2]}" >/dev/null
 nh_docker 1 service scale -d web=12 >/dev/null
-wait_for 20 "scale to 12 uses node 2 again" \
+nh_wait_for 20 "scale to 12 uses node 2 again" \
     spread_is web "node1:3 node2:3 node3:3 node4:3 " 3 3 3 3
 nh_docker 1 service scale -d web=8 >/dev/null
-wait_for 20 "back to 8" spread_is web "node1:2 node2:2 node3:2 node4:2 " 2 2 2 2
+nh_wait_for 20 "back to 8" spread_is web "node1:2 node2:2 node3:2 node4:2 " 2 2 2 2
 ok "drain empties a node, active lets later placements use it"
 
 # --- a worker's daemon restarts: live restore, nothing replaced --------------------------------
@@ -196,7 +180,7 @@ t0=$(now)
 nh_stop 3
 start 3
 back3() { [ "$(ctrs 3 web)" -eq 2 ]; }
-wait_for 10 "host 3 lists its containers after the restart" back3
+nh_wait_for 10 "host 3 lists its containers after the restart" back3
 echo "# worker 3's daemon restarted in $(since "$t0") s"
 [ "$(live3)" = "$pids3" ] || fail "host 3's container processes changed: '$(live3)', were '$pids3'"
 [ "$(nh_docker 1 node inspect "${ID[3]}" -f '{{.Status.State}}')" = ready ] || fail "node 3 not ready"
@@ -209,7 +193,7 @@ t0=$(now)
 nh_kill 4
 exec_end_under "${NH_DIR[4]}" "${EXEC_NH_CG[4]}" # its containers die with it
 is_down() { [ "$(nh_docker 1 node inspect "${ID[$1]}" -f '{{.Status.State}}')" = down ]; }
-wait_for 10 "node 4 down" is_down 4
+nh_wait_for 10 "node 4 down" is_down 4
 t_down=$(since "$t0")
 replaced() {
     local p
@@ -217,12 +201,12 @@ replaced() {
     case "$p" in *node4*) return 1 ;; esac
     [ "$(echo "$p" | tr ' ' '\n' | awk -F: '{s += $2} END {print s}')" -eq 8 ]
 }
-wait_for 20 "node 4's replicas replaced" replaced
+nh_wait_for 20 "node 4's replicas replaced" replaced
 t_repl=$(since "$t0")
 echo "# SIGKILL of worker 4 (heartbeat 1 s): Down after $t_down s, its replicas running elsewhere after $t_repl s ($(placed web))"
 ctr_total() { echo $(($(ctrs 1 web) + $(ctrs 2 web) + $(ctrs 3 web))); }
 [ "$(ctr_total)" -eq 8 ] || fail "hosts 1-3 run $(ctr_total) containers of web"
-wait_for 5 "service ls after the kill" ls_is "web replicated 8/8 "
+nh_wait_for 5 "service ls after the kill" ls_is "web replicated 8/8 "
 ok "a killed worker's replicas are replaced on the other nodes"
 
 # --- a worker's daemon dies alone: its containers run on until it is back -----------------------
@@ -230,17 +214,17 @@ ok "a killed worker's replicas are replaced on the other nodes"
 # 2, and the restarted daemon stops the containers of its replaced tasks (desired Shutdown).
 n3=$(ctrs 3 web)
 nh_kill 3 --daemon-only
-wait_for 10 "node 3 down" is_down 3
+nh_wait_for 10 "node 3 down" is_down 3
 only12() { [ "$(placed web)" = "node1:4 node2:4 " ]; }
-wait_for 20 "node 3's replicas replaced on nodes 1 and 2" only12
+nh_wait_for 20 "node 3's replicas replaced on nodes 1 and 2" only12
 [ "$(exec_cg_pids "${EXEC_NH_CG[3]}" | wc -l)" -eq "$n3" ] ||
     fail "host 3's containers did not outlive its daemon ($(exec_cg_pids "${EXEC_NH_CG[3]}" | wc -l) of $n3 left)"
 t0=$(now)
 start 3
-wait_for 20 "the back node stops its replaced tasks' containers" \
+nh_wait_for 20 "the back node stops its replaced tasks' containers" \
     spread_is web "node1:4 node2:4 " 4 4 0
 no_cg3() { [ "$(cg_live 3)" -eq 0 ]; }
-wait_for 5 "no container process left on host 3" no_cg3
+nh_wait_for 5 "no container process left on host 3" no_cg3
 echo "# node 3 back: its $n3 replaced containers stopped $(since "$t0") s after its restart"
 ok "a node back from Down stops the containers of its replaced tasks"
 
@@ -253,32 +237,32 @@ gone() {
     done
     cg_is 0 0 0 0 0
 }
-wait_for 20 "every container gone after service rm" gone
+nh_wait_for 20 "every container gone after service rm" gone
 ok "service rm ends every container on every host"
 
 # --- global -------------------------------------------------------------------------------------
 nh_docker 1 service create -d --mode global --stop-grace-period 2s --name g busybox sleep 100000 >/dev/null
-wait_for 20 "global: one task per ready node" spread_is g "node1:1 node2:1 node3:1 " 1 1 1
-wait_for 5 "service ls: global on 3 nodes" ls_is "g global 3/3 "
+nh_wait_for 20 "global: one task per ready node" spread_is g "node1:1 node2:1 node3:1 " 1 1 1
+nh_wait_for 5 "service ls: global on 3 nodes" ls_is "g global 3/3 "
 start 5
 nh_docker 5 load -i "$NH_ROOT/busybox.tar" >/dev/null
 nh_docker 5 swarm join --token "$WT" --advertise-addr "${NH_IP[5]}" "${NH_IP[1]}:2377" >/dev/null
-wait_for 20 "global: the joined node gets one" spread_is g "node1:1 node2:1 node3:1 node5:1 " 1 1 1 0 1
-wait_for 5 "service ls: global on 4 nodes" ls_is "g global 4/4 "
+nh_wait_for 20 "global: the joined node gets one" spread_is g "node1:1 node2:1 node3:1 node5:1 " 1 1 1 0 1
+nh_wait_for 5 "service ls: global on 4 nodes" ls_is "g global 4/4 "
 start 4
-wait_for 20 "global: the restarted node gets one" \
+nh_wait_for 20 "global: the restarted node gets one" \
     spread_is g "node1:1 node2:1 node3:1 node4:1 node5:1 " 1 1 1 1 1
-wait_for 5 "service ls: global on 5 nodes" ls_is "g global 5/5 "
+nh_wait_for 5 "service ls: global on 5 nodes" ls_is "g global 5/5 "
 # the restarted node's web containers (their tasks went with the service) are gone
 left=$(nh_docker 4 ps -a --format '{{.Label "com.docker.swarm.service.name"}}' | sort | tr '\n' ' ')
 [ "$left" = "g " ] || fail "host 4 keeps containers of '$left' after its restart"
 ID[5]=$(nh_docker 5 info -f '{{.Swarm.NodeID}}')
 nh_docker 1 node update --availability drain "${ID[5]}" >/dev/null
-wait_for 20 "global: the drained node's task stops" \
+nh_wait_for 20 "global: the drained node's task stops" \
     spread_is g "node1:1 node2:1 node3:1 node4:1 " 1 1 1 1 0
-wait_for 5 "service ls: global on 4 nodes after the drain" ls_is "g global 4/4 "
+nh_wait_for 5 "service ls: global on 4 nodes after the drain" ls_is "g global 4/4 "
 nh_docker 1 node update --availability active "${ID[5]}" >/dev/null
-wait_for 20 "global: the node active again gets one" \
+nh_wait_for 20 "global: the node active again gets one" \
     spread_is g "node1:1 node2:1 node3:1 node4:1 node5:1 " 1 1 1 1 1
 ok "a global service runs one task per node and follows nodes that join, drain and return"
 
@@ -287,16 +271,16 @@ nh_docker 1 service create -d --mode global --stop-grace-period 2s --name gl \
     --constraint node.labels.gl==yes busybox sleep 100000 >/dev/null
 nh_docker 1 node update --label-add gl=yes "${ID[2]}" >/dev/null
 nh_docker 1 node update --label-add gl=yes "${ID[4]}" >/dev/null
-wait_for 20 "global on the labelled nodes" spread_is gl "node2:1 node4:1 " 0 1 0 1 0
+nh_wait_for 20 "global on the labelled nodes" spread_is gl "node2:1 node4:1 " 0 1 0 1 0
 nh_docker 1 node update --label-rm gl "${ID[2]}" >/dev/null
-wait_for 20 "global leaves a node whose label went" spread_is gl "node4:1 " 0 0 0 1 0
+nh_wait_for 20 "global leaves a node whose label went" spread_is gl "node4:1 " 0 0 0 1 0
 nh_docker 1 service rm gl >/dev/null
 ok "a global service with a constraint follows node labels"
 
 # --- placement: constraints, preferences, max replicas per node, resources ------------------------
 nh_docker 1 service create -d --replicas 3 --stop-grace-period 2s --name pin \
     --constraint node.hostname==node3 busybox sleep 100000 >/dev/null
-wait_for 20 "constraint node.hostname==node3" spread_is pin "node3:3 " 0 0 3 0 0
+nh_wait_for 20 "constraint node.hostname==node3" spread_is pin "node3:3 " 0 0 3 0 0
 nh_docker 1 service rm pin >/dev/null
 for i in 1 2; do nh_docker 1 node update --label-add zone=a "${ID[$i]}" >/dev/null; done
 for i in 3 4 5; do nh_docker 1 node update --label-add zone=b "${ID[$i]}" >/dev/null; done
@@ -311,14 +295,14 @@ zones() {
     done
     [ "$a $b" = "3 3" ] || { [ -n "${WHY:-}" ] && echo "zone a $a, zone b $b ($p)"; return 1; }
 }
-wait_for 20 "placement preference spread=node.labels.zone" zones
+nh_wait_for 20 "placement preference spread=node.labels.zone" zones
 nh_docker 1 service rm pref >/dev/null
 ok "constraints and placement preferences"
 
 nh_docker 1 node update --availability drain "${ID[5]}" >/dev/null
 nh_docker 1 service create -d --replicas 6 --replicas-max-per-node 1 --stop-grace-period 2s \
     --name mx busybox sleep 100000 >/dev/null
-wait_for 20 "max replicas per node: 4 running" \
+nh_wait_for 20 "max replicas per node: 4 running" \
     spread_is mx "node1:1 node2:1 node3:1 node4:1 " 1 1 1 1 0
 # pending_is N ERR: N tasks of mx pending, all with the error ERR (quoted, as the CLI prints it)
 pending_is() {
@@ -330,12 +314,12 @@ pending_is() {
         return 1
     }
 }
-wait_for 10 "2 pending with Docker's reason" \
+nh_wait_for 10 "2 pending with Docker's reason" \
     pending_is 2 '"no suitable node (max replicas per node limit exceed; 1 node not available for new tasks)"'
 nh_docker 1 node update --availability active "${ID[5]}" >/dev/null
-wait_for 20 "a node active again takes one" \
+nh_wait_for 20 "a node active again takes one" \
     spread_is mx "node1:1 node2:1 node3:1 node4:1 node5:1 " 1 1 1 1 1
-wait_for 10 "1 still pending" pending_is 1 '"no suitable node (max replicas per node limit exceed)"'
+nh_wait_for 10 "1 still pending" pending_is 1 '"no suitable node (max replicas per node limit exceed)"'
 nh_docker 1 service rm mx >/dev/null
 ok "max replicas per node: the rest pending with the reason, placed when a node is active again"
 
@@ -348,15 +332,15 @@ pending_big() {
     [ -n "${WHY:-}" ] && echo "tasks: '$e'"
     return 1
 }
-wait_for 10 "too big: pending with the reason" pending_big
+nh_wait_for 10 "too big: pending with the reason" pending_big
 nh_docker 1 service update -d --reserve-memory 16M big >/dev/null
 big_running() { [ "$(placed big | tr ' ' '\n' | awk -F: '{s += $2} END {print s}')" -eq 2 ]; }
-wait_for 20 "placed once it fits" big_running
+nh_wait_for 20 "placed once it fits" big_running
 nh_docker 1 service rm big >/dev/null
 ok "resources: pending with the reason, placed once the reservation fits"
 
 nh_docker 1 service rm g >/dev/null
-wait_for 20 "global containers gone" cg_is 0 0 0 0 0
+nh_wait_for 20 "global containers gone" cg_is 0 0 0 0 0
 # --- an image only some nodes have --------------------------------------------------------------
 # Tasks placed where the image is missing are REJECTED there with the reason, and their
 # replacements end up on the nodes that have it (Docker's scheduler avoids a node after 5
@@ -366,7 +350,7 @@ for i in 1 2; do nh_docker "$i" load -i "$NH_ROOT/only.tar" >/dev/null; done
 t0=$(now)
 nh_docker 1 service create -d --replicas 4 --restart-delay 0s --stop-grace-period 2s \
     --name only only12:latest sleep 100000 >/dev/null
-wait_for 60 "a service whose image only nodes 1 and 2 have runs there" \
+nh_wait_for 60 "a service whose image only nodes 1 and 2 have runs there" \
     spread_is only "node1:2 node2:2 " 2 2 0 0 0
 echo "# image on 2 of 5 nodes: 4 replicas running on them $(since "$t0") s after create"
 err=$(nh_docker 1 service ps only --no-trunc --filter desired-state=shutdown --format '{{.Node}} {{.CurrentState}} {{.Error}}' |
@@ -375,7 +359,7 @@ case "$err" in node[345]" Rejected "*"No such image: only12:latest"*) ;; *) fail
 nh_docker 1 service rm only >/dev/null
 # (the daemons stop only once nothing runs: a daemon stopped while its agent waits for a container
 # stop leaks that operation's state, which ASan builds report as a failed exit)
-wait_for 20 "every container gone" cg_is 0 0 0 0 0
+nh_wait_for 20 "every container gone" cg_is 0 0 0 0 0
 ok "tasks where the image is missing are rejected with the reason and placed where it is"
 
 for i in 5 4 3 2 1; do nh_stop "$i"; done

@@ -12,13 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-exec_net_need
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-dk_ok load -i "$T/bb.tar"
+svc_test_init --net
 
 # pids_of SERVICE: the host PIDs of its running containers, one a line
 pids_of()

@@ -16,15 +16,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-exec_net_need
 # the ephemeral range is per network namespace: this one is the test's own
-echo "30000 30999" >/proc/sys/net/ipv4/ip_local_port_range
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-dk_ok load -i "$T/bb.tar"
+svc_test_init --net --sysctl net.ipv4.ip_local_port_range="30000 30999"
 
 # task_of SERVICE: the JSON of its running task (BODY of GET /tasks)
 task_of()

@@ -9,12 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-dk_ok load -i "$T/bb.tar"
+svc_test_init
 
 # --- create -------------------------------------------------------------------------------
 run dk service create -d --name web --replicas 3 --label team=a --stop-grace-period 1s busybox sleep 100000

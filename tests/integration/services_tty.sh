@@ -11,12 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-dk_ok load -i "$T/bb.tar"
+svc_test_init
 
 # hexlog FILE: the bytes of FILE in hex (no spaces, no newlines)
 hexlog() { od -An -v -tx1 "$1" | tr -d ' \n'; }

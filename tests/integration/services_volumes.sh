@@ -11,14 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_image.sh"
 source "$(dirname "$0")/lib_exec.sh"
-it_init
-exec_init
-start_daemon "${EXEC_ARGS[@]}"
-swarm_init
-make_busybox_tar "$T/bb.tar" >/dev/null
-make_busybox_tar "$T/seed.tar" seedbox:latest seed >/dev/null
-dk_ok load -i "$T/bb.tar"
-dk_ok load -i "$T/seed.tar"
+svc_test_init --seed-image
 VOL="$DATA_ROOT/volumes"
 
 # ctr_of SERVICE: the ID of the service's running container (waits for it)
