@@ -52,9 +52,10 @@ struct net_port {
     uint16_t published;
 };
 
-/* The network's name in `docker inspect` (a task without networks is on Docker's default
- * bridge network, "bridge", whose role the node's network plays). */
-#define NET_NETWORK_NAME "bridge"
+/* The node network's name in the API (GET /networks, a container's NetworkSettings.Networks):
+ * the network task containers are on, whatever its bridge device is called. Docker's
+ * docker_gwbridge plays the same part for swarm tasks; there is no Docker "bridge" network. */
+#define NET_NETWORK_NAME "shoal_gwbridge"
 /* Docker's fallback when the kernel's ephemeral range cannot be read. */
 #define NET_PORT_RANGE_BEGIN 49153
 #define NET_PORT_RANGE_END 65535
