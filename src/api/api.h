@@ -9,6 +9,7 @@
 #include "exec/exec.h"
 #include "http/http.h"
 #include "image/image.h"
+#include "net/net.h"
 #include "node/node.h"
 
 #define API_VERSION "1.41"
@@ -24,6 +25,7 @@ struct api_config {
     struct exec *exec;
     struct image_store *images;
     struct volume_store *volumes;
+    struct net *net; /* the node's networks (GET /networks, containers' /etc files) */
     struct agent_exec *agent_exec;
     /* the image helper's executable; NULL: /proc/self/exe (tests name the shoal binary) */
     const char *helper_exe;

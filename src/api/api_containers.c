@@ -224,19 +224,23 @@ static json_t *endpoint_settings(const json_t *net, bool running)
                      "MacAddress", on ?: jstr_or(net, "MacAddress", ""), "DriverOpts");
 }
 
+/* The entry is named after the node network (GET /networks lists it by that name and the
+ * NetworkID the adapter kept): containers attached before it had that name kept "bridge" in
+ * their facts, and there is only the one network a task container can be on. */
 static json_t *networks_of(const json_t *extra, bool running)
 {
     json_t *net = json_object_get(extra, "network");
     json_t *out = json_object();
     if (json_is_object(net))
-        json_object_set_new(out, jstr_or(net, "Name", "bridge"), endpoint_settings(net, running));
+        json_object_set_new(out, NET_NETWORK_NAME, endpoint_settings(net, running));
     return out;
 }
 
 json_t *api_container_net_settings(const json_t *extra, bool running)
 {
     json_t *net = json_object_get(extra, "network");
-    /* the default bridge network's address is repeated at the top (DefaultNetworkSettings) */
+    /* the address is repeated at the top, as for the default bridge network in Docker
+     * (DefaultNetworkSettings): the node network is the one a task container is on */
     json_t *ep = json_is_object(net) ? endpoint_settings(net, running) : NULL;
     const char *on = running && net ? NULL : "";
     json_t *out = json_pack(
@@ -373,7 +377,7 @@ static bool network_filter_match(json_t *vals, const json_t *extra)
     json_t *net = json_object_get(extra, "network");
     if (!json_is_object(net))
         return false;
-    return match_any(vals, jstr_or(net, "Name", ""), false, false) ||
+    return match_any(vals, NET_NETWORK_NAME, false, false) ||
            match_any(vals, jstr_or(net, "NetworkID", ""), true, false);
 }
 
@@ -510,6 +514,13 @@ static void h_container_inspect(struct api_req *r)
         return;
     }
     json_t *extra = json_object_get(meta, "extra");
+    /* the container's /etc files, while it is attached to the node network (from prepare
+     * until it is removed): the files bind-mounted on /etc/resolv.conf, hostname and hosts */
+    struct net_attachment att;
+    bool attached = r->api->cfg.net && net_lookup(r->api->cfg.net, id, &att) == 0;
+    char *resolv = attached ? xasprintf("%s/resolv.conf", att.dir) : xstrdup("");
+    char *hostname = attached ? xasprintf("%s/hostname", att.dir) : xstrdup("");
+    char *hosts = attached ? xasprintf("%s/hosts", att.dir) : xstrdup("");
     char created[40], started[40], finished[40];
     time_or_zero(st.created_ns, created);
     time_or_zero(st.started_ns, started);
@@ -544,12 +555,12 @@ static void h_container_inspect(struct api_req *r)
         "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s,"
         " s:n, s:{s:s, s:o}, s:o, s:{s:s, s:{}}, s:o, s:o, s:o}",
         "Id", id, "Created", created, "Path", path, "Args", args, "State", state, "Image",
-        extra_str(meta, "image_id"), "ResolvConfPath", "", "HostnamePath", "", "HostsPath", "",
-        "LogPath", logp, "Name", name, "RestartCount", 0, "Driver", "overlay2", "Platform", "linux",
-        "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs", "HostConfig",
-        "NetworkMode", "default", "PortBindings", api_container_port_bindings(extra), "Config",
-        config, "GraphDriver", "Name", "overlay2", "Data", "Mounts", mounts, "ContainerStatus",
-        json_null(), "NetworkSettings",
+        extra_str(meta, "image_id"), "ResolvConfPath", resolv, "HostnamePath", hostname,
+        "HostsPath", hosts, "LogPath", logp, "Name", name, "RestartCount", 0, "Driver", "overlay2",
+        "Platform", "linux", "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs",
+        "HostConfig", "NetworkMode", "default", "PortBindings", api_container_port_bindings(extra),
+        "Config", config, "GraphDriver", "Name", "overlay2", "Data", "Mounts", mounts,
+        "ContainerStatus", json_null(), "NetworkSettings",
         api_container_net_settings(extra, st.status == EXEC_RUNNING));
     json_object_del(out, "ContainerStatus");
     if (json_array_size(json_object_get(extra, "host_mounts"))) /* omitempty, as Docker's */
@@ -557,6 +568,9 @@ static void h_container_inspect(struct api_req *r)
                         json_object_get(extra, "host_mounts"));
     free(name);
     free(logp);
+    free(resolv);
+    free(hostname);
+    free(hosts);
     json_decref(meta);
     api_reply_json(r, 200, out);
 }

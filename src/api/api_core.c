@@ -7,11 +7,13 @@
 #include <string.h>
 
 static const struct api_route *const route_tables[] = {
-    api_system_routes, api_swarm_routes,     api_node_routes,    api_task_routes,  api_log_routes,
-    api_image_routes,  api_container_routes, api_service_routes, api_volume_routes};
+    api_system_routes, api_swarm_routes,   api_node_routes,      api_task_routes,
+    api_log_routes,    api_image_routes,   api_container_routes, api_service_routes,
+    api_volume_routes, api_network_routes, api_plugin_routes};
 
 /* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
- * learns the truth. Matched by path prefix after the version. */
+ * learns the truth. Matched by path prefix after the version, after the routes (so the
+ * network and plugin reads that are built are served, and their writes answer 501). */
 static const char *const unbuilt_prefixes[] = {
     "/services", "/secrets", "/configs", "/networks",  "/containers", "/images", "/exec",
     "/build",    "/plugins", "/session", "/system/df", "/auth",       "/commit", "/grpc",
@@ -137,6 +139,42 @@ int api_query_version(struct api_req *r, const char *what, uint64_t *version, st
                      num_err_word(rc));
     free(v);
     return rc;
+}
+
+void api_go_quote(const char *s, struct buf *out)
+{
+    static const char named[] = "\a\b\f\n\r\t\v", letter[] = "abfnrtv";
+    const unsigned char *p = (const unsigned char *)s;
+    buf_add(out, "\"", 1);
+    while (*p) {
+        unsigned c = *p;
+        const char *nm = c ? strchr(named, (int)c) : NULL;
+        size_t n = (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2
+                   : (c & 0xf0) == 0xe0            ? 3
+                   : (c & 0xf8) == 0xf0            ? 4
+                                                   : 1;
+        size_t k = 1;
+        while (c >= 0x80 && k < n && (p[k] & 0xc0) == 0x80)
+            k++;
+        if (c == '"' || c == '\\') {
+            buf_printf(out, "\\%c", c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            buf_add(out, (const char *)p, 1);
+        } else if (nm) {
+            buf_printf(out, "\\%c", letter[nm - named]);
+        } else if (c < 0x80 || n == 1 || k < n) {
+            buf_printf(out, "\\x%02x", c); /* a control byte, or a byte of no UTF-8 sequence */
+        } else if (n == 2 && (((c & 0x1f) << 6) | (p[1] & 0x3f)) < 0xa0) {
+            buf_printf(out, "\\u%04x", ((c & 0x1f) << 6) | (p[1] & 0x3f)); /* C1 controls */
+            p++;
+        } else {
+            buf_add(out, (const char *)p, n); /* a character: kept, as printable */
+            p += n;
+            continue;
+        }
+        p++;
+    }
+    buf_add(out, "\"", 1);
 }
 
 /* ---- filters ---- */

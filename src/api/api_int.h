@@ -55,6 +55,37 @@ extern const struct api_route api_node_routes[];
 extern const struct api_route api_task_routes[];
 extern const struct api_route api_service_routes[];
 extern const struct api_route api_volume_routes[];
+extern const struct api_route api_network_routes[];
+extern const struct api_route api_plugin_routes[];
+
+/* ---- networks (api_networks.c): the pure parts ---- */
+/* runconfig.IsPreDefinedNetwork: "bridge", "host", "none", "default" (type=builtin). */
+bool api_network_predefined(const char *name);
+/* Docker's NetworkResource of a local network: Scope "local", IPAM driver "default" with
+ * ipam_config (an array, [] when NULL), options and containers ({} when NULL), Labels {}.
+ * Takes the references it is given. */
+json_t *api_network_json(const char *name, const char *id, int64_t created_ns, const char *driver,
+                         json_t *ipam_config, json_t *options, json_t *containers);
+/* Filters of GET /networks as dockerd checks them: keys dangling, driver, id, label, name,
+ * scope, type ("Invalid filter 'x'", 400); dangling one value of 1, true, 0, false (400 with
+ * dockerd's words); type builtin or custom (500 "invalid filter: 'type'='x'", as dockerd
+ * 20.10 answers it). */
+int api_network_filters_check(const struct api_filters *f, struct err *e);
+/* The networks of nets (an array of NetworkResource objects) that checked filters keep, as
+ * dockerd's FilterNetworks: driver and scope exact, name and id exact or a regular
+ * expression found in them, label as everywhere, dangling (not predefined and no
+ * containers), type (builtin: predefined names). A new array of the same objects. */
+json_t *api_networks_filter(json_t *nets, const struct api_filters *f);
+/* The network ref names, as dockerd's getNetwork finds it: the full ID, else the full name,
+ * else a unique ID prefix; a non-empty scope keeps only networks of that scope. Borrowed from
+ * nets; NULL with e: 404 "network <ref> not found", 400 "<n> matches found based on ID
+ * prefix: network <ref> is ambiguous" (or "based on name"). */
+json_t *api_network_find(json_t *nets, const char *ref, const char *scope, struct err *e);
+
+/* ---- plugins (api_plugins.c): the pure part ---- */
+/* Filters of GET /plugins: keys capability, enabled ("Invalid filter 'x'"); enabled must
+ * have true or false among its values ("Invalid filter 'enabled=[x]'"). */
+int api_plugin_filters_check(const struct api_filters *f, struct err *e);
 
 /* ---- volumes (api_volumes.c): the pure parts ---- */
 /* Filters of GET /volumes: keys name, driver, label, dangling ("Invalid filter 'x'"); dangling
@@ -115,6 +146,9 @@ bool api_bool_value(const char *v);
 /* A query flag dockerd reads with strconv.ParseBool (rotateWorkerToken=): absent or empty is
  * false; anything ParseBool refuses is 400 "invalid value for <key>: <v>". */
 int api_query_parse_bool(struct api_req *r, const char *key, bool *out, struct err *e);
+/* Appends s quoted as Go's strconv.Quote (%q) writes it: in double quotes, `"` and `\`
+ * escaped, control bytes as \n or \xNN, stray non-UTF-8 bytes as \xNN. */
+void api_go_quote(const char *s, struct buf *out);
 /* ?version= as Docker parses it; fills e with Docker's message on failure. */
 int api_query_version(struct api_req *r, const char *what, uint64_t *version, struct err *e);
 
@@ -157,11 +191,12 @@ void api_human_duration(int64_t ns, char *out, size_t cap);
 void api_container_status_text(const struct exec_state *st, enum exec_health_status health,
                                int64_t now_ns, char *out, size_t cap);
 /* From the facts the adapter kept (meta.json "extra": "network", "config", "port_bindings"),
- * each a new object. NetworkSettings as dockerd shows a task container on its default
- * bridge network: the network's entry and the top-level copy of its address (Docker's
- * DefaultNetworkSettings), Ports {"8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18080"}]}
- * with exposed but unpublished ports null; a container that is not running has released
- * them, as dockerd's: Ports {}, no sandbox, the entry keeps only its NetworkID. */
+ * each a new object. NetworkSettings as dockerd shows a task container on one bridge
+ * network: the node network's entry (NET_NETWORK_NAME) and the top-level copy of its address
+ * (Docker's DefaultNetworkSettings, kept for the node network), Ports {"8080/tcp": [{"HostIp":
+ * "0.0.0.0", "HostPort": "18080"}]} with exposed but unpublished ports null; a container that is
+ * not running has released them, as dockerd's: Ports {}, no sandbox, the entry keeps only its
+ * NetworkID. */
 json_t *api_container_net_settings(const json_t *extra, bool running);
 /* `docker ps`: the item's Ports ([{IP, PrivatePort, PublicPort, Type}], exposed only:
  * {PrivatePort, Type}; none unless running) and NetworkSettings ({"Networks": ...}). */

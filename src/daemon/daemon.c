@@ -349,18 +349,18 @@ static void engine_start(struct daemon *d)
     d->exec = d->images ? exec_new(&d->loop, &xc, &e) : NULL;
     if (d->images && !d->exec)
         log_warn("containers cannot run on this node: %s", e.msg);
+    /* SHOAL_NET_SUBNET chooses the task containers' subnet (default: Docker's first free
+     * local pool); SHOAL_NET_BRIDGE its bridge (tests running several daemons in one
+     * namespace give each its own). Opened on every node (it touches no kernel state until a
+     * container attaches): GET /networks shows the node's networks either way. */
+    char *nroot = xasprintf("%s/net", d->o.data_root);
+    struct net_config nc = {
+        .root = nroot, .subnet = getenv("SHOAL_NET_SUBNET"), .bridge = getenv("SHOAL_NET_BRIDGE")};
+    d->net = net_new(&nc, &e);
+    if (!d->net)
+        log_warn("task containers get no network (only lo): %s", e.msg);
+    free(nroot);
     if (d->exec) {
-        /* SHOAL_NET_SUBNET chooses the task containers' subnet (default: Docker's first free
-         * local pool); SHOAL_NET_BRIDGE its bridge (tests running several daemons in one
-         * namespace give each its own) */
-        char *nroot = xasprintf("%s/net", d->o.data_root);
-        struct net_config nc = {.root = nroot,
-                                .subnet = getenv("SHOAL_NET_SUBNET"),
-                                .bridge = getenv("SHOAL_NET_BRIDGE")};
-        d->net = net_new(&nc, &e);
-        if (!d->net)
-            log_warn("task containers get no network (only lo): %s", e.msg);
-        free(nroot);
         d->agent_exec = agent_exec_new(&d->loop, d->exec, d->images, NULL);
         agent_exec_set_net(d->agent_exec, d->net);
         agent_exec_set_volumes(d->agent_exec, d->volumes);
@@ -540,6 +540,7 @@ int daemon_main(int argc, char **argv)
                             .exec = d.exec,
                             .images = d.images,
                             .volumes = d.volumes,
+                            .net = d.net,
                             .agent_exec = d.agent_exec};
     d.api = api_new(&d.loop, d.node, &ac);
     uv_signal_init(&d.loop, &d.sigterm);

@@ -13,7 +13,8 @@
  * (or teardown); the gateway (.1), the subnet's own address and its broadcast are never
  * handed out; a (protocol, published port) pair belongs to at most one container. The
  * attachments are persisted in <root>/net.json after every change, so net_new after a daemon
- * restart re-learns the subnet, the addresses in use and the published ports.
+ * restart re-learns the subnet, the addresses in use and the published ports; the networks'
+ * IDs are in <root>/networks.json (written by net_new when new, and by a teardown).
  *
  * Everything acts on the network namespace of the calling thread (the daemon's; a test's own
  * unshared one). Threading: one thread (the loop's); each call is a handful of syscalls and
@@ -33,8 +34,8 @@
 #define NET_TABLE_DEFAULT "shoal"
 
 struct net_config {
-    const char *root;   /* state dir (created): <root>/net.json, <root>/netns/<container id>,
-                         * <root>/containers/<container id>/ */
+    const char *root;   /* state dir (created): <root>/net.json, <root>/networks.json,
+                         * <root>/netns/<container id>, <root>/containers/<container id>/ */
     const char *bridge; /* NULL: NET_BRIDGE_DEFAULT */
     const char *table;  /* nftables table name in family ip; NULL: NET_TABLE_DEFAULT */
     const char *subnet; /* "a.b.c.d/n"; NULL: 172.18.0.0/16 unless a route overlaps it,
@@ -51,9 +52,10 @@ struct net_port {
     uint16_t published;
 };
 
-/* The network's name in `docker inspect` (a task without networks is on Docker's default
- * bridge network, "bridge", whose role the node's network plays). */
-#define NET_NETWORK_NAME "bridge"
+/* The node network's name in the API (GET /networks, a container's NetworkSettings.Networks):
+ * the network task containers are on, whatever its bridge device is called. Docker's
+ * docker_gwbridge plays the same part for swarm tasks; there is no Docker "bridge" network. */
+#define NET_NETWORK_NAME "shoal_gwbridge"
 /* Docker's fallback when the kernel's ephemeral range cannot be read. */
 #define NET_PORT_RANGE_BEGIN 49153
 #define NET_PORT_RANGE_END 65535
@@ -71,9 +73,9 @@ struct net_attachment {
 struct net;
 
 /* Reads <root>/net.json if there is one (a restart: its subnet, addresses and ports are in
- * use again); touches no kernel state. The bridge, sysctls and table are made (or checked
- * and re-made) at the first net_attach. Returns NULL and fills e on a bad config or an
- * unreadable state file. */
+ * use again) and <root>/networks.json (written when an ID is new); touches no kernel state.
+ * The bridge, sysctls and table are made (or checked and re-made) at the first net_attach.
+ * Returns NULL and fills e on a bad config or an unreadable or unwritable state file. */
 struct net *net_new(const struct net_config *cfg, struct err *e);
 void net_free(struct net *n); /* forgets, removes nothing; NULL is a no-op */
 
@@ -98,9 +100,22 @@ int net_lookup(struct net *n, const char *container_id, struct net_attachment *o
 /* The published ports of an attached container, picked ports as picked: 0 and a heap array
  * in *out (NULL when there are none; the caller frees it), or -ERR_NOT_FOUND. */
 int net_ports(struct net *n, const char *container_id, struct net_port **out, size_t *nout);
-/* The network's ID (64 hex, Docker's NetworkID): made at the first net_new on a data root,
- * kept in net.json, new after a teardown (a new network, as after Docker's swarm leave). */
+/* The networks every node has, as GET /networks lists them: the node network (driver
+ * "bridge") and Docker's predefined "host" and "none" (drivers "host" and "null"). */
+enum net_kind { NET_KIND_BRIDGE, NET_KIND_HOST, NET_KIND_NONE, NET_KIND_COUNT };
+/* A network's ID (64 hex, Docker's NetworkID) and creation time (ns since the epoch): made at
+ * the first net_new on a data root and kept in <root>/networks.json, so they hold across
+ * restarts; the node network's is new after a teardown (a new network, as after Docker's swarm
+ * leave), host's and none's never change. */
+const char *net_network_id(const struct net *n, enum net_kind k);
+int64_t net_network_created(const struct net *n, enum net_kind k);
+/* net_network_id(n, NET_KIND_BRIDGE). */
 const char *net_id(const struct net *n);
+/* The node network's bridge device (cfg->bridge or NET_BRIDGE_DEFAULT). */
+const char *net_bridge_name(const struct net *n);
+/* The node network's subnet ("172.18.0.0/16") and gateway ("172.18.0.1") once known (the
+ * configured one, or the one chosen at the first attach and kept): true; false before. */
+bool net_subnet(const struct net *n, char cidr[24], char gateway[16]);
 /* The ephemeral range random published ports come from (read at net_new). */
 void net_port_range(const struct net *n, uint16_t *begin, uint16_t *end);
 /* Ids of the attached containers, for reconciling with the executor after a restart:
@@ -110,8 +125,8 @@ void net_each(struct net *n, void (*fn)(void *arg, const char *container_id), vo
  * not attached is fine (0); kernel objects already gone are fine. */
 int net_detach(struct net *n, const char *container_id, struct err *e);
 /* Detaches every container (veths, netns files, /etc files), deletes the nftables table and
- * the bridge, removes net.json (swarm leave). n stays usable: the next attach makes them
- * again (a later swarm init). */
+ * the bridge, removes net.json (swarm leave); the node network gets a new ID (kept in
+ * networks.json). n stays usable: the next attach makes them again (a later swarm init). */
 int net_teardown(struct net *n, struct err *e);
 
 /* ---- pure parts (net_pure.c) ---- */

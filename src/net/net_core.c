@@ -1,5 +1,7 @@
 /* net_core.c — the networking module's object: the attachments (container → address, veth,
- * ports), their state file, and the order of kernel steps for attach, detach and teardown.
+ * ports), their state file, the node's networks' identities (networks.json: ID and creation
+ * time of the node network, host and none), and the order of kernel steps for attach, detach
+ * and teardown.
  *
  * Invariants: every attachment in memory is in net.json once a call returns 0 (written
  * after each change, atomically by rename; not fsynced, as exec's files are not: it describes
@@ -35,8 +37,12 @@ struct net {
     bool ready;        /* bridge, sysctls and table made by this process */
     bool touched;      /* kernel state may exist: net.json was there, or ensure ran */
     struct net_ipam ipam;
-    struct strmap *atts;           /* container id → struct net_att */
-    char id[65];                   /* the network's ID, kept in net.json */
+    struct strmap *atts; /* container id → struct net_att */
+    /* the node's networks' IDs and creation times (NET_KIND_*), kept in networks.json; the
+     * bridge's is in net.json too (older data roots have it only there) */
+    char ids[NET_KIND_COUNT][65];
+    int64_t created_ns[NET_KIND_COUNT];
+    char *ids_path;
     uint16_t port_begin, port_end; /* the ephemeral range random published ports come from */
     uint16_t last_tcp, last_udp;   /* the allocator's last pick per protocol (not kept) */
 };
@@ -95,7 +101,7 @@ static int state_save(struct net *n, struct err *e)
         json_array_append_new(atts,
                               json_pack("{s:s, s:s, s:o}", "id", a->id, "ip", ip, "ports", ports));
     }
-    json_t *root = json_pack("{s:o, s:s}", "attachments", atts, "id", n->id);
+    json_t *root = json_pack("{s:o, s:s}", "attachments", atts, "id", n->ids[NET_KIND_BRIDGE]);
     if (n->have_subnet) {
         char net[16];
         net_ip_format(n->subnet, net);
@@ -141,8 +147,11 @@ static int state_load(struct net *n, uint32_t *subnet, int *prefix, bool *have, 
     }
     rc = 0;
     const char *nid = json_string_value(json_object_get(root, "id"));
-    if (id_is_hex64(nid)) /* else (an older file): the one net_new made stays */
-        snprintf(n->id, sizeof(n->id), "%s", nid);
+    if (id_is_hex64(nid) && strcmp(nid, n->ids[NET_KIND_BRIDGE])) {
+        /* the network its containers are on; networks.json is rewritten to match */
+        snprintf(n->ids[NET_KIND_BRIDGE], sizeof(n->ids[0]), "%s", nid);
+        n->created_ns[NET_KIND_BRIDGE] = 0;
+    }
     const char *s = json_string_value(json_object_get(root, "subnet"));
     if (s) {
         rc = net_cidr_parse(s, subnet, prefix, e);
@@ -180,6 +189,56 @@ static int state_load(struct net *n, uint32_t *subnet, int *prefix, bool *have, 
     return rc;
 }
 
+/* ---- the networks' identities (networks.json) ---- */
+
+static const char *const kind_key[NET_KIND_COUNT] = {"bridge", "host", "none"};
+
+static int ids_save(struct net *n, struct err *e)
+{
+    json_t *root = json_object();
+    for (int k = 0; k < NET_KIND_COUNT; k++)
+        json_object_set_new(
+            root, kind_key[k],
+            json_pack("{s:s, s:I}", "id", n->ids[k], "created", (json_int_t)n->created_ns[k]));
+    char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    int rc = file_write_replace(n->ids_path, text, strlen(text), 0600, e);
+    free(text);
+    return rc < 0 ? err_wrap(e, "save network IDs") : 0;
+}
+
+/* Reads networks.json; a network missing from it (or no file: a new data root) keeps the ID
+ * net_new made and gets created 0, so that the caller saves. */
+static int ids_load(struct net *n, struct err *e)
+{
+    char *d = NULL;
+    size_t len;
+    int rc = file_read(n->ids_path, &d, &len, e);
+    if (rc == -ERR_NOT_FOUND) {
+        err_clear(e);
+        return 0;
+    }
+    if (rc < 0)
+        return err_wrap(e, "read %s", n->ids_path);
+    json_t *root = json_loadb(d, len, 0, NULL);
+    free(d);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return err_set(e, ERR_INTERNAL, "%s: not a network IDs file", n->ids_path);
+    }
+    for (int k = 0; k < NET_KIND_COUNT; k++) {
+        json_t *o = json_object_get(root, kind_key[k]);
+        const char *id = json_string_value(json_object_get(o, "id"));
+        json_int_t created = json_integer_value(json_object_get(o, "created"));
+        if (id_is_hex64(id) && created > 0) {
+            snprintf(n->ids[k], sizeof(n->ids[k]), "%s", id);
+            n->created_ns[k] = created;
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
 /* ---- the object ---- */
 
 struct net *net_new(const struct net_config *cfg, struct err *e)
@@ -197,8 +256,10 @@ struct net *net_new(const struct net_config *cfg, struct err *e)
     n->bridge = xstrdup(cfg->bridge ? cfg->bridge : NET_BRIDGE_DEFAULT);
     n->table = xstrdup(cfg->table ? cfg->table : NET_TABLE_DEFAULT);
     n->state_path = xasprintf("%s/net.json", n->root);
+    n->ids_path = xasprintf("%s/networks.json", n->root);
     n->atts = strmap_new();
-    hex_id_new(n->id);
+    for (int k = 0; k < NET_KIND_COUNT; k++)
+        hex_id_new(n->ids[k]);
     char *range = NULL;
     size_t rlen;
     if (file_read("/proc/sys/net/ipv4/ip_local_port_range", &range, &rlen, NULL) < 0)
@@ -217,7 +278,17 @@ struct net *net_new(const struct net_config *cfg, struct err *e)
     uint32_t old_net = 0;
     int old_prefix = 0;
     bool have_old = false;
-    if (state_load(n, &old_net, &old_prefix, &have_old, e) < 0)
+    if (ids_load(n, e) < 0 || state_load(n, &old_net, &old_prefix, &have_old, e) < 0)
+        goto fail;
+    /* new identities (a new data root, or one from before networks.json) are kept at once, so
+     * that the API shows the same IDs across restarts even before the first attach */
+    bool ids_new = false;
+    for (int k = 0; k < NET_KIND_COUNT; k++)
+        if (!n->created_ns[k]) {
+            n->created_ns[k] = time_now_ns();
+            ids_new = true;
+        }
+    if (ids_new && ids_save(n, e) < 0)
         goto fail;
     struct stat st;
     n->touched = stat(n->state_path, &st) == 0;
@@ -276,6 +347,7 @@ void net_free(struct net *n)
     free(n->bridge);
     free(n->table);
     free(n->state_path);
+    free(n->ids_path);
     free(n);
 }
 
@@ -585,7 +657,33 @@ int net_ports(struct net *n, const char *container_id, struct net_port **out, si
 
 const char *net_id(const struct net *n)
 {
-    return n->id;
+    return n->ids[NET_KIND_BRIDGE];
+}
+
+const char *net_network_id(const struct net *n, enum net_kind k)
+{
+    return n->ids[k];
+}
+
+int64_t net_network_created(const struct net *n, enum net_kind k)
+{
+    return n->created_ns[k];
+}
+
+const char *net_bridge_name(const struct net *n)
+{
+    return n->bridge;
+}
+
+bool net_subnet(const struct net *n, char cidr[24], char gateway[16])
+{
+    if (!n->have_subnet)
+        return false;
+    char ip[16];
+    net_ip_format(n->subnet, ip);
+    snprintf(cidr, 24, "%s/%d", ip, n->prefix);
+    net_ip_format(n->subnet + 1, gateway);
+    return true;
 }
 
 void net_port_range(const struct net *n, uint16_t *begin, uint16_t *end)
@@ -655,6 +753,10 @@ int net_teardown(struct net *n, struct err *e)
     n->have_subnet = n->cfg_subnet;
     if (n->have_subnet)
         net_ipam_init(&n->ipam, n->subnet, n->prefix);
-    hex_id_new(n->id); /* the next network is a new one */
+    /* the next network is a new one */
+    hex_id_new(n->ids[NET_KIND_BRIDGE]);
+    n->created_ns[NET_KIND_BRIDGE] = time_now_ns();
+    if (ids_save(n, rc < 0 ? &e2 : e) < 0 && rc == 0)
+        rc = -e->kind;
     return rc < 0 ? err_wrap(e, "network teardown") : 0;
 }

@@ -1,6 +1,7 @@
 /* fuzz_filters.c — libFuzzer target: ?filters= as api_filters_decode reads it (moby's
  * filters.FromJSON), then validation and label matching as GET /nodes and /events use them,
- * and the same bytes as a since/until value. */
+ * GET /networks' checks and matching (its name and id filters are regular expressions, which
+ * must never take long to compile), and the same bytes as a since/until value. */
 #include "api/api_int.h"
 
 #include <stdint.h>
@@ -18,6 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)api_filters_match_labels(&f, "label", labels);
         (void)api_filters_match_labels(&f, "node.label", labels);
         json_decref(labels);
+        if (api_network_filters_check(&f, &e) == 0) {
+            json_t *nets = json_pack(
+                "[o, o]", api_network_json("shoal_gwbridge", "3f0a", 1, "bridge", NULL, NULL, NULL),
+                api_network_json("host", "9e2d", 1, "host", NULL, NULL, NULL));
+            json_decref(api_networks_filter(nets, &f));
+            json_decref(nets);
+        }
     } else if (strcmp(e.msg, "invalid filter") != 0) {
         abort(); /* moby has one answer for every malformed filter */
     }

@@ -59,7 +59,7 @@ assert_eq "[{\"Protocol\":\"tcp\",\"TargetPort\":8080,\"PublishedPort\":$p1,\"Pu
 fetch_ok "$p1" hello-rnd
 task_id=$(jq -r .ID <<<"$task")
 run dk inspect --type task --format '{{json .Status.PortStatus}}' "$task_id"
-assert_rc 0 "docker inspect --type task TASK (generic inspect stops at GET /networks, 501 in shoal)"
+assert_rc 0 "docker inspect --type task TASK"
 assert_eq "{\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":8080,\"PublishedPort\":$p1,\"PublishMode\":\"host\"}]}" \
     "$OUT" "docker inspect TASK: PortStatus"
 run dk service ps rnd --filter desired-state=running --format '{{.Ports}}'
@@ -77,29 +77,29 @@ hc=$(jq -c '.[0].HostConfig' <<<"$OUT")
 pid=$(jq -r '.[0].State.Pid' <<<"$OUT")
 addr=$(nsenter -t "$pid" -n ip -4 -o addr show dev eth0 | awk '{print $4}')
 mac=$(nsenter -t "$pid" -n ip -o link show dev eth0 | grep -o "link/ether [0-9a-f:]*" | cut -d" " -f2)
-assert_eq "${addr%/*}" "$(jq -r .Networks.bridge.IPAddress <<<"$ns")" "Networks.bridge.IPAddress: eth0's"
-assert_eq "${addr%/*}" "$(jq -r .IPAddress <<<"$ns")" "top-level IPAddress (the default network's)"
-assert_eq "${addr#*/}" "$(jq -r .Networks.bridge.IPPrefixLen <<<"$ns")" "IPPrefixLen"
-assert_eq "$mac" "$(jq -r .Networks.bridge.MacAddress <<<"$ns")" "MacAddress: eth0's"
+assert_eq "${addr%/*}" "$(jq -r .Networks.shoal_gwbridge.IPAddress <<<"$ns")" "Networks.shoal_gwbridge.IPAddress: eth0's"
+assert_eq "${addr%/*}" "$(jq -r .IPAddress <<<"$ns")" "top-level IPAddress (the node network's)"
+assert_eq "${addr#*/}" "$(jq -r .Networks.shoal_gwbridge.IPPrefixLen <<<"$ns")" "IPPrefixLen"
+assert_eq "$mac" "$(jq -r .Networks.shoal_gwbridge.MacAddress <<<"$ns")" "MacAddress: eth0's"
 assert_eq "$mac" "$(jq -r .MacAddress <<<"$ns")" "top-level MacAddress"
-assert_eq 172.18.0.1 "$(jq -r .Networks.bridge.Gateway <<<"$ns")" "Gateway: the bridge"
+assert_eq 172.18.0.1 "$(jq -r .Networks.shoal_gwbridge.Gateway <<<"$ns")" "Gateway: the bridge"
 assert_eq 172.18.0.1 "$(jq -r .Gateway <<<"$ns")" "top-level Gateway"
-assert_match "$(jq -r .Networks.bridge.NetworkID <<<"$ns")" '^[0-9a-f]{64}$' "NetworkID"
-assert_match "$(jq -r .Networks.bridge.EndpointID <<<"$ns")" '^[0-9a-f]{64}$' "EndpointID"
-assert_eq "$(jq -r .Networks.bridge.EndpointID <<<"$ns")" "$(jq -r .EndpointID <<<"$ns")" "top-level EndpointID"
+assert_match "$(jq -r .Networks.shoal_gwbridge.NetworkID <<<"$ns")" '^[0-9a-f]{64}$' "NetworkID"
+assert_match "$(jq -r .Networks.shoal_gwbridge.EndpointID <<<"$ns")" '^[0-9a-f]{64}$' "EndpointID"
+assert_eq "$(jq -r .Networks.shoal_gwbridge.EndpointID <<<"$ns")" "$(jq -r .EndpointID <<<"$ns")" "top-level EndpointID"
 assert_match "$(jq -r .SandboxID <<<"$ns")" '^[0-9a-f]{64}$' "SandboxID"
 sbk=$(jq -r .SandboxKey <<<"$ns")
 [ "$(stat -L -c %i "$sbk" 2>/dev/null)" = "$(stat -L -c %i /proc/"$pid"/ns/net)" ] ||
     fail "SandboxKey $sbk is not the container's network namespace"
 assert_eq "{\"8080/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$p1\"}]}" "$(jq -c .Ports <<<"$ns")" "Ports"
 assert_eq '{"IPAMConfig":null,"Links":null,"Aliases":null,"DriverOpts":null}' \
-    "$(jq -c '.Networks.bridge | {IPAMConfig, Links, Aliases, DriverOpts}' <<<"$ns")" "the entry's null fields"
+    "$(jq -c '.Networks.shoal_gwbridge | {IPAMConfig, Links, Aliases, DriverOpts}' <<<"$ns")" "the entry's null fields"
 assert_eq '{"8080/tcp":[{"HostIp":"","HostPort":""}]}' "$(jq -c .PortBindings <<<"$hc")" "HostConfig.PortBindings"
 assert_eq default "$(jq -r .NetworkMode <<<"$hc")" "HostConfig.NetworkMode"
 run dk inspect --format '{{json .Config.ExposedPorts}}' "$cid"
 assert_eq '{"8080/tcp":{}}' "$OUT" "Config.ExposedPorts"
 run dk ps --format '{{.Networks}}' --filter "id=$cid"
-assert_eq bridge "$OUT" "docker ps NETWORKS"
+assert_eq shoal_gwbridge "$OUT" "docker ps NETWORKS"
 
 # --- the next random port is the next one; fixed tcp and udp next to it ----------------------------
 run dk service create -d --name two --stop-grace-period 1s --env MSG=hello-two \
@@ -124,8 +124,9 @@ assert_eq "$two_c" "$(dk ps -q --no-trunc --filter publish=5353/udp)" "ps --filt
 assert_eq "$two_c" "$(dk ps -q --no-trunc --filter publish=5000-6000/udp)" "ps --filter publish=5000-6000/udp"
 assert_eq "" "$(dk ps -q --no-trunc --filter publish=5353)" "ps --filter publish=5353 (tcp)"
 assert_eq "$two_c" "$(dk ps -q --no-trunc --filter expose=5353/udp)" "ps --filter expose=5353/udp"
-assert_eq "$both" "$(dk ps -q --no-trunc --filter network=bridge | sort)" "ps --filter network=bridge"
-netid=$(dk inspect --format '{{.NetworkSettings.Networks.bridge.NetworkID}}' "$rnd_c")
+assert_eq "$both" "$(dk ps -q --no-trunc --filter network=shoal_gwbridge | sort)" "ps --filter network=shoal_gwbridge"
+assert_eq "" "$(dk ps -q --no-trunc --filter network=bridge)" "ps --filter network=bridge (no such network here)"
+netid=$(dk inspect --format '{{.NetworkSettings.Networks.shoal_gwbridge.NetworkID}}' "$rnd_c")
 assert_eq "$both" "$(dk ps -q --no-trunc --filter "network=${netid:0:12}" | sort)" "ps --filter network=ID prefix"
 assert_eq "" "$(dk ps -q --no-trunc --filter network=nosuchnet)" "ps --filter network=nosuchnet"
 run dk ps --filter publish=1:2

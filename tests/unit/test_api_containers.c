@@ -276,7 +276,9 @@ static void assert_json(json_t *j, const char *want)
 TEST(api_container_network_shapes)
 {
     json_t *x = net_extra();
-    /* running: Docker's shape for a container on the default bridge network */
+    /* running: Docker's shape for a container on a bridge network, the node network's entry
+     * named as GET /networks names it (the facts of a container attached before kept the old
+     * name "bridge") */
     assert_json(
         api_container_net_settings(x, true),
         "{\"Bridge\":\"\",\"SandboxID\":\"s1\",\"HairpinMode\":false,\"LinkLocalIPv6Address\":\"\","
@@ -286,7 +288,7 @@ TEST(api_container_network_shapes)
         "\"SecondaryIPv6Addresses\":null,\"EndpointID\":\"e1\",\"Gateway\":\"172.18.0.1\","
         "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"IPAddress\":\"172.18.0.2\","
         "\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"MacAddress\":\"02:42:ac:12:00:02\","
-        "\"Networks\":{\"bridge\":{\"IPAMConfig\":null,\"Links\":null,\"Aliases\":null,"
+        "\"Networks\":{\"shoal_gwbridge\":{\"IPAMConfig\":null,\"Links\":null,\"Aliases\":null,"
         "\"NetworkID\":\"n1\",\"EndpointID\":\"e1\",\"Gateway\":\"172.18.0.1\",\"IPAddress\":"
         "\"172.18.0.2\",\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\","
         "\"GlobalIPv6PrefixLen\":0,\"MacAddress\":\"02:42:ac:12:00:02\",\"DriverOpts\":null}}}");
@@ -297,7 +299,8 @@ TEST(api_container_network_shapes)
         "\"LinkLocalIPv6PrefixLen\":0,\"Ports\":{},\"SandboxKey\":\"\",\"SecondaryIPAddresses\":"
         "null,\"SecondaryIPv6Addresses\":null,\"EndpointID\":\"\",\"Gateway\":\"\","
         "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"IPAddress\":\"\",\"IPPrefixLen\":"
-        "0,\"IPv6Gateway\":\"\",\"MacAddress\":\"\",\"Networks\":{\"bridge\":{\"IPAMConfig\":"
+        "0,\"IPv6Gateway\":\"\",\"MacAddress\":\"\",\"Networks\":{\"shoal_gwbridge\":{"
+        "\"IPAMConfig\":"
         "null,\"Links\":null,\"Aliases\":null,\"NetworkID\":\"n1\",\"EndpointID\":\"\","
         "\"Gateway\":\"\",\"IPAddress\":\"\",\"IPPrefixLen\":0,\"IPv6Gateway\":\"\","
         "\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"MacAddress\":\"\","
@@ -309,9 +312,10 @@ TEST(api_container_network_shapes)
                 "\"PublicPort\":18080,\"Type\":\"tcp\"}]");
     assert_json(api_container_list_ports(x, false), "[]");
     json_t *ln = api_container_list_net(x, true);
-    ASSERT_EQ_STR(json_string_value(json_object_get(
-                      json_object_get(json_object_get(ln, "Networks"), "bridge"), "IPAddress")),
-                  "172.18.0.2");
+    ASSERT_EQ_STR(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(ln, "Networks"), NET_NETWORK_NAME), "IPAddress")),
+        "172.18.0.2");
     json_decref(ln);
     assert_json(api_container_port_bindings(x),
                 "{\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],\"8080/tcp\":[{\"HostIp\":\"\","

@@ -323,6 +323,77 @@ TEST(net_state_file_relearned)
     free(root);
 }
 
+/* The networks' IDs hold across restarts from the first net_new on, before any attach (the
+ * API shows them); an ID only in an older net.json is taken; a teardown renews the node
+ * network's alone. No kernel state: nothing was attached, so the teardown is files only. */
+TEST(net_network_ids_kept)
+{
+    make_tmp();
+    char *root = xasprintf("%s/ids", tmpdir);
+    struct err e = {0};
+    struct net *n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    char ids[NET_KIND_COUNT][65];
+    for (int k = 0; k < NET_KIND_COUNT; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "%s", net_network_id(n, k));
+        ASSERT_EQ_INT(strlen(ids[k]), 64);
+        ASSERT_TRUE(net_network_created(n, k) > 0);
+    }
+    ASSERT_TRUE(strcmp(ids[NET_KIND_HOST], ids[NET_KIND_NONE]) != 0);
+    ASSERT_EQ_STR(net_id(n), ids[NET_KIND_BRIDGE]);
+    ASSERT_EQ_STR(net_bridge_name(n), NET_BRIDGE_DEFAULT);
+    char cidr[24], gw[16];
+    ASSERT_FALSE(net_subnet(n, cidr, gw)); /* chosen at the first attach */
+    int64_t created = net_network_created(n, NET_KIND_HOST);
+    net_free(n);
+
+    n = net_new(&(struct net_config){.root = root, .subnet = "10.9.8.0/24", .bridge = "shbr9"}, &e);
+    ASSERT_NOT_NULL(n);
+    for (int k = 0; k < NET_KIND_COUNT; k++)
+        ASSERT_EQ_STR(net_network_id(n, k), ids[k]);
+    ASSERT_EQ_INT(net_network_created(n, NET_KIND_HOST), created);
+    ASSERT_TRUE(net_subnet(n, cidr, gw)); /* a configured one is known at once */
+    ASSERT_EQ_STR(cidr, "10.9.8.0/24");
+    ASSERT_EQ_STR(gw, "10.9.8.1");
+    ASSERT_EQ_STR(net_bridge_name(n), "shbr9");
+
+    /* swarm leave: a new node network; host and none stay, also after a restart */
+    ASSERT_EQ_INT(net_teardown(n, &e), 0);
+    ASSERT_TRUE(strcmp(net_id(n), ids[NET_KIND_BRIDGE]) != 0);
+    char renewed[65];
+    snprintf(renewed, sizeof(renewed), "%s", net_id(n));
+    net_free(n);
+    n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_STR(net_id(n), renewed);
+    ASSERT_EQ_STR(net_network_id(n, NET_KIND_HOST), ids[NET_KIND_HOST]);
+    ASSERT_EQ_STR(net_network_id(n, NET_KIND_NONE), ids[NET_KIND_NONE]);
+    net_free(n);
+
+    /* a data root from before networks.json: net.json's ID is the node network's */
+    char *ids_path = xasprintf("%s/networks.json", root), *state = xasprintf("%s/net.json", root);
+    const char *old = "{\"attachments\":[],\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaa\",\"subnet\":\"10.7.0.0/16\"}";
+    ASSERT_EQ_INT(unlink(ids_path), 0);
+    ASSERT_EQ_INT(file_write_atomic(state, old, strlen(old), 0600, &e), 0);
+    n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_STR(net_id(n), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    snprintf(ids[NET_KIND_HOST], sizeof(ids[0]), "%s", net_network_id(n, NET_KIND_HOST));
+    net_free(n);
+    n = net_new(&(struct net_config){.root = root}, &e);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_STR(net_network_id(n, NET_KIND_HOST), ids[NET_KIND_HOST]);
+    net_free(n);
+    /* an unreadable IDs file is an error, not new IDs */
+    ASSERT_EQ_INT(file_write_atomic(ids_path, "{x", 2, 0600, &e), 0);
+    ASSERT_NULL(net_new(&(struct net_config){.root = root}, &e));
+    ASSERT_CONTAINS(e.msg, "not a network IDs file");
+    free(ids_path);
+    free(state);
+    free(root);
+}
+
 /* ---- the kernel parts, in the test's own namespaces ---- */
 
 static int run(const char *ns_path, char *const argv[], char **out);
