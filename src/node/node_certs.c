@@ -91,8 +91,7 @@ int node_issue(struct node *n, const char *csr, const char *id, const char *ou, 
                char **chain, struct err *e)
 {
     json_t *cluster = node_cluster(n);
-    const char *root = n->new_root_cert ? n->new_root_cert : n->root_cert;
-    const char *key = n->new_root_cert ? n->new_root_key : n->root_key;
+    const char *root = rootca_signing_cert(&n->roots), *key = rootca_signing_key(&n->roots);
     if (!cluster || !root || !key || !root[0])
         return err_set(e, ERR_UNAVAILABLE, "the swarm's CA is not loaded");
     struct ca_identity ident = {0};
@@ -107,7 +106,7 @@ int node_issue(struct node *n, const char *csr, const char *id, const char *ou, 
     if (rc)
         return rc;
     /* After a root rotation began, peers that trust only the old root follow the chain. */
-    *chain = n->cross_cert ? xasprintf("%s%s", cert, n->cross_cert) : xstrdup(cert);
+    *chain = rootca_chain(&n->roots, cert);
     free(cert);
     return 0;
 }

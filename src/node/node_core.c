@@ -250,12 +250,7 @@ void node_forget(struct node *n)
     n->heartbeat_ms = 0;
     memset(n->dek, 0, sizeof(n->dek));
     n->have_dek = false;
-    free(n->root_cert);
-    free(n->root_key);
-    free(n->new_root_cert);
-    free(n->new_root_key);
-    free(n->cross_cert);
-    n->root_cert = n->root_key = n->new_root_cert = n->new_root_key = n->cross_cert = NULL;
+    rootca_roots_release(&n->roots);
     free(n->unlock_key);
     n->unlock_key = xstrdup("");
     node_etcd_forget(n, false);
@@ -271,23 +266,11 @@ static void apply_private(struct node *n, const char *name, json_t *rec)
     if (node_etcd_apply(n, name, rec))
         return;
     if (!strcmp(name, "rootca")) {
-        const char *nc = json_string_value(json_object_get(rec, "NewCert"));
-        const char *nk = json_string_value(json_object_get(rec, "NewKey"));
-        const char *cross = json_string_value(json_object_get(rec, "Cross"));
-        free(n->root_cert);
-        free(n->root_key);
-        free(n->new_root_cert);
-        free(n->new_root_key);
-        free(n->cross_cert);
-        n->root_cert = xstrdup(json_string_value(json_object_get(rec, "Cert")) ?: "");
-        n->root_key = xstrdup(json_string_value(json_object_get(rec, "Key")) ?: "");
-        n->new_root_cert = nc && nc[0] ? xstrdup(nc) : NULL;
-        n->new_root_key = nk && nk[0] ? xstrdup(nk) : NULL;
-        n->cross_cert = cross && cross[0] ? xstrdup(cross) : NULL;
+        rootca_roots_load(&n->roots, rec);
         n->finishing_rotation = false;
         /* managers follow the swarm's roots as soon as they change */
-        char *bundle = node_trust_bundle(n);
-        node_trust_sync(n, bundle, node_signing_root(n));
+        char *bundle = rootca_trust_bundle(&n->roots);
+        node_trust_sync(n, bundle, rootca_signing_cert(&n->roots));
         free(bundle);
     } else if (!strcmp(name, "unlockkey")) {
         const char *key = json_string_value(json_object_get(rec, "UnlockKey")) ?: "";
@@ -521,11 +504,7 @@ static void node_free(void *data)
     free(n->certs_dir);
     free(n->keys_dir);
     free(n->etcd_dir);
-    free(n->root_cert);
-    free(n->root_key);
-    free(n->new_root_cert);
-    free(n->new_root_key);
-    free(n->cross_cert);
+    rootca_roots_release(&n->roots);
     free(n->unlock_key);
     node_etcd_forget(n, false);
     free(n->initial_cluster);

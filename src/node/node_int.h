@@ -4,6 +4,7 @@
 
 #include "http/http.h"
 #include "httpc/httpc.h"
+#include "manager/rootca/rootca.h"
 #include "msg/msg.h"
 #include "node.h"
 #include "repl/repl.h"
@@ -78,10 +79,8 @@ struct node {
     struct repl *repl; /* commits and the etcd feed, while st runs */
 
     /* private records loaded from etcd */
-    char *root_cert, *root_key;         /* PEM */
-    char *new_root_cert, *new_root_key; /* during a root rotation: the root that signs */
-    char *cross_cert;                   /* the new root signed by the old one (chains) */
-    bool finishing_rotation;
+    struct rootca_roots roots;        /* the swarm's roots ("rootca"; manager/rootca/rootca.h) */
+    bool finishing_rotation;          /* leader: the end of a root rotation is being committed */
     json_t *manager_list;             /* cache of node_manager_list() ... */
     uint64_t manager_list_rev;        /* ... as of this store revision */
     struct rate_table *join_failures; /* per remote IP: joins refused for a bad token */
@@ -265,16 +264,11 @@ void node_cert_renew(struct node *n);
 int node_issue(struct node *n, const char *csr, const char *id, const char *ou, const char *ip,
                char **chain, struct err *e);
 
-/* node_rotate.c: root CA rotation */
-/* The API's TLSInfo for a root: TrustRoot and the root's subject and public key. */
-json_t *node_tls_info(const char *root_pem);
-/* The roots nodes must trust now (old and new during a rotation); heap, NULL if unknown. */
-char *node_trust_bundle(struct node *n);
-/* The root that signs new certificates now (borrowed). */
-const char *node_signing_root(struct node *n);
-/* In swarm update: starts a rotation if the spec asks for one (ForceRotate changed, or a
- * signing CA given): fills *rootca with the private record to write and updates obj's
- * TLSInfo and RootRotationInProgress. Returns 1 if rotating, 0 if not, <0 on error. */
+/* node_rotate.c: root CA rotation's wiring (the decisions are manager/rootca's) */
+/* In swarm update: starts a rotation if the spec asks for one (rootca_start_wanted): makes or
+ * checks the new root, cross-signs it, fills *rootca with the private record to write and
+ * updates obj's TLSInfo and RootRotationInProgress. Returns 1 if rotating, 0 if not, <0 on
+ * error. */
 int node_rotation_prepare(struct node *n, json_t *cur_cluster, json_t *obj, json_t **rootca,
                           struct err *e);
 /* This node's TLSInfo as it reports it (trust bundle and certificate issuer); new or NULL. */
@@ -284,8 +278,9 @@ json_t *node_self_tls_info(struct node *n);
 void node_trust_sync(struct node *n, const char *bundle, const char *signing_root);
 /* Leader: records a node's reported TLSInfo in its object. */
 void node_record_tls_info(struct node *n, const char *id, json_t *tls);
-/* Leader, every dispatcher tick: its own TLSInfo, and the end of a finished rotation. */
-void node_rotation_tick(struct node *n);
+/* Leader, every dispatcher tick at now_ns (wall clock): its own TLSInfo, and the end of a
+ * rotation once rootca_reconcile says every node is on the new root. */
+void node_rotation_tick(struct node *n, int64_t now_ns);
 
 /* node_role.c */
 /* Asks `manager` (through client) for a manager identity and becomes a manager. */
