@@ -155,7 +155,7 @@ static bool cert_usable(struct node *n, int64_t now_ns)
               ca_verify_at(n->etcd_ca_cert, cert, now_ns, &id, &e) == 0 && !strcmp(id.cn, n->id) &&
               !strcmp(id.ou, CA_ETCD_OU) &&
               (!n->advertise_ip[0] || ca_cert_has_ip(cert, n->advertise_ip)) &&
-              now_ns < node_cert_renew_at(id.not_before_ns, id.not_after_ns, 1.0);
+              now_ns < ca_renew_at(id.not_before_ns, id.not_after_ns, 1.0);
     if (key)
         memset(key, 0, strlen(key));
     free(cp);

@@ -247,14 +247,6 @@ int node_leader_ping(struct node *n, json_t **reply);
 const char *node_leader_addr(struct node *n);
 
 /* node_certs.c */
-/* When a certificate valid over [not_before, not_after] renews: between 50% and 80% of its
- * life, r in [0, 1] picking the point (pure). */
-int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r);
-/* The renewal check's decision for this node's certificate at now_ns (pure; the caller reads
- * the clock): <0 it does not verify against ca_pem then (expired, not yet valid, another CA;
- * e says why), 1 it is due for renewal (r as node_cert_renew_at), 0 keep it. */
-int node_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns,
-                  struct err *e);
 void node_certs_start(struct node *n);
 void node_certs_stop(struct node *n);
 void node_cert_renew(struct node *n);
