@@ -19,9 +19,10 @@ rm -f /tmp/shoal-lint.$$
 # ranks above it.
 # msg (the node-to-node message codec) sits below them all, so the dispatcher and the agent
 # both read it.
-order=(base http httpc store ca state repl msg manager/scheduler manager/orchestrator
-       manager/dispatcher manager/logbroker manager/rootca spec manager exec image net volume agent node hollow api
-       daemon)
+# etcdtrust (etcd's CA, certificates and CRL on a manager) reads only base and ca.
+order=(base http httpc store ca etcdtrust state repl msg manager/scheduler manager/orchestrator
+       manager/dispatcher manager/logbroker manager/rootca spec manager exec image net volume
+       agent node hollow api daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
 for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)

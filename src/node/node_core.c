@@ -44,6 +44,7 @@ struct node *node_new(uv_loop_t *loop, const struct node_config *cfg)
     n->certs_dir = xasprintf("%s/certs", n->swarm_dir);
     n->keys_dir = xasprintf("%s/keys", n->swarm_dir);
     n->etcd_dir = xasprintf("%s/etcd", n->swarm_dir);
+    etcdtrust_init(&n->etcd, n->certs_dir, n->keys_dir);
     n->store = store_new();
     n->role_watch = store_watch_add(n->store, 1u << STORE_NODE, node_role_watch, n);
     n->unlock_key = xstrdup("");
@@ -263,7 +264,7 @@ void node_forget(struct node *n)
 
 static void apply_private(struct node *n, const char *name, json_t *rec)
 {
-    if (node_etcd_apply(n, name, rec))
+    if (etcdtrust_apply(&n->etcd, node_is_manager(n) && n->have_dek ? n->dek : NULL, name, rec))
         return;
     if (!strcmp(name, "rootca")) {
         rootca_roots_load(&n->roots, rec);
@@ -353,14 +354,15 @@ static void on_state_ready(void *data, int rc, struct err *e)
 void node_start_store(struct node *n, node_done_cb cb, void *data)
 {
     struct err e;
-    if (node_etcd_prepare(n, &e) < 0) {
+    struct etcdtrust_self self = {n->id, n->cluster_id, n->advertise_ip};
+    if (etcdtrust_prepare(&n->etcd, n->dek, &self, time_now_ns(), &e) < 0) {
         n->state = NODE_ERROR;
         snprintf(n->error, sizeof(n->error), "%s", e.msg);
         cb(data, -e.kind, &e);
         return;
     }
-    /* etcd trusts the etcd CA alone (node_etcd.c); an older data root keeps the swarm's */
-    bool own = n->etcd_trust;
+    /* etcd trusts the etcd CA alone (etcdtrust.h); an older data root keeps the swarm's */
+    bool own = n->etcd.on;
     char *ca = xasprintf("%s/%s", n->certs_dir, own ? "etcd-ca.crt" : "ca.crt");
     char *cert = xasprintf("%s/%s", n->certs_dir, own ? "etcd.crt" : "node.crt");
     char *key = xasprintf("%s/%s", n->certs_dir, own ? "etcd.key" : "node.key");
@@ -506,7 +508,7 @@ static void node_free(void *data)
     free(n->etcd_dir);
     rootca_roots_release(&n->roots);
     free(n->unlock_key);
-    node_etcd_forget(n, false);
+    etcdtrust_release(&n->etcd);
     free(n->initial_cluster);
     json_decref(n->managers);
     json_decref(n->manager_list);

@@ -2,6 +2,7 @@
 #ifndef SHOAL_NODE_INT_H
 #define SHOAL_NODE_INT_H
 
+#include "etcdtrust/etcdtrust.h"
 #include "http/http.h"
 #include "httpc/httpc.h"
 #include "manager/rootca/rootca.h"
@@ -86,14 +87,10 @@ struct node {
     struct rate_table *join_failures; /* per remote IP: joins refused for a bad token */
     char *unlock_key;                 /* "" or SWMKEY-1-... */
 
-    /* etcd's own trust (node_etcd.c), managers only */
-    char *etcd_ca_cert, *etcd_ca_key; /* PEM; NULL on a data root from before the etcd CA */
-    bool etcd_trust;       /* this manager's etcd runs on the etcd CA (else the swarm's) */
-    bool etcd_ca_recorded; /* the swarm's "etcdca" record has been seen (or written) */
-    json_t *etcd_serials;  /* node ID → [serial] of its etcd certificates ("etcdcert-<ID>") */
-    json_t *etcd_revoked;  /* [serial] in etcd's CRL ("etcdcrl") */
-    bool etcd_revoking;    /* leader: a revocation is in flight */
-    bool etcd_recording;   /* this manager's serial record is being written */
+    /* etcd's own trust, managers only (etcdtrust/etcdtrust.h; wiring in node_etcd.c) */
+    struct etcdtrust etcd;
+    bool etcd_revoking;  /* leader: a revocation is in flight */
+    bool etcd_recording; /* this manager's serial record is being written */
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
@@ -175,29 +172,16 @@ int node_keys_unlock(struct node *n, const char *unlock_key, struct err *e);
 /* Re-seals the DEK with the unlock key (autolock on) or a new KEK (unlock_key NULL). */
 int node_keys_reseal(struct node *n, const char *unlock_key, struct err *e);
 
-/* node_etcd.c: etcd's own CA, this manager's etcd certificate, etcd's CRL */
-/* Writes the etcd CA to disk (key sealed with the DEK, which must be loaded) and keeps it. */
-int node_etcd_ca_install(struct node *n, const char *cert, const char *key, struct err *e);
-/* A new etcd CA, installed (swarm init). */
-int node_etcd_ca_create(struct node *n, struct err *e);
-/* Before etcd starts (DEK loaded): loads the etcd CA from disk, issues this manager's etcd
- * certificate if needed and makes sure a CRL file exists; sets n->etcd_trust. A data root
- * without the etcd CA is no error (n->etcd_trust stays false). */
-int node_etcd_prepare(struct node *n, struct err *e);
-/* Drops the etcd CA from memory; with remove_files also its files (demotion). */
-void node_etcd_forget(struct node *n, bool remove_files);
-/* {"Cert", "Key"} for a joining or promoted manager's answer, or NULL; new reference. */
-json_t *node_etcd_ca_record(struct node *n);
-/* Installs the etcd CA from a join or promotion answer's EtcdCA (both NULL: none). */
-int node_etcd_ca_from_answer(struct node *n, const char *cert, const char *key, struct err *e);
-/* Applies the private records "etcdca", "etcdcrl" and "etcdcert-<ID>"; false for others. */
-bool node_etcd_apply(struct node *n, const char *name, json_t *rec);
+/* node_etcd.c: the records of etcd's trust (the files and decisions are etcdtrust's) */
 /* Store up (and every certificate check): records this manager's etcd certificate serial if
  * the swarm's records lack it. */
 void node_etcd_ready(struct node *n);
 /* Leader, every dispatcher tick: creates the etcd CA record of an older swarm, and revokes
  * the etcd certificates of nodes that are neither managers nor etcd members any more. */
 void node_etcd_tick(struct node *n);
+/* Drops etcd's trust from memory (etcdtrust_forget; with remove_files its files too:
+ * demotion) and any revocation this leader had in flight. */
+void node_etcd_forget(struct node *n, bool remove_files);
 
 /* node_rpc.c: the manager's peer listener (join, CA, heartbeats) */
 int node_rpc_listen(struct node *n, struct err *e);

@@ -65,7 +65,7 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     }
     memcpy(n->dek, raw.p, sizeof(n->dek));
     n->have_dek = true;
-    if (node_etcd_ca_from_answer(n, m.etcd_ca_cert, m.etcd_ca_key, &e2) < 0)
+    if (etcdtrust_ca_from_answer(&n->etcd, n->dek, m.etcd_ca_cert, m.etcd_ca_key, &e2) < 0)
         log_error("promotion: %s", e2.msg);
     snprintf(n->role, sizeof(n->role), "manager");
     free(n->initial_cluster);

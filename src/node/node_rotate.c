@@ -8,7 +8,7 @@
  * first, then the cluster object: fenced, through the replication layer). It stays in node/
  * because it drives node's own identity (its certificate files, its TLS users) and the
  * leader's commits, both node's. etcd is not concerned: it trusts the separate etcd CA only
- * (node_etcd.c), never a swarm root, so a rotation needs no etcd restart.
+ * (src/etcdtrust), never a swarm root, so a rotation needs no etcd restart.
  * Thread: the loop thread. */
 #include "node_int.h"
 

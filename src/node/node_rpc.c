@@ -131,7 +131,7 @@ static void join_answer(struct join_ctx *c, const char *initial_cluster)
         dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
         r.dek = dek;
         /* manager-only, like the DEK: the CA that etcd trusts */
-        etcd_ca = node_etcd_ca_record(c->n);
+        etcd_ca = etcdtrust_ca_record(&c->n->etcd);
         r.etcd_ca_cert = json_string_value(json_object_get(etcd_ca, "Cert"));
         r.etcd_ca_key = json_string_value(json_object_get(etcd_ca, "Key"));
     }

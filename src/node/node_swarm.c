@@ -470,7 +470,7 @@ static int init_prepare(struct node *n, const struct init_fields *f, struct init
     if (!rc)
         rc = node_keys_create(n, unlock, e);
     if (!rc) /* etcd's own CA; the leader's first tick records it in the store */
-        rc = node_etcd_ca_create(n, e);
+        rc = etcdtrust_ca_create(&n->etcd, n->dek, e);
     if (!rc)
         rc = node_save_state(n, e);
     if (!rc) {
