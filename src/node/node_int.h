@@ -54,6 +54,24 @@ void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
  * with a majority (a minority never deposes anyone; its revoke would land after a heal). */
 bool node_silence_may_revoke(const struct node_silence *s, uint64_t now, bool etcd_has_leader);
 
+/* The leader's majority check (node_leader.c; pure, the time an argument, so tests drive it
+ * with a fake clock). etcd keeps renewing leases at a Raft leader cut off from its peers until
+ * it notices, while the majority may already have elected another leader: a leader that
+ * reaches at most half of the managers stops acting as leader. It pings every other manager
+ * each probe period; `reach` (a JSON object: manager ID → loop ms of its last answer) is what
+ * it heard. A manager counts as reachable if it answered within NODE_REACH_WINDOW_MS, or was
+ * first seen that recently (a window for a new leader or a new manager); the leader itself
+ * always does. */
+#define NODE_PROBE_MS 250
+#define NODE_REACH_WINDOW_MS (3 * NODE_PROBE_MS)
+/* Records an answer of manager id at now. */
+void node_reach_heard(json_t *reach, const char *id, uint64_t now);
+/* The check at now over the store's n managers (ids; self among them or not): first
+ * sightings are recorded in reach; *reachable (if non-NULL) gets how many count as reachable.
+ * True if this leader is isolated: more than one manager and at most half reachable. */
+bool node_reach_isolated(json_t *reach, const char *self, const char *const *ids, size_t n,
+                         uint64_t now, int *reachable);
+
 struct node {
     uv_loop_t *loop;
     struct node_config cfg;
