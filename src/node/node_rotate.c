@@ -172,6 +172,7 @@ static void finish_rootca_done(void *data, int rc, struct err *e)
     free(c);
 }
 
+/* The store's nodes as the decision reads them, into room for store_count() of them. */
 struct nodes_in {
     struct rootca_node *v;
     size_t n, cap;
@@ -180,10 +181,8 @@ struct nodes_in {
 static int add_node(json_t *obj, void *data)
 {
     struct nodes_in *in = data;
-    if (in->n == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 64;
-        in->v = xrealloc(in->v, in->cap * sizeof(*in->v));
-    }
+    if (in->n == in->cap)
+        return 1; /* cannot happen: the store does not change during the walk */
     in->v[in->n++] = (struct rootca_node){
         .id = store_json_str(obj, "ID"),
         .issuer_key = store_json_str(obj, "Description.TLSInfo.CertIssuerPublicKey")};
@@ -205,7 +204,8 @@ void node_rotation_tick(struct node *n, int64_t now_ns)
         .finishing = n->finishing_rotation};
     if (!rootca_rotating(&v))
         return;
-    struct nodes_in in = {0};
+    struct nodes_in in = {.cap = store_count(n->store, STORE_NODE)};
+    in.v = xcalloc(in.cap ? in.cap : 1, sizeof(*in.v));
     store_foreach(n->store, STORE_NODE, add_node, &in);
     enum rootca_next next = rootca_reconcile(&v, in.v, in.n, NULL, NULL);
     free(in.v);
