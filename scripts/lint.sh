@@ -14,14 +14,15 @@ if ! clang-format --dry-run --Werror $files 2>/tmp/shoal-lint.$$; then
 fi
 rm -f /tmp/shoal-lint.$$
 # Lowest first. A file in module M may include modules at or below M's rank.
-# src/manager/<part>/ folders (scheduler, orchestrator, dispatcher: pure logic) rank below
+# src/manager/<part>/ folders (scheduler, orchestrator, dispatcher, rootca: pure logic) rank below
 # spec, which reads their types; src/manager/ itself (the leader's loop, which reads specs)
 # ranks above it.
 # msg (the node-to-node message codec) sits below them all, so the dispatcher and the agent
 # both read it.
-order=(base http httpc store ca state repl msg manager/scheduler manager/orchestrator
-       manager/dispatcher manager/logbroker spec manager exec image net volume agent node hollow api
-       daemon)
+# etcdtrust (etcd's CA, certificates and CRL on a manager) reads only base and ca.
+order=(base http httpc store ca etcdtrust state repl msg manager/scheduler manager/orchestrator
+       manager/dispatcher manager/logbroker manager/rootca spec manager exec image net volume
+       agent node hollow api daemon)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo 99; }
 for f in $(git ls-files 'src/*/*.c' 'src/*/*.h' 'src/*/*/*.c' 'src/*/*/*.h'); do
     mod=$(echo "$f" | cut -d/ -f2)

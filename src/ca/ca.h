@@ -68,6 +68,16 @@ int ca_verify(const char *root_cert_pem, const char *cert_pem, struct ca_identit
 int ca_verify_at(const char *root_cert_pem, const char *cert_pem, int64_t now_ns,
                  struct ca_identity *id, struct err *e);
 
+/* ---- renewal (the time is the caller's: logic never reads a clock) ---- */
+/* When a certificate valid over [not_before, not_after] renews: between 50% and 80% of its
+ * life, r in [0, 1] (clamped) picking the point, as swarmkit does, so a swarm never has a wave
+ * of renewals and no certificate expires in service. */
+int64_t ca_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r);
+/* The renewal check's decision for cert_pem at now_ns: <0 it does not verify against ca_pem
+ * then (expired, not yet valid, another CA; e says why), 1 it is due for renewal (r as
+ * ca_renew_at), 0 keep it. */
+int ca_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns, struct err *e);
+
 /* Root rotation: a certificate with the new root's subject and public key signed by the old
  * root (CA:TRUE), valid no longer than either. Appended to node certificates issued by the
  * new root, it lets peers that still trust only the old root verify them. */

@@ -1,6 +1,7 @@
 /* ca_cert.c — the swarm's X.509 side: root CA creation (the swarm root and the separate etcd
  * CA), node keys and CSRs, issuing node certificates, the etcd CA's CRL of removed members,
- * verifying certificates against the root, key/cert matching and the root digest.
+ * verifying certificates against the root, when a certificate is due for renewal, key/cert
+ * matching and the root digest.
  *
  * Invariants: everything is PEM in, PEM out; every OpenSSL object made here is freed before
  * return, and the thread's OpenSSL error queue is left empty (its text is copied into the
@@ -653,4 +654,23 @@ out:
     X509_free(ca);
     ERR_clear_error();
     return rc;
+}
+
+int64_t ca_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r)
+{
+    int64_t life = not_after_ns - not_before_ns;
+    if (r < 0)
+        r = 0;
+    if (r > 1)
+        r = 1;
+    return not_before_ns + life / 2 + (int64_t)((double)life * 0.3 * r);
+}
+
+int ca_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns, struct err *e)
+{
+    struct ca_identity id;
+    int rc = ca_verify_at(ca_pem, cert_pem, now_ns, &id, e);
+    if (rc < 0)
+        return rc;
+    return now_ns >= ca_renew_at(id.not_before_ns, id.not_after_ns, r);
 }

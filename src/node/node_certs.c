@@ -1,6 +1,7 @@
 /* node_certs.c — node certificate renewal: every node renews its certificate at a random
- * point between 50% and 80% of its lifetime (as swarmkit), so a swarm never has a wave of
- * renewals and no certificate expires in service. Managers sign their own renewal with the
+ * point between 50% and 80% of its lifetime (as swarmkit; the minute's check reads the clock
+ * and ca_cert_due decides), so a swarm never has a wave of renewals and no certificate
+ * expires in service. Managers sign their own renewal with the
  * swarm's root; workers ask a manager (POST /swarm-rpc/renew, mutual TLS with the current
  * certificate). The new key and certificate replace the old ones atomically, and the TLS
  * users (peer listener, session, probes) pick them up at once.
@@ -13,25 +14,6 @@
 #include <string.h>
 
 #define CERT_CHECK_MS (60 * 1000)
-
-int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r)
-{
-    int64_t life = not_after_ns - not_before_ns;
-    if (r < 0)
-        r = 0;
-    if (r > 1)
-        r = 1;
-    return not_before_ns + life / 2 + (int64_t)((double)life * 0.3 * r);
-}
-
-int node_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns, struct err *e)
-{
-    struct ca_identity id;
-    int rc = ca_verify_at(ca_pem, cert_pem, now_ns, &id, e);
-    if (rc < 0)
-        return rc;
-    return now_ns >= node_cert_renew_at(id.not_before_ns, id.not_after_ns, r);
-}
 
 static char *certs_file(struct node *n, const char *name)
 {
@@ -91,8 +73,7 @@ int node_issue(struct node *n, const char *csr, const char *id, const char *ou, 
                char **chain, struct err *e)
 {
     json_t *cluster = node_cluster(n);
-    const char *root = n->new_root_cert ? n->new_root_cert : n->root_cert;
-    const char *key = n->new_root_cert ? n->new_root_key : n->root_key;
+    const char *root = rootca_signing_cert(&n->roots), *key = rootca_signing_key(&n->roots);
     if (!cluster || !root || !key || !root[0])
         return err_set(e, ERR_UNAVAILABLE, "the swarm's CA is not loaded");
     struct ca_identity ident = {0};
@@ -107,7 +88,7 @@ int node_issue(struct node *n, const char *csr, const char *id, const char *ou, 
     if (rc)
         return rc;
     /* After a root rotation began, peers that trust only the old root follow the chain. */
-    *chain = n->cross_cert ? xasprintf("%s%s", cert, n->cross_cert) : xstrdup(cert);
+    *chain = rootca_chain(&n->roots, cert);
     free(cert);
     return 0;
 }
@@ -157,7 +138,7 @@ static void check_tick(uv_timer_t *t)
     size_t len;
     struct err e;
     if (file_read(cp, &cert, &len, &e) == 0 && file_read(ap, &ca, &len, &e) == 0) {
-        int rc = node_cert_due(ca, cert, n->renew_r, time_now_ns(), &e);
+        int rc = ca_cert_due(ca, cert, n->renew_r, time_now_ns(), &e);
         /* an expired certificate cannot be renewed over mutual TLS: say so */
         if (rc < 0)
             log_error("this node's certificate is not valid: %s", e.msg);

@@ -44,6 +44,7 @@ struct node *node_new(uv_loop_t *loop, const struct node_config *cfg)
     n->certs_dir = xasprintf("%s/certs", n->swarm_dir);
     n->keys_dir = xasprintf("%s/keys", n->swarm_dir);
     n->etcd_dir = xasprintf("%s/etcd", n->swarm_dir);
+    etcdtrust_init(&n->etcd, n->certs_dir, n->keys_dir);
     n->store = store_new();
     n->role_watch = store_watch_add(n->store, 1u << STORE_NODE, node_role_watch, n);
     n->unlock_key = xstrdup("");
@@ -250,12 +251,7 @@ void node_forget(struct node *n)
     n->heartbeat_ms = 0;
     memset(n->dek, 0, sizeof(n->dek));
     n->have_dek = false;
-    free(n->root_cert);
-    free(n->root_key);
-    free(n->new_root_cert);
-    free(n->new_root_key);
-    free(n->cross_cert);
-    n->root_cert = n->root_key = n->new_root_cert = n->new_root_key = n->cross_cert = NULL;
+    rootca_roots_release(&n->roots);
     free(n->unlock_key);
     n->unlock_key = xstrdup("");
     node_etcd_forget(n, false);
@@ -268,26 +264,14 @@ void node_forget(struct node *n)
 
 static void apply_private(struct node *n, const char *name, json_t *rec)
 {
-    if (node_etcd_apply(n, name, rec))
+    if (etcdtrust_apply(&n->etcd, node_is_manager(n) && n->have_dek ? n->dek : NULL, name, rec))
         return;
     if (!strcmp(name, "rootca")) {
-        const char *nc = json_string_value(json_object_get(rec, "NewCert"));
-        const char *nk = json_string_value(json_object_get(rec, "NewKey"));
-        const char *cross = json_string_value(json_object_get(rec, "Cross"));
-        free(n->root_cert);
-        free(n->root_key);
-        free(n->new_root_cert);
-        free(n->new_root_key);
-        free(n->cross_cert);
-        n->root_cert = xstrdup(json_string_value(json_object_get(rec, "Cert")) ?: "");
-        n->root_key = xstrdup(json_string_value(json_object_get(rec, "Key")) ?: "");
-        n->new_root_cert = nc && nc[0] ? xstrdup(nc) : NULL;
-        n->new_root_key = nk && nk[0] ? xstrdup(nk) : NULL;
-        n->cross_cert = cross && cross[0] ? xstrdup(cross) : NULL;
+        rootca_roots_load(&n->roots, rec);
         n->finishing_rotation = false;
         /* managers follow the swarm's roots as soon as they change */
-        char *bundle = node_trust_bundle(n);
-        node_trust_sync(n, bundle, node_signing_root(n));
+        char *bundle = rootca_trust_bundle(&n->roots);
+        node_trust_sync(n, bundle, rootca_signing_cert(&n->roots));
         free(bundle);
     } else if (!strcmp(name, "unlockkey")) {
         const char *key = json_string_value(json_object_get(rec, "UnlockKey")) ?: "";
@@ -370,14 +354,15 @@ static void on_state_ready(void *data, int rc, struct err *e)
 void node_start_store(struct node *n, node_done_cb cb, void *data)
 {
     struct err e;
-    if (node_etcd_prepare(n, &e) < 0) {
+    struct etcdtrust_self self = {n->id, n->cluster_id, n->advertise_ip};
+    if (etcdtrust_prepare(&n->etcd, n->dek, &self, time_now_ns(), &e) < 0) {
         n->state = NODE_ERROR;
         snprintf(n->error, sizeof(n->error), "%s", e.msg);
         cb(data, -e.kind, &e);
         return;
     }
-    /* etcd trusts the etcd CA alone (node_etcd.c); an older data root keeps the swarm's */
-    bool own = n->etcd_trust;
+    /* etcd trusts the etcd CA alone (etcdtrust.h); an older data root keeps the swarm's */
+    bool own = n->etcd.on;
     char *ca = xasprintf("%s/%s", n->certs_dir, own ? "etcd-ca.crt" : "ca.crt");
     char *cert = xasprintf("%s/%s", n->certs_dir, own ? "etcd.crt" : "node.crt");
     char *key = xasprintf("%s/%s", n->certs_dir, own ? "etcd.key" : "node.key");
@@ -521,13 +506,9 @@ static void node_free(void *data)
     free(n->certs_dir);
     free(n->keys_dir);
     free(n->etcd_dir);
-    free(n->root_cert);
-    free(n->root_key);
-    free(n->new_root_cert);
-    free(n->new_root_key);
-    free(n->cross_cert);
+    rootca_roots_release(&n->roots);
     free(n->unlock_key);
-    node_etcd_forget(n, false);
+    etcdtrust_release(&n->etcd);
     free(n->initial_cluster);
     json_decref(n->managers);
     json_decref(n->manager_list);

@@ -110,7 +110,7 @@ static void on_tick(uv_timer_t *t)
     if (leads) {
         for (size_t i = 0; i < marks.n; i++)
             node_dispatch_mark(n, marks.v[i].id, marks.v[i].state, marks.v[i].message);
-        node_rotation_tick(n);
+        node_rotation_tick(n, time_now_ns());
         node_etcd_tick(n);
     }
     disp_live_marks_release(&marks);

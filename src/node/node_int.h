@@ -2,8 +2,10 @@
 #ifndef SHOAL_NODE_INT_H
 #define SHOAL_NODE_INT_H
 
+#include "etcdtrust/etcdtrust.h"
 #include "http/http.h"
 #include "httpc/httpc.h"
+#include "manager/rootca/rootca.h"
 #include "msg/msg.h"
 #include "node.h"
 #include "repl/repl.h"
@@ -52,6 +54,24 @@ void node_silence_probe(struct node_silence *s, enum node_probe p, uint64_t now,
  * with a majority (a minority never deposes anyone; its revoke would land after a heal). */
 bool node_silence_may_revoke(const struct node_silence *s, uint64_t now, bool etcd_has_leader);
 
+/* The leader's majority check (node_leader.c; pure, the time an argument, so tests drive it
+ * with a fake clock). etcd keeps renewing leases at a Raft leader cut off from its peers until
+ * it notices, while the majority may already have elected another leader: a leader that
+ * reaches at most half of the managers stops acting as leader. It pings every other manager
+ * each probe period; `reach` (a JSON object: manager ID → loop ms of its last answer) is what
+ * it heard. A manager counts as reachable if it answered within NODE_REACH_WINDOW_MS, or was
+ * first seen that recently (a window for a new leader or a new manager); the leader itself
+ * always does. */
+#define NODE_PROBE_MS 250
+#define NODE_REACH_WINDOW_MS (3 * NODE_PROBE_MS)
+/* Records an answer of manager id at now. */
+void node_reach_heard(json_t *reach, const char *id, uint64_t now);
+/* The check at now over the store's n managers (ids; self among them or not): first
+ * sightings are recorded in reach; *reachable (if non-NULL) gets how many count as reachable.
+ * True if this leader is isolated: more than one manager and at most half reachable. */
+bool node_reach_isolated(json_t *reach, const char *self, const char *const *ids, size_t n,
+                         uint64_t now, int *reachable);
+
 struct node {
     uv_loop_t *loop;
     struct node_config cfg;
@@ -78,23 +98,17 @@ struct node {
     struct repl *repl; /* commits and the etcd feed, while st runs */
 
     /* private records loaded from etcd */
-    char *root_cert, *root_key;         /* PEM */
-    char *new_root_cert, *new_root_key; /* during a root rotation: the root that signs */
-    char *cross_cert;                   /* the new root signed by the old one (chains) */
-    bool finishing_rotation;
+    struct rootca_roots roots;        /* the swarm's roots ("rootca"; manager/rootca/rootca.h) */
+    bool finishing_rotation;          /* leader: the end of a root rotation is being committed */
     json_t *manager_list;             /* cache of node_manager_list() ... */
     uint64_t manager_list_rev;        /* ... as of this store revision */
     struct rate_table *join_failures; /* per remote IP: joins refused for a bad token */
     char *unlock_key;                 /* "" or SWMKEY-1-... */
 
-    /* etcd's own trust (node_etcd.c), managers only */
-    char *etcd_ca_cert, *etcd_ca_key; /* PEM; NULL on a data root from before the etcd CA */
-    bool etcd_trust;       /* this manager's etcd runs on the etcd CA (else the swarm's) */
-    bool etcd_ca_recorded; /* the swarm's "etcdca" record has been seen (or written) */
-    json_t *etcd_serials;  /* node ID → [serial] of its etcd certificates ("etcdcert-<ID>") */
-    json_t *etcd_revoked;  /* [serial] in etcd's CRL ("etcdcrl") */
-    bool etcd_revoking;    /* leader: a revocation is in flight */
-    bool etcd_recording;   /* this manager's serial record is being written */
+    /* etcd's own trust, managers only (etcdtrust/etcdtrust.h; wiring in node_etcd.c) */
+    struct etcdtrust etcd;
+    bool etcd_revoking;  /* leader: a revocation is in flight */
+    bool etcd_recording; /* this manager's serial record is being written */
 
     /* manager side: the peer listener (mutual TLS) and the dispatcher's liveness table */
     struct http_server *peer_srv;
@@ -176,29 +190,16 @@ int node_keys_unlock(struct node *n, const char *unlock_key, struct err *e);
 /* Re-seals the DEK with the unlock key (autolock on) or a new KEK (unlock_key NULL). */
 int node_keys_reseal(struct node *n, const char *unlock_key, struct err *e);
 
-/* node_etcd.c: etcd's own CA, this manager's etcd certificate, etcd's CRL */
-/* Writes the etcd CA to disk (key sealed with the DEK, which must be loaded) and keeps it. */
-int node_etcd_ca_install(struct node *n, const char *cert, const char *key, struct err *e);
-/* A new etcd CA, installed (swarm init). */
-int node_etcd_ca_create(struct node *n, struct err *e);
-/* Before etcd starts (DEK loaded): loads the etcd CA from disk, issues this manager's etcd
- * certificate if needed and makes sure a CRL file exists; sets n->etcd_trust. A data root
- * without the etcd CA is no error (n->etcd_trust stays false). */
-int node_etcd_prepare(struct node *n, struct err *e);
-/* Drops the etcd CA from memory; with remove_files also its files (demotion). */
-void node_etcd_forget(struct node *n, bool remove_files);
-/* {"Cert", "Key"} for a joining or promoted manager's answer, or NULL; new reference. */
-json_t *node_etcd_ca_record(struct node *n);
-/* Installs the etcd CA from a join or promotion answer's EtcdCA (both NULL: none). */
-int node_etcd_ca_from_answer(struct node *n, const char *cert, const char *key, struct err *e);
-/* Applies the private records "etcdca", "etcdcrl" and "etcdcert-<ID>"; false for others. */
-bool node_etcd_apply(struct node *n, const char *name, json_t *rec);
+/* node_etcd.c: the records of etcd's trust (the files and decisions are etcdtrust's) */
 /* Store up (and every certificate check): records this manager's etcd certificate serial if
  * the swarm's records lack it. */
 void node_etcd_ready(struct node *n);
 /* Leader, every dispatcher tick: creates the etcd CA record of an older swarm, and revokes
  * the etcd certificates of nodes that are neither managers nor etcd members any more. */
 void node_etcd_tick(struct node *n);
+/* Drops etcd's trust from memory (etcdtrust_forget; with remove_files its files too:
+ * demotion) and any revocation this leader had in flight. */
+void node_etcd_forget(struct node *n, bool remove_files);
 
 /* node_rpc.c: the manager's peer listener (join, CA, heartbeats) */
 int node_rpc_listen(struct node *n, struct err *e);
@@ -248,14 +249,6 @@ int node_leader_ping(struct node *n, json_t **reply);
 const char *node_leader_addr(struct node *n);
 
 /* node_certs.c */
-/* When a certificate valid over [not_before, not_after] renews: between 50% and 80% of its
- * life, r in [0, 1] picking the point (pure). */
-int64_t node_cert_renew_at(int64_t not_before_ns, int64_t not_after_ns, double r);
-/* The renewal check's decision for this node's certificate at now_ns (pure; the caller reads
- * the clock): <0 it does not verify against ca_pem then (expired, not yet valid, another CA;
- * e says why), 1 it is due for renewal (r as node_cert_renew_at), 0 keep it. */
-int node_cert_due(const char *ca_pem, const char *cert_pem, double r, int64_t now_ns,
-                  struct err *e);
 void node_certs_start(struct node *n);
 void node_certs_stop(struct node *n);
 void node_cert_renew(struct node *n);
@@ -265,16 +258,11 @@ void node_cert_renew(struct node *n);
 int node_issue(struct node *n, const char *csr, const char *id, const char *ou, const char *ip,
                char **chain, struct err *e);
 
-/* node_rotate.c: root CA rotation */
-/* The API's TLSInfo for a root: TrustRoot and the root's subject and public key. */
-json_t *node_tls_info(const char *root_pem);
-/* The roots nodes must trust now (old and new during a rotation); heap, NULL if unknown. */
-char *node_trust_bundle(struct node *n);
-/* The root that signs new certificates now (borrowed). */
-const char *node_signing_root(struct node *n);
-/* In swarm update: starts a rotation if the spec asks for one (ForceRotate changed, or a
- * signing CA given): fills *rootca with the private record to write and updates obj's
- * TLSInfo and RootRotationInProgress. Returns 1 if rotating, 0 if not, <0 on error. */
+/* node_rotate.c: root CA rotation's wiring (the decisions are manager/rootca's) */
+/* In swarm update: starts a rotation if the spec asks for one (rootca_start_wanted): makes or
+ * checks the new root, cross-signs it, fills *rootca with the private record to write and
+ * updates obj's TLSInfo and RootRotationInProgress. Returns 1 if rotating, 0 if not, <0 on
+ * error. */
 int node_rotation_prepare(struct node *n, json_t *cur_cluster, json_t *obj, json_t **rootca,
                           struct err *e);
 /* This node's TLSInfo as it reports it (trust bundle and certificate issuer); new or NULL. */
@@ -284,8 +272,9 @@ json_t *node_self_tls_info(struct node *n);
 void node_trust_sync(struct node *n, const char *bundle, const char *signing_root);
 /* Leader: records a node's reported TLSInfo in its object. */
 void node_record_tls_info(struct node *n, const char *id, json_t *tls);
-/* Leader, every dispatcher tick: its own TLSInfo, and the end of a finished rotation. */
-void node_rotation_tick(struct node *n);
+/* Leader, every dispatcher tick at now_ns (wall clock): its own TLSInfo, and the end of a
+ * rotation once rootca_reconcile says every node is on the new root. */
+void node_rotation_tick(struct node *n, int64_t now_ns);
 
 /* node_role.c */
 /* Asks `manager` (through client) for a manager identity and becomes a manager. */

@@ -148,7 +148,7 @@ static void joined(void *data, int rc, long status, struct buf *body, struct err
             const char *ukey = m.unlock_key;
             rc = node_keys_reseal(n, ukey && ukey[0] ? ukey : NULL, &e2);
             if (!rc)
-                rc = node_etcd_ca_from_answer(n, m.etcd_ca_cert, m.etcd_ca_key, &e2);
+                rc = etcdtrust_ca_from_answer(&n->etcd, n->dek, m.etcd_ca_cert, m.etcd_ca_key, &e2);
             free(n->unlock_key);
             n->unlock_key = xstrdup(ukey ? ukey : "");
         }

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROBE_MS 250
 #define PROBE_TIMEOUT_MS 400
 #define PROBE_SUSPECT_WATCH_MS 1000 /* after a silent probe: follow etcd's leader closely */
 #define PROBE_SUSPECT_PROBES 8      /* ... for the first 8 of them */
@@ -29,9 +28,35 @@ bool node_is_leader(const struct node *n)
  * etcd keeps renewing leases at a Raft leader cut off from its peers until it notices
  * (about two election timeouts), while the majority may already have revoked the lease and
  * elected another leader. A leader that cannot reach a majority of the managers therefore
- * stops acting as leader at once; its writes were fenced anyway. */
+ * stops acting as leader at once; its writes were fenced anyway. node_reach_isolated decides
+ * (pure); the probe timer reads the clock and sends the pings. */
 
-#define REACH_WINDOW_MS (3 * PROBE_MS)
+void node_reach_heard(json_t *reach, const char *id, uint64_t now)
+{
+    json_object_set_new(reach, id, json_integer((json_int_t)now));
+}
+
+bool node_reach_isolated(json_t *reach, const char *self, const char *const *ids, size_t n,
+                         uint64_t now, int *reachable)
+{
+    int managers = 0, ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        managers++;
+        if (!strcmp(ids[i], self)) {
+            ok++;
+            continue;
+        }
+        json_t *seen = json_object_get(reach, ids[i]);
+        if (!seen) /* first sight: give it a window */
+            node_reach_heard(reach, ids[i], now);
+        uint64_t at = seen ? (uint64_t)json_integer_value(seen) : now;
+        if (now - at <= NODE_REACH_WINDOW_MS)
+            ok++;
+    }
+    if (reachable)
+        *reachable = ok;
+    return managers > 1 && ok * 2 <= managers;
+}
 
 /* One ping in flight; linked in n->reach_calls so closing the client (which drops calls
  * without callbacks) frees them too. */
@@ -61,33 +86,34 @@ static void reach_done(void *data, int rc, long status, struct buf *body, struct
 {
     struct reach_call *c = data;
     if (rc == 0 && c->n->reach)
-        json_object_set_new(c->n->reach, c->id, json_integer((json_int_t)uv_now(c->n->loop)));
+        node_reach_heard(c->n->reach, c->id, uv_now(c->n->loop));
     reach_unlink(c);
 }
 
-struct reach_count {
-    struct node *n;
-    int managers, reachable;
+/* The store's managers with an address: IDs and addresses borrowed from the store. */
+struct managers_in {
+    const char **ids, **addrs;
+    size_t n, cap;
 };
 
-static int reach_one(json_t *obj, void *data)
+static int add_manager(json_t *obj, void *data)
 {
-    struct reach_count *rc = data;
-    struct node *n = rc->n;
-    const char *id = store_json_str(obj, "ID");
+    struct managers_in *in = data;
     const char *addr = store_json_str(obj, "ManagerStatus.Addr");
     if (!addr || strcmp(store_json_str(obj, "Spec.Role") ?: "", "manager"))
         return 0;
-    rc->managers++;
-    if (!strcmp(id, n->id)) {
-        rc->reachable++;
-        return 0;
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 8;
+        in->ids = xrealloc(in->ids, in->cap * sizeof(*in->ids));
+        in->addrs = xrealloc(in->addrs, in->cap * sizeof(*in->addrs));
     }
-    json_t *seen = json_object_get(n->reach, id);
-    if (!seen) /* first sight: give it a window */
-        json_object_set_new(n->reach, id, seen = json_integer((json_int_t)uv_now(n->loop)));
-    if (uv_now(n->loop) - (uint64_t)json_integer_value(seen) <= REACH_WINDOW_MS)
-        rc->reachable++;
+    in->ids[in->n] = store_json_str(obj, "ID");
+    in->addrs[in->n++] = addr;
+    return 0;
+}
+
+static void reach_ping(struct node *n, const char *id, const char *addr)
+{
     struct reach_call *c = xcalloc(1, sizeof(*c));
     c->n = n;
     snprintf(c->id, sizeof(c->id), "%s", id);
@@ -96,19 +122,21 @@ static int reach_one(json_t *obj, void *data)
     char *url = xasprintf("https://%s/swarm-rpc/ping", addr);
     httpc_post(n->peer_client, url, "{}", 2, PROBE_TIMEOUT_MS, NULL, reach_done, c);
     free(url);
-    return 0;
 }
 
 static void leader_check_reach(struct node *n)
 {
     if (!n->reach)
         n->reach = json_object();
-    struct reach_count rc = {n, 0, 0};
-    store_foreach(n->store, STORE_NODE, reach_one, &rc);
-    bool isolated = rc.managers > 1 && rc.reachable * 2 <= rc.managers;
+    struct managers_in in = {0};
+    store_foreach(n->store, STORE_NODE, add_manager, &in);
+    int reachable = 0;
+    bool isolated = node_reach_isolated(n->reach, n->id, in.ids, in.n, uv_now(n->loop), &reachable);
+    for (size_t i = 0; i < in.n; i++)
+        if (strcmp(in.ids[i], n->id))
+            reach_ping(n, in.ids[i], in.addrs[i]);
     if (isolated && !n->leader_isolated) {
-        log_warn("this leader reaches %d of %d managers: not acting as leader", rc.reachable,
-                 rc.managers);
+        log_warn("this leader reaches %d of %zu managers: not acting as leader", reachable, in.n);
         n->leader_isolated = true;
         node_dispatch_stop(n);
     } else if (!isolated && n->leader_isolated) {
@@ -116,6 +144,8 @@ static void leader_check_reach(struct node *n)
         n->leader_isolated = false;
         node_dispatch_start(n);
     }
+    free(in.ids);
+    free(in.addrs);
 }
 
 static const char *leader_addr(struct node *n)
@@ -239,7 +269,7 @@ static void probe_tick(uv_timer_t *t)
 static void probe_schedule(struct node *n)
 {
     if (n->probe_timer)
-        uv_timer_start(n->probe_timer, probe_tick, PROBE_MS, 0);
+        uv_timer_start(n->probe_timer, probe_tick, NODE_PROBE_MS, 0);
 }
 
 static int other_managers(json_t *obj, void *data)

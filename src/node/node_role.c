@@ -65,7 +65,7 @@ static void promote_done(void *data, int rc, long status, struct buf *body, stru
     }
     memcpy(n->dek, raw.p, sizeof(n->dek));
     n->have_dek = true;
-    if (node_etcd_ca_from_answer(n, m.etcd_ca_cert, m.etcd_ca_key, &e2) < 0)
+    if (etcdtrust_ca_from_answer(&n->etcd, n->dek, m.etcd_ca_cert, m.etcd_ca_key, &e2) < 0)
         log_error("promotion: %s", e2.msg);
     snprintf(n->role, sizeof(n->role), "manager");
     free(n->initial_cluster);
@@ -134,8 +134,8 @@ static void demote_stopped(void *data)
     snprintf(n->role, sizeof(n->role), "worker");
     if (write_cert_key(n, c->cert, c->key, &e) < 0 || node_save_state(n, &e) < 0)
         log_error("demotion: cannot save the new identity: %s", e.msg);
-    free(n->root_key);
-    n->root_key = NULL;
+    free(n->roots.key);
+    n->roots.key = NULL;
     store_clear(n->store);
     json_decref(n->manager_list);
     n->manager_list = NULL;
@@ -170,7 +170,7 @@ void node_demote_self(struct node *n)
     struct err e;
     json_t *cur = store_get(n->store, STORE_NODE, n->id);
     json_t *cluster = node_cluster(n);
-    if (n->demoting || !cur || !cluster || !n->root_cert || !n->root_key)
+    if (n->demoting || !cur || !cluster || !n->roots.cert || !n->roots.key)
         return;
     struct demote_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;

@@ -1,13 +1,14 @@
-/* node_rotate.c — root CA rotation (`docker swarm ca --rotate`), Docker's way: a new root
- * (generated, or given with its key) is cross-signed by the old one; from then on every
- * certificate is issued by the new root with the cross-signed root appended, every node
- * trusts both roots (its ca.crt becomes the bundle) and renews its certificate at once; each
- * node reports its TLSInfo (trust root and certificate issuer) with its heartbeats, and when
- * every node's certificate comes from the new root the leader finishes: the old root is
- * dropped, the join tokens carry the new digest, and nodes trust the new root alone.
- * The cross-signed chain keeps every peer able to verify new certificates throughout. etcd
- * is not concerned: it trusts the separate etcd CA only (node_etcd.c), never a swarm root,
- * so a rotation needs no etcd restart and no swarm certificate ever opens etcd.
+/* node_rotate.c — the wiring of root CA rotation (`docker swarm ca --rotate`); what to do is
+ * decided in manager/rootca (rootca.h: the roots, the start, when the leader finishes). Here:
+ * the new root is made or checked and cross-signed (src/ca) in swarm update; every node
+ * reports its TLSInfo, rewrites its ca.crt to the bundle the managers hand out, reloads its
+ * TLS users and renews its certificate when the signing root did not issue it; the leader
+ * records the TLSInfo that nodes report in their objects and, each dispatcher tick, commits
+ * the end of a rotation that rootca_reconcile finds complete (the private record "rootca"
+ * first, then the cluster object: fenced, through the replication layer). It stays in node/
+ * because it drives node's own identity (its certificate files, its TLS users) and the
+ * leader's commits, both node's. etcd is not concerned: it trusts the separate etcd CA only
+ * (src/etcdtrust), never a swarm root, so a rotation needs no etcd restart.
  * Thread: the loop thread. */
 #include "node_int.h"
 
@@ -16,52 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *node_tls_info(const char *root_pem)
-{
-    char *subj = NULL, *pub = NULL;
-    struct err e;
-    if (ca_tls_info(root_pem, &subj, &pub, &e) < 0)
-        return json_object();
-    json_t *j = json_pack("{s:s, s:s, s:s}", "TrustRoot", root_pem, "CertIssuerSubject", subj,
-                          "CertIssuerPublicKey", pub);
-    free(subj);
-    free(pub);
-    return j;
-}
-
-char *node_trust_bundle(struct node *n)
-{
-    if (!n->root_cert)
-        return NULL;
-    return n->new_root_cert ? xasprintf("%s%s", n->root_cert, n->new_root_cert)
-                            : xstrdup(n->root_cert);
-}
-
-const char *node_signing_root(struct node *n)
-{
-    return n->new_root_cert ? n->new_root_cert : n->root_cert;
-}
-
 /* ---- the start, in swarm update ---- */
 
 int node_rotation_prepare(struct node *n, json_t *cur_cluster, json_t *obj, json_t **rootca,
                           struct err *e)
 {
-    json_t *ca = json_object_get(json_object_get(obj, "Spec"), "CAConfig");
-    json_int_t want = json_integer_value(json_object_get(ca, "ForceRotate"));
-    json_int_t had = json_integer_value(store_json_path(cur_cluster, "Spec.CAConfig.ForceRotate"));
-    const char *given = json_string_value(json_object_get(ca, "SigningCACert"));
-    const char *given_key = json_string_value(json_object_get(ca, "SigningCAKey"));
+    const char *given = NULL, *given_key = NULL;
     *rootca = NULL;
-    if (want == had && (!given || !given[0]))
-        return 0;
+    int want =
+        rootca_start_wanted(cur_cluster, json_object_get(obj, "Spec"), &given, &given_key, e);
+    if (want <= 0)
+        return want;
     char *cert = NULL, *key = NULL, *cross = NULL;
     int rc;
-    if (given && given[0]) {
-        if (!given_key || !given_key[0])
-            return err_set(e, ERR_INVALID,
-                           "rpc error: code = InvalidArgument desc = the signing CA key is "
-                           "required: shoal does not support external CAs");
+    if (want == ROOTCA_START_GIVEN) {
         if ((rc = ca_key_matches(given, given_key, e)) < 0)
             return rc;
         cert = xstrdup(given);
@@ -71,12 +40,10 @@ int node_rotation_prepare(struct node *n, json_t *cur_cluster, json_t *obj, json
     }
     /* the old root vouches for the new one; during a rotation already under way the
      * current root is still the one everyone trusts */
-    rc = ca_cross_sign(n->root_cert, n->root_key, cert, &cross, e);
+    rc = ca_cross_sign(n->roots.cert, n->roots.key, cert, &cross, e);
     if (rc == 0) {
-        *rootca = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Cert", n->root_cert, "Key", n->root_key,
-                            "NewCert", cert, "NewKey", key, "Cross", cross);
-        json_object_set_new(obj, "TLSInfo", node_tls_info(cert));
-        json_object_set_new(obj, "RootRotationInProgress", json_true());
+        *rootca = rootca_start_record(&n->roots, cert, key, cross);
+        rootca_start_cluster(obj, cert);
         log_info("root CA rotation started");
     }
     free(cert);
@@ -101,7 +68,7 @@ json_t *node_self_tls_info(struct node *n)
     json_t *out = NULL;
     if (file_read(ap, &bundle, &len, NULL) == 0 && file_read(cp, &cert, &len, NULL) == 0 &&
         ca_cert_issuer(bundle, cert, &issuer, NULL) == 0) {
-        out = node_tls_info(issuer);
+        out = rootca_tls_info(issuer);
         json_object_set_new(out, "TrustRoot", json_string(bundle));
     }
     free(ap);
@@ -178,13 +145,6 @@ void node_record_tls_info(struct node *n, const char *id, json_t *tls)
     node_commit_leader(n, STORE_NODE, obj, store_obj_version(cur), tls_recorded, c);
 }
 
-static int node_on_old_root(json_t *obj, void *data)
-{
-    const char *want = data;
-    const char *have = store_json_str(obj, "Description.TLSInfo.CertIssuerPublicKey");
-    return !have || strcmp(have, want) != 0;
-}
-
 struct finish_ctx {
     struct node *n;
     json_t *cluster;
@@ -212,19 +172,24 @@ static void finish_rootca_done(void *data, int rc, struct err *e)
     free(c);
 }
 
-static void retoken(json_t *tokens, const char *role, const char *root)
+/* The store's nodes as the decision reads them, into room for store_count() of them. */
+struct nodes_in {
+    struct rootca_node *v;
+    size_t n, cap;
+};
+
+static int add_node(json_t *obj, void *data)
 {
-    const char *t = json_string_value(json_object_get(tokens, role));
-    char *digest = ca_digest(root);
-    if (t && strlen(t) > 9 + CA_TOKEN_DIGEST_LEN + 1) {
-        char *nt = xasprintf("SWMTKN-1-%s-%s", digest, t + 9 + CA_TOKEN_DIGEST_LEN + 1);
-        json_object_set_new(tokens, role, json_string(nt));
-        free(nt);
-    }
-    free(digest);
+    struct nodes_in *in = data;
+    if (in->n == in->cap)
+        return 1; /* cannot happen: the store does not change during the walk */
+    in->v[in->n++] = (struct rootca_node){
+        .id = store_json_str(obj, "ID"),
+        .issuer_key = store_json_str(obj, "Description.TLSInfo.CertIssuerPublicKey")};
+    return 0;
 }
 
-void node_rotation_tick(struct node *n)
+void node_rotation_tick(struct node *n, int64_t now_ns)
 {
     json_t *cluster = node_cluster(n);
     /* the leader reports for itself: it sends no heartbeats */
@@ -232,26 +197,26 @@ void node_rotation_tick(struct node *n)
     if (mine)
         node_record_tls_info(n, n->id, mine);
     json_decref(mine);
-    if (!cluster || !json_is_true(json_object_get(cluster, "RootRotationInProgress")) ||
-        !n->new_root_cert || n->finishing_rotation)
+    struct rootca_view v = {
+        .in_progress = cluster && json_is_true(json_object_get(cluster, "RootRotationInProgress")),
+        .want = store_json_str(cluster, "TLSInfo.CertIssuerPublicKey"),
+        .have_new_root = n->roots.new_cert != NULL,
+        .finishing = n->finishing_rotation};
+    if (!rootca_rotating(&v))
         return;
-    const char *want = store_json_str(cluster, "TLSInfo.CertIssuerPublicKey");
-    if (!want || store_foreach(n->store, STORE_NODE, node_on_old_root, (void *)want))
+    struct nodes_in in = {.cap = store_count(n->store, STORE_NODE)};
+    in.v = xcalloc(in.cap ? in.cap : 1, sizeof(*in.v));
+    store_foreach(n->store, STORE_NODE, add_node, &in);
+    enum rootca_next next = rootca_reconcile(&v, in.v, in.n, NULL, NULL);
+    free(in.v);
+    if (next != ROOTCA_FINISH)
         return;
     /* every node holds a certificate from the new root */
     n->finishing_rotation = true;
-    json_t *rec = json_pack("{s:s, s:s, s:s}", "Cert", n->new_root_cert, "Key", n->new_root_key,
-                            "Cross", n->cross_cert ? n->cross_cert : "");
+    json_t *rec = rootca_finish_record(&n->roots);
     struct finish_ctx *c = xcalloc(1, sizeof(*c));
     c->n = n;
-    c->cluster = json_deep_copy(cluster);
-    json_object_set_new(c->cluster, "RootRotationInProgress", json_false());
-    json_t *tokens = json_object_get(c->cluster, "JoinTokens");
-    retoken(tokens, "Worker", n->new_root_cert);
-    retoken(tokens, "Manager", n->new_root_cert);
-    char now[40];
-    time_format_rfc3339(time_now_ns(), now);
-    json_object_set_new(c->cluster, "UpdatedAt", json_string(now));
+    c->cluster = rootca_finish_cluster(cluster, n->roots.new_cert, now_ns);
     node_commit_private(n, "rootca", rec, finish_rootca_done, c);
     json_decref(rec);
 }

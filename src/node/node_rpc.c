@@ -131,7 +131,7 @@ static void join_answer(struct join_ctx *c, const char *initial_cluster)
         dek = b64_encode(c->n->dek, sizeof(c->n->dek), true);
         r.dek = dek;
         /* manager-only, like the DEK: the CA that etcd trusts */
-        etcd_ca = node_etcd_ca_record(c->n);
+        etcd_ca = etcdtrust_ca_record(&c->n->etcd);
         r.etcd_ca_cert = json_string_value(json_object_get(etcd_ca, "Cert"));
         r.etcd_ca_key = json_string_value(json_object_get(etcd_ca, "Key"));
     }
@@ -217,7 +217,7 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
     }
     json_t *cluster = node_cluster(n);
     char digest[CA_TOKEN_DIGEST_LEN + 1], secret[CA_TOKEN_SECRET_LEN + 1];
-    if (!cluster || !n->root_cert || !n->root_key) {
+    if (!cluster || !n->roots.cert || !n->roots.key) {
         rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
         goto out;
     }
@@ -272,7 +272,7 @@ static void handle_join(struct node *n, struct http_req *req, json_t *body)
         free(maddr);
         c->peer_url = peer_url(m.addr, m.etcd_peer_port);
     }
-    c->bundle = node_trust_bundle(n);
+    c->bundle = rootca_trust_bundle(&n->roots);
     if (!c->bundle)
         c->bundle = xstrdup("");
     node_dispatch_seen(n, id);
@@ -313,12 +313,11 @@ static void handle_heartbeat(struct node *n, struct http_req *req, const char *i
                                    .managers = node_manager_list(n),
                                    .role = store_json_str(obj, "Spec.Role") ?: ""};
     /* the roots only when the node's report shows it needs them */
-    char *bundle = node_trust_bundle(n);
+    char *bundle = rootca_trust_bundle(&n->roots);
     const char *want = store_json_str(node_cluster(n), "TLSInfo.CertIssuerPublicKey");
-    const char *trusts = m.tls.trust_root, *issuer = m.tls.issuer_public_key;
-    if (bundle && (!trusts || strcmp(trusts, bundle) || !want || !issuer || strcmp(want, issuer))) {
+    if (rootca_send_roots(bundle, want, m.tls.trust_root, m.tls.issuer_public_key)) {
         r.trust_bundle = bundle;
-        r.signing_root = node_signing_root(n);
+        r.signing_root = rootca_signing_cert(&n->roots);
     }
     rpc_reply(req, 200, msg_heartbeat_resp_encode(&r));
     json_decref(r.managers);
@@ -412,10 +411,11 @@ static void rpc_dispatch(struct http_req *req, void *data)
         return;
     }
     if (!strcmp(req->path, "/swarm-rpc/ca")) {
-        if (!n->root_cert)
+        if (!n->roots.cert)
             rpc_fail(req, ERR_UNAVAILABLE, "the swarm's state is not loaded yet");
         else
-            rpc_reply(req, 200, msg_ca_resp_encode(&(struct msg_ca_resp){.root_ca = n->root_cert}));
+            rpc_reply(req, 200,
+                      msg_ca_resp_encode(&(struct msg_ca_resp){.root_ca = n->roots.cert}));
         return;
     }
     /* a ping asks "do you lead?": answered also while the local etcd is electing, so that

@@ -470,7 +470,7 @@ static int init_prepare(struct node *n, const struct init_fields *f, struct init
     if (!rc)
         rc = node_keys_create(n, unlock, e);
     if (!rc) /* etcd's own CA; the leader's first tick records it in the store */
-        rc = node_etcd_ca_create(n, e);
+        rc = etcdtrust_ca_create(&n->etcd, n->dek, e);
     if (!rc)
         rc = node_save_state(n, e);
     if (!rc) {
@@ -479,13 +479,13 @@ static int init_prepare(struct node *n, const struct init_fields *f, struct init
         char *wt = ca_token_new(root_cert), *mt = ca_token_new(root_cert);
         c->cluster = json_pack("{s:s, s:s, s:s, s:O, s:o, s:b, s:O, s:I, s:I, s:{s:s, s:s}}", "ID",
                                n->cluster_id, "CreatedAt", now, "UpdatedAt", now, "Spec", sp,
-                               "TLSInfo", node_tls_info(root_cert), "RootRotationInProgress", 0,
+                               "TLSInfo", rootca_tls_info(root_cert), "RootRotationInProgress", 0,
                                "DefaultAddrPool", pools, "SubnetSize", sub, "DataPathPort", port,
                                "JoinTokens", "Worker", wt, "Manager", mt);
         free(wt);
         free(mt);
         json_t *desc = node_host_description(n);
-        json_object_set_new(desc, "TLSInfo", node_tls_info(root_cert));
+        json_object_set_new(desc, "TLSInfo", rootca_tls_info(root_cert));
         char maddr[96];
         snprintf(maddr, sizeof(maddr), "%s", node_manager_addr(n));
         c->self = json_pack("{s:s, s:s, s:s, s:{s:{}, s:s, s:s}, s:o, s:{s:s, s:s}, "
@@ -784,9 +784,9 @@ void node_swarm_update(struct node *n, const struct node_swarm_update *u, node_d
     json_object_set_new(obj, "UpdatedAt", json_string(now));
     json_t *tokens = json_object_get(obj, "JoinTokens");
     if (u->rotate_worker_token)
-        set_new_token(tokens, "Worker", n->root_cert);
+        set_new_token(tokens, "Worker", n->roots.cert);
     if (u->rotate_manager_token)
-        set_new_token(tokens, "Manager", n->root_cert);
+        set_new_token(tokens, "Manager", n->roots.cert);
     bool was = n->unlock_key[0] != 0;
     bool now_lock =
         json_is_true(json_object_get(json_object_get(sp, "EncryptionConfig"), "AutoLockManagers"));

@@ -1,6 +1,7 @@
 /* test_ca.c — unit tests for the swarm CA (src/ca): root and node certificates, chain
- * verification and its refusals, key matching, root digest, join tokens, unlock keys and
- * AES-256-GCM sealing. Certificates are inspected with OpenSSL directly, not through ca_*. */
+ * verification and its refusals, key matching, root digest, join tokens, unlock keys,
+ * AES-256-GCM sealing, and when a certificate renews (with a fake clock). Certificates are
+ * inspected with OpenSSL directly, not through ca_*. */
 #include "ca/ca.h"
 #include "harness.h"
 
@@ -983,4 +984,56 @@ TEST(ca_verify_far_expiry_saturates)
     free(cert);
     free(key);
     t_ca_free(&ca);
+}
+
+TEST(ca_renew_window)
+{
+    int64_t nb = 1000, na = 1000 + 3600LL * 1000000000LL; /* one hour */
+    int64_t life = na - nb;
+    ASSERT_EQ_INT(ca_renew_at(nb, na, 0.0), nb + life / 2);
+    ASSERT_EQ_INT(ca_renew_at(nb, na, 1.0), nb + life / 2 + life * 3 / 10);
+    int64_t mid = ca_renew_at(nb, na, 0.5);
+    ASSERT_TRUE(mid > nb + life / 2 && mid < nb + life * 8 / 10);
+    /* out-of-range draws are clamped into the 50%..80% window */
+    ASSERT_EQ_INT(ca_renew_at(nb, na, -3.0), nb + life / 2);
+    ASSERT_EQ_INT(ca_renew_at(nb, na, 7.0), nb + life / 2 + life * 3 / 10);
+}
+
+/* The renewal check with a fake clock: a 1 h certificate is kept until its renewal point,
+ * due from there to its end, and refused (not renewable over mutual TLS) before its start and
+ * after its end. */
+TEST(ca_cert_due_with_a_fake_clock)
+{
+    struct err e = {0};
+    char *root = NULL, *root_key = NULL, *key = NULL, *csr = NULL, *cert = NULL;
+    ASSERT_EQ_INT(ca_root_new(&root, &root_key, &e), 0);
+    ASSERT_EQ_INT(ca_key_csr_new(&key, &csr, &e), 0);
+    struct ca_identity ident = {.cn = "f2k7w0hy4c0x8bspykaw8qzuk",
+                                .ou = "swarm-worker",
+                                .org = "ny5qvmeqjr6ilsbbecsj6uvgc"};
+    ASSERT_EQ_INT(ca_issue(root, root_key, csr, &ident, 3600LL * 1000000000LL, NULL, 0, &cert, &e),
+                  0);
+    struct ca_identity id;
+    ASSERT_EQ_INT(ca_verify(root, cert, &id, &e), 0);
+    int64_t nb = id.not_before_ns, na = id.not_after_ns, s = 1000000000LL;
+    for (int i = 0; i <= 10; i++) {
+        double r = i / 10.0;
+        int64_t at = ca_renew_at(nb, na, r);
+        ASSERT_EQ_INT(ca_cert_due(root, cert, r, nb, &e), 0);
+        ASSERT_EQ_INT(ca_cert_due(root, cert, r, at - s, &e), 0);
+        ASSERT_EQ_INT(ca_cert_due(root, cert, r, at, &e), 1);
+        ASSERT_EQ_INT(ca_cert_due(root, cert, r, na - s, &e), 1);
+    }
+    ASSERT_EQ_INT(ca_cert_due(root, cert, 0.5, na + s, &e), -ERR_UNAUTHORIZED);
+    ASSERT_EQ_INT(ca_cert_due(root, cert, 0.5, nb - s, &e), -ERR_UNAUTHORIZED);
+    char *other = NULL, *other_key = NULL;
+    ASSERT_EQ_INT(ca_root_new(&other, &other_key, &e), 0);
+    ASSERT_EQ_INT(ca_cert_due(other, cert, 0.5, nb + s, &e), -ERR_UNAUTHORIZED);
+    free(root);
+    free(root_key);
+    free(other);
+    free(other_key);
+    free(key);
+    free(csr);
+    free(cert);
 }

@@ -2,7 +2,7 @@
  * driven with a fake clock: only the leader it watched go silent for the whole window,
  * counted from when it learned that leader leads; an "etcd has no leader" answer is not
  * silence; a minority (no etcd leader) never revokes, nor acts, once healed, on what it saw
- * from its isolation. */
+ * from its isolation. And the leader's own check that it reaches a majority of managers. */
 #include "harness.h"
 #include "node/node_int.h"
 
@@ -91,4 +91,46 @@ TEST(node_silence_isolation_view_does_not_act_after_the_heal)
     node_silence_probe(&s, NODE_PROBE_SILENT, 30750, false);
     node_silence_probe(&s, NODE_PROBE_SILENT, 31000, true);
     ASSERT_TRUE(node_silence_may_revoke(&s, 31000, true));
+}
+
+#define ME "me0000000000000000000000a"
+#define M2 "m20000000000000000000000a"
+#define M3 "m30000000000000000000000a"
+
+/* The leader's majority check with a fake clock (node_reach_isolated): managers first seen
+ * get a window; answers keep them reachable for NODE_REACH_WINDOW_MS; a leader that hears
+ * from no other of three managers is isolated once the window passes, and not once one
+ * answers again; alone, it never is; of two, it needs the other. */
+TEST(node_reach_majority_with_a_fake_clock)
+{
+    json_t *reach = json_object();
+    const char *three[] = {ME, M2, M3};
+    int ok = -1;
+    /* a new leader: everyone gets a window from now */
+    ASSERT_FALSE(node_reach_isolated(reach, ME, three, 3, 1000, &ok));
+    ASSERT_EQ_INT(ok, 3);
+    ASSERT_FALSE(node_reach_isolated(reach, ME, three, 3, 1000 + NODE_REACH_WINDOW_MS, &ok));
+    ASSERT_EQ_INT(ok, 3);
+    /* nobody answered: past the window only the leader counts */
+    ASSERT_TRUE(node_reach_isolated(reach, ME, three, 3, 1001 + NODE_REACH_WINDOW_MS, &ok));
+    ASSERT_EQ_INT(ok, 1);
+    /* M2 answers: two of three */
+    node_reach_heard(reach, M2, 2000);
+    ASSERT_FALSE(node_reach_isolated(reach, ME, three, 3, 2000 + NODE_REACH_WINDOW_MS, &ok));
+    ASSERT_EQ_INT(ok, 2);
+    ASSERT_TRUE(node_reach_isolated(reach, ME, three, 3, 2001 + NODE_REACH_WINDOW_MS, NULL));
+    /* alone: never isolated */
+    const char *one[] = {ME};
+    ASSERT_FALSE(node_reach_isolated(reach, ME, one, 1, 100000, &ok));
+    ASSERT_EQ_INT(ok, 1);
+    /* two managers: half is not a majority */
+    const char *two[] = {ME, M3};
+    ASSERT_TRUE(node_reach_isolated(reach, ME, two, 2, 100000, NULL));
+    node_reach_heard(reach, M3, 100000);
+    ASSERT_FALSE(node_reach_isolated(reach, ME, two, 2, 100100, NULL));
+    /* a manager added later gets its own window */
+    const char *four[] = {ME, M2, M3, "m40000000000000000000000a"};
+    ASSERT_FALSE(node_reach_isolated(reach, ME, four, 4, 100200, &ok));
+    ASSERT_EQ_INT(ok, 3); /* M2 is long silent */
+    json_decref(reach);
 }
