@@ -8,6 +8,8 @@
  * memory goes; nothing else happens after agent_logs_free. Thread: the loop thread. */
 #include "agent.h"
 
+#include "msg/msg.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,8 +151,7 @@ static void sub_flush(struct logs_sub *s)
     bool last = sub_all_ended(s);
     if (!json_array_size(s->pending) && !last)
         return;
-    json_t *body = json_pack("{s:s, s:o, s:b}", "SubscriptionID", s->id, "Messages", s->pending,
-                             "Close", last);
+    json_t *body = msg_logs_publish_wrap(s->id, s->pending, last);
     s->pending = json_array();
     s->pending_bytes = 0;
     s->publishing = true;
@@ -164,11 +165,13 @@ static void on_log_data(void *arg, int stream, int64_t time_ns, const char *data
 {
     struct task_ref *r = arg;
     struct logs_sub *s = r->s;
-    char *b64 = b64_encode(data, len, true);
-    json_array_append_new(s->pending,
-                          json_pack("{s:s, s:i, s:I, s:s}", "TaskID", s->tasks[r->i].task_id,
-                                    "Stream", stream, "Time", (json_int_t)time_ns, "Data", b64));
-    free(b64);
+    json_array_append_new(s->pending, msg_log_msg_encode(&(struct msg_log_msg){
+                                          .task_id = s->tasks[r->i].task_id,
+                                          .stream = stream,
+                                          .time_ns = time_ns,
+                                          .data = data,
+                                          .len = len,
+                                      }));
     s->pending_bytes += len;
     if (s->pending_bytes >= LOGS_BATCH_BYTES)
         sub_flush(s);
@@ -187,33 +190,29 @@ static void on_log_end(void *arg)
 }
 
 /* Starts serving one subscription of the listen answer. */
-static void sub_start(struct agent_logs *l, json_t *j)
+static void sub_start(struct agent_logs *l, const struct msg_log_sub *m)
 {
-    const char *id = json_string_value(json_object_get(j, "ID"));
-    json_t *ids = json_object_get(j, "TaskIDs");
-    if (!id || !json_is_array(ids) || sub_find(l, id))
+    if (sub_find(l, m->id))
         return;
     struct logs_sub *s = xcalloc(1, sizeof(*s));
     s->l = l;
-    s->id = xstrdup(id);
+    s->id = xstrdup(m->id);
     s->pending = json_array();
-    s->ntasks = json_array_size(ids);
+    s->ntasks = m->n_tasks;
     s->tasks = xcalloc(s->ntasks ? s->ntasks : 1, sizeof(*s->tasks));
     s->refs = xcalloc(s->ntasks ? s->ntasks : 1, sizeof(*s->refs));
     s->next = l->subs;
     l->subs = s;
-    json_t *tail = json_object_get(j, "Tail");
     struct agent_log_opts o = {
-        .follow = json_is_true(json_object_get(j, "Follow")),
-        .want_stdout = json_is_true(json_object_get(j, "Stdout")),
-        .want_stderr = json_is_true(json_object_get(j, "Stderr")),
-        .tail = json_is_integer(tail) ? (long)json_integer_value(tail) : -1,
-        .since_ns = json_integer_value(json_object_get(j, "Since")),
-        .until_ns = json_integer_value(json_object_get(j, "Until")),
+        .follow = m->follow,
+        .want_stdout = m->want_stdout,
+        .want_stderr = m->want_stderr,
+        .tail = (long)m->tail,
+        .since_ns = m->since_ns,
+        .until_ns = m->until_ns,
     };
     for (size_t i = 0; i < s->ntasks; i++) {
-        const char *tid = json_string_value(json_array_get(ids, i));
-        s->tasks[i].task_id = xstrdup(tid ? tid : "");
+        s->tasks[i].task_id = xstrdup(m->task_ids[i]);
         struct task_ref *r = &s->refs[i];
         *r = (struct task_ref){s, i};
         struct err e;
@@ -239,22 +238,22 @@ static void listen_done(void *arg, int status, json_t *answer)
         logs_maybe_free(l);
         return;
     }
-    if (status != 200 || !json_is_object(answer)) {
+    struct msg_logs_listen_resp a;
+    struct err e;
+    if (status != 200 || msg_logs_listen_resp_decode(answer, &a, &e) < 0) {
+        if (status == 200)
+            log_warn("log broker: %s", e.msg);
         logs_schedule(l, LOGS_RETRY_MS);
         return;
     }
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(answer, "Closed"), i, v)
-    {
-        struct logs_sub *s = json_is_string(v) ? sub_find(l, json_string_value(v)) : NULL;
+    for (size_t i = 0; i < a.n_closed; i++) {
+        struct logs_sub *s = sub_find(l, a.closed[i]);
         if (s)
             sub_drop(s);
     }
-    json_array_foreach(json_object_get(answer, "Subscriptions"), i, v)
-    {
-        sub_start(l, v);
-    }
+    for (size_t i = 0; i < a.n_subs; i++)
+        sub_start(l, &a.subs[i]);
+    msg_logs_listen_resp_release(&a);
     listen_send(l);
 }
 
@@ -262,10 +261,11 @@ static void listen_send(struct agent_logs *l)
 {
     if (l->listening || l->dead)
         return;
-    json_t *serving = json_array();
+    struct msg_logs_listen_req m = {.serving = xcalloc(agent_logs_serving(l) + 1, sizeof(char *))};
     for (struct logs_sub *s = l->subs; s; s = s->next)
-        json_array_append_new(serving, json_string(s->id));
-    json_t *body = json_pack("{s:o}", "Serving", serving);
+        m.serving[m.n_serving++] = s->id;
+    json_t *body = msg_logs_listen_req_encode(&m);
+    free(m.serving);
     l->listening = true;
     l->calls++;
     l->call(l->call_ctx, "/swarm-rpc/logs/listen", body, listen_done, l);

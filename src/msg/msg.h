@@ -11,6 +11,8 @@
  *   /swarm-rpc/assignments  msg_assign_req → msg_assign_resp (a long poll)
  *   /swarm-rpc/status       msg_status_batch → {}
  *   /swarm-rpc/logs/subscribe  msg_logs_sub_req → a stream of stdcopy frames (managers)
+ *   /swarm-rpc/logs/listen     msg_logs_listen_req → msg_logs_listen_resp (a long poll)
+ *   /swarm-rpc/logs/publish    msg_logs_publish → {}
  *
  * Decoders face other nodes (a worker with a valid certificate, or a manager answering a
  * worker): every field is type-checked, strings and counts are bounded, enumerations
@@ -38,16 +40,20 @@
 #include <jansson.h>
 
 /* Bounds on what a peer may send. */
-#define MSG_MAX_PEM (64 * 1024)     /* a certificate chain, a CSR, a trust bundle, a key */
-#define MSG_MAX_SHORT 256           /* tokens, keys, hostnames, versions, names */
-#define MSG_MAX_TEXT 4096           /* status messages and errors, initial cluster lists */
-#define MSG_MAX_ADDR 64             /* "IP:port", "[v6]:port" */
-#define MSG_MAX_MANAGERS 128        /* addresses in a managers list */
-#define MSG_MAX_LABELS 1024         /* engine labels of a node */
-#define MSG_MAX_SESSION 64          /* an assignments session ID */
-#define MSG_MAX_CHANGES (64 * 1024) /* changes in one assignments answer */
-#define MSG_MAX_UPDATES (64 * 1024) /* updates in one status report */
-#define MSG_MAX_PORTS 1024          /* published ports of a task */
+#define MSG_MAX_PEM (64 * 1024)        /* a certificate chain, a CSR, a trust bundle, a key */
+#define MSG_MAX_SHORT 256              /* tokens, keys, hostnames, versions, names */
+#define MSG_MAX_TEXT 4096              /* status messages and errors, initial cluster lists */
+#define MSG_MAX_ADDR 64                /* "IP:port", "[v6]:port" */
+#define MSG_MAX_MANAGERS 128           /* addresses in a managers list */
+#define MSG_MAX_LABELS 1024            /* engine labels of a node */
+#define MSG_MAX_SESSION 64             /* an assignments session ID */
+#define MSG_MAX_CHANGES (64 * 1024)    /* changes in one assignments answer */
+#define MSG_MAX_UPDATES (64 * 1024)    /* updates in one status report */
+#define MSG_MAX_PORTS 1024             /* published ports of a task */
+#define MSG_MAX_LOG_SUBS (64 * 1024)   /* subscription IDs in a logs listen or its answer */
+#define MSG_MAX_LOG_TASKS (64 * 1024)  /* tasks of one subscription on one node */
+#define MSG_MAX_LOG_MSGS (64 * 1024)   /* messages in one log publication */
+#define MSG_MAX_LOG_DATA (1024 * 1024) /* bytes of one log message (decoded) */
 
 /* ---- bytes ---- */
 /* Parses n bytes as one JSON object (duplicate keys refused). A new reference, or NULL with
@@ -260,5 +266,68 @@ struct msg_logs_sub_req {
 json_t *msg_logs_sub_req_encode(const struct msg_logs_sub_req *m);
 int msg_logs_sub_req_decode(json_t *j, struct msg_logs_sub_req *m, struct err *e);
 void msg_logs_sub_req_release(struct msg_logs_sub_req *m);
+
+/* ---- logs: the nodes that serve the leader's log broker (manager/logbroker/logbroker.h) ----
+ * IDs (subscriptions, tasks) are object IDs; times are nanoseconds since the epoch, any
+ * int64 (a time before 1970 is still a time: a listen answer or a publication is not refused
+ * for one). */
+
+/* POST /swarm-rpc/logs/listen: the IDs of the subscriptions the node serves now. */
+struct msg_logs_listen_req {
+    const char **serving;
+    size_t n_serving;
+    json_t *doc;
+};
+json_t *msg_logs_listen_req_encode(const struct msg_logs_listen_req *m);
+int msg_logs_listen_req_decode(json_t *j, struct msg_logs_listen_req *m, struct err *e);
+void msg_logs_listen_req_release(struct msg_logs_listen_req *m);
+
+/* One subscription a node is to serve: its tasks there, and what to read of their logs. */
+struct msg_log_sub {
+    const char *id;
+    const char **task_ids;
+    size_t n_tasks;
+    bool follow, want_stdout, want_stderr;
+    int64_t tail;               /* -1: all (absent: -1) */
+    int64_t since_ns, until_ns; /* 0: none */
+};
+/* The answer: the subscriptions new to the node, and those it must stop serving. */
+struct msg_logs_listen_resp {
+    struct msg_log_sub *subs;
+    size_t n_subs;
+    const char **closed;
+    size_t n_closed;
+    json_t *doc;
+};
+json_t *msg_logs_listen_resp_encode(const struct msg_logs_listen_resp *m);
+int msg_logs_listen_resp_decode(json_t *j, struct msg_logs_listen_resp *m, struct err *e);
+void msg_logs_listen_resp_release(struct msg_logs_listen_resp *m);
+
+/* One log message: on the wire its data is base64 ("Data"). */
+struct msg_log_msg {
+    const char *task_id;
+    int stream; /* 1 stdout, 2 stderr */
+    int64_t time_ns;
+    const char *data; /* len bytes, not NUL-terminated */
+    size_t len;
+};
+/* {"TaskID", "Stream", "Time", "Data"}: one element of a publication's Messages. */
+json_t *msg_log_msg_encode(const struct msg_log_msg *lm);
+
+/* POST /swarm-rpc/logs/publish: a batch of one subscription's messages; close: the node's
+ * part of the subscription is over (its last publication). */
+struct msg_logs_publish {
+    const char *sub_id;
+    struct msg_log_msg *msgs;
+    size_t n_msgs;
+    bool close;
+    char *bytes; /* decoded only: every message's data, which msgs[i].data point into */
+    json_t *doc;
+};
+json_t *msg_logs_publish_encode(const struct msg_logs_publish *m);
+/* The same, for a sender that keeps encoded messages (takes ownership of msgs, an array). */
+json_t *msg_logs_publish_wrap(const char *sub_id, json_t *msgs, bool close);
+int msg_logs_publish_decode(json_t *j, struct msg_logs_publish *m, struct err *e);
+void msg_logs_publish_release(struct msg_logs_publish *m);
 
 #endif

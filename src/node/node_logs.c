@@ -436,16 +436,26 @@ void node_logs_rpc(struct node *n, struct http_req *req, const char *peer, json_
         return;
     }
     if (!strcmp(req->path, "/swarm-rpc/logs/listen")) {
+        struct err e;
+        struct msg_logs_listen_req m;
+        if (msg_logs_listen_req_decode(body, &m, &e) < 0) {
+            reply_err(req, &e);
+            return;
+        }
         http_req_on_close(req, listen_closed, n);
-        logbroker_listen(n->logbroker, peer, body, listen_answered, req);
+        logbroker_listen(n->logbroker, peer, &m, listen_answered, req);
+        msg_logs_listen_req_release(&m);
         return;
     }
     if (!strcmp(req->path, "/swarm-rpc/logs/publish")) {
         struct err e;
-        if (logbroker_publish(n->logbroker, peer, body, &e) < 0)
+        struct msg_logs_publish m;
+        if (msg_logs_publish_decode(body, &m, &e) < 0 ||
+            logbroker_publish(n->logbroker, peer, &m, &e) < 0)
             reply_err(req, &e);
         else
             reply(req, 200, json_object());
+        msg_logs_publish_release(&m);
         return;
     }
     if (!strcmp(req->path, "/swarm-rpc/logs/subscribe")) {

@@ -1,7 +1,9 @@
 /* fuzz_msg.c — libFuzzer target: every node-to-node message kind of src/msg. The first byte
- * picks the kind; the rest is the body a peer sends. A body that decodes must encode, and
- * what it encodes to must decode again to the same encoding (the receivers store re-encoded
- * objects, so the codec must be stable), and every decoded string must be within its bound. */
+ * picks the kind (its index in kinds[], modulo their number: new kinds go at the end, so that
+ * the seeds of tests/fuzz/corpus/msg keep theirs); the rest is the body a peer sends. A body
+ * that decodes must encode, and what it encodes to must decode again to the same encoding
+ * (the receivers store re-encoded objects, so the codec must be stable), and every decoded
+ * string must be within its bound. */
 #include "msg/msg.h"
 
 #include <stdint.h>
@@ -112,6 +114,53 @@ static void check_logs_sub_req(struct msg_logs_sub_req *m)
     bounded(m->task_id, ID_LEN);
 }
 
+/* A decoded object ID: 1..ID_LEN of [a-z0-9]. */
+static void object_id(const char *s)
+{
+    if (!s || !s[0] || strlen(s) > ID_LEN ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(s))
+        abort();
+}
+static void check_logs_listen_req(struct msg_logs_listen_req *m)
+{
+    if (m->n_serving > MSG_MAX_LOG_SUBS)
+        abort();
+    for (size_t i = 0; i < m->n_serving; i++)
+        object_id(m->serving[i]);
+}
+static void check_logs_listen_resp(struct msg_logs_listen_resp *m)
+{
+    if (m->n_subs > MSG_MAX_LOG_SUBS || m->n_closed > MSG_MAX_LOG_SUBS)
+        abort();
+    for (size_t i = 0; i < m->n_subs; i++) {
+        const struct msg_log_sub *s = &m->subs[i];
+        object_id(s->id);
+        if (s->tail < -1 || s->n_tasks > MSG_MAX_LOG_TASKS)
+            abort();
+        for (size_t j = 0; j < s->n_tasks; j++)
+            object_id(s->task_ids[j]);
+    }
+    for (size_t i = 0; i < m->n_closed; i++)
+        object_id(m->closed[i]);
+}
+static void check_logs_publish(struct msg_logs_publish *m)
+{
+    object_id(m->sub_id);
+    if (m->n_msgs > MSG_MAX_LOG_MSGS)
+        abort();
+    for (size_t i = 0; i < m->n_msgs; i++) {
+        const struct msg_log_msg *lm = &m->msgs[i];
+        object_id(lm->task_id);
+        if ((lm->stream != 1 && lm->stream != 2) || lm->len > MSG_MAX_LOG_DATA || !lm->data)
+            abort();
+        /* the bytes are readable (ASan checks) and were decoded from the document */
+        volatile unsigned char sum = 0;
+        for (size_t j = 0; j < lm->len; j++)
+            sum ^= (unsigned char)lm->data[j];
+        (void)sum;
+    }
+}
+
 KIND(join_req)
 KIND(join_resp)
 KIND(heartbeat_req)
@@ -123,10 +172,14 @@ KIND(assign_req)
 KIND(assign_resp)
 KIND(status_batch)
 KIND(logs_sub_req)
+KIND(logs_listen_req)
+KIND(logs_listen_resp)
+KIND(logs_publish)
 
 static void (*const kinds[])(json_t *) = {
-    fz_join_req, fz_join_resp,  fz_heartbeat_req, fz_heartbeat_resp, fz_csr_req,      fz_cert_resp,
-    fz_ca_resp,  fz_assign_req, fz_assign_resp,   fz_status_batch,   fz_logs_sub_req,
+    fz_join_req,     fz_join_resp,       fz_heartbeat_req,    fz_heartbeat_resp, fz_csr_req,
+    fz_cert_resp,    fz_ca_resp,         fz_assign_req,       fz_assign_resp,    fz_status_batch,
+    fz_logs_sub_req, fz_logs_listen_req, fz_logs_listen_resp, fz_logs_publish,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -179,3 +179,26 @@ TEST(agent_logs_drops_a_closed_subscription_and_retries_a_failed_listen)
     uv_run(&loop, UV_RUN_DEFAULT);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+TEST(agent_logs_refuses_a_malformed_listen_answer_whole)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake f = {0};
+    struct agent_logs *l = agent_logs_new(&loop, fake_call, &f, &fake_ops, &f);
+    agent_logs_start(l);
+    /* the second subscription names a task that is no object ID: none of them is served,
+     * and the node asks again after a pause */
+    json_t *ans = json_pack("{s:[{s:s, s:[s], s:b}, {s:s, s:[s], s:b}], s:[]}", "Subscriptions",
+                            "ID", "s1", "TaskIDs", "t1", "Stdout", 1, "ID", "s2", "TaskIDs",
+                            "../t2", "Stdout", 1, "Closed");
+    json_decref(answer(&f, "/swarm-rpc/logs/listen", 200, ans));
+    ASSERT_EQ_INT(f.opened, 0);
+    ASSERT_EQ_INT((int)agent_logs_serving(l), 0);
+    ASSERT_EQ_INT(pending(&f, "/swarm-rpc/logs/listen"), 0);
+    RUN_UNTIL(&loop, pending(&f, "/swarm-rpc/logs/listen") == 1, 3000);
+    agent_logs_free(l);
+    json_decref(answer(&f, "/swarm-rpc/logs/listen", 503, NULL));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}

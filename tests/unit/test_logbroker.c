@@ -70,6 +70,28 @@ static json_t *publish_body(const char *sub, const char *task, int stream, const
     return b;
 }
 
+/* The bodies as the leader's peer calls decode them (node_logs.c), then the broker. */
+static void listen_json(struct logbroker *lb, const char *node_id, json_t *req, lb_reply_cb cb,
+                        void *arg)
+{
+    struct msg_logs_listen_req m;
+    struct err e;
+    if (msg_logs_listen_req_decode(req, &m, &e) < 0)
+        FAIL_AT("%s", e.msg);
+    logbroker_listen(lb, node_id, &m, cb, arg);
+    msg_logs_listen_req_release(&m);
+}
+
+static int publish_json(struct logbroker *lb, const char *node_id, json_t *req, struct err *e)
+{
+    struct msg_logs_publish m;
+    int rc = msg_logs_publish_decode(req, &m, e);
+    if (rc == 0)
+        rc = logbroker_publish(lb, node_id, &m, e);
+    msg_logs_publish_release(&m);
+    return rc;
+}
+
 static const char *sub_id_of(json_t *answer, size_t i)
 {
     return json_string_value(
@@ -85,7 +107,7 @@ TEST(logbroker_delivers_in_order_and_ends_when_every_node_closed)
     /* node A listens before anything exists: parked */
     struct answer a = {0}, b = {0};
     json_t *req = json_pack("{s:[]}", "Serving");
-    logbroker_listen(lb, "nodeA", req, on_reply, &a);
+    listen_json(lb, "nodeA", req, on_reply, &a);
     ASSERT_FALSE(a.got);
     struct lb_target t[] = {{"t1", "nodeA"}, {"t2", "nodeB"}, {"t3", "nodeA"}};
     struct lb_opts o = {.want_stdout = true, .want_stderr = true, .tail = -1};
@@ -101,32 +123,32 @@ TEST(logbroker_delivers_in_order_and_ends_when_every_node_closed)
         json_object_get(json_array_get(json_object_get(a.body, "Subscriptions"), 0), "TaskIDs");
     ASSERT_EQ_INT((int)json_array_size(tasks), 2);
     /* node B listens: answered at once */
-    logbroker_listen(lb, "nodeB", req, on_reply, &b);
+    listen_json(lb, "nodeB", req, on_reply, &b);
     ASSERT_TRUE(b.got);
     ASSERT_EQ_STR(sub_id_of(b.body, 0), id);
     /* a node that serves it already is not told again: parked */
     struct answer a2 = {0};
     json_t *serving = json_pack("{s:[s]}", "Serving", id);
-    logbroker_listen(lb, "nodeA", serving, on_reply, &a2);
+    listen_json(lb, "nodeA", serving, on_reply, &a2);
     ASSERT_FALSE(a2.got);
     struct err e;
     json_t *p = publish_body(id, "t1", 1, "one\n", false);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), 0);
     json_decref(p);
     /* a task of another node, and a malformed body, are refused */
     p = publish_body(id, "t2", 1, "forged\n", false);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), -ERR_INVALID);
     json_decref(p);
     p = json_pack("{s:s, s:[{s:s, s:i}]}", "SubscriptionID", id, "Messages", "TaskID", "t1",
                   "Stream", 7);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), -ERR_INVALID);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), -ERR_INVALID);
     json_decref(p);
     p = publish_body(id, "t3", 2, "two\n", true);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), 0);
     json_decref(p);
     ASSERT_FALSE(s.ended); /* node B has not closed */
     p = publish_body(id, "t2", 1, "three\n", true);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeB", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeB", p, &e), 0);
     json_decref(p);
     ASSERT_FALSE(s.ended); /* never inside the call */
     lb_run_until(&loop, &s.ended, 2000, "the end of the subscription");
@@ -159,20 +181,20 @@ TEST(logbroker_node_that_never_listens_makes_it_incomplete)
     logbroker_subscribe(lb, t, 2, &o, on_msg, on_end, &s);
     struct answer a = {0};
     json_t *req = json_pack("{s:[]}", "Serving");
-    logbroker_listen(lb, "nodeA", req, on_reply, &a);
+    listen_json(lb, "nodeA", req, on_reply, &a);
     ASSERT_TRUE(a.got);
     char id[64];
     snprintf(id, sizeof(id), "%s", sub_id_of(a.body, 0));
     struct err e;
     json_t *p = publish_body(id, "t1", 1, "hello\n", true);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), 0);
     json_decref(p);
     lb_run_until(&loop, &s.ended, 3000, "the pickup deadline");
     ASSERT_EQ_STR(s.incomplete, "nodeDown");
     ASSERT_EQ_STR(s.got.p, "t1@nodeA:1:hello\n|");
     /* a late publication for the ended subscription is dropped quietly */
     p = publish_body(id, "t2", 1, "late\n", true);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeDown", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeDown", p, &e), 0);
     json_decref(p);
     json_decref(req);
     json_decref(a.body);
@@ -194,7 +216,7 @@ TEST(logbroker_cancel_and_free)
     struct lb_sub *sub = logbroker_subscribe(lb, t, 1, &o, on_msg, on_end, &s);
     struct answer a = {0};
     json_t *req = json_pack("{s:[]}", "Serving");
-    logbroker_listen(lb, "nodeA", req, on_reply, &a);
+    listen_json(lb, "nodeA", req, on_reply, &a);
     ASSERT_TRUE(a.got);
     json_t *sub0 = json_array_get(json_object_get(a.body, "Subscriptions"), 0);
     ASSERT_TRUE(json_is_true(json_object_get(sub0, "Follow")));
@@ -204,11 +226,11 @@ TEST(logbroker_cancel_and_free)
     /* follow: closing its part does not end it */
     struct err e;
     json_t *p = publish_body(id, "t1", 1, "x\n", true);
-    ASSERT_EQ_INT(logbroker_publish(lb, "nodeA", p, &e), 0);
+    ASSERT_EQ_INT(publish_json(lb, "nodeA", p, &e), 0);
     json_decref(p);
     struct answer a2 = {0};
     json_t *serving = json_pack("{s:[s]}", "Serving", id);
-    logbroker_listen(lb, "nodeA", serving, on_reply, &a2);
+    listen_json(lb, "nodeA", serving, on_reply, &a2);
     ASSERT_TRUE(a2.got); /* its part is closed: told to stop serving it */
     ASSERT_EQ_STR(json_string_value(json_array_get(json_object_get(a2.body, "Closed"), 0)), id);
     ASSERT_EQ_INT((int)logbroker_count(lb), 1);
@@ -217,7 +239,7 @@ TEST(logbroker_cancel_and_free)
     ASSERT_FALSE(s.ended); /* cancel: no callback */
     /* a parked listen is answered 503 when the broker goes */
     struct answer a3 = {0};
-    logbroker_listen(lb, "nodeB", req, on_reply, &a3);
+    listen_json(lb, "nodeB", req, on_reply, &a3);
     ASSERT_FALSE(a3.got);
     logbroker_free(lb);
     ASSERT_TRUE(a3.got);

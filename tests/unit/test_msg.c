@@ -39,7 +39,8 @@
             msg_##kind##_release(&m);                                                              \
             return "(ok)";                                                                         \
         }                                                                                          \
-        ASSERT_NULL(m.doc);                                                                        \
+        static const struct msg_##kind zero_;                                                      \
+        ASSERT_TRUE(memcmp(&m, &zero_, sizeof(m)) == 0); /* a refusal changes nothing */           \
         return e.msg;                                                                              \
     }
 CODEC(join_req)
@@ -53,6 +54,9 @@ CODEC(assign_req)
 CODEC(assign_resp)
 CODEC(status_batch)
 CODEC(logs_sub_req)
+CODEC(logs_listen_req)
+CODEC(logs_listen_resp)
+CODEC(logs_publish)
 
 #define ROUND_TRIP(kind, text)                                                                     \
     do {                                                                                           \
@@ -386,4 +390,264 @@ TEST(msg_logs_subscription)
                   "malformed logs subscription: Since is out of range");
     ASSERT_EQ_STR(err_logs_sub_req("{\"Stdout\":1,\"TaskID\":\"t\"}"),
                   "malformed logs subscription: Stdout has the wrong type");
+}
+
+/* "{<head>[<item>,<item>,...]<tail>}" with n items. */
+static char *list_of(const char *head, const char *item, size_t n, const char *tail)
+{
+    struct buf b = BUF_INIT;
+    buf_adds(&b, head);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_adds(&b, ",");
+        buf_adds(&b, item);
+    }
+    buf_adds(&b, tail);
+    return buf_detach(&b, NULL);
+}
+
+TEST(msg_logs_broker_round_trips)
+{
+    /* agent_logs.c's listen, and logbroker.c's answers */
+    ROUND_TRIP(logs_listen_req, "{\"Serving\":[]}");
+    ROUND_TRIP(logs_listen_req, "{\"Serving\":[\"" NID "\",\"s2\"]}");
+    ROUND_TRIP(logs_listen_resp, "{\"Subscriptions\":[],\"Closed\":[]}");
+    ROUND_TRIP(logs_listen_resp,
+               "{\"Subscriptions\":[{\"ID\":\"" NID "\",\"TaskIDs\":[\"" CID "\",\"t2\"],"
+               "\"Follow\":true,\"Tail\":-1,\"Since\":1700000000000000000,\"Until\":0,"
+               "\"Stdout\":true,\"Stderr\":false},{\"ID\":\"s2\",\"TaskIDs\":[],\"Follow\":false,"
+               "\"Tail\":10,\"Since\":-5,\"Until\":1800000000000000000,\"Stdout\":false,"
+               "\"Stderr\":true}],\"Closed\":[\"" CID "\"]}");
+    /* absent options: no tail means all, no times mean none */
+    char *s = rt_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s2\",\"TaskIDs\":[\"t9\"],"
+                                  "\"Follow\":true,\"Stdout\":true}],\"Closed\":[]}");
+    ASSERT_EQ_STR(s, "{\"Subscriptions\":[{\"ID\":\"s2\",\"TaskIDs\":[\"t9\"],\"Follow\":true,"
+                     "\"Tail\":-1,\"Since\":0,\"Until\":0,\"Stdout\":true,\"Stderr\":false}],"
+                     "\"Closed\":[]}");
+    free(s);
+    /* agent_logs.c's publications */
+    ROUND_TRIP(logs_publish,
+               "{\"SubscriptionID\":\"" NID "\",\"Messages\":[{\"TaskID\":\"" CID "\",\"Stream\":1,"
+               "\"Time\":1700000000000000001,\"Data\":\"YQo=\"},{\"TaskID\":\"t2\",\"Stream\":2,"
+               "\"Time\":0,\"Data\":\"\"}],\"Close\":false}");
+    ROUND_TRIP(logs_publish, "{\"SubscriptionID\":\"" NID "\",\"Messages\":[],\"Close\":true}");
+    s = rt_logs_publish("{\"SubscriptionID\":\"" NID "\"}");
+    ASSERT_EQ_STR(s, "{\"SubscriptionID\":\"" NID "\",\"Messages\":[],\"Close\":false}");
+    free(s);
+    /* unpadded base64 comes back padded */
+    s = rt_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\",\"Stream\":1,"
+                        "\"Time\":1,\"Data\":\"YQ\"}]}");
+    ASSERT_EQ_STR(s, "{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\",\"Stream\":1,"
+                     "\"Time\":1,\"Data\":\"YQ==\"}],\"Close\":false}");
+    free(s);
+}
+
+TEST(msg_logs_broker_decoded_fields)
+{
+    struct err e;
+    const char *text =
+        "{\"SubscriptionID\":\"s1\",\"Messages\":[{\"TaskID\":\"t1\",\"Stream\":1,"
+        "\"Time\":5,\"Data\":\"YQo=\"},{\"TaskID\":\"t2\",\"Stream\":2,\"Time\":-7,"
+        "\"Data\":\"AGI=\"},{\"TaskID\":\"t1\",\"Stream\":1,\"Time\":6,\"Data\":\"\"}],"
+        "\"Close\":true}";
+    json_t *j = msg_load(text, strlen(text), "x", &e);
+    struct msg_logs_publish p;
+    ASSERT_EQ_INT(msg_logs_publish_decode(j, &p, &e), 0);
+    json_decref(j); /* the structure holds its own reference */
+    ASSERT_EQ_STR(p.sub_id, "s1");
+    ASSERT_TRUE(p.close);
+    ASSERT_EQ_INT(p.n_msgs, 3);
+    ASSERT_EQ_STR(p.msgs[0].task_id, "t1");
+    ASSERT_EQ_INT(p.msgs[0].stream, 1);
+    ASSERT_EQ_INT(p.msgs[0].time_ns, 5);
+    ASSERT_EQ_INT(p.msgs[0].len, 2);
+    ASSERT_TRUE(memcmp(p.msgs[0].data, "a\n", 2) == 0);
+    ASSERT_EQ_INT(p.msgs[1].stream, 2);
+    ASSERT_EQ_INT(p.msgs[1].time_ns, -7);
+    ASSERT_EQ_INT(p.msgs[1].len, 2);
+    ASSERT_TRUE(memcmp(p.msgs[1].data, "\0b", 2) == 0); /* bytes, not a string */
+    ASSERT_EQ_INT(p.msgs[2].len, 0);
+    msg_logs_publish_release(&p);
+    ASSERT_NULL(p.msgs);
+    ASSERT_NULL(p.bytes);
+
+    text = "{\"Subscriptions\":[{\"ID\":\"s1\",\"TaskIDs\":[\"t1\",\"t2\"],\"Tail\":3,"
+           "\"Since\":9,\"Stderr\":true}],\"Closed\":[\"s0\",\"s9\"],\"Extra\":1}";
+    j = msg_load(text, strlen(text), "x", &e);
+    struct msg_logs_listen_resp a;
+    ASSERT_EQ_INT(msg_logs_listen_resp_decode(j, &a, &e), 0);
+    json_decref(j);
+    ASSERT_EQ_INT(a.n_subs, 1);
+    ASSERT_EQ_STR(a.subs[0].id, "s1");
+    ASSERT_EQ_INT(a.subs[0].n_tasks, 2);
+    ASSERT_EQ_STR(a.subs[0].task_ids[1], "t2");
+    ASSERT_FALSE(a.subs[0].follow);
+    ASSERT_FALSE(a.subs[0].want_stdout);
+    ASSERT_TRUE(a.subs[0].want_stderr);
+    ASSERT_EQ_INT(a.subs[0].tail, 3);
+    ASSERT_EQ_INT(a.subs[0].since_ns, 9);
+    ASSERT_EQ_INT(a.subs[0].until_ns, 0);
+    ASSERT_EQ_INT(a.n_closed, 2);
+    ASSERT_EQ_STR(a.closed[1], "s9");
+    msg_logs_listen_resp_release(&a);
+    ASSERT_NULL(a.subs);
+
+    text = "{\"Serving\":[\"s1\",\"s1\"]}";
+    j = msg_load(text, strlen(text), "x", &e);
+    struct msg_logs_listen_req q;
+    ASSERT_EQ_INT(msg_logs_listen_req_decode(j, &q, &e), 0);
+    json_decref(j);
+    ASSERT_EQ_INT(q.n_serving, 2);
+    ASSERT_EQ_STR(q.serving[0], "s1");
+    msg_logs_listen_req_release(&q);
+    /* a NUL inside a string (a document not read by msg_load) does not shorten an ID */
+    j = json_pack("{s:[o]}", "Serving", json_stringn("s1\0x", 4));
+    ASSERT_EQ_INT(msg_logs_listen_req_decode(j, &q, &e), -ERR_INVALID);
+    ASSERT_EQ_STR(e.msg, "malformed logs listen: Serving[0] is not an object ID");
+    json_decref(j);
+}
+
+TEST(msg_logs_broker_refusals)
+{
+    ASSERT_EQ_STR(err_logs_listen_req("{}"), "malformed logs listen: Serving is missing");
+    ASSERT_EQ_STR(err_logs_listen_req("{\"Serving\":\"s1\"}"),
+                  "malformed logs listen: Serving has the wrong type");
+    ASSERT_EQ_STR(err_logs_listen_req("{\"Serving\":[\"s1\",1]}"),
+                  "malformed logs listen: Serving[1] is not an object ID");
+    ASSERT_EQ_STR(err_logs_listen_req("{\"Serving\":[\"../x\"]}"),
+                  "malformed logs listen: Serving[0] is not an object ID");
+    ASSERT_EQ_STR(err_logs_listen_req("{\"Serving\":[\"" NID "x\"]}"),
+                  "malformed logs listen: Serving[0] is not an object ID");
+    char *big = list_of("{\"Serving\":[", "\"s\"", MSG_MAX_LOG_SUBS, "]}");
+    ASSERT_EQ_STR(err_logs_listen_req(big), "(ok)");
+    free(big);
+    big = list_of("{\"Serving\":[", "\"s\"", MSG_MAX_LOG_SUBS + 1, "]}");
+    ASSERT_EQ_STR(err_logs_listen_req(big),
+                  "malformed logs listen: Serving has more than 65536 IDs");
+    free(big);
+
+    ASSERT_EQ_STR(err_logs_listen_resp("[]"), "malformed logs_listen_resp: not a JSON object");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Closed\":[]}"),
+                  "malformed logs listen answer: Subscriptions is missing");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[]}"),
+                  "malformed logs listen answer: Closed is missing");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":{},\"Closed\":[]}"),
+                  "malformed logs listen answer: Subscriptions has the wrong type");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[],\"Closed\":[\"S\"]}"),
+                  "malformed logs listen answer: Closed[0] is not an object ID");
+    /* a refusal late in the body, after arrays were made (the decoded structure stays zero) */
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s1\",\"TaskIDs\":[\"t1\"]},"
+                                       "{\"ID\":\"s2\",\"TaskIDs\":[\"T\"]}],\"Closed\":[\"s0\"]}"),
+                  "malformed logs listen answer subscription 1: TaskIDs[0] is not an object ID");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[7],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: not a JSON object");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"TaskIDs\":[]}],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: ID is missing");
+    ASSERT_EQ_STR(
+        err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":1,\"TaskIDs\":[]}],\"Closed\":[]}"),
+        "malformed logs listen answer subscription 0: ID has the wrong type");
+    ASSERT_EQ_STR(
+        err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"a-b\",\"TaskIDs\":[]}],\"Closed\":[]}"),
+        "malformed logs listen answer subscription 0: ID is not an object ID");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s\"}],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: TaskIDs is missing");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s\",\"TaskIDs\":[],"
+                                       "\"Follow\":\"yes\"}],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: Follow has the wrong type");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s\",\"TaskIDs\":[],"
+                                       "\"Tail\":-2}],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: Tail is out of range");
+    ASSERT_EQ_STR(err_logs_listen_resp("{\"Subscriptions\":[{\"ID\":\"s\",\"TaskIDs\":[],"
+                                       "\"Since\":1.5}],\"Closed\":[]}"),
+                  "malformed logs listen answer subscription 0: Since has the wrong type");
+    big = list_of("{\"Subscriptions\":[{\"ID\":\"s\",\"TaskIDs\":[", "\"t\"", MSG_MAX_LOG_TASKS + 1,
+                  "]}],\"Closed\":[]}");
+    ASSERT_EQ_STR(err_logs_listen_resp(big),
+                  "malformed logs listen answer subscription 0: TaskIDs has more than 65536 IDs");
+    free(big);
+    big = list_of("{\"Closed\":[],\"Subscriptions\":[", "{}", MSG_MAX_LOG_SUBS + 1, "]}");
+    ASSERT_EQ_STR(err_logs_listen_resp(big),
+                  "malformed logs listen answer: more than 65536 subscriptions");
+    free(big);
+
+#define MSG1 "{\"TaskID\":\"t\",\"Stream\":1,\"Time\":1,\"Data\":\"YQ==\"}"
+    ASSERT_EQ_STR(err_logs_publish("{\"Messages\":[]}"),
+                  "malformed log publication: SubscriptionID is missing");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s/1\"}"),
+                  "malformed log publication: SubscriptionID is not an object ID");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":{}}"),
+                  "malformed log publication: Messages has the wrong type");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Close\":1}"),
+                  "malformed log publication: Close has the wrong type");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[" MSG1 "," MSG1
+                                   ",{\"TaskID\":\"t\",\"Stream\":1,\"Time\":1,\"Data\":\"Y\"}]}"),
+                  "malformed log publication message 2: Data is not base64");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[" MSG1 ",[]]}"),
+                  "malformed log publication message 1: not a JSON object");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"Stream\":1,"
+                                   "\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: TaskID is missing");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"T\","
+                                   "\"Stream\":1,\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: TaskID is not an object ID");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: Stream is missing");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":3,\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: Stream is out of range");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":0,\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: Stream is out of range");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":\"1\",\"Time\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: Stream has the wrong type");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":1,\"Data\":\"\"}]}"),
+                  "malformed log publication message 0: Time is missing");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":1,\"Time\":1}]}"),
+                  "malformed log publication message 0: Data is missing");
+    ASSERT_EQ_STR(err_logs_publish("{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\","
+                                   "\"Stream\":1,\"Time\":1,\"Data\":[]}]}"),
+                  "malformed log publication message 0: Data has the wrong type");
+    static const char *const bad_b64[] = {"Y", "YQ=", "YQ===", "YQ==YQ==", "Y*==", "-_8="};
+    for (size_t i = 0; i < sizeof(bad_b64) / sizeof(bad_b64[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\",\"Stream\":1,"
+                 "\"Time\":1,\"Data\":\"%s\"}]}",
+                 bad_b64[i]);
+        ASSERT_EQ_STR(err_logs_publish(text),
+                      "malformed log publication message 0: Data is not base64");
+    }
+    /* a message of more than MSG_MAX_LOG_DATA bytes: as base64 text, then decoded */
+    size_t n = (MSG_MAX_LOG_DATA + 2) / 3 * 4;
+    char *data = xmalloc(n + 2);
+    memset(data, 'A', n + 1);
+    data[n + 1] = 0;
+    struct buf b = BUF_INIT;
+    buf_printf(&b,
+               "{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\",\"Stream\":1,"
+               "\"Time\":1,\"Data\":\"%s\"}]}",
+               data);
+    ASSERT_EQ_STR(err_logs_publish(b.p),
+                  "malformed log publication message 0: Data is longer than 1398104 bytes");
+    buf_reset(&b);
+    data[n] = 0;
+    buf_printf(&b,
+               "{\"SubscriptionID\":\"s\",\"Messages\":[{\"TaskID\":\"t\",\"Stream\":1,"
+               "\"Time\":1,\"Data\":\"%s\"}]}",
+               data);
+    ASSERT_EQ_STR(err_logs_publish(b.p),
+                  "malformed log publication message 0: Data is longer than 1048576 bytes");
+    buf_release(&b);
+    free(data);
+    big = list_of("{\"SubscriptionID\":\"s\",\"Messages\":[", MSG1, MSG_MAX_LOG_MSGS, "]}");
+    ASSERT_EQ_STR(err_logs_publish(big), "(ok)");
+    free(big);
+    big = list_of("{\"SubscriptionID\":\"s\",\"Messages\":[", MSG1, MSG_MAX_LOG_MSGS + 1, "]}");
+    ASSERT_EQ_STR(err_logs_publish(big), "malformed log publication: more than 65536 messages");
+    free(big);
+#undef MSG1
 }

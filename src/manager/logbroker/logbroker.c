@@ -268,23 +268,29 @@ static void listener_unlink(struct lb_listener *l)
     uv_close((uv_handle_t *)&l->timer, listener_closed);
 }
 
-/* What node_id must learn, given what it serves: new parts (marked picked) and closed IDs.
- * NULL if nothing. */
+/* What node_id must learn, given what it serves: new parts (marked picked; at most
+ * MSG_MAX_LOG_SUBS, the rest in the next answer) and closed IDs. NULL if nothing. */
 static json_t *news_for(struct logbroker *lb, const char *node_id, json_t *serving)
 {
-    json_t *subs = json_array(), *closed = json_array();
-    for (struct lb_sub *s = lb->subs; s; s = s->next) {
+    struct msg_logs_listen_resp r = {0};
+    size_t nsubs = logbroker_count(lb);
+    r.subs = xcalloc(nsubs ? nsubs : 1, sizeof(*r.subs));
+    r.closed = xcalloc(json_object_size(serving) + 1, sizeof(*r.closed));
+    for (struct lb_sub *s = lb->subs; s && r.n_subs < MSG_MAX_LOG_SUBS; s = s->next) {
         struct lb_part *p = part_of(s, node_id);
         if (!p || p->closed || json_object_get(serving, s->id))
             continue;
-        json_t *ids = json_array();
-        for (size_t j = 0; j < p->ntasks; j++)
-            json_array_append_new(ids, json_string(p->task_ids[j]));
-        json_array_append_new(
-            subs, json_pack("{s:s, s:o, s:b, s:I, s:I, s:I, s:b, s:b}", "ID", s->id, "TaskIDs", ids,
-                            "Follow", s->o.follow, "Tail", (json_int_t)s->o.tail, "Since",
-                            (json_int_t)s->o.since_ns, "Until", (json_int_t)s->o.until_ns, "Stdout",
-                            s->o.want_stdout, "Stderr", s->o.want_stderr));
+        r.subs[r.n_subs++] = (struct msg_log_sub){
+            .id = s->id,
+            .task_ids = (const char **)p->task_ids, /* only read */
+            .n_tasks = p->ntasks,
+            .follow = s->o.follow,
+            .want_stdout = s->o.want_stdout,
+            .want_stderr = s->o.want_stderr,
+            .tail = s->o.tail < 0 ? -1 : s->o.tail,
+            .since_ns = s->o.since_ns,
+            .until_ns = s->o.until_ns,
+        };
         p->picked = true;
         sub_touch(s);
     }
@@ -295,14 +301,12 @@ static json_t *news_for(struct logbroker *lb, const char *node_id, json_t *servi
         struct lb_sub *s = sub_find(lb, id);
         struct lb_part *p = s ? part_of(s, node_id) : NULL;
         if (!p || p->closed)
-            json_array_append_new(closed, json_string(id));
+            r.closed[r.n_closed++] = id;
     }
-    if (!json_array_size(subs) && !json_array_size(closed)) {
-        json_decref(subs);
-        json_decref(closed);
-        return NULL;
-    }
-    return json_pack("{s:o, s:o}", "Subscriptions", subs, "Closed", closed);
+    json_t *body = r.n_subs || r.n_closed ? msg_logs_listen_resp_encode(&r) : NULL;
+    free(r.subs);
+    free(r.closed);
+    return body;
 }
 
 /* Answers a parked listener with its news (or empty) and drops it. */
@@ -310,7 +314,7 @@ static void listener_answer(struct lb_listener *l)
 {
     json_t *body = news_for(l->lb, l->node_id, l->serving);
     if (!body)
-        body = json_pack("{s:[], s:[]}", "Subscriptions", "Closed");
+        body = msg_logs_listen_resp_encode(&(struct msg_logs_listen_resp){0});
     lb_reply_cb cb = l->cb;
     void *arg = l->arg;
     listener_unlink(l);
@@ -322,8 +326,8 @@ static void listener_timeout(uv_timer_t *t)
     listener_answer(t->data);
 }
 
-void logbroker_listen(struct logbroker *lb, const char *node_id, json_t *req, lb_reply_cb cb,
-                      void *arg)
+void logbroker_listen(struct logbroker *lb, const char *node_id,
+                      const struct msg_logs_listen_req *req, lb_reply_cb cb, void *arg)
 {
     for (struct lb_listener *l = lb->listeners; l; l = l->next)
         if (!strcmp(l->node_id, node_id)) {
@@ -331,14 +335,8 @@ void logbroker_listen(struct logbroker *lb, const char *node_id, json_t *req, lb
             break;
         }
     json_t *serving = json_object();
-    json_t *arr = json_is_object(req) ? json_object_get(req, "Serving") : NULL;
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        if (json_is_string(v))
-            json_object_set_new(serving, json_string_value(v), json_true());
-    }
+    for (size_t i = 0; i < req->n_serving; i++)
+        json_object_set_new(serving, req->serving[i], json_true());
     json_t *news = news_for(lb, node_id, serving);
     if (news) {
         json_decref(serving);
@@ -377,58 +375,33 @@ static bool part_has_task(const struct lb_part *p, const char *task_id)
     return false;
 }
 
-int logbroker_publish(struct logbroker *lb, const char *node_id, json_t *req, struct err *e)
+int logbroker_publish(struct logbroker *lb, const char *node_id, const struct msg_logs_publish *req,
+                      struct err *e)
 {
-    const char *sid = json_string_value(json_object_get(req, "SubscriptionID"));
-    json_t *msgs = json_object_get(req, "Messages");
-    json_t *close = json_object_get(req, "Close");
-    if (!json_is_object(req) || !sid || (msgs && !json_is_array(msgs)) ||
-        (close && !json_is_boolean(close)))
-        return err_set(e, ERR_INVALID, "malformed log publication");
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m)
-    {
-        json_t *stream = json_object_get(m, "Stream"), *t = json_object_get(m, "Time");
-        if (!json_is_string(json_object_get(m, "TaskID")) || !json_is_integer(stream) ||
-            (json_integer_value(stream) != 1 && json_integer_value(stream) != 2) ||
-            !json_is_integer(t) || !json_is_string(json_object_get(m, "Data")))
-            return err_set(e, ERR_INVALID, "malformed log message %zu", i);
-    }
-    struct lb_sub *s = sub_find(lb, sid);
+    struct lb_sub *s = sub_find(lb, req->sub_id);
     struct lb_part *p = s ? part_of(s, node_id) : NULL;
     if (!p || p->closed)
         return 0; /* gone: the node hears so from its next listen */
-    json_array_foreach(msgs, i, m)
-    {
-        if (!part_has_task(p, json_string_value(json_object_get(m, "TaskID"))))
+    for (size_t i = 0; i < req->n_msgs; i++)
+        if (!part_has_task(p, req->msgs[i].task_id))
             return err_set(e, ERR_INVALID, "task %s is not this node's in subscription %s",
-                           json_string_value(json_object_get(m, "TaskID")), sid);
-    }
+                           req->msgs[i].task_id, req->sub_id);
     sub_touch(s);
-    json_array_foreach(msgs, i, m)
-    {
-        const char *b64 = json_string_value(json_object_get(m, "Data"));
-        struct buf data = BUF_INIT;
-        struct err de;
-        if (b64_decode(b64, strlen(b64), &data, &de) < 0) {
-            buf_release(&data);
-            continue;
-        }
+    for (size_t i = 0; i < req->n_msgs; i++) {
+        const struct msg_log_msg *m = &req->msgs[i];
         struct lb_msg lm = {
-            .task_id = json_string_value(json_object_get(m, "TaskID")),
+            .task_id = m->task_id,
             .node_id = p->node_id,
-            .stream = (int)json_integer_value(json_object_get(m, "Stream")),
-            .time_ns = json_integer_value(json_object_get(m, "Time")),
-            .data = data.p ? data.p : "",
-            .len = data.len,
+            .stream = m->stream,
+            .time_ns = m->time_ns,
+            .data = m->data,
+            .len = m->len,
         };
         s->on_msg(s->arg, &lm);
-        buf_release(&data);
         if (s->dead) /* the subscriber cancelled from its callback */
             return 0;
     }
-    if (json_is_true(close)) {
+    if (req->close) {
         p->closed = true;
         if (sub_complete(s))
             sub_end_later(s);

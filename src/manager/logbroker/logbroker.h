@@ -11,19 +11,22 @@
  * until the subscriber cancels it, and a node's part ends when its tasks' containers have
  * exited and everything was read.
  *
- * The wire (JSON bodies of /swarm-rpc/ calls, the caller's node ID from its certificate):
- *   listen   {"Serving": [subscription IDs the node is serving]}
- *         →  {"Subscriptions": [{"ID", "TaskIDs": [...], "Follow", "Tail", "Since", "Until",
- *              "Stdout", "Stderr"}], "Closed": [IDs the node must stop serving]}
+ * The wire (JSON bodies of /swarm-rpc/ calls, the caller's node ID from its certificate; the
+ * codec is msg/msg.h's, the callers decode the requests):
+ *   listen   msg_logs_listen_req {"Serving": [subscription IDs the node is serving]}
+ *         →  msg_logs_listen_resp {"Subscriptions": [{"ID", "TaskIDs": [...], "Follow", "Tail",
+ *              "Since", "Until", "Stdout", "Stderr"}], "Closed": [IDs the node must stop
+ *              serving]}
  *            (answered at once when there is news for the node, else after LB_POLL_MS)
- *   publish  {"SubscriptionID", "Messages": [{"TaskID", "Stream": 1|2, "Time": ns,
- *              "Data": base64}], "Close": bool}  →  {}
+ *   publish  msg_logs_publish {"SubscriptionID", "Messages": [{"TaskID", "Stream": 1|2,
+ *              "Time": ns, "Data": base64}], "Close": bool}  →  {}
  * Messages for a subscription that is gone are dropped (the node learns it is closed from
  * its next listen). Thread: the loop thread. */
 #ifndef SHOAL_LOGBROKER_H
 #define SHOAL_LOGBROKER_H
 
 #include "base/base.h"
+#include "msg/msg.h"
 
 #include <jansson.h>
 #include <uv.h>
@@ -74,12 +77,13 @@ void logbroker_cancel(struct lb_sub *s);
 
 /* A node's long poll (see above). A node has at most one parked listen: a new one answers
  * the old one empty first. cancel: the HTTP request went away (matched by arg). */
-void logbroker_listen(struct logbroker *lb, const char *node_id, json_t *req, lb_reply_cb cb,
-                      void *arg);
+void logbroker_listen(struct logbroker *lb, const char *node_id,
+                      const struct msg_logs_listen_req *req, lb_reply_cb cb, void *arg);
 void logbroker_listen_cancel(struct logbroker *lb, void *arg);
-/* A node's batch of messages; 0, or ERR_INVALID for a malformed body or a task that is not
- * the node's in that subscription. */
-int logbroker_publish(struct logbroker *lb, const char *node_id, json_t *req, struct err *e);
+/* A node's batch of messages; 0, or ERR_INVALID for a task that is not the node's in that
+ * subscription (then none of them is delivered). */
+int logbroker_publish(struct logbroker *lb, const char *node_id, const struct msg_logs_publish *req,
+                      struct err *e);
 
 /* ---- the Engine API's framing (what GET /services/{id}/logs streams) ---- */
 
