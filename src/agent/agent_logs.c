@@ -2,10 +2,12 @@
  * manager/logbroker/logbroker.h for the wire).
  *
  * Invariants: one listen call in flight at a time (or a retry timer armed); per subscription
- * at most one publish call in flight, the messages gathered meanwhile go in the next one, and
- * Close goes in the last one, once every task's log has ended and everything before it was
- * accepted. A freed agent_logs (dead) waits for its calls in flight to answer before its
- * memory goes; nothing else happens after agent_logs_free. Thread: the loop thread. */
+ * at most one publish call in flight, the messages gathered meanwhile go in the next ones, in
+ * order, in batches of at most LOGS_BATCH_BYTES as encoded (plus one message), so that a body
+ * stays within the peer port's bound however short the messages; Close goes in the last
+ * one, once every task's log has ended and everything before it was accepted. A freed agent_logs
+ * (dead) waits for its calls in flight to answer before its memory goes; nothing else happens after
+ * agent_logs_free. Thread: the loop thread. */
 #include "agent.h"
 
 #include "msg/msg.h"
@@ -15,7 +17,10 @@
 
 #define LOGS_RETRY_MS 500       /* after a failed listen */
 #define LOGS_FLUSH_MS 20        /* messages are gathered this long before a publish */
-#define LOGS_BATCH_BYTES 262144 /* ... or until this much is waiting */
+#define LOGS_BATCH_BYTES 262144 /* ... or until this much is waiting, as encoded */
+/* What a message costs in a publication besides its base64 data: {"TaskID":"<25>",
+ * "Stream":1,"Time":<20>,"Data":""} and a comma. */
+#define LOGS_MSG_OVERHEAD 96
 
 struct logs_task {
     char *task_id;
@@ -34,11 +39,12 @@ struct logs_sub {
     struct logs_task *tasks;
     struct task_ref *refs; /* the callbacks' argument per task */
     size_t ntasks;
-    json_t *pending; /* messages not sent yet */
-    size_t pending_bytes;
-    bool publishing; /* a publish call is in flight */
-    bool close_sent; /* the last publication (Close) went out */
-    bool dropped;    /* closed by the broker or by free: waiting for its publish to answer */
+    json_t *ready;        /* full batches not sent yet, oldest first (arrays of messages) */
+    json_t *pending;      /* the batch being gathered */
+    size_t pending_bytes; /* its size in a publication body */
+    bool publishing;      /* a publish call is in flight */
+    bool close_sent;      /* the last publication (Close) went out */
+    bool dropped;         /* closed by the broker or by free: waiting for its publish to answer */
     struct logs_sub *next;
 };
 
@@ -82,6 +88,7 @@ static void sub_free(struct logs_sub *s)
     free(s->tasks);
     free(s->refs);
     free(s->id);
+    json_decref(s->ready);
     json_decref(s->pending);
     free(s);
 }
@@ -142,18 +149,26 @@ static void publish_done(void *arg, int status, json_t *answer)
     sub_flush(s);
 }
 
-/* Sends what is pending (and Close when everything ended), unless a publish is in flight. */
+/* Sends the oldest batch not sent (with Close when it is the last and everything ended),
+ * unless a publish is in flight. */
 static void sub_flush(struct logs_sub *s)
 {
     struct agent_logs *l = s->l;
     if (s->publishing || s->close_sent || l->dead)
         return;
-    bool last = sub_all_ended(s);
-    if (!json_array_size(s->pending) && !last)
+    json_t *msgs;
+    if (json_array_size(s->ready)) {
+        msgs = json_incref(json_array_get(s->ready, 0));
+        json_array_remove(s->ready, 0);
+    } else if (json_array_size(s->pending) || sub_all_ended(s)) {
+        msgs = s->pending;
+        s->pending = json_array();
+        s->pending_bytes = 0;
+    } else {
         return;
-    json_t *body = msg_logs_publish_wrap(s->id, s->pending, last);
-    s->pending = json_array();
-    s->pending_bytes = 0;
+    }
+    bool last = sub_all_ended(s) && !json_array_size(s->ready) && !json_array_size(s->pending);
+    json_t *body = msg_logs_publish_wrap(s->id, msgs, last);
     s->publishing = true;
     s->close_sent = last;
     l->calls++;
@@ -172,10 +187,13 @@ static void on_log_data(void *arg, int stream, int64_t time_ns, const char *data
                                           .data = data,
                                           .len = len,
                                       }));
-    s->pending_bytes += len;
-    if (s->pending_bytes >= LOGS_BATCH_BYTES)
+    s->pending_bytes += (len + 2) / 3 * 4 + LOGS_MSG_OVERHEAD;
+    if (s->pending_bytes >= LOGS_BATCH_BYTES) {
+        json_array_append_new(s->ready, s->pending);
+        s->pending = json_array();
+        s->pending_bytes = 0;
         sub_flush(s);
-    else
+    } else
         logs_schedule(s->l, LOGS_FLUSH_MS);
 }
 
@@ -197,6 +215,7 @@ static void sub_start(struct agent_logs *l, const struct msg_log_sub *m)
     struct logs_sub *s = xcalloc(1, sizeof(*s));
     s->l = l;
     s->id = xstrdup(m->id);
+    s->ready = json_array();
     s->pending = json_array();
     s->ntasks = m->n_tasks;
     s->tasks = xcalloc(s->ntasks ? s->ntasks : 1, sizeof(*s->tasks));

@@ -202,3 +202,50 @@ TEST(agent_logs_refuses_a_malformed_listen_answer_whole)
     uv_run(&loop, UV_RUN_DEFAULT);
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
+
+TEST(agent_logs_batches_by_encoded_size)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake f = {0};
+    struct agent_logs *l = agent_logs_new(&loop, fake_call, &f, &fake_ops, &f);
+    agent_logs_start(l);
+    json_t *ans = json_pack("{s:[{s:s, s:[s], s:b}], s:[]}", "Subscriptions", "ID",
+                            "abcdefghijklmnopqrstuvwxy", "TaskIDs", "0123456789abcdefghijklmno",
+                            "Stdout", 1, "Closed");
+    json_decref(answer(&f, "/swarm-rpc/logs/listen", 200, ans));
+    ASSERT_EQ_INT(f.opened, 1);
+    /* many short lines at once (a log read from the start): each costs far more on the wire
+     * than its bytes, and a publication must stay well within the peer port's 1 MiB body */
+    size_t sent = 0, calls = 0;
+    for (int i = 0; i < 20000; i++)
+        f.data[0](f.arg[0], 1, 1700000000000000000 + i, "a\n", 2);
+    f.end[0](f.arg[0]);
+    for (;;) {
+        RUN_UNTIL(&loop, pending(&f, "/swarm-rpc/logs/publish") == 1, 2000);
+        json_t *p = answer(&f, "/swarm-rpc/logs/publish", 200, json_object());
+        char *s = json_dumps(p, JSON_COMPACT);
+        ASSERT_TRUE(strlen(s) <= 300 * 1024);
+        free(s);
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(p, "Messages"), i, m)
+        {
+            /* in order, none lost */
+            ASSERT_EQ_INT(json_integer_value(json_object_get(m, "Time")),
+                          1700000000000000000 + (json_int_t)sent);
+            sent++;
+        }
+        calls++;
+        bool last = json_is_true(json_object_get(p, "Close"));
+        json_decref(p);
+        if (last)
+            break;
+    }
+    ASSERT_EQ_INT(sent, 20000);
+    ASSERT_TRUE(calls >= 7); /* 20000 * ~90 bytes in batches of at most 256 KiB */
+    agent_logs_free(l);
+    json_decref(answer(&f, "/swarm-rpc/logs/listen", 503, NULL));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+}
