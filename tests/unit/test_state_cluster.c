@@ -1020,15 +1020,22 @@ TEST_T(state_election_revoke_holder, 60)
     solo_stop(&s);
 }
 
+/* One etcd, one campaigner "me" on a TTL 2 s lease that leads and has renewed it a time or
+ * two. */
+static void solo_leading(struct solo *s, struct camp *c)
+{
+    solo_start(s);
+    node_wait_ready(&s->n);
+    campaign(c, &s->n, "me", 2);
+    ASSERT_TRUE(wait_for(&s->loop, camp_leads, c, 10000));
+    run_for(&s->loop, 700); /* a keepalive or two */
+}
+
 TEST_T(state_election_steps_down_when_etcd_frozen, 60)
 {
     struct solo s;
-    solo_start(&s);
-    node_wait_ready(&s.n);
     struct camp c;
-    campaign(&c, &s.n, "me", 2);
-    ASSERT_TRUE(wait_for(&s.loop, camp_leads, &c, 10000));
-    run_for(&s.loop, 700); /* a keepalive or two */
+    solo_leading(&s, &c);
     int64_t rev = c.rev;
     int pid = state_etcd_pid(s.n.st);
     ASSERT_EQ_INT(kill(pid, SIGSTOP), 0);
@@ -1061,12 +1068,8 @@ TEST_T(state_election_steps_down_when_etcd_frozen, 60)
 TEST_T(state_election_rides_out_a_loop_stall, 60)
 {
     struct solo s;
-    solo_start(&s);
-    node_wait_ready(&s.n);
     struct camp c;
-    campaign(&c, &s.n, "me", 2);
-    ASSERT_TRUE(wait_for(&s.loop, camp_leads, &c, 10000));
-    run_for(&s.loop, 700);
+    solo_leading(&s, &c);
     int changes = c.changes;
     /* a keepalive just sent: the previous one (TTL/8 = 250 ms before) set the deadline */
     uint64_t end = now_ms() + 5000;
