@@ -8,6 +8,7 @@
 #ifndef SHOAL_EXEC_GUARD_H
 #define SHOAL_EXEC_GUARD_H
 
+#include "base/base.h"
 #include "harness.h"
 
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 static char tmp[256];
 static char cg_parent[64];
@@ -29,6 +31,37 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void guard_wake(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until pid has a child: a shell has set its traps once it forked its sleep, so
+ * a signal sent from then on meets the handler (a namespace's init ignores the signals it
+ * has no handler for). */
+static inline void wait_children(uv_loop_t *loop, int pid)
+{
+    char *cpath = xasprintf("/proc/%d/task/%d/children", pid, pid);
+    int64_t end = mono_ms() + 20000;
+    for (;;) {
+        char *d = NULL;
+        size_t n = 0;
+        bool ready = file_read(cpath, &d, &n, NULL) == 0 && n > 0;
+        free(d);
+        if (ready)
+            break;
+        if (mono_ms() > end)
+            FAIL_AT("the shell never started its sleep");
+        uv_timer_t t;
+        uv_timer_init(loop, &t);
+        uv_timer_start(&t, guard_wake, 20, 0);
+        uv_run(loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&t, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    free(cpath);
 }
 
 static bool have(const char *path)

@@ -606,6 +606,8 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     call_ok(&loop, &r, "prepare 2");
     ops->start(ae, "task000000000000000000002", done_cb, &r);
     call_ok(&loop, &r, "start 2");
+    ASSERT_EQ_INT(ops->status(ae, "task000000000000000000002", &c2), 0);
+    wait_children(&loop, c2.pid); /* its TERM trap is set: a stop now is answered by it */
     ops->stop(ae, "task000000000000000000002", -1, done_cb, &r);
     call_ok(&loop, &r, "stop 2");
     ASSERT_EQ_INT(ex.n, 1);
@@ -624,6 +626,8 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
     call_ok(&loop, &r, "prepare 4");
     ops->start(ae, "task000000000000000000004", done_cb, &r);
     call_ok(&loop, &r, "start 4");
+    ASSERT_EQ_INT(ops->status(ae, "task000000000000000000004", &c2), 0);
+    wait_children(&loop, c2.pid);
     ops->unwatch(ae, &ex);
     ops->stop(ae, "task000000000000000000004", -1, done_cb, &r);
     call_ok(&loop, &r, "stop 4");

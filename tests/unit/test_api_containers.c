@@ -360,11 +360,13 @@ TEST_T(api_containers_task_container, 180)
     char *addr = xasprintf("unix://%s", sock_path);
     ASSERT_EQ_INT(api_listen(a, addr, NULL, &e), 0);
 
-    /* a task container that prints a line, then waits for TERM */
+    /* a task container that sets its TERM trap, prints a line, then waits for TERM (trap
+     * first: once its output shows, a TERM meets the handler; as a namespace's init the shell
+     * would ignore one that came before) */
     json_t *task = json_loads(
         "{\"ID\":\"t0000000000000000000000001\",\"ServiceID\":\"s1\",\"NodeID\":\"node1\","
         "\"Slot\":1,\"Spec\":{\"ContainerSpec\":{\"Image\":\"busybox\",\"Labels\":{\"clabel\":"
-        "\"x\"},\"Command\":[\"sh\",\"-c\",\"echo hello; echo oops >&2; trap 'exit 143' TERM; "
+        "\"x\"},\"Command\":[\"sh\",\"-c\",\"trap 'exit 143' TERM; echo hello; echo oops >&2; "
         "sleep 300 & wait\"]}}}",
         0, NULL);
     ASSERT_NOT_NULL(task);
@@ -395,7 +397,7 @@ TEST_T(api_containers_task_container, 180)
     ASSERT_EQ_STR(json_string_value(json_object_get(it, "Image")), "busybox");
     ASSERT_TRUE(str_has_prefix(json_string_value(json_object_get(it, "ImageID")), "sha256:"));
     ASSERT_EQ_STR(json_string_value(json_object_get(it, "Command")),
-                  "sh -c 'echo hello; echo oops >&2; trap '\\''exit 143'\\'' TERM; sleep 300 & "
+                  "sh -c 'trap '\\''exit 143'\\'' TERM; echo hello; echo oops >&2; sleep 300 & "
                   "wait'");
     ASSERT_EQ_STR(json_string_value(json_object_get(it, "State")), "running");
     ASSERT_TRUE(str_has_prefix(json_string_value(json_object_get(it, "Status")), "Up "));

@@ -315,30 +315,6 @@ TEST_T(exec_real_exit_code_and_logs, 120)
     ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
 
-/* Waits until pid has a child (a shell has set its traps once it forked its sleep). */
-static void wait_children(uv_loop_t *loop, int pid)
-{
-    char *cpath = xasprintf("/proc/%d/task/%d/children", pid, pid);
-    int64_t end = mono_ms() + 20000;
-    for (;;) {
-        char *d = NULL;
-        size_t n = 0;
-        bool ready = file_read(cpath, &d, &n, NULL) == 0 && n > 0;
-        free(d);
-        if (ready)
-            break;
-        if (mono_ms() > end)
-            FAIL_AT("the shell never started its sleep");
-        uv_timer_t t;
-        uv_timer_init(loop, &t);
-        uv_timer_start(&t, wake, 20, 0);
-        uv_run(loop, UV_RUN_ONCE);
-        uv_close((uv_handle_t *)&t, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-    }
-    free(cpath);
-}
-
 TEST_T(exec_real_stop_term_and_kill, 120)
 {
     setup();
