@@ -9,7 +9,7 @@
 static const struct api_route *const route_tables[] = {
     api_system_routes, api_swarm_routes,   api_node_routes,      api_task_routes,
     api_log_routes,    api_image_routes,   api_container_routes, api_service_routes,
-    api_volume_routes, api_network_routes, api_plugin_routes};
+    api_volume_routes, api_network_routes, api_plugin_routes,    api_secret_routes};
 
 /* Endpoints of the Engine API that shoal does not serve yet: 501, not 404, so a client
  * learns the truth. Matched by path prefix after the version, after the routes (so the

@@ -57,6 +57,7 @@ extern const struct api_route api_service_routes[];
 extern const struct api_route api_volume_routes[];
 extern const struct api_route api_network_routes[];
 extern const struct api_route api_plugin_routes[];
+extern const struct api_route api_secret_routes[];
 
 /* ---- networks (api_networks.c): the pure parts ---- */
 /* runconfig.IsPreDefinedNetwork: "bridge", "host", "none", "default" (type=builtin). */

@@ -195,6 +195,25 @@ run dk20 inspect --format '{{.ID}} {{.DesiredState}}' "$task_id"
 assert_rc 0 "docker inspect TASK-ID (20.10)"
 assert_eq "$task_id running" "$OUT" "docker inspect TASK-ID (20.10)"
 
+# --- ... and past secrets and configs to "No such object" for a name nothing has ------------------
+# (shoal cannot make secrets or configs yet: inspecting one is dockerd's 404, the rest 501)
+api GET /v1.41/secrets/nosuchthing
+assert_status 404 "GET /secrets/nosuchthing"
+assert_eq '{"message":"secret nosuchthing not found"}' "$(jqc .)" "dockerd's words (transcript)"
+api GET /v1.41/configs/nosuchthing
+assert_status 404 "GET /configs/nosuchthing"
+assert_eq '{"message":"config nosuchthing not found"}' "$(jqc .)" "dockerd's words (transcript)"
+api POST /v1.41/secrets/create '{"Name":"s","Data":""}'
+assert_status 501 "POST /secrets/create (not built yet)"
+api GET /v1.41/configs
+assert_status 501 "GET /configs (not built yet)"
+run dk inspect nosuchthing
+assert_rc 1 "docker inspect nosuchthing"
+assert_contains "$ERR" "No such object: nosuchthing" "docker inspect of nothing: the CLI's words"
+run dk20 inspect nosuchthing
+assert_rc 1 "docker inspect nosuchthing (20.10)"
+assert_contains "$ERR" "No such object: nosuchthing" "docker inspect of nothing (20.10)"
+
 # --- docker inspect CONTAINER: its /etc files ----------------------------------------------------
 run dk inspect --format '{{.ResolvConfPath}}|{{.HostnamePath}}|{{.HostsPath}}' "$cid"
 IFS='|' read -r resolv hostname hosts <<<"$OUT"
