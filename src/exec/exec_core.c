@@ -7,10 +7,10 @@
  * writing a code). The daemon is not a subreaper: conmon daemonizes and is reparented to
  * init, so nothing here must reap it, and a pidfd works the same for a conmon we started and
  * for one found after a restart (pidfd_open works on non-children).
- * Runtime calls (start, kill, delete) are child processes through uv_spawn; their stderr is
- * collected for the error message. Per-container files (meta.json, started) are written
- * without fsync: a host crash kills the containers anyway, so durability would only add
- * latency to create. Everything runs on the loop thread. */
+ * Runtime calls (create through conmon, start, delete; kill when no pidfd of the container's
+ * init is at hand) are child processes, queued and spawned by exec_proc.c. Per-container files
+ * (meta.json, started) are written without fsync: a host crash kills the containers anyway, so
+ * durability would only add latency to create. Everything runs on the loop thread. */
 #include "exec/exec_int.h"
 
 #include <dirent.h>
@@ -26,7 +26,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define CTR_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_GRACE_NS (10LL * 1000000000)
 #define KILL_WAIT_MS 30000 /* after SIGKILL, give up waiting for the exit */
 #define SHIM_WAIT_MS 5000  /* after delete, wait this long for conmon before killing it */
@@ -69,61 +68,6 @@ struct exec_ctr {
     void *del_arg;
     int del_rc;
     struct err del_err;
-};
-
-struct exec_proc;
-typedef void (*proc_cb)(struct exec_proc *p);
-
-struct exec_proc {
-    struct exec *x;
-    struct exec_proc *next;
-    uv_process_t proc;
-    uv_pipe_t out; /* stderr of a runtime call, or conmon's sync pipe */
-    struct buf outb;
-    int open_handles;
-    bool exited, eof, done, abandoned, is_sync;
-    bool called;   /* cb ran */
-    bool owns_arg; /* arg is a plain heap op: freed here if cb never runs (exec_free) */
-    int64_t status;
-    int term_sig;
-    proc_cb cb;
-    void *arg;
-    char *id;                    /* container id (copy) */
-    bool gated;                  /* holds one of x's runtime slots while it runs */
-    struct spawn_req *req;       /* while it waits for a slot (not yet spawned) */
-    struct exec_proc *gate_next; /* in x's wait queue */
-};
-
-/* What a queued runtime call will spawn (owned copies; stdout_fd a dup, or -1). */
-struct spawn_req {
-    char **argv, **env;
-    char *cwd;
-    int out_fd_child, stdout_fd;
-};
-
-struct exec {
-    uv_loop_t *loop;
-    char *root, *ctr_root, *exit_dir, *rt_root;
-    char *runtime, *crun_real, *conmon, *cgroup_parent, *init_path;
-    enum exec_runtime_kind kind;
-    int64_t log_size_max;
-    bool swap_acct;
-    int cap_last; /* /proc/sys/kernel/cap_last_cap, 0 when unknown */
-    uv_fs_event_t exits_watch;
-    struct exec_ctr *ctrs;
-    struct exec_proc *procs;
-    /* Runtime calls (conmon creating a container, start, kill, delete) in flight at most
-     * gate_max at once, the rest queued in order: a burst (300 tasks removed at once) would
-     * otherwise make hundreds of runtime processes runnable together, and the loop thread,
-     * one runnable task among them, would be starved of CPU for seconds. */
-    int gate_busy, gate_max;
-    struct exec_proc *gate_head, *gate_tail;
-    exec_health_cb health_cb;
-    void *health_arg;
-    struct exec_logs_follower **followers; /* live followers (exec_logs.c) */
-    size_t n_followers;
-    bool freeing;
-    int open_handles;
 };
 
 static int pidfd_open_(int pid)
@@ -210,7 +154,7 @@ static bool path_exists(const char *p)
 }
 
 /* ---- handles bookkeeping ---- */
-static void exec_maybe_free(struct exec *x)
+void exec_maybe_free(struct exec *x)
 {
     if (!x->freeing || x->open_handles > 0 || x->ctrs || x->procs || x->gate_head)
         return;
@@ -337,373 +281,6 @@ static struct exec_ctr *ctr_new(struct exec *x, const char *id)
     c->next = x->ctrs;
     x->ctrs = c;
     return c;
-}
-
-/* ---- processes ---- */
-static void gate_pump(struct exec *x);
-
-static void proc_maybe_done(struct exec_proc *p)
-{
-    if (p->done || !p->exited || !p->eof)
-        return;
-    p->done = true;
-    struct exec *x = p->x;
-    bool was_gated = p->gated;
-    if (p->gated) {
-        p->gated = false;
-        x->gate_busy--;
-    }
-    if (!p->abandoned && !x->freeing) {
-        p->called = true;
-        p->cb(p);
-    }
-    /* after the callback: what it queued waits behind what was queued before */
-    if (was_gated)
-        gate_pump(x);
-}
-
-static void proc_closed(uv_handle_t *h)
-{
-    struct exec_proc *p = h->data;
-    if (--p->open_handles > 0)
-        return;
-    struct exec *x = p->x;
-    for (struct exec_proc **pp = &x->procs; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            break;
-        }
-    if (p->owns_arg && !p->called)
-        free(p->arg);
-    buf_release(&p->outb);
-    free(p->id);
-    free(p);
-    exec_maybe_free(x);
-}
-
-static void proc_finish(struct exec_proc *p)
-{
-    proc_maybe_done(p);
-    if (p->done) {
-        if (!uv_is_closing((uv_handle_t *)&p->proc))
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-        if (!uv_is_closing((uv_handle_t *)&p->out))
-            uv_close((uv_handle_t *)&p->out, proc_closed);
-    }
-}
-
-static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
-{
-    struct exec_proc *p = h->data;
-    p->exited = true;
-    p->status = status;
-    p->term_sig = sig;
-    proc_finish(p);
-}
-
-static void proc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-    static char slab[65536];
-    (void)h;
-    (void)hint;
-    b->base = slab;
-    b->len = sizeof(slab);
-}
-
-static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
-    struct exec_proc *p = s->data;
-    if (n > 0) {
-        if (p->outb.len < 65536)
-            buf_add(&p->outb, b->base, (size_t)n);
-        if (!p->is_sync)
-            return;
-        /* conmon may keep its end of the sync pipe open: one whole JSON object is enough. */
-        json_t *j = json_loadb(p->outb.p, p->outb.len, JSON_DISABLE_EOF_CHECK, NULL);
-        if (!j)
-            return;
-        json_decref(j);
-        n = UV_EOF;
-    }
-    if (n < 0) {
-        uv_read_stop(s);
-        p->eof = true;
-        proc_finish(p);
-    }
-}
-
-/* Spawns argv with env for p (already allocated: x, cb, arg, is_sync set); out_fd_child is the
- * fd number the child sees our pipe as (1: its stdout and stderr both, a probe's output; 2:
- * its stderr; 3: conmon's sync pipe). Returns 0, or -1 with e filled and p's handles closing
- * (p->done set: its callback will not run by itself). */
-static int proc_launch(struct exec_proc *p, char **argv, char **env, int out_fd_child,
-                       int stdout_fd, const char *cwd, struct err *e)
-{
-    struct exec *x = p->x;
-    uv_pipe_init(x->loop, &p->out, 0);
-    p->out.data = p;
-    p->proc.data = p;
-    uv_stdio_container_t stdio[4];
-    stdio[0].flags = UV_IGNORE;
-    if (stdout_fd >= 0) {
-        stdio[1].flags = UV_INHERIT_FD;
-        stdio[1].data.fd = stdout_fd;
-    } else {
-        stdio[1].flags = UV_IGNORE;
-    }
-    int count = out_fd_child + 1;
-    uv_file both[2] = {-1, -1};
-    if (out_fd_child == 1) {
-        int pr = uv_pipe(both, 0, 0); /* close-on-exec: only this child gets a copy */
-        if (pr < 0) {
-            err_set(e, ERR_INTERNAL, "pipe: %s", uv_strerror(pr));
-            p->next = x->procs;
-            x->procs = p;
-            p->open_handles = 2;
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-            uv_close((uv_handle_t *)&p->out, proc_closed);
-            p->done = true;
-            return -1;
-        }
-        stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
-        stdio[1].data.fd = stdio[2].data.fd = both[1];
-        count = 3;
-    } else if (out_fd_child == 2) {
-        stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[2].data.stream = (uv_stream_t *)&p->out;
-    } else {
-        stdio[2].flags = stdout_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-        stdio[2].data.fd = stdout_fd;
-        stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[3].data.stream = (uv_stream_t *)&p->out;
-    }
-    uv_process_options_t o = {0};
-    o.file = argv[0];
-    o.args = argv;
-    o.env = env;
-    o.exit_cb = proc_exit_cb;
-    o.cwd = cwd;
-    o.stdio = stdio;
-    o.stdio_count = count;
-    int r = uv_spawn(x->loop, &p->proc, &o);
-    p->next = x->procs;
-    x->procs = p;
-    if (both[1] >= 0) {
-        close(both[1]);
-        if (r == 0)
-            uv_pipe_open(&p->out, both[0]);
-        else
-            close(both[0]);
-    }
-    if (r < 0) {
-        err_set(e, ERR_INTERNAL, "spawn %s: %s", argv[0], uv_strerror(r));
-        p->open_handles = 2;
-        uv_close((uv_handle_t *)&p->proc, proc_closed);
-        uv_close((uv_handle_t *)&p->out, proc_closed);
-        p->done = true;
-        return -1;
-    }
-    p->open_handles = 2;
-    uv_read_start((uv_stream_t *)&p->out, proc_alloc, proc_read);
-    return 0;
-}
-
-static char **strv_dup(char **v)
-{
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **out = xcalloc(n + 1, sizeof(*out));
-    for (size_t i = 0; i < n; i++)
-        out[i] = xstrdup(v[i]);
-    return out;
-}
-
-static void strv_free_(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void spawn_req_free(struct spawn_req *q)
-{
-    if (!q)
-        return;
-    strv_free_(q->argv);
-    strv_free_(q->env);
-    free(q->cwd);
-    if (q->stdout_fd >= 0)
-        close(q->stdout_fd);
-    free(q);
-}
-
-/* A queued call that could not be spawned: its callback sees a failed process whose output
- * is the reason (a JSON message for conmon's sync pipe, as conmon itself would write). */
-static void proc_launch_failed(struct exec_proc *p, const struct err *e)
-{
-    buf_release(&p->outb);
-    buf_init(&p->outb);
-    if (p->is_sync) {
-        json_t *j = json_pack("{s:i, s:s}", "data", -1, "message", e->msg);
-        char *txt = json_dumps(j, JSON_COMPACT);
-        buf_add(&p->outb, txt, strlen(txt));
-        free(txt);
-        json_decref(j);
-    } else {
-        buf_add(&p->outb, e->msg, strlen(e->msg));
-    }
-    p->status = -1;
-    if (!p->abandoned && !p->x->freeing) {
-        p->called = true;
-        p->cb(p);
-    }
-}
-
-static void gate_pump(struct exec *x)
-{
-    while (!x->freeing && x->gate_head && x->gate_busy < x->gate_max) {
-        struct exec_proc *p = x->gate_head;
-        x->gate_head = p->gate_next;
-        if (!x->gate_head)
-            x->gate_tail = NULL;
-        p->gate_next = NULL;
-        struct spawn_req *q = p->req;
-        p->req = NULL;
-        struct err e = {0};
-        if (proc_launch(p, q->argv, q->env, q->out_fd_child, q->stdout_fd, q->cwd, &e) < 0) {
-            proc_launch_failed(p, &e);
-        } else {
-            p->gated = true;
-            x->gate_busy++;
-        }
-        spawn_req_free(q);
-    }
-}
-
-/* Spawns argv with env (see proc_launch for out_fd_child and stdout_fd). A gated call (a
- * runtime call) runs at once when a slot is free and nothing waits, else it waits in order
- * for a slot with copies of its arguments (the caller may free or close its own). Returns
- * the proc, or NULL with e filled when it could not be spawned at once. */
-static struct exec_proc *proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
-                                    int stdout_fd, const char *cwd, bool gated, proc_cb cb,
-                                    void *arg, struct err *e)
-{
-    struct exec_proc *p = xcalloc(1, sizeof(*p));
-    p->x = x;
-    p->cb = cb;
-    p->arg = arg;
-    p->is_sync = out_fd_child == 3;
-    buf_init(&p->outb);
-    if (gated && (x->gate_head || x->gate_busy >= x->gate_max)) {
-        struct spawn_req *q = xcalloc(1, sizeof(*q));
-        q->argv = strv_dup(argv);
-        q->env = strv_dup(env);
-        q->cwd = cwd ? xstrdup(cwd) : NULL;
-        q->out_fd_child = out_fd_child;
-        q->stdout_fd = stdout_fd >= 0 ? fcntl(stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        p->req = q;
-        if (x->gate_tail)
-            x->gate_tail->gate_next = p;
-        else
-            x->gate_head = p;
-        x->gate_tail = p;
-        return p;
-    }
-    if (proc_launch(p, argv, env, out_fd_child, stdout_fd, cwd, e) < 0)
-        return NULL;
-    if (gated) {
-        p->gated = true;
-        x->gate_busy++;
-    }
-    return p;
-}
-
-static char *env_crun(struct exec *x)
-{
-    return xasprintf("SHOAL_EXEC_CRUN=%s", x->crun_real ? x->crun_real : "/usr/bin/crun");
-}
-
-/* Runs `<runtime> --root <rt_root> <sub> [a1] [a2] <id>` (NULL args skipped).
- * With the hybrid wrapper, only the calls that touch cgroups (create, through conmon, and
- * delete) need crun's legacy view; start (a write to the container's exec fifo) and kill of
- * its process (no --all) never look at cgroups, so they run crun itself: measured here,
- * 2.4 ms of CPU per call instead of 4.4 ms through the wrapper (an exec of this binary with
- * its libraries plus a mount namespace copy). */
-static struct exec_proc *runtime_call(struct exec *x, const char *sub, const char *a1,
-                                      const char *a2, const char *id, proc_cb cb, void *arg,
-                                      struct err *e)
-{
-    char *argv[8];
-    int n = 0;
-    bool direct = x->kind == EXEC_RT_CRUN_WRAPPED && x->crun_real &&
-                  (!strcmp(sub, "start") || !strcmp(sub, "kill"));
-    argv[n++] = direct ? x->crun_real : x->runtime;
-    argv[n++] = "--root";
-    argv[n++] = x->rt_root;
-    argv[n++] = (char *)sub;
-    if (a1)
-        argv[n++] = (char *)a1;
-    if (id)
-        argv[n++] = (char *)id;
-    if (a2)
-        argv[n++] = (char *)a2;
-    argv[n] = NULL;
-    char *crun = env_crun(x);
-    char *env[] = {CTR_PATH_ENV, crun, NULL};
-    struct exec_proc *p = proc_spawn(x, argv, env, 2, -1, x->root, true, cb, arg, e);
-    free(crun);
-    if (p)
-        p->id = xstrdup(id);
-    return p;
-}
-
-/* runc logs in logfmt (time="..." level=error msg="..."): returns the msg value unquoted
- * (heap), or a copy of the line when it is not logfmt. */
-static char *runtime_msg(const char *line)
-{
-    const char *m = strstr(line, "msg=\"");
-    if (!m)
-        return xstrdup(line);
-    struct buf b = BUF_INIT;
-    for (const char *p = m + 5; *p && *p != '"'; p++) {
-        if (*p == '\\' && p[1]) {
-            p++;
-            buf_add(&b, *p == 'n' ? "\n" : p, 1);
-            continue;
-        }
-        buf_add(&b, p, 1);
-    }
-    buf_add(&b, "", 0);
-    return buf_detach(&b, NULL);
-}
-
-/* The runtime's message from a failed call (its last stderr line, JSON log lines of runc
- * decoded), into e. */
-static int proc_err(struct exec_proc *p, const char *what, struct err *e)
-{
-    char *s = p->outb.p ? p->outb.p : "";
-    size_t n = p->outb.len;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        s[--n] = 0;
-    char *last = strrchr(s, '\n');
-    last = last ? last + 1 : s;
-    json_t *j = json_loads(last, 0, NULL);
-    const char *jmsg = j ? json_string_value(json_object_get(j, "msg")) : NULL;
-    char *msg = runtime_msg(jmsg ? jmsg : last);
-    if (p->term_sig)
-        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: runtime killed by signal %d", what,
-                p->term_sig);
-    else
-        err_set(e, ERR_INTERNAL, "OCI runtime %s failed: %s", what, *msg ? msg : "unknown");
-    free(msg);
-    json_decref(j);
-    return -ERR_INTERNAL;
-}
-
-static bool proc_ok(const struct exec_proc *p)
-{
-    return p->status == 0 && p->term_sig == 0;
 }
 
 /* ---- healthchecks: probes through `<runtime> exec`, the state in exec_health.c ---- */
@@ -838,7 +415,7 @@ static void probe_timeout(uv_timer_t *t)
         uv_read_stop((uv_stream_t *)&p->out);
         p->eof = true;
     }
-    proc_finish(p);
+    exec_proc_finish(p);
 }
 
 static void probe_due(uv_timer_t *t)
@@ -864,12 +441,12 @@ static void probe_due(uv_timer_t *t)
     for (size_t i = 0; i < n; i++)
         argv[k++] = c->health.argv[i];
     argv[k] = NULL;
-    char *crun = env_crun(x);
+    char *crun = exec_env_crun(x);
     char *env[] = {CTR_PATH_ENV, crun, NULL};
     struct err e = {0};
     c->probe_start_ns = time_now_ns();
     c->probe_timed_out = false;
-    struct exec_proc *p = proc_spawn(x, argv, env, 1, -1, x->root, false, probe_done, c, &e);
+    struct exec_proc *p = exec_proc_spawn(x, argv, env, 1, -1, x->root, false, probe_done, c, &e);
     free(crun);
     free(argv);
     free(pf);
@@ -1250,24 +827,7 @@ void exec_free(struct exec *x)
     if (!x || x->freeing)
         return;
     x->freeing = true;
-    while (x->gate_head) {
-        struct exec_proc *p = x->gate_head;
-        x->gate_head = p->gate_next;
-        spawn_req_free(p->req);
-        if (p->owns_arg)
-            free(p->arg);
-        buf_release(&p->outb);
-        free(p->id);
-        free(p);
-    }
-    x->gate_tail = NULL;
-    for (struct exec_proc *p = x->procs; p; p = p->next) {
-        p->abandoned = true;
-        if (!uv_is_closing((uv_handle_t *)&p->proc))
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-        if (!uv_is_closing((uv_handle_t *)&p->out))
-            uv_close((uv_handle_t *)&p->out, proc_closed);
-    }
+    exec_procs_abandon(x);
     for (struct exec_ctr *c = x->ctrs; c; c = c->next)
         ctr_close(c);
     while (x->n_followers > 0)
@@ -1460,7 +1020,7 @@ static void create_synced(struct exec_proc *p)
                 log[--n] = 0;
             msg = log;
         }
-        char *m = msg ? runtime_msg(msg) : NULL;
+        char *m = msg ? exec_runtime_msg(msg) : NULL;
         /* Docker's words: "OCI runtime create failed: <runtime's message>" */
         err_set(&e, ERR_INTERNAL, "OCI runtime create failed: %s",
                 m ? m : "conmon exited without reporting the container's pid");
@@ -1609,14 +1169,14 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
                     /* conmon makes the console socket, gets the pty's master from the
                      * runtime and logs what it reads from it as stdout */
                     s->tty ? "--terminal" : NULL, NULL};
-    char *crun = env_crun(x);
+    char *crun = exec_env_crun(x);
     char *env[] = {CTR_PATH_ENV, "_OCI_SYNCPIPE=3", crun, NULL};
     struct create_op *op = xcalloc(1, sizeof(*op));
     op->c = c;
     op->done = done;
     op->arg = arg;
     /* conmon writes some files (an "oom" marker) relative to its cwd: keep them in the dir */
-    struct exec_proc *p = proc_spawn(x, argv, env, 3, logfd, dir, true, create_synced, op, &e);
+    struct exec_proc *p = exec_proc_spawn(x, argv, env, 3, logfd, dir, true, create_synced, op, &e);
     free(crun);
     free(pidp);
     free(cpidp);
@@ -1678,8 +1238,8 @@ static void start_done(struct exec_proc *p)
     struct exec_ctr *c = op->c;
     struct err e = {0};
     int rc = 0;
-    if (!proc_ok(p)) {
-        rc = proc_err(p, "start", &e);
+    if (!exec_proc_ok(p)) {
+        rc = exec_proc_err(p, "start", &e);
         if (c->st.status != EXEC_EXITED)
             c->st.started_ns = 0;
     } else {
@@ -1713,7 +1273,7 @@ void exec_start(struct exec *x, const char *id, exec_done_cb done, void *arg)
     }
     c->st.started_ns = time_now_ns();
     struct simple_op *op = simple_op_new(c, done, arg);
-    struct exec_proc *p = runtime_call(x, "start", NULL, NULL, id, start_done, op, &e);
+    struct exec_proc *p = exec_runtime_call(x, "start", NULL, NULL, id, start_done, op, &e);
     if (!p) {
         c->st.started_ns = 0;
         free(op);
@@ -1729,8 +1289,8 @@ static void kill_done(struct exec_proc *p)
     struct err e = {0};
     int rc = 0;
     /* A container that exited meanwhile is not an error (Docker: the signal was moot). */
-    if (!proc_ok(p) && op->c->st.status != EXEC_EXITED)
-        rc = proc_err(p, "kill", &e);
+    if (!exec_proc_ok(p) && op->c->st.status != EXEC_EXITED)
+        rc = exec_proc_err(p, "kill", &e);
     if (op->done)
         op->done(op->arg, rc, rc < 0 ? &e : NULL);
     free(op);
@@ -1748,7 +1308,7 @@ static void kill_send(struct exec_ctr *c, int sig, exec_done_cb done, void *arg)
     snprintf(s, sizeof(s), "%d", sig);
     struct err e = {0};
     struct simple_op *op = simple_op_new(c, done, arg);
-    struct exec_proc *p = runtime_call(c->x, "kill", NULL, s, c->id, kill_done, op, &e);
+    struct exec_proc *p = exec_runtime_call(c->x, "kill", NULL, s, c->id, kill_done, op, &e);
     if (!p) {
         free(op);
         return fail_now(done, arg, &e);
@@ -1846,9 +1406,9 @@ static void shim_wait_timeout(uv_timer_t *t)
 static void delete_done(struct exec_proc *p)
 {
     struct exec_ctr *c = p->arg;
-    if (!proc_ok(p)) {
+    if (!exec_proc_ok(p)) {
         struct err e = {0};
-        proc_err(p, "delete", &e);
+        exec_proc_err(p, "delete", &e);
         /* "does not exist" is what we want; anything else is logged, cleanup goes on. */
         if (!strstr(e.msg, "not exist") && !strstr(e.msg, "not found"))
             log_warn("exec: %s: %s", c->id, e.msg);
@@ -1882,7 +1442,7 @@ void exec_delete(struct exec *x, const char *id, bool force, exec_done_cb done, 
     c->del_arg = arg;
     uv_timer_stop(&c->timer);
     c->stopping = false;
-    if (!runtime_call(x, "delete", "--force", NULL, id, delete_done, c, &e))
+    if (!exec_runtime_call(x, "delete", "--force", NULL, id, delete_done, c, &e))
         ctr_delete_finish(c);
 }
 
