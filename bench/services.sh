@@ -96,6 +96,13 @@ trap 'exit 130' INT TERM
 run_side() {
     local name=$1 bench=$2 dsw=$3 log=$W/$1.log seen=0 n cut=0 rc
     echo "## $name: $bench (DSW=$dsw) REPS=$REPS REPS_FAIL=$REPS_FAIL SIZES='$SIZES'"
+    # Each side starts from the same kernel state: a removed container's memory cgroup lingers
+    # ("dying") while page cache is charged to it, and hundreds of them slow every later
+    # container start on this kernel (measured: 19 -> 31 ms of CPU per task). Without this the
+    # side that runs second pays for the first one's leftovers.
+    sync
+    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    echo "## $name: memory cgroups at start: $(awk '$1 == "memory" {print $3}' /proc/cgroups)"
     DSW=$dsw "$bench" >"$log" 2>&1 </dev/null &
     BPID=$!
     while kill -0 "$BPID" 2>/dev/null; do

@@ -22,7 +22,9 @@ typedef void (*proc_cb)(struct exec_proc *p);
 struct exec_proc {
     struct exec *x;
     struct exec_proc *next;
-    uv_process_t proc;
+    uv_poll_t exit_poll; /* on pidfd: readable once the child exited */
+    int pidfd;           /* -1 until spawned */
+    pid_t pid;
     uv_pipe_t out; /* stderr of a runtime call, or conmon's sync pipe */
     struct buf outb;
     int open_handles;
@@ -50,6 +52,10 @@ struct exec {
     uv_loop_t *loop;
     char *root, *ctr_root, *exit_dir, *rt_root;
     char *runtime, *crun_real, *conmon, *cgroup_parent, *init_path;
+    char *runtime_bin;   /* the runtime as installed (what exec_runtime_path reports) */
+    char *pinned;        /* its read-only bind mount that runs are made from, or NULL */
+    char *env_crun;      /* SHOAL_EXEC_CRUN=<crun> for the hybrid wrapper */
+    const char *env_pin; /* _LIBCONTAINER_CLONED_BINARY=1 when pinned, else NULL (last) */
     enum exec_runtime_kind kind;
     int64_t log_size_max;
     bool swap_acct;
@@ -71,6 +77,13 @@ struct exec {
     int open_handles;
 };
 
+/* ---- the runtime binary pinned read-only (exec_pin.c) ---- */
+/* Bind-mounts bin read-only at <root>/bin/<its name>; returns that path (heap), or NULL with
+ * a warning logged (then the runtime runs as installed). */
+char *exec_pin_runtime(const char *root, const char *bin);
+/* Removes the pin mount at path (NULL: nothing). */
+void exec_unpin_runtime(const char *path);
+
 /* Frees x once it is being freed and nothing of it is open any more (exec_core.c). */
 void exec_maybe_free(struct exec *x);
 
@@ -85,8 +98,8 @@ void exec_maybe_free(struct exec *x);
 struct exec_proc *exec_proc_spawn(struct exec *x, char **argv, char **env, int out_fd_child,
                                   int stdout_fd, const char *cwd, bool gated, proc_cb cb, void *arg,
                                   struct err *e);
-/* "SHOAL_EXEC_CRUN=<crun>" for the hybrid wrapper (heap). */
-char *exec_env_crun(struct exec *x);
+/* Sends sig to p's process while it has not exited. */
+void exec_proc_kill(struct exec_proc *p, int sig);
 /* Runs `<runtime> --root <rt_root> <sub> [a1] <id> [a2]` (NULL args skipped), gated. */
 struct exec_proc *exec_runtime_call(struct exec *x, const char *sub, const char *a1, const char *a2,
                                     const char *id, proc_cb cb, void *arg, struct err *e);

@@ -1,5 +1,5 @@
 /* exec_proc.c — the executor's child processes: runtime calls (conmon creating a
- * container, start, kill, delete) and healthcheck probes through uv_spawn, their stderr (or
+ * container, start, kill, delete) and healthcheck probes through posix_spawn, their stderr (or
  * conmon's sync pipe) collected for the answer, and the runtime-call queue: at most gate_max
  * in flight, the rest waiting in order with copies of their arguments (a burst of hundreds
  * would otherwise leave the loop thread one runnable task among hundreds). Probes are not
@@ -7,10 +7,22 @@
 #include "exec/exec_int.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#define PROC_P_PIDFD 3 /* waitid's P_PIDFD (Linux 5.4), absent from older headers */
 
 static void gate_pump(struct exec *x);
 
@@ -45,6 +57,13 @@ static void proc_closed(uv_handle_t *h)
             *pp = p->next;
             break;
         }
+    if (p->pidfd >= 0) {
+        if (!p->exited) { /* abandoned: reap it if it is already gone */
+            siginfo_t si = {0};
+            waitid((idtype_t)PROC_P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+        }
+        close(p->pidfd);
+    }
     if (p->owns_arg && !p->called)
         free(p->arg);
     buf_release(&p->outb);
@@ -53,23 +72,48 @@ static void proc_closed(uv_handle_t *h)
     exec_maybe_free(x);
 }
 
+static void proc_close_handles(struct exec_proc *p)
+{
+    if (p->pidfd >= 0 && !uv_is_closing((uv_handle_t *)&p->exit_poll))
+        uv_close((uv_handle_t *)&p->exit_poll, proc_closed);
+    if (!uv_is_closing((uv_handle_t *)&p->out))
+        uv_close((uv_handle_t *)&p->out, proc_closed);
+}
+
 void exec_proc_finish(struct exec_proc *p)
 {
     proc_maybe_done(p);
-    if (p->done) {
-        if (!uv_is_closing((uv_handle_t *)&p->proc))
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-        if (!uv_is_closing((uv_handle_t *)&p->out))
-            uv_close((uv_handle_t *)&p->out, proc_closed);
-    }
+    if (p->done)
+        proc_close_handles(p);
 }
 
-static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
+void exec_proc_kill(struct exec_proc *p, int sig)
+{
+    if (!p->exited && p->pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+}
+
+/* The pidfd is readable once the child has exited: reap it (waitid on the pidfd, so no other
+ * child of the daemon is touched) and record how it ended. */
+static void proc_exit_poll(uv_poll_t *h, int status, int events)
 {
     struct exec_proc *p = h->data;
+    (void)events;
+    siginfo_t si = {0};
+    if (status == 0 &&
+        (waitid((idtype_t)PROC_P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) < 0 ||
+         si.si_pid == 0))
+        return; /* not yet (a spurious wake-up) */
+    uv_poll_stop(h);
     p->exited = true;
-    p->status = status;
-    p->term_sig = sig;
+    if (status < 0) {
+        p->status = -1;
+    } else if (si.si_code == CLD_EXITED) {
+        p->status = si.si_status;
+    } else {
+        p->status = 0;
+        p->term_sig = si.si_status;
+    }
     exec_proc_finish(p);
 }
 
@@ -104,80 +148,116 @@ static void proc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
 }
 
+/* fd moved to 10 or above (close-on-exec) when it is one of the child's target numbers
+ * 0..ntarget-1, so one dup2 cannot clobber the source of another; *moved gets the copy. */
+static int fd_above(int fd, int ntarget, int *moved)
+{
+    if (fd < 0 || fd >= ntarget)
+        return fd;
+    *moved = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    return *moved;
+}
+
 /* Spawns argv with env for p (already allocated: x, cb, arg, is_sync set); out_fd_child is the
  * fd number the child sees our pipe as (1: its stdout and stderr both, a probe's output; 2:
- * its stderr; 3: conmon's sync pipe). Returns 0, or -1 with e filled and p's handles closing
- * (p->done set: its callback will not run by itself). */
+ * its stderr; 3: conmon's sync pipe), stdout_fd an fd it gets as stdout (and as stderr when
+ * out_fd_child is 3), the other low fds /dev/null. Returns 0, or -1 with e filled and p's
+ * handles closing (p->done set: its callback will not run by itself).
+ *
+ * Through posix_spawn, not uv_spawn: libuv 1.44 (Debian 12) forks, copying the daemon's page
+ * tables for every runtime call only for the child to drop them at exec; glibc's posix_spawn
+ * shares the parent's memory until the exec (CLONE_VM | CLONE_VFORK). The exit is watched
+ * through a pidfd, and the child reaped by waitid on it (libuv only ever waits for its own
+ * children's PIDs, so the two never take each other's). Signals are reset to their defaults
+ * and unblocked in the child, as uv_spawn does. */
 static int proc_launch(struct exec_proc *p, char **argv, char **env, int out_fd_child,
                        int stdout_fd, const char *cwd, struct err *e)
 {
     struct exec *x = p->x;
     uv_pipe_init(x->loop, &p->out, 0);
     p->out.data = p;
-    p->proc.data = p;
-    uv_stdio_container_t stdio[4];
-    stdio[0].flags = UV_IGNORE;
-    if (stdout_fd >= 0) {
-        stdio[1].flags = UV_INHERIT_FD;
-        stdio[1].data.fd = stdout_fd;
-    } else {
-        stdio[1].flags = UV_IGNORE;
-    }
-    int count = out_fd_child + 1;
-    uv_file both[2] = {-1, -1};
-    if (out_fd_child == 1) {
-        int pr = uv_pipe(both, 0, 0); /* close-on-exec: only this child gets a copy */
-        if (pr < 0) {
-            err_set(e, ERR_INTERNAL, "pipe: %s", uv_strerror(pr));
-            p->next = x->procs;
-            x->procs = p;
-            p->open_handles = 2;
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-            uv_close((uv_handle_t *)&p->out, proc_closed);
-            p->done = true;
-            return -1;
-        }
-        stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
-        stdio[1].data.fd = stdio[2].data.fd = both[1];
-        count = 3;
-    } else if (out_fd_child == 2) {
-        stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[2].data.stream = (uv_stream_t *)&p->out;
-    } else {
-        stdio[2].flags = stdout_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-        stdio[2].data.fd = stdout_fd;
-        stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[3].data.stream = (uv_stream_t *)&p->out;
-    }
-    uv_process_options_t o = {0};
-    o.file = argv[0];
-    o.args = argv;
-    o.env = env;
-    o.exit_cb = proc_exit_cb;
-    o.cwd = cwd;
-    o.stdio = stdio;
-    o.stdio_count = count;
-    int r = uv_spawn(x->loop, &p->proc, &o);
+    p->exit_poll.data = p;
+    p->pidfd = -1;
     p->next = x->procs;
     x->procs = p;
-    if (both[1] >= 0) {
-        close(both[1]);
-        if (r == 0)
-            uv_pipe_open(&p->out, both[0]);
-        else
-            close(both[0]);
-    }
+    p->open_handles = 1;
+    int ntarget = out_fd_child + 1 > 3 ? out_fd_child + 1 : 3;
+    int pfd[2] = {-1, -1}, moved_out = -1, moved_pipe = -1, pidfd = -1;
+    int r = uv_pipe(pfd, 0, 0); /* close-on-exec: only the child's dup2 copy survives */
     if (r < 0) {
-        err_set(e, ERR_INTERNAL, "spawn %s: %s", argv[0], uv_strerror(r));
-        p->open_handles = 2;
-        uv_close((uv_handle_t *)&p->proc, proc_closed);
-        uv_close((uv_handle_t *)&p->out, proc_closed);
-        p->done = true;
-        return -1;
+        err_set(e, ERR_INTERNAL, "pipe: %s", uv_strerror(r));
+        goto fail;
     }
+    int src_out = fd_above(stdout_fd, ntarget, &moved_out);
+    int src_pipe = fd_above(pfd[1], ntarget, &moved_pipe);
+    int target[4] = {-1, src_out, -1, -1};
+    if (out_fd_child == 1)
+        target[1] = target[2] = src_pipe;
+    else if (out_fd_child == 2)
+        target[2] = src_pipe;
+    else {
+        target[2] = src_out;
+        target[3] = src_pipe;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    for (int i = 0; i < ntarget; i++) {
+        if (target[i] >= 0)
+            posix_spawn_file_actions_adddup2(&fa, target[i], i);
+        else
+            posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
+    }
+    if (cwd)
+        posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    sigset_t def, none;
+    sigfillset(&def);
+    sigdelset(&def, SIGKILL);
+    sigdelset(&def, SIGSTOP);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = 0;
+    r = posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (moved_out >= 0)
+        close(moved_out);
+    if (moved_pipe >= 0)
+        close(moved_pipe);
+    close(pfd[1]);
+    pfd[1] = -1;
+    if (r != 0) {
+        err_set(e, ERR_INTERNAL, "spawn %s: %s", argv[0], strerror(r));
+        goto fail;
+    }
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        int err = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        err_set(e, ERR_INTERNAL, "pidfd_open %s: %s", argv[0], strerror(err));
+        goto fail;
+    }
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    p->pid = pid;
+    p->pidfd = pidfd;
+    uv_pipe_open(&p->out, pfd[0]);
+    uv_poll_init(x->loop, &p->exit_poll, pidfd);
+    uv_poll_start(&p->exit_poll, UV_READABLE, proc_exit_poll);
     p->open_handles = 2;
     uv_read_start((uv_stream_t *)&p->out, proc_alloc, proc_read);
     return 0;
+fail:
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    p->done = true;
+    uv_close((uv_handle_t *)&p->out, proc_closed);
+    return -1;
 }
 
 static char **strv_dup(char **v)
@@ -263,6 +343,7 @@ struct exec_proc *exec_proc_spawn(struct exec *x, char **argv, char **env, int o
 {
     struct exec_proc *p = xcalloc(1, sizeof(*p));
     p->x = x;
+    p->pidfd = -1;
     p->cb = cb;
     p->arg = arg;
     p->is_sync = out_fd_child == 3;
@@ -291,11 +372,6 @@ struct exec_proc *exec_proc_spawn(struct exec *x, char **argv, char **env, int o
     return p;
 }
 
-char *exec_env_crun(struct exec *x)
-{
-    return xasprintf("SHOAL_EXEC_CRUN=%s", x->crun_real ? x->crun_real : "/usr/bin/crun");
-}
-
 /* Runs `<runtime> --root <rt_root> <sub> [a1] [a2] <id>` (NULL args skipped).
  * With the hybrid wrapper, only the calls that touch cgroups (create, through conmon, and
  * delete) need crun's legacy view; start (a write to the container's exec fifo) and kill of
@@ -320,10 +396,8 @@ struct exec_proc *exec_runtime_call(struct exec *x, const char *sub, const char 
     if (a2)
         argv[n++] = (char *)a2;
     argv[n] = NULL;
-    char *crun = exec_env_crun(x);
-    char *env[] = {CTR_PATH_ENV, crun, NULL};
+    char *env[] = {CTR_PATH_ENV, x->env_crun, (char *)x->env_pin, NULL};
     struct exec_proc *p = exec_proc_spawn(x, argv, env, 2, -1, x->root, true, cb, arg, e);
-    free(crun);
     if (p)
         p->id = xstrdup(id);
     return p;
@@ -392,9 +466,6 @@ void exec_procs_abandon(struct exec *x)
     x->gate_tail = NULL;
     for (struct exec_proc *p = x->procs; p; p = p->next) {
         p->abandoned = true;
-        if (!uv_is_closing((uv_handle_t *)&p->proc))
-            uv_close((uv_handle_t *)&p->proc, proc_closed);
-        if (!uv_is_closing((uv_handle_t *)&p->out))
-            uv_close((uv_handle_t *)&p->out, proc_closed);
+        proc_close_handles(p);
     }
 }

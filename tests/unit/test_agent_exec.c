@@ -565,6 +565,7 @@ TEST_T(agent_exec_real_task_lifecycle_and_restore, 180)
         while (!fired)
             uv_run(&loop, UV_RUN_ONCE);
         uv_close((uv_handle_t *)&tw, NULL);
+        uv_run(&loop, UV_RUN_NOWAIT); /* the close completes before tw's storage goes away */
     }
     ASSERT_CONTAINS(lt, "started as 1234:2345 env=1");
     free(lt);
