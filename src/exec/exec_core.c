@@ -162,8 +162,8 @@ void exec_maybe_free(struct exec *x)
     free(x->ctr_root);
     free(x->exit_dir);
     free(x->rt_root);
-    exec_unpin_runtime(x->pinned);
-    free(x->pinned);
+    if (x->pin_fd >= 0)
+        close(x->pin_fd);
     free(x->runtime_bin);
     free(x->env_crun);
     free(x->runtime);
@@ -445,7 +445,7 @@ static void probe_due(uv_timer_t *t)
     for (size_t i = 0; i < n; i++)
         argv[k++] = c->health.argv[i];
     argv[k] = NULL;
-    char *env[] = {CTR_PATH_ENV, x->env_crun, (char *)x->env_pin, NULL};
+    char *env[] = {CTR_PATH_ENV, x->env_crun, NULL};
     struct err e = {0};
     c->probe_start_ns = time_now_ns();
     c->probe_timed_out = false;
@@ -773,11 +773,11 @@ static int setup_runtime(struct exec *x, const char *want, struct err *e)
         return err_set(e, ERR_UNAVAILABLE, "no OCI runtime found (install runc or crun)");
     }
     x->runtime_bin = xstrdup(path);
-    x->pinned = exec_pin_runtime(x->root, path);
-    if (x->pinned) {
+    char *pinned = NULL;
+    x->pin_fd = exec_pin_runtime(path, &pinned);
+    if (pinned) {
         free(path);
-        path = xstrdup(x->pinned);
-        x->env_pin = "_LIBCONTAINER_CLONED_BINARY=1";
+        path = pinned;
     }
     if (x->kind == EXEC_RT_CRUN_WRAPPED) {
         x->crun_real = path;
@@ -789,7 +789,7 @@ static int setup_runtime(struct exec *x, const char *want, struct err *e)
     }
     x->env_crun = xasprintf("SHOAL_EXEC_CRUN=%s", x->crun_real ? x->crun_real : "/usr/bin/crun");
     log_info("exec: OCI runtime %s: %s%s (%s; host has %s)", exec_runtime_kind_name(x->kind),
-             x->runtime_bin, x->pinned ? ", pinned read-only" : "", why,
+             x->runtime_bin, x->pin_fd >= 0 ? ", run from a sealed copy" : "", why,
              exec_cgroup_mode_name(mode));
     return 0;
 }
@@ -801,6 +801,7 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_config *cfg, struct err
         return NULL;
     }
     struct exec *x = xcalloc(1, sizeof(*x));
+    x->pin_fd = -1;
     x->loop = loop;
     x->root = xstrdup(cfg->root);
     x->ctr_root = xasprintf("%s/containers", cfg->root);
@@ -1207,7 +1208,7 @@ void exec_create(struct exec *x, const struct exec_spec *s, exec_exit_cb on_exit
                     /* conmon makes the console socket, gets the pty's master from the
                      * runtime and logs what it reads from it as stdout */
                     s->tty ? "--terminal" : NULL, NULL};
-    char *env[] = {CTR_PATH_ENV, "_OCI_SYNCPIPE=3", x->env_crun, (char *)x->env_pin, NULL};
+    char *env[] = {CTR_PATH_ENV, "_OCI_SYNCPIPE=3", x->env_crun, NULL};
     struct create_op *op = xcalloc(1, sizeof(*op));
     op->c = c;
     op->done = done;

@@ -52,10 +52,9 @@ struct exec {
     uv_loop_t *loop;
     char *root, *ctr_root, *exit_dir, *rt_root;
     char *runtime, *crun_real, *conmon, *cgroup_parent, *init_path;
-    char *runtime_bin;   /* the runtime as installed (what exec_runtime_path reports) */
-    char *pinned;        /* its read-only bind mount that runs are made from, or NULL */
-    char *env_crun;      /* SHOAL_EXEC_CRUN=<crun> for the hybrid wrapper */
-    const char *env_pin; /* _LIBCONTAINER_CLONED_BINARY=1 when pinned, else NULL (last) */
+    char *runtime_bin; /* the runtime as installed (what exec_runtime_path reports) */
+    int pin_fd;        /* its sealed memfd copy that runs are made from, or -1 */
+    char *env_crun;    /* SHOAL_EXEC_CRUN=<crun> for the hybrid wrapper */
     enum exec_runtime_kind kind;
     int64_t log_size_max;
     bool swap_acct;
@@ -77,12 +76,11 @@ struct exec {
     int open_handles;
 };
 
-/* ---- the runtime binary pinned read-only (exec_pin.c) ---- */
-/* Bind-mounts bin read-only at <root>/bin/<its name>; returns that path (heap), or NULL with
- * a warning logged (then the runtime runs as installed). */
-char *exec_pin_runtime(const char *root, const char *bin);
-/* Removes the pin mount at path (NULL: nothing). */
-void exec_unpin_runtime(const char *path);
+/* ---- the runtime binary pinned in a sealed memfd (exec_pin.c) ---- */
+/* Copies bin into a sealed close-on-exec memfd; returns its fd and sets *path to the
+ * /proc/<pid>/fd/<n> to run it by (heap), or returns -1 with *path NULL and a warning logged
+ * (then the runtime runs as installed). */
+int exec_pin_runtime(const char *bin, char **path);
 
 /* Frees x once it is being freed and nothing of it is open any more (exec_core.c). */
 void exec_maybe_free(struct exec *x);

@@ -1,20 +1,19 @@
-/* exec_pin.c — the OCI runtime's binary pinned read-only, so it does not clone itself on
- * every call.
+/* exec_pin.c — the OCI runtime's binary held in a sealed memfd, so it does not clone itself
+ * on every call.
  *
  * crun and runc guard against CVE-2019-5736 (a container overwriting the runtime through
  * /proc/self/exe) by copying or bind-mounting themselves somewhere read-only and re-executing
- * that copy, unless they already run from a sealed memfd, or from a read-only file with
- * _LIBCONTAINER_CLONED_BINARY in the environment (the case their check names an admin's
- * read-only bind mount). crun 1.8 does it on every call: a bind mount in /tmp, a remount and a
- * second exec with all its libraries. Measured here: `crun state` 2.2 ms of CPU as installed,
- * 1.0 ms from a read-only bind mount with the variable set; a task start makes two calls and a
- * removal two more.
+ * that copy, unless they already run from a fully sealed memfd (write, grow, shrink and seal
+ * sealed: nothing can change it, so their check needs nothing more). crun 1.8 does the copy
+ * on every call: a bind mount in /tmp, a remount and a second exec with all its libraries.
+ * Measured here: `crun list` 2.2 ms of CPU as installed, 1.1 ms from a sealed memfd; a task
+ * start makes two calls and a removal two more.
  *
- * So exec_new bind-mounts the runtime read-only at <state root>/bin/<name> and runs it from
- * there with _LIBCONTAINER_CLONED_BINARY=1: the protection stays (the file a container could
- * reach through /proc/<pid>/exe is on a read-only mount), the copy goes. The mount is the
- * daemon's: made fresh at start (a stale one from a killed daemon is detached first), removed
- * by exec_free. Where it cannot be made, the runtime runs as installed. Thread: loop. */
+ * So exec_new copies the runtime once into a sealed memfd that the daemon keeps open
+ * (close-on-exec) and runs it as /proc/<daemon>/fd/<n>: the protection stays (what a
+ * container could reach through /proc/<pid>/exe is the sealed copy), the per-call copy goes.
+ * Nothing is mounted or written to disk, so a killed daemon leaves nothing behind. Where the
+ * copy cannot be made, the runtime runs as installed. Thread: loop (at exec_new). */
 #include "exec/exec_int.h"
 
 #include <errno.h>
@@ -22,70 +21,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/statvfs.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* Detaches whatever is mounted at path (mounts may be stacked by daemons killed in turn). */
-static void pin_detach(const char *path)
-{
-    for (int i = 0; i < 16 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
-        ;
-}
+#define PIN_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
-char *exec_pin_runtime(const char *root, const char *bin)
+int exec_pin_runtime(const char *bin, char **path)
 {
     const char *base = strrchr(bin, '/');
     base = base ? base + 1 : bin;
-    char *dir = xasprintf("%s/bin", root), *path = xasprintf("%s/%s", dir, base);
-    struct err e = {0};
     const char *why = NULL;
-    int err = 0;
-    if (dir_make(dir, 0700, &e) < 0) {
-        why = e.msg;
+    int fd = -1, err = 0;
+    int src = open(bin, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (src < 0 || fstat(src, &st) < 0) {
+        why = "open";
+        err = errno;
         goto fail;
     }
-    pin_detach(path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0700);
+    fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
-        why = "create the mount point";
+        why = "memfd_create";
         err = errno;
         goto fail;
     }
-    close(fd);
-    if (mount(bin, path, NULL, MS_BIND, NULL) < 0) {
-        why = "bind mount";
+    off_t off = 0;
+    while (off < st.st_size) {
+        ssize_t n = sendfile(fd, src, &off, (size_t)(st.st_size - off));
+        if (n <= 0) {
+            why = "copy";
+            err = n < 0 ? errno : EIO;
+            goto fail;
+        }
+    }
+    if (fchmod(fd, 0500) < 0 || fcntl(fd, F_ADD_SEALS, PIN_SEALS) < 0) {
+        why = "seal";
         err = errno;
         goto fail;
     }
-    if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
-        0) {
-        why = "remount read-only";
-        err = errno;
-        pin_detach(path);
-        goto fail;
-    }
-    struct statvfs sv;
-    if (statvfs(path, &sv) < 0 || !(sv.f_flag & ST_RDONLY) || access(path, X_OK) < 0) {
-        why = "check the read-only mount";
-        err = errno;
-        pin_detach(path);
-        goto fail;
-    }
-    free(dir);
-    return path;
+    close(src);
+    *path = xasprintf("/proc/%d/fd/%d", (int)getpid(), fd);
+    return fd;
 fail:
-    log_warn("exec: cannot pin %s read-only at %s (%s%s%s): it clones itself on every call", bin,
-             path, why, err ? ": " : "", err ? strerror(err) : "");
-    free(dir);
-    free(path);
-    return NULL;
-}
-
-void exec_unpin_runtime(const char *path)
-{
-    if (!path)
-        return;
-    pin_detach(path);
-    unlink(path);
+    log_warn("exec: cannot copy %s into a sealed memfd (%s%s%s): it clones itself on every call",
+             bin, why, err ? ": " : "", err ? strerror(err) : "");
+    if (src >= 0)
+        close(src);
+    if (fd >= 0)
+        close(fd);
+    *path = NULL;
+    return -1;
 }

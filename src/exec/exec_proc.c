@@ -396,7 +396,7 @@ struct exec_proc *exec_runtime_call(struct exec *x, const char *sub, const char 
     if (a2)
         argv[n++] = (char *)a2;
     argv[n] = NULL;
-    char *env[] = {CTR_PATH_ENV, x->env_crun, (char *)x->env_pin, NULL};
+    char *env[] = {CTR_PATH_ENV, x->env_crun, NULL};
     struct exec_proc *p = exec_proc_spawn(x, argv, env, 2, -1, x->root, true, cb, arg, e);
     if (p)
         p->id = xstrdup(id);

@@ -146,14 +146,6 @@ static void cleanup(void)
             break;
         usleep(50000); /* cleanup only: waiting for killed processes to leave their cgroup */
     }
-    /* the runtime's read-only pin (exec_pin.c), left by a test that drops its exec unfreed */
-    static const char *const pins[] = {"crun", "runc"};
-    for (size_t i = 0; i < ARRAY_SIZE(pins); i++) {
-        char *p = xasprintf("%s/bin/%s", root, pins[i]);
-        for (int k = 0; k < 16 && umount2(p, MNT_DETACH) == 0; k++)
-            ;
-        free(p);
-    }
     struct err e = {0};
     dir_remove_all(tmp, &e);
 }
