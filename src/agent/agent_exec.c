@@ -109,13 +109,6 @@ static void strv_push(char ***v, size_t *n, char *s)
     (*v)[*n] = NULL;
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* Appends the strings of a JSON array; false if it is not an array of strings. */
 static bool strv_add_json(char ***v, size_t *n, const json_t *a)
 {

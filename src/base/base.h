@@ -17,6 +17,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* NULL-terminated string vectors: a deep copy, and freeing one (NULL: nothing). */
+char **strv_dup(char *const *v);
+void strv_free(char **v);
 /* Returns a heap string formatted like printf; caller frees. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -260,30 +260,12 @@ fail:
     return -1;
 }
 
-static char **strv_dup(char **v)
-{
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **out = xcalloc(n + 1, sizeof(*out));
-    for (size_t i = 0; i < n; i++)
-        out[i] = xstrdup(v[i]);
-    return out;
-}
-
-static void strv_free_(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void spawn_req_free(struct spawn_req *q)
 {
     if (!q)
         return;
-    strv_free_(q->argv);
-    strv_free_(q->env);
+    strv_free(q->argv);
+    strv_free(q->env);
     free(q->cwd);
     if (q->stdout_fd >= 0)
         close(q->stdout_fd);
