@@ -621,6 +621,73 @@ TEST(orch_update_stop_first)
     orch_free(o);
 }
 
+/* A pass whose writes raced another writer fails as a whole (or in part: one transaction per
+ * batch) and the next starts over from the store, while the update's memory already holds
+ * the lanes it took: what was lost is decided again, never twice, and the update completes.
+ * (It used to wait forever on a lane whose new task was never created.) */
+static void lossy_apply(struct fake *f, struct orch_service *svc, const struct orch_actions *a,
+                        int64_t now, int mode)
+{
+    struct orch_actions kept = {.v = xcalloc(a->n + 1, sizeof(*a->v))};
+    for (size_t i = 0; i < a->n; i++) {
+        bool create = a->v[i].kind == ORCH_CREATE;
+        if (mode == 0 || (mode == 1 && !create) || (mode == 2 && create))
+            continue; /* 0: nothing applied; 1: only creates; 2: all but creates */
+        kept.v[kept.n++] = a->v[i];
+    }
+    apply_upd(f, svc, &kept, now);
+    free(kept.v);
+}
+
+static void lossy_update(enum orch_order order)
+{
+    struct orch *o = orch_new();
+    struct fake f = {0};
+    struct orch_actions a = {0};
+    struct orch_node nodes[] = {{"n1", false, false, true}};
+    struct orch_service svc = t_svc;
+    svc.replicas = 6;
+    svc.update = (struct orch_update_config){2, 0, ORCH_FAIL_PAUSE, 1 * S, 0, order};
+    for (uint64_t s = 1; s <= 6; s++)
+        f_add(&f, s, "n1", TASK_RUNNING, TASK_RUNNING, T0);
+    svc.spec_version = 2;
+    int64_t now = T0;
+    bool completed = false;
+    const char *msg = NULL;
+    for (int step = 0; step < 200 && !completed; step++) {
+        reconcile(o, &svc, &f, nodes, 1, now, &a);
+        if (find_status(&a, &msg) && !strcmp(msg, "update completed"))
+            completed = true;
+        /* passes 0, 3, 6, ... lost; every 4th only partly applied */
+        lossy_apply(&f, &svc, &a, now, step % 3 == 0 ? 0 : step % 4 == 1 ? 1 + step % 2 : 3);
+        agent_step(&f, now);
+        now += S / 4;
+        /* never two live new tasks in a slot, never more than two live tasks */
+        for (uint64_t s = 1; s <= 6; s++) {
+            size_t fresh = 0, all = 0;
+            for (size_t i = 0; i < f.n; i++) {
+                if (f.t[i].slot != s || f.t[i].desired > TASK_RUNNING)
+                    continue;
+                all++;
+                fresh += f.t[i].spec_version == 2;
+            }
+            ASSERT_TRUE(fresh <= 1);
+            ASSERT_TRUE(all <= 2);
+        }
+    }
+    ASSERT_TRUE(completed);
+    ASSERT_EQ_INT(count_version(&f, 2, TASK_RUNNING), 6);
+    ASSERT_EQ_INT(count_version(&f, 1, TASK_RUNNING), 0);
+    orch_actions_release(&a);
+    orch_free(o);
+}
+
+TEST(orch_update_survives_lost_passes)
+{
+    lossy_update(ORCH_STOP_FIRST);
+    lossy_update(ORCH_START_FIRST);
+}
+
 /* docker service rollback after a completed update: the previous template comes back with
  * its version, so the slots' retired tasks of that version (shut down by the update) are
  * history and must not count as failures of the rollback. */

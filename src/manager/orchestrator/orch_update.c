@@ -149,6 +149,51 @@ static const struct orch_task *new_task(const struct ctx *c, struct upd_slot *us
     return best;
 }
 
+/* The slot's live tasks of an older template are shut down. */
+static void shut_down_old(struct ctx *c, const struct orch_task *tasks, size_t n, uint64_t slot)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i].slot == slot && live(&tasks[i]) &&
+            tasks[i].spec_version != c->svc->spec_version)
+            orch_emit(c->out, (struct orch_action){
+                                  .kind = ORCH_SET_DESIRED,
+                                  .task_id = tasks[i].id,
+                                  .desired = TASK_SHUTDOWN,
+                              });
+}
+
+/* A lane replaces the slot's task: stop-first shuts the old ones down and creates the new
+ * one READY (the supervisor's wait-for-stop starts it, with no delay); start-first creates
+ * it RUNNING. first: the lane takes the slot now. Otherwise the lane took it earlier and the
+ * pass that decided so may not have been applied (its writes raced another writer and failed;
+ * the pass starts over from the store, but this memory already holds the lane), so what is
+ * missing is decided again: the old tasks still live, the new task if none is live and this
+ * reconcile made none. */
+static void replace_slot(struct ctx *c, const struct orch_update_config *cfg,
+                         const struct orch_task *tasks, size_t n, uint64_t slot, bool first)
+{
+    bool stop_first = cfg->order == ORCH_STOP_FIRST;
+    bool create = first || !created_now(c, slot);
+    for (size_t i = 0; i < n && create && !first; i++)
+        if (tasks[i].slot == slot && live(&tasks[i]) &&
+            tasks[i].spec_version == c->svc->spec_version)
+            create = false;
+    if (stop_first) {
+        shut_down_old(c, tasks, n, slot);
+        if (create) {
+            char hk[32];
+            snprintf(hk, sizeof(hk), "s:%llu", (unsigned long long)slot);
+            struct history *h = orch_history_get(c, hk, true);
+            h->start_at = h->wake_at = c->now;
+            h->released = false;
+        }
+    }
+    if (create)
+        orch_emit(c->out, (struct orch_action){.kind = ORCH_CREATE,
+                                               .slot = slot,
+                                               .desired = stop_first ? TASK_READY : TASK_RUNNING});
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -198,9 +243,9 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
         u->nlanes = cfg->parallelism && cfg->parallelism < nd ? cfg->parallelism : nd;
         u->lanes = xcalloc(u->nlanes, sizeof(*u->lanes));
         c->mem->upd = u;
-        if (!rollback && st != ORCH_UPD_UPDATING)
-            status(c, ORCH_UPD_UPDATING, "update in progress", NULL);
     }
+    if (!rollback && st != ORCH_UPD_UPDATING) /* again if that write was not applied */
+        status(c, ORCH_UPD_UPDATING, "update in progress", NULL);
     int64_t monitor = cfg->monitor_ns;
 
     /* 1. failures of the new tasks while they are watched */
@@ -235,6 +280,19 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
         return;
     }
 
+    /* start-first: a finished slot's old tasks go once its new one runs; again if the pass
+     * that decided so was not applied */
+    if (cfg->order == ORCH_START_FIRST) {
+        it = 0;
+        while (strmap_next(u->slots, &it, &key, &val)) {
+            struct upd_slot *us = val;
+            uint64_t slot = strtoull(key + 2, NULL, 10);
+            const struct orch_task *t = us->done ? new_task(c, us, tasks, n, slot) : NULL;
+            if (t && t->observed == TASK_RUNNING)
+                shut_down_old(c, tasks, n, slot);
+        }
+    }
+
     /* 2. lanes whose slot's new task reached RUNNING (or ended) rest for the delay */
     for (size_t l = 0; l < u->nlanes; l++) {
         struct upd_lane *ln = &u->lanes[l];
@@ -242,17 +300,16 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
             continue;
         struct upd_slot *us = slot_get(u, ln->slot, true);
         const struct orch_task *t = new_task(c, us, tasks, n, ln->slot);
-        if (!t || t->observed < TASK_RUNNING)
+        if (!t || t->observed < TASK_RUNNING) {
+            /* what the pass that took the slot decided may not have been applied */
+            if (!us->task_id[0] || (t && cfg->order == ORCH_STOP_FIRST))
+                replace_slot(c, cfg, tasks, n, ln->slot, false);
             continue;
+        }
         if (t->observed == TASK_RUNNING) {
             us->running_at = c->now;
             if (cfg->order == ORCH_START_FIRST)
-                for (size_t i = 0; i < n; i++)
-                    if (tasks[i].slot == ln->slot && live(&tasks[i]) &&
-                        tasks[i].spec_version != svc->spec_version)
-                        orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
-                                                               .task_id = tasks[i].id,
-                                                               .desired = TASK_SHUTDOWN});
+                shut_down_old(c, tasks, n, ln->slot);
         }
         us->done = true;
         ln->slot = 0;
@@ -272,23 +329,7 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
         uint64_t slot = dirty[next++];
         slot_get(u, slot, true);
         ln->slot = slot;
-        bool stop_first = cfg->order == ORCH_STOP_FIRST;
-        if (stop_first) {
-            for (size_t i = 0; i < n; i++)
-                if (tasks[i].slot == slot && live(&tasks[i]))
-                    orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
-                                                           .task_id = tasks[i].id,
-                                                           .desired = TASK_SHUTDOWN});
-            /* started by the supervisor's wait-for-stop, with no delay */
-            char hk[32];
-            snprintf(hk, sizeof(hk), "s:%llu", (unsigned long long)slot);
-            struct history *h = orch_history_get(c, hk, true);
-            h->start_at = h->wake_at = c->now;
-            h->released = false;
-        }
-        orch_emit(c->out, (struct orch_action){.kind = ORCH_CREATE,
-                                               .slot = slot,
-                                               .desired = stop_first ? TASK_READY : TASK_RUNNING});
+        replace_slot(c, cfg, tasks, n, slot, true);
     }
     for (size_t i = 0; i < nd; i++)
         if (!slot_get(u, dirty[i], false))
