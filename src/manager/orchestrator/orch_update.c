@@ -149,17 +149,14 @@ static const struct orch_task *new_task(const struct ctx *c, struct upd_slot *us
     return best;
 }
 
-/* The slot's live tasks of an older template are shut down. */
-static void shut_down_old(struct ctx *c, const struct orch_task *tasks, size_t n, uint64_t slot)
+/* Has the slot a live task of the current template? */
+static bool live_new(const struct ctx *c, const struct orch_task *tasks, size_t n, uint64_t slot)
 {
     for (size_t i = 0; i < n; i++)
         if (tasks[i].slot == slot && live(&tasks[i]) &&
-            tasks[i].spec_version != c->svc->spec_version)
-            orch_emit(c->out, (struct orch_action){
-                                  .kind = ORCH_SET_DESIRED,
-                                  .task_id = tasks[i].id,
-                                  .desired = TASK_SHUTDOWN,
-                              });
+            tasks[i].spec_version == c->svc->spec_version)
+            return true;
+    return false;
 }
 
 /* A lane replaces the slot's task: stop-first shuts the old ones down and creates the new
@@ -173,13 +170,14 @@ static void replace_slot(struct ctx *c, const struct orch_update_config *cfg,
                          const struct orch_task *tasks, size_t n, uint64_t slot, bool first)
 {
     bool stop_first = cfg->order == ORCH_STOP_FIRST;
-    bool create = first || !created_now(c, slot);
-    for (size_t i = 0; i < n && create && !first; i++)
-        if (tasks[i].slot == slot && live(&tasks[i]) &&
-            tasks[i].spec_version == c->svc->spec_version)
-            create = false;
+    bool create = first || (!created_now(c, slot) && !live_new(c, tasks, n, slot));
     if (stop_first) {
-        shut_down_old(c, tasks, n, slot);
+        for (size_t i = 0; i < n; i++)
+            if (tasks[i].slot == slot && live(&tasks[i]) &&
+                tasks[i].spec_version != c->svc->spec_version)
+                orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                       .task_id = tasks[i].id,
+                                                       .desired = TASK_SHUTDOWN});
         if (create) {
             char hk[32];
             snprintf(hk, sizeof(hk), "s:%llu", (unsigned long long)slot);
@@ -280,19 +278,6 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
         return;
     }
 
-    /* start-first: a finished slot's old tasks go once its new one runs; again if the pass
-     * that decided so was not applied */
-    if (cfg->order == ORCH_START_FIRST) {
-        it = 0;
-        while (strmap_next(u->slots, &it, &key, &val)) {
-            struct upd_slot *us = val;
-            uint64_t slot = strtoull(key + 2, NULL, 10);
-            const struct orch_task *t = us->done ? new_task(c, us, tasks, n, slot) : NULL;
-            if (t && t->observed == TASK_RUNNING)
-                shut_down_old(c, tasks, n, slot);
-        }
-    }
-
     /* 2. lanes whose slot's new task reached RUNNING (or ended) rest for the delay */
     for (size_t l = 0; l < u->nlanes; l++) {
         struct upd_lane *ln = &u->lanes[l];
@@ -306,14 +291,25 @@ void orch_update_step(struct ctx *c, const struct orch_task *tasks, size_t n)
                 replace_slot(c, cfg, tasks, n, ln->slot, false);
             continue;
         }
-        if (t->observed == TASK_RUNNING) {
+        if (t->observed == TASK_RUNNING)
             us->running_at = c->now;
-            if (cfg->order == ORCH_START_FIRST)
-                shut_down_old(c, tasks, n, ln->slot);
-        }
         us->done = true;
         ln->slot = 0;
         ln->busy_until = c->now + cfg->delay_ns;
+    }
+
+    /* start-first: once a finished slot's new task runs, its old tasks are shut down (in every
+     * pass while they live: the pass that decided it first may not have been applied) */
+    for (size_t i = 0; cfg->order == ORCH_START_FIRST && i < n; i++) {
+        if (!live(&tasks[i]) || tasks[i].spec_version == svc->spec_version)
+            continue;
+        struct upd_slot *us = slot_get(u, tasks[i].slot, false);
+        const struct orch_task *t =
+            us && us->done ? new_task(c, us, tasks, n, tasks[i].slot) : NULL;
+        if (t && t->observed == TASK_RUNNING)
+            orch_emit(c->out, (struct orch_action){.kind = ORCH_SET_DESIRED,
+                                                   .task_id = tasks[i].id,
+                                                   .desired = TASK_SHUTDOWN});
     }
 
     /* 3. free lanes take the next out-of-date slots */
